@@ -1,0 +1,107 @@
+"""Thin command group: validate | run | report. Heavy imports happen inside the commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="policy-harness",
+                                     description="Test a draft content policy: over-enforcement and leakage with intervals.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check policies, eval sets and experiments without calling any reviewer")
+    p.add_argument("paths", nargs="+", help="experiment .yaml, policy .md, or eval-set files")
+    p.set_defaults(func=_validate)
+
+    p = sub.add_parser("run", help="run an experiment: judge, score, track, report")
+    p.add_argument("experiment", help="experiment YAML file")
+    p.add_argument("--out", help="output directory (default: reports/<name>-<time>)")
+    p.add_argument("--limit", type=int, help="judge a seeded sample of N items, stratified by gold label")
+    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("report", help="re-render the report of a stored run directory")
+    p.add_argument("run_dir", help="directory written by 'run'")
+    p.set_defaults(func=_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except HarnessError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: every judgement already returned is kept in the cache; re-run to resume.",
+              file=sys.stderr)
+        return 130
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from harness.validate import validate_path
+
+    for raw in args.paths:
+        print(validate_path(Path(raw)))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.config import load_experiment
+    from harness.runner import run
+
+    if args.limit is not None and args.limit < 1:
+        raise HarnessError(f"--limit must be a whole number of at least 1. Got {args.limit} instead.")
+    experiment = load_experiment(args.experiment)
+    record = run(experiment, out_dir=args.out, limit=args.limit, track=not args.no_track)
+    print(summary(record))
+    return 3 if record.incomplete else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from harness.record import read_record
+    from harness.reporting import write_reports
+
+    record = read_record(args.run_dir)
+    print(f"report: {write_reports(record, Path(args.run_dir))}")
+    return 0
+
+
+def summary(record: "object") -> str:
+    from harness.reporting.markdown import pct
+
+    r = record  # RunRecord; typed loosely to keep start-up imports light
+    lines = [f"{r.name}: {r.evalset['items']} items from {r.evalset['name']}"]
+    sections = [(r.candidate, r.metrics["reviewers"])]
+    if r.metrics.get("baseline"):
+        sections.append((r.baseline, r.metrics["baseline"]["reviewers"]))
+    for policy, reviewers in sections:
+        for name, m in reviewers.items():
+            lines.append(f"  {policy:<20} {name:<16} over-enforcement {pct(m['over_enforcement'])}  "
+                         f"leakage {pct(m['leakage'])}  abstained {m['abstained']}")
+    for name, m in r.metrics["reviewers"].items():
+        for gate in m.get("gates", []):
+            lines.append(f"  gate {gate['gate']} ({name}, {gate['scope']}): {gate['status']}")
+    if r.incomplete:
+        lines.append(f"  INCOMPLETE: {r.incomplete_reason}")
+    if r.mlflow:
+        lines.append(f"  mlflow: {r.mlflow['tracking_uri']} parent run {r.mlflow['parent_run_id']}")
+        for key, rid in r.mlflow.get("runs", {}).items():
+            lines.append(f"    run {rid}  {key.replace('|', ' · ')}")
+    lines.append(f"  outputs: {r.out_dir}")
+    lines.append(f"  report: {Path(r.out_dir) / 'report.html'}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

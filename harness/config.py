@@ -1,0 +1,250 @@
+"""Experiment YAML -> typed, strict configuration (unknown keys are rejected)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.errors import HarnessError, did_you_mean
+
+BENIGN = "benign"
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class ColumnMap(StrictModel):
+    text: str = "text"
+    label: str = "label"
+    id: str | None = None
+    weight: str | None = None
+    slices: list[str] = Field(default_factory=list)
+    contested: str | None = None
+
+
+class EvalSetConfig(StrictModel):
+    path: str | list[str]
+    name: str | None = None
+    format: Literal["csv", "tsv", "jsonl", "parquet"] | None = None
+    columns: ColumnMap = Field(default_factory=ColumnMap)
+    labels: dict[str, str] | None = None
+    source_column: str | None = None
+    license: str | None = None
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _label_keys_as_text(cls, value: Any) -> Any:
+        # YAML reads `0: benign` with an int key; data-set labels are compared as text.
+        if isinstance(value, dict):
+            return {_label_key(k): v for k, v in value.items()}
+        return value
+
+
+def _label_key(key: Any) -> str:
+    if isinstance(key, bool):
+        return str(key).lower()
+    return str(key)
+
+
+class ClassifierReviewerConfig(StrictModel):
+    type: Literal["classifier"]
+    name: str
+    train: EvalSetConfig | None = None
+    model_uri: str | None = None
+    folds: int = Field(default=5, ge=2, le=20)
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    max_features: int = Field(default=50_000, ge=100)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ClassifierReviewerConfig":
+        if self.train is not None and self.model_uri is not None:
+            raise ValueError("give either 'train' or 'model_uri', not both")
+        return self
+
+
+class LLMReviewerConfig(StrictModel):
+    type: Literal["llm"]
+    name: str
+    model: str
+    api_base: str | None = None
+    api_key_env: str | None = None
+    prompt: str = "prompts/templates/reviewer_v1.md"
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=256, ge=1)
+    concurrency: int = Field(default=8, ge=1, le=1024)
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=20)
+    samples: int = Field(default=1, ge=1, le=50)
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    response_format: Literal["auto", "json_schema", "json_object", "none"] = "auto"
+    limit: int | None = Field(default=None, ge=1)
+    seed: int | None = None
+
+
+ReviewerConfig = Annotated[
+    Union[ClassifierReviewerConfig, LLMReviewerConfig], Field(discriminator="type")
+]
+
+GATE_METRICS = ("over_enforcement", "leakage", "false_action_share", "abstention_rate")
+
+
+class GateSpec(StrictModel):
+    max: float | None = Field(default=None, ge=0.0, le=1.0)
+    min: float | None = Field(default=None, ge=0.0, le=1.0)
+    category: str | None = None
+    slice: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _has_bound(self) -> "GateSpec":
+        if self.max is None and self.min is None:
+            raise ValueError("a gate needs 'max' or 'min'")
+        return self
+
+
+class TrackingConfig(StrictModel):
+    enabled: bool = True
+    experiment_name: str | None = None
+
+
+class Experiment(StrictModel):
+    name: str
+    description: str | None = None
+    policy: str
+    baseline: str | None = None
+    eval_set: EvalSetConfig
+    reviewers: list[ReviewerConfig] = Field(min_length=1)
+    gates: dict[str, GateSpec] = Field(default_factory=dict)
+    limit: int | None = Field(default=None, ge=1)
+    seed: int = 0
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    base_dir: str = Field(default=".", exclude=True)
+
+    @field_validator("gates", mode="before")
+    @classmethod
+    def _gate_names(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for key in value:
+                metric = str(key).split("@", 1)[0]
+                if metric not in GATE_METRICS:
+                    raise ValueError(
+                        f"unknown gate '{key}'; gates are named after a metric "
+                        f"({', '.join(GATE_METRICS)}), optionally as 'metric@label'."
+                        + did_you_mean(metric, GATE_METRICS)
+                    )
+        return value
+
+    @model_validator(mode="after")
+    def _unique_reviewers(self) -> "Experiment":
+        names = [r.name for r in self.reviewers]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"reviewer names must be unique; '{dupes[0]}' is used twice")
+        return self
+
+    def resolve(self, path: str) -> Path:
+        """A path from the experiment: relative to the working directory, else to the file."""
+        return resolve_path(path, Path(self.base_dir))
+
+
+def resolve_path(path: str, base_dir: Path) -> Path:
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute() or candidate.exists():
+        return candidate
+    beside = base_dir / candidate
+    return beside if beside.exists() else candidate
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment file; every problem is a HarnessError naming the file."""
+    path = Path(path)
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise HarnessError(
+            "an experiment file must be a YAML mapping with keys such as 'name', 'policy', "
+            "'eval_set' and 'reviewers'.",
+            path=path,
+        )
+    data.setdefault("name", path.stem)
+    return parse_experiment(data, path=path)
+
+
+def parse_experiment(data: dict[str, Any], *, path: str | Path | None = None) -> Experiment:
+    base_dir = str(Path(path).parent) if path is not None else "."
+    try:
+        return Experiment.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as err:
+        raise HarnessError(describe_validation_error(err, Experiment), path=path) from None
+
+
+def read_yaml(path: Path) -> Any:
+    if not path.exists():
+        raise HarnessError("file not found; check the path (it is read relative to the working directory).", path=path)
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise HarnessError("is not UTF-8 text; save it as UTF-8.", path=path) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "malformed YAML"
+        raise HarnessError(f"is not valid YAML{where} ({problem}); fix the syntax there.", path=path) from None
+
+
+def describe_validation_error(err: ValidationError, model: type[BaseModel]) -> str:
+    """The first pydantic error as one sentence, with 'did you mean' for misspelled keys."""
+    first = err.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    where = ".".join(loc) or "(top level)"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(model, loc[:-1])
+        hint = did_you_mean(loc[-1], allowed)
+        listing = f" Allowed keys here: {', '.join(sorted(allowed))}." if allowed and not hint else ""
+        return f"unknown key '{where}'.{hint}{listing}"
+    if kind == "missing":
+        return f"missing required key '{where}'; add it."
+    if kind == "union_tag_invalid":
+        tag = first.get("ctx", {}).get("tag", "")
+        return f"'{where}' has unknown type '{tag}'; use 'classifier' or 'llm'.{did_you_mean(tag, ['classifier', 'llm'])}"
+    if kind == "union_tag_not_found":
+        return f"'{where}' needs a 'type' key ('classifier' or 'llm')."
+    msg = first["msg"].removeprefix("Value error, ")
+    got = first.get("input")
+    got_text = f" Got {got!r} instead." if got is not None and not isinstance(got, (dict, list)) else ""
+    return f"'{where}': {msg}.{got_text}"
+
+
+def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:
+    """Field names of the (nested) model at a location, for 'did you mean' hints."""
+    current: Any = model
+    for part in loc:
+        if part.isdigit():
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(part)
+        if field is None:
+            if part in ("classifier", "llm"):
+                current = ClassifierReviewerConfig if part == "classifier" else LLMReviewerConfig
+                continue
+            return []
+        current = _model_in(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [name for name in current.model_fields if name != "base_dir"]
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel inside an annotation such as `list[X]`, `X | None` or `dict[str, X]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,142 @@
+"""Classifier reviewer: a scikit-learn text pipeline, trained, cross-fitted or loaded from MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from harness.config import BENIGN, ClassifierReviewerConfig
+from harness.errors import HarnessError
+from harness.evalset import GOLD, TEXT, load_evalset
+from harness.hashing import sha256_json
+from harness.policy import Policy
+from harness.verdicts import ACTIONED, ALLOWED, Verdict
+
+
+def text_pipeline(max_features: int, seed: int) -> Pipeline:
+    """Word and character n-grams, so obfuscated spellings ('v3rmin') still share features."""
+    features = FeatureUnion([
+        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_features=max_features)),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                  max_features=max_features)),
+    ])
+    model = LogisticRegression(max_iter=2000, class_weight="balanced", C=4.0, random_state=seed)
+    return Pipeline([("features", features), ("model", model)])
+
+
+class ClassifierReviewer:
+    """Judges items by a text classifier's probability that they violate.
+
+    With no training set the eval set itself is cross-fitted: every item gets an out-of-fold
+    prediction, so no item is judged by a model that saw its label.
+    """
+
+    kind = "classifier"
+
+    def __init__(self, config: ClassifierReviewerConfig, *, base_dir: Path = Path(".")) -> None:
+        self.config = config
+        self.name = config.name
+        self.base_dir = base_dir
+        self.mode_ = "model_uri" if config.model_uri else "trained" if config.train else "cross_fitted"
+        self.model_: Pipeline | None = None
+        self._memo: dict[tuple[str, ...], list[Verdict]] = {}
+
+    def params(self) -> dict[str, object]:
+        c = self.config
+        source = c.model_uri or (c.train.path if c.train else "out-of-fold on the eval set")
+        return {"type": self.kind, "mode": self.mode_, "source": str(source), "folds": c.folds,
+                "threshold": c.threshold, "max_features": c.max_features, "seed": c.seed,
+                "estimator": "tfidf(word 1-2, char 2-5) + logistic regression" if not c.model_uri else "mlflow model"}
+
+    def usage(self) -> dict[str, object]:
+        return {}
+
+    def review(self, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
+        # The classifier does not read the policy text: one prediction serves every policy version.
+        key = (*policy.category_ids, sha256_json(items[["item_id", TEXT, GOLD]].to_numpy().tolist()))
+        if key not in self._memo:
+            classes, proba = self._probabilities(items, policy)
+            self._memo[key] = self._verdicts(items, classes, proba)
+        return self._memo[key]
+
+    def _probabilities(self, items: pd.DataFrame, policy: Policy) -> tuple[list[str], np.ndarray]:
+        texts = items[TEXT].astype(str).to_numpy()
+        if self.config.model_uri:
+            return self._from_mlflow(texts, policy)
+        if self.config.train:
+            train = load_evalset(self.config.train, base_dir=self.base_dir)
+            train.check_labels(policy.category_ids, policy_path=policy.path)
+            self.model_ = self._fit(train.items[TEXT].to_numpy(), train.items[GOLD].to_numpy(), train.source)
+            return list(self.model_.classes_), self.model_.predict_proba(texts)
+        return self._cross_fit(texts, items[GOLD].to_numpy())
+
+    def _fit(self, texts: np.ndarray, labels: np.ndarray, source: str) -> Pipeline:
+        if len(set(labels)) < 2:
+            raise HarnessError(f"classifier '{self.name}' needs training items of at least two labels "
+                               f"(benign and a violating category); got only '{labels[0]}'.", path=source)
+        return text_pipeline(self.config.max_features, self.config.seed).fit(texts, labels)
+
+    def _cross_fit(self, texts: np.ndarray, labels: np.ndarray) -> tuple[list[str], np.ndarray]:
+        classes = sorted(set(labels))
+        smallest = min(int((labels == c).sum()) for c in classes)
+        if len(classes) < 2 or smallest < 2:
+            raise HarnessError(
+                f"classifier '{self.name}' cannot be cross-fitted: every gold label needs at least two "
+                "items (and there must be two labels); add items or give the reviewer a 'train' set.")
+        folds = StratifiedKFold(n_splits=min(self.config.folds, smallest), shuffle=True,
+                                random_state=self.config.seed)
+        proba = np.zeros((len(texts), len(classes)))
+        base = text_pipeline(self.config.max_features, self.config.seed)
+        for train_idx, test_idx in folds.split(texts, labels):
+            fitted = clone(base).fit(texts[train_idx], labels[train_idx])
+            columns = [classes.index(c) for c in fitted.classes_]
+            proba[np.ix_(test_idx, columns)] = fitted.predict_proba(texts[test_idx])
+        self.model_ = base.fit(texts, labels)
+        return classes, proba
+
+    def _from_mlflow(self, texts: np.ndarray, policy: Policy) -> tuple[list[str], np.ndarray]:
+        import mlflow.sklearn
+
+        try:
+            model = mlflow.sklearn.load_model(self.config.model_uri)
+        except Exception as err:  # MLflow raises many types for a missing or unreadable model
+            raise HarnessError(f"could not load the model of classifier '{self.name}' from "
+                               f"'{self.config.model_uri}' ({str(err).splitlines()[0]}); check the URI and "
+                               "MLFLOW_TRACKING_URI.") from None
+        if not hasattr(model, "predict_proba"):
+            raise HarnessError(f"the model at '{self.config.model_uri}' has no predict_proba; "
+                               "log a probabilistic scikit-learn classifier.")
+        classes = [str(c).lower() if isinstance(c, (bool, np.bool_)) else str(c) for c in model.classes_]
+        if BENIGN not in classes and set(classes) <= {"0", "1", "false", "true"} and len(policy.categories) == 1:
+            classes = [BENIGN if c in ("0", "false") else policy.category_ids[0] for c in classes]
+        unknown = sorted(set(classes) - set(policy.category_ids) - {BENIGN})
+        if unknown:
+            raise HarnessError(f"the model at '{self.config.model_uri}' predicts class '{unknown[0]}', which is "
+                               f"neither '{BENIGN}' nor a category of policy {policy.label}.")
+        self.model_ = model
+        return classes, model.predict_proba(texts)
+
+    def _verdicts(self, items: pd.DataFrame, classes: list[str], proba: np.ndarray) -> list[Verdict]:
+        benign_col = classes.index(BENIGN) if BENIGN in classes else None
+        violating = 1.0 - proba[:, benign_col] if benign_col is not None else np.ones(len(proba))
+        category_cols = [i for i, c in enumerate(classes) if c != BENIGN]
+        verdicts = []
+        for row, item_id in enumerate(items["item_id"]):
+            score = float(violating[row])
+            actioned = score >= self.config.threshold
+            top = max(category_cols, key=lambda i: proba[row, i]) if category_cols else None
+            verdicts.append(Verdict(
+                item_id=str(item_id),
+                decision=ACTIONED if actioned else ALLOWED,
+                categories=[classes[top]] if actioned and top is not None else [],
+                score=score,
+                confidence=float(proba[row].max()),
+            ))
+        return verdicts

@@ -1,0 +1,125 @@
+"""run(experiment) -> RunRecord: the whole pipeline in one readable function."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from harness.config import Experiment
+from harness.errors import BudgetExceeded
+from harness.evalset import EvalSet, load_evalset
+from harness.metrics import compute_metrics
+from harness.policy import Policy, load_policy
+from harness.record import RunRecord, write_record
+from harness.reviewers import Reviewer, build_reviewer
+from harness.verdicts import verdict_table
+
+DEFAULT_REPORTS = Path("reports")
+
+
+def load_inputs(experiment: Experiment) -> tuple[Policy, Policy | None, EvalSet]:
+    """Policies and eval set, validated against each other; no reviewer is called."""
+    candidate = load_policy(experiment.resolve(experiment.policy))
+    baseline = load_policy(experiment.resolve(experiment.baseline)) if experiment.baseline else None
+    evalset = load_evalset(experiment.eval_set, base_dir=Path(experiment.base_dir))
+    for policy in filter(None, (candidate, baseline)):
+        evalset.check_labels(policy.category_ids, policy_path=policy.path)
+    return candidate, baseline, evalset
+
+
+def run(experiment: Experiment, *, out_dir: str | Path | None = None, limit: int | None = None,
+        track: bool = True, report: bool = True) -> RunRecord:
+    """Judge the eval set under the policy (and baseline) with every reviewer; score; record."""
+    started = dt.datetime.now(dt.timezone.utc)
+    candidate, baseline, evalset = load_inputs(experiment)
+    limit = limit or experiment.limit
+    if limit:
+        evalset = evalset.sample(limit, experiment.seed)
+    reviewers = [build_reviewer(c, base_dir=Path(experiment.base_dir)) for c in experiment.reviewers]
+    policies = [p for p in (candidate, baseline) if p is not None]
+
+    tables, incomplete_reason = [], ""
+    for reviewer in reviewers:
+        for policy in policies:
+            try:
+                verdicts = reviewer.review(evalset.items, policy)
+            except BudgetExceeded as stop:
+                incomplete_reason = str(stop)
+                verdicts = getattr(stop, "verdicts", [])
+            tables.append(verdict_table(verdicts, policy=policy.label, reviewer=reviewer.name))
+            if incomplete_reason:
+                break
+        if incomplete_reason:
+            break
+
+    verdicts = join_gold(pd.concat(tables, ignore_index=True), evalset)
+    metrics = compute_metrics(
+        verdicts, candidate=candidate.label, baseline=baseline.label if baseline else None,
+        categories=candidate.category_ids, slices=evalset.slices, gates=experiment.gates)
+    record = RunRecord(
+        name=experiment.name,
+        experiment=experiment.model_dump(mode="json"),
+        policies={p.label: policy_summary(p) for p in policies},
+        candidate=candidate.label,
+        baseline=baseline.label if baseline else None,
+        evalset=evalset_summary(evalset),
+        reviewers={r.name: r.params() for r in reviewers},
+        verdicts=verdicts,
+        metrics=metrics,
+        items=evalset.items,
+        created_at=started.isoformat(timespec="seconds"),
+        incomplete=bool(incomplete_reason),
+        incomplete_reason=incomplete_reason,
+        usage={r.name: r.usage() for r in reviewers if r.usage()},
+    )
+    finish(record, default_out_dir(experiment.name, started) if out_dir is None else Path(out_dir),
+           track=track and experiment.tracking.enabled, report=report,
+           experiment_name=experiment.tracking.experiment_name)
+    return record
+
+
+def finish(record: RunRecord, out_dir: Path, *, track: bool, report: bool,
+           experiment_name: str | None = None) -> None:
+    """Write outputs, log to MLflow (a tracking failure warns, never loses results), render."""
+    write_record(record, out_dir)
+    if report:
+        from harness.reporting import write_reports
+
+        write_reports(record, out_dir)
+    if track:
+        from harness.tracking import log_record
+
+        record.mlflow = log_record(record, out_dir, experiment_name=experiment_name)
+        if record.mlflow:
+            write_record(record, out_dir)
+            if report:
+                write_reports(record, out_dir)
+
+
+def join_gold(verdicts: pd.DataFrame, evalset: EvalSet) -> pd.DataFrame:
+    """Verdicts with gold, text and slices beside each decision (what verdicts.parquet holds)."""
+    columns = ["item_id", "gold", "text", "weight", "contested", *evalset.slices]
+    return verdicts.merge(evalset.items[columns], on="item_id", how="left", validate="many_to_one")
+
+
+def policy_summary(policy: Policy) -> dict[str, object]:
+    return {"id": policy.id, "version": policy.version, "title": policy.title, "sha256": policy.sha256,
+            "path": policy.path, "categories": [{"id": c.id, "name": c.name} for c in policy.categories],
+            "rules": [{"id": r.id, "text": r.text, "exception": r.is_exception} for r in policy.rules],
+            "text": policy.text}
+
+
+def evalset_summary(evalset: EvalSet) -> dict[str, object]:
+    return {"name": evalset.name, "source": evalset.source, "sha256": evalset.sha256, "items": len(evalset),
+            "slices": evalset.slices, "license": evalset.license, "label_counts": evalset.label_counts}
+
+
+def default_out_dir(name: str, started: dt.datetime) -> Path:
+    return DEFAULT_REPORTS / f"{name}-{started.strftime('%Y%m%d-%H%M%S')}"
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)

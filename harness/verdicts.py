@@ -1,0 +1,58 @@
+"""Verdicts: one row per item x reviewer x policy version (x sample)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+ACTIONED, ALLOWED, ABSTAINED = "actioned", "allowed", "abstained"
+DECISIONS = (ACTIONED, ALLOWED, ABSTAINED)
+
+VERDICT_COLUMNS = [
+    "policy", "reviewer", "item_id", "sample", "decision", "categories", "rule_ids",
+    "score", "confidence", "rationale", "abstain_reason",
+]
+
+
+@dataclass
+class Verdict:
+    item_id: str
+    decision: str
+    categories: list[str] = field(default_factory=list)
+    rule_ids: list[str] = field(default_factory=list)
+    score: float | None = None
+    confidence: float | None = None
+    rationale: str = ""
+    abstain_reason: str = ""
+    sample: int = 0
+
+    @classmethod
+    def abstain(cls, item_id: str, reason: str, sample: int = 0) -> "Verdict":
+        return cls(item_id=item_id, decision=ABSTAINED, abstain_reason=reason, sample=sample)
+
+
+def verdict_table(verdicts: list[Verdict], *, policy: str, reviewer: str) -> pd.DataFrame:
+    """Verdicts as the canonical table; list fields are ';'-joined so the table stays flat."""
+    rows = [
+        {
+            "policy": policy,
+            "reviewer": reviewer,
+            "item_id": v.item_id,
+            "sample": v.sample,
+            "decision": v.decision,
+            "categories": ";".join(v.categories),
+            "rule_ids": ";".join(v.rule_ids),
+            "score": v.score,
+            "confidence": v.confidence,
+            "rationale": v.rationale,
+            "abstain_reason": v.abstain_reason,
+        }
+        for v in verdicts
+    ]
+    table = pd.DataFrame(rows, columns=VERDICT_COLUMNS)
+    return table.astype({"score": float, "confidence": float, "sample": int})
+
+
+def split_list(value: str) -> list[str]:
+    return [part for part in str(value).split(";") if part] if value else []
