@@ -42,18 +42,22 @@ def run(experiment: Experiment, *, out_dir: str | Path | None = None, limit: int
     policies = [p for p in (candidate, baseline) if p is not None]
 
     tables, incomplete_reason = [], ""
-    for reviewer in reviewers:
-        for policy in policies:
-            try:
-                verdicts = reviewer.review(evalset.items, policy)
-            except BudgetExceeded as stop:
-                incomplete_reason = str(stop)
-                verdicts = getattr(stop, "verdicts", [])
-            tables.append(verdict_table(verdicts, policy=policy.label, reviewer=reviewer.name))
+    try:
+        for reviewer in reviewers:
+            for policy in policies:
+                try:
+                    verdicts = reviewer.review(evalset.items, policy)
+                except BudgetExceeded as stop:
+                    incomplete_reason = str(stop)
+                    verdicts = getattr(stop, "verdicts", [])
+                tables.append(verdict_table(verdicts, policy=policy.label, reviewer=reviewer.name))
+                if incomplete_reason:
+                    break
             if incomplete_reason:
                 break
-        if incomplete_reason:
-            break
+    finally:
+        for reviewer in reviewers:
+            reviewer.close()
 
     verdicts = join_gold(pd.concat(tables, ignore_index=True), evalset)
     metrics = compute_metrics(

@@ -11,7 +11,7 @@ DECISIONS = (ACTIONED, ALLOWED, ABSTAINED)
 
 VERDICT_COLUMNS = [
     "policy", "reviewer", "item_id", "sample", "decision", "categories", "rule_ids",
-    "score", "confidence", "rationale", "abstain_reason",
+    "score", "confidence", "rationale", "abstain_reason", "notes",
 ]
 
 
@@ -25,6 +25,7 @@ class Verdict:
     confidence: float | None = None
     rationale: str = ""
     abstain_reason: str = ""
+    notes: str = ""
     sample: int = 0
 
     @classmethod
@@ -47,6 +48,7 @@ def verdict_table(verdicts: list[Verdict], *, policy: str, reviewer: str) -> pd.
             "confidence": v.confidence,
             "rationale": v.rationale,
             "abstain_reason": v.abstain_reason,
+            "notes": v.notes,
         }
         for v in verdicts
     ]

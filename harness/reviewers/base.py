@@ -27,3 +27,7 @@ class Reviewer(Protocol):
     def usage(self) -> dict[str, object]:
         """Tokens, cost, calls and retries so far (empty for reviewers that call no model)."""
         ...
+
+    def close(self) -> None:
+        """Release what the reviewer started (a local model server, connections)."""
+        ...

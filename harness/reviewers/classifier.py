@@ -58,6 +58,9 @@ class ClassifierReviewer:
     def usage(self) -> dict[str, object]:
         return {}
 
+    def close(self) -> None:
+        self._memo.clear()
+
     def review(self, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
         # The classifier does not read the policy text: one prediction serves every policy version.
         key = (*policy.category_ids, sha256_json(items[["item_id", TEXT, GOLD]].to_numpy().tolist()))

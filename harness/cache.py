@@ -1,0 +1,54 @@
+"""Persistent judgement cache: every paid answer is stored the moment it returns.
+
+SQLite in WAL mode: each insert is its own transaction, so a run killed at any point
+(Ctrl-C, kill -9) leaves either the whole entry or none of it, never a torn one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CACHE = Path(".cache") / "policy-harness" / "judgements.sqlite"
+
+
+def default_cache_path() -> Path:
+    return Path(os.environ.get("POLICY_HARNESS_CACHE", str(DEFAULT_CACHE)))
+
+
+class JudgementCache:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_cache_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS judgements (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+    def get_many(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for key, value in self._db.execute(f"SELECT key, value FROM judgements WHERE key IN ({marks})", chunk):
+                    found[key] = json.loads(value)
+        return found
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO judgements (key, value) VALUES (?, ?)",
+                             (key, json.dumps(value, ensure_ascii=False)))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM judgements").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

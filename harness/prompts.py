@@ -1,0 +1,87 @@
+"""Reviewer prompts from versioned templates: policy first (identical for every item), item last."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from harness.errors import HarnessError
+from harness.hashing import sha256_text
+from harness.policy import Policy
+
+ITEM_SPLIT = "=== ITEM ==="
+_MARKERS = re.compile(r"<<<\s*(END\s+)?ITEM\s*>>>", re.IGNORECASE)
+_FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    id: str
+    version: int
+    system: str
+    user: str
+    sha256: str
+    path: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.id}@v{self.version}"
+
+
+@lru_cache(maxsize=32)
+def load_template(path: Path) -> PromptTemplate:
+    if not path.exists():
+        raise HarnessError("prompt template not found; check the reviewer's 'prompt' setting.", path=path)
+    text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    meta: dict[str, object] = {}
+    front = _FRONT.match(text)
+    if front:
+        meta = yaml.safe_load(front.group(1)) or {}
+        text = text[front.end():]
+    if ITEM_SPLIT not in text:
+        raise HarnessError(f"prompt template needs a line '{ITEM_SPLIT}' separating the policy part "
+                           "(sent first, the same for every item) from the item part.", path=path)
+    system, user = (part.strip("\n") for part in text.split(ITEM_SPLIT, 1))
+    if "{{ item }}" not in user and "{{item}}" not in user:
+        raise HarnessError("prompt template's item part must contain '{{ item }}'.", path=path)
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    try:
+        env.parse(system)
+        env.parse(user)
+    except jinja2.TemplateSyntaxError as err:
+        raise HarnessError(f"prompt template has a syntax error at line {err.lineno} ({err.message}).", path=path) from None
+    return PromptTemplate(id=str(meta.get("id", path.stem)), version=int(meta.get("version", 1)),  # type: ignore[arg-type]
+                          system=system, user=user, sha256=sha256_text(text), path=str(path))
+
+
+def neutralise(text: str) -> str:
+    """Content cannot close its own delimiters or open a new item."""
+    return _MARKERS.sub(lambda m: m.group(0).replace("<<<", "<< <").replace(">>>", "> >>"), text)
+
+
+class PromptBuilder:
+    """Renders messages for one policy and template; the system part is rendered once."""
+
+    def __init__(self, template: PromptTemplate, policy: Policy) -> None:
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+        context = {
+            "policy_id": policy.id, "policy_version": policy.version, "policy_title": policy.title,
+            "policy_body": policy.body,
+            "categories": ", ".join(f"{c.id} ({c.name})" for c in policy.categories),
+            "rule_ids": ", ".join(policy.rule_ids) or "(none)",
+        }
+        try:
+            self.system = env.from_string(template.system).render(**context)
+            self._user = env.from_string(template.user)
+        except jinja2.UndefinedError as err:
+            raise HarnessError(f"prompt template uses an unknown variable ({err.message}); available: "
+                               f"{', '.join(sorted(context))}, item.", path=template.path) from None
+
+    def messages(self, item_text: str) -> list[dict[str, str]]:
+        return [{"role": "system", "content": self.system},
+                {"role": "user", "content": self._user.render(item=neutralise(item_text))}]

@@ -1,0 +1,193 @@
+"""LLM reviewer: the model reads the policy and judges each item, concurrently and cached."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.cache import JudgementCache
+from harness.config import LLMReviewerConfig
+from harness.errors import BudgetExceeded, HarnessError
+from harness.evalset import TEXT
+from harness.hashing import sha256_json, sha256_text
+from harness.local_model import LocalModelServer, is_local
+from harness.policy import Policy
+from harness.prompts import PromptBuilder, load_template
+from harness.reviewers.llm_verdict import parse_verdict, verdict_schema
+from harness.verdicts import Verdict
+
+LOCAL_API_KEY = "sk-local-no-key"
+
+
+class LLMReviewer:
+    kind = "llm"
+
+    def __init__(self, config: LLMReviewerConfig, *, base_dir: Path = Path("."),
+                 cache: JudgementCache | None = None) -> None:
+        self.config = config
+        self.name = config.name
+        self.template = load_template(_resolve(config.prompt, base_dir))
+        self._cache = cache
+        self._server: LocalModelServer | None = None
+        self._client: Any = None
+        self._usage: dict[str, Any] = {"calls": 0, "cached": 0, "prompt_tokens": 0, "completion_tokens": 0,
+                                       "cost_usd": 0.0, "cost_unknown_calls": 0, "retries": 0, "abstained": 0}
+        if config.api_key_env and not is_local(config.model) and not os.environ.get(config.api_key_env):
+            raise HarnessError(f"reviewer '{config.name}' reads its API key from the environment variable "
+                               f"{config.api_key_env}, which is not set; export it before running.")
+
+    @property
+    def cache(self) -> JudgementCache:
+        if self._cache is None:
+            self._cache = JudgementCache()
+        return self._cache
+
+    def params(self) -> dict[str, object]:
+        c = self.config
+        out: dict[str, object] = {"type": self.kind, "model": c.model, "temperature": c.temperature,
+                                  "max_tokens": c.max_tokens, "samples": c.samples, "prompt": self.template.label,
+                                  "prompt_sha256": self.template.sha256, "response_format": c.response_format,
+                                  "concurrency": c.concurrency, "timeout_s": c.timeout_s, "max_retries": c.max_retries}
+        if c.api_base and not is_local(c.model):
+            out["api_base"] = c.api_base
+        if c.seed is not None:
+            out["seed"] = c.seed
+        return out
+
+    def usage(self) -> dict[str, object]:
+        usage = dict(self._usage)
+        if usage["cost_unknown_calls"] and not usage["cost_usd"]:
+            usage["cost_usd"] = None  # unknown, not free
+        return usage
+
+    def identity(self) -> dict[str, object]:
+        """What makes two judgements interchangeable (the cache key, minus item and policy)."""
+        c = self.config
+        model = c.model if is_local(c.model) else f"{c.model}@{c.api_base or ''}"
+        return {"model": model, "temperature": c.temperature, "max_tokens": c.max_tokens, "seed": c.seed,
+                "response_format": c.response_format, "template": self.template.sha256}
+
+    def review(self, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
+        builder = PromptBuilder(self.template, policy)
+        schema = verdict_schema(policy)
+        base_key = sha256_json({**self.identity(), "policy": policy.sha256})
+        jobs = [(str(item_id), text, sample, sha256_text(f"{base_key}|{sha256_text(text)}|{sample}"))
+                for item_id, text in zip(items["item_id"], items[TEXT].astype(str))
+                for sample in range(self.config.samples)]
+        answers = self.cache.get_many([key for *_, key in jobs])
+        self._usage["cached"] += len(answers)
+        todo = [job for job in jobs if job[3] not in answers]
+        stop: BudgetExceeded | None = None
+        if todo:
+            try:
+                asyncio.run(self._judge(todo, builder, schema, answers))
+            except BudgetExceeded as err:
+                stop = err
+        verdicts = []
+        for item_id, _, sample, key in jobs:
+            answer = answers.get(key)
+            if answer is None:
+                continue  # not judged: the budget ran out before this item
+            verdict = (Verdict.abstain(item_id, answer["error"], sample) if answer.get("error")
+                       else parse_verdict(answer.get("content"), policy, item_id, sample))
+            self._usage["abstained"] += verdict.decision == "abstained"
+            verdicts.append(verdict)
+        if stop is not None:
+            stop.verdicts = verdicts  # type: ignore[attr-defined]
+            raise stop
+        return verdicts
+
+    async def _judge(self, todo: list[tuple[str, str, int, str]], builder: PromptBuilder,
+                     schema: dict[str, Any], answers: dict[str, dict[str, Any]]) -> None:
+        client = self._ensure_client()
+        limit = asyncio.Semaphore(self.config.concurrency)
+        budget = self.config.max_cost_usd
+        from tqdm import tqdm
+
+        progress = tqdm(total=len(todo), desc=f"{self.name}", unit="item", file=sys.stderr,
+                        disable=None, dynamic_ncols=True)
+
+        async def one(job: tuple[str, str, int, str]) -> None:
+            item_id, text, sample, key = job
+            async with limit:
+                if budget is not None and (self._usage["cost_usd"] or 0.0) >= budget:
+                    return
+                completion = await client.complete(builder.messages(text), schema)
+            if completion.error:
+                answers[key] = {"error": completion.error}  # not cached: a re-run tries again
+            else:
+                entry = {"content": completion.content, "prompt_tokens": completion.prompt_tokens,
+                         "completion_tokens": completion.completion_tokens, "cost_usd": completion.cost_usd}
+                self.cache.put(key, entry)
+                answers[key] = entry
+                self._count(completion)
+            self._usage["retries"] = client.retries
+            progress.update(1)
+            progress.set_postfix(tokens=self._usage["prompt_tokens"] + self._usage["completion_tokens"],
+                                 cost=self._cost_text(), refresh=False)
+
+        try:
+            tasks = [asyncio.create_task(one(job)) for job in todo]
+            try:
+                await asyncio.gather(*tasks)
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+        finally:
+            progress.close()
+        if budget is not None and len([j for j in todo if j[3] in answers]) < len(todo):
+            raise BudgetExceeded(f"reviewer '{self.name}' reached its budget of ${budget:.2f}; "
+                                 f"{len(todo) - len([j for j in todo if j[3] in answers])} judgements were not made")
+
+    def _count(self, completion: Any) -> None:
+        self._usage["calls"] += 1
+        self._usage["prompt_tokens"] += completion.prompt_tokens
+        self._usage["completion_tokens"] += completion.completion_tokens
+        if completion.cost_usd is None:
+            self._usage["cost_unknown_calls"] += 1
+        else:
+            self._usage["cost_usd"] += completion.cost_usd
+
+    def _cost_text(self) -> str:
+        if self._usage["cost_unknown_calls"]:
+            return "unknown"
+        return f"${self._usage['cost_usd']:.4f}"
+
+    def _ensure_client(self) -> Any:
+        if self._client is not None:
+            return self._client
+        from harness.llm_client import Endpoint, LLMClient
+
+        c = self.config
+        fmt = c.response_format
+        if is_local(c.model):
+            self._server = LocalModelServer(c.model).start()
+            endpoint = Endpoint(model=f"openai/{c.model.removeprefix('local/')}", api_base=self._server.api_base,
+                                api_key=LOCAL_API_KEY, response_format="json_object" if fmt == "auto" else fmt)
+        else:
+            # An OpenAI-compatible server without auth still needs some key in the request.
+            key = os.environ.get(c.api_key_env) if c.api_key_env else (LOCAL_API_KEY if c.api_base else None)
+            endpoint = Endpoint(model=c.model, api_base=c.api_base, api_key=key, api_key_env=c.api_key_env,
+                                response_format="json_schema" if fmt == "auto" else fmt)
+        self._client = LLMClient(endpoint, timeout_s=c.timeout_s, max_retries=c.max_retries,
+                                 temperature=c.temperature, max_tokens=c.max_tokens, seed=c.seed)
+        return self._client
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self._client = None
+
+
+def _resolve(path: str, base_dir: Path) -> Path:
+    from harness.config import resolve_path
+
+    return resolve_path(path, base_dir)

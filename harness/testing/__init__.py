@@ -1,0 +1,1 @@
+"""Test doubles for exercising the harness without real model endpoints."""
