@@ -29,6 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     p.set_defaults(func=_run)
 
+    p = sub.add_parser("estimate", help="forecast LLM calls, tokens and cost before anything is sent")
+    p.add_argument("experiment", help="experiment YAML file")
+    p.add_argument("--limit", type=int, help="as for 'run'")
+    p.set_defaults(func=_estimate)
+
     p = sub.add_parser("report", help="re-render the report of a stored run directory")
     p.add_argument("run_dir", help="directory written by 'run'")
     p.set_defaults(func=_report)
@@ -66,6 +71,29 @@ def _run(args: argparse.Namespace) -> int:
     record = run(experiment, out_dir=args.out, limit=args.limit, track=not args.no_track)
     print(summary(record))
     return 3 if record.incomplete else 0
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    from harness.config import LLMReviewerConfig, load_experiment
+    from harness.reviewers.llm import LLMReviewer
+    from harness.runner import load_inputs
+
+    experiment = load_experiment(args.experiment)
+    candidate, baseline, evalset = load_inputs(experiment)
+    if args.limit or experiment.limit:
+        evalset = evalset.sample(args.limit or experiment.limit, experiment.seed)
+    print(f"{experiment.name}: {len(evalset)} items")
+    for config in experiment.reviewers:
+        if not isinstance(config, LLMReviewerConfig):
+            print(f"  {config.name:<16} classifier: no model calls")
+            continue
+        reviewer = LLMReviewer(config, base_dir=Path(experiment.base_dir))
+        for policy in filter(None, (candidate, baseline)):
+            e = reviewer.estimate(evalset.items, policy)
+            cost = "unknown (no price for this model)" if e["max_cost_usd"] is None else f"at most ${e['max_cost_usd']:.4f}"
+            print(f"  {config.name:<16} {policy.label:<18} {e['to_send']} calls to send ({e['cached']} cached), "
+                  f"{e['prompt_tokens']:,} prompt tokens, up to {e['max_completion_tokens']:,} completion tokens, {cost}")
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:

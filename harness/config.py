@@ -197,7 +197,9 @@ def read_yaml(path: Path) -> Any:
 
 def describe_validation_error(err: ValidationError, model: type[BaseModel]) -> str:
     """The first pydantic error as one sentence, with 'did you mean' for misspelled keys."""
-    first = err.errors()[0]
+    errors = err.errors()
+    # A misspelled required key shows up as 'missing' too; the 'unknown key' error carries the hint.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [str(part) for part in first["loc"]]
     where = ".".join(loc) or "(top level)"
     kind = first["type"]

@@ -195,7 +195,7 @@ def _weights(raw: pd.Series, ids: pd.Series, source: str) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise HarnessError(
-            f"item '{ids.iloc[row]}' (row {row + 1}) has weight {raw.iloc[row]!r}; weights must be numbers >= 0.",
+            f"item '{ids.iloc[row]}' (row {row + 1}) has weight '{raw.iloc[row]}'; weights must be numbers >= 0.",
             path=source)
     return weights.astype(float).to_numpy()
 
@@ -253,7 +253,7 @@ def _read_local(path: Path, fmt: str) -> pd.DataFrame:
     import datasets
 
     datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL + 10)
     has_bom = fmt != "parquet" and path.open("rb").read(3) == _BOM
     kwargs: dict[str, object] = {}
     builder = {"csv": "csv", "tsv": "csv", "jsonl": "json", "parquet": "parquet"}[fmt]
@@ -265,6 +265,8 @@ def _read_local(path: Path, fmt: str) -> pd.DataFrame:
     try:
         loaded = datasets.load_dataset(builder, data_files=str(path.resolve()), split="train", **kwargs)
     except Exception as err:  # datasets wraps parser errors in several exception types
+        if "corresponds to no data" in str(err):
+            raise HarnessError("the eval set has no items (a header but no rows); add rows.", path=path) from None
         if fmt == "jsonl":
             _raise_jsonl_error(path)
         raise HarnessError(f"could not be read as {fmt.upper()} ({_root_cause(err)}); fix the file or set eval_set.format.", path=path) from None

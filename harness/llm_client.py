@@ -42,6 +42,7 @@ class Endpoint:
     api_key: str | None = None
     api_key_env: str | None = None
     response_format: str = "json_schema"
+    free: bool = False  # a local model: cost is known to be zero
 
 
 class LLMClient:
@@ -114,10 +115,12 @@ class LLMClient:
         choice = response.choices[0]
         content = getattr(choice.message, "content", None)
         usage = getattr(response, "usage", None)
-        try:
-            cost: float | None = float(self._litellm.completion_cost(completion_response=response))
-        except Exception:  # unknown price: reported as unknown, never as zero
-            cost = None
+        cost: float | None = 0.0
+        if not self.endpoint.free:
+            try:
+                cost = float(self._litellm.completion_cost(completion_response=response))
+            except Exception:  # unknown price: reported as unknown, never as zero
+                cost = None
         return Completion(content=content, prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
                           completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
                           cost_usd=cost, retries=retries)
@@ -150,6 +153,24 @@ class LLMClient:
     def redact(self, text: str) -> str:
         key = self.endpoint.api_key
         return text.replace(key, "***") if key else text
+
+
+def count_tokens(model: str, messages: list[dict[str, str]]) -> int:
+    import litellm
+
+    return int(litellm.token_counter(model=model, messages=messages))
+
+
+def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """Upper-bound cost from litellm's price table; None when the price is unknown."""
+    import litellm
+
+    try:
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+    except Exception:  # litellm raises for models missing from its price table
+        return None
+    return float(prompt_cost + completion_cost)
 
 
 def _status(err: Exception) -> int | None:

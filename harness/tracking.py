@@ -32,6 +32,15 @@ def log_record(record: RunRecord, out_dir: Path, *, experiment_name: str | None 
         return {}
 
 
+def artifact_location(experiment_name: str) -> str | None:
+    """Beside a SQLite store (not wherever the command runs), as `mlflow server` would do."""
+    uri = tracking_uri()
+    if not uri.startswith("sqlite:///"):
+        return None
+    root = Path(uri.removeprefix("sqlite:///")).expanduser().resolve().parent / "mlartifacts"
+    return (root / re.sub(r"[^A-Za-z0-9_.-]", "_", experiment_name)).as_uri()
+
+
 def _safe_uri() -> str:
     return re.sub(r"//[^/@]*@", "//***@", tracking_uri())
 
@@ -45,7 +54,8 @@ def _log(record: RunRecord, out_dir: Path, experiment_name: str) -> dict[str, An
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     client = MlflowClient(tracking_uri=tracking_uri())
     experiment = client.get_experiment_by_name(experiment_name)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(experiment_name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(
+        experiment_name, artifact_location=artifact_location(experiment_name))
     now = int(time.time() * 1000)
     evalset = record.evalset
     common = {"eval_set": str(evalset["name"]), "eval_set_sha256": str(evalset["sha256"]),

@@ -205,9 +205,6 @@ def test_bad_limit(tmp_path: Path) -> None:
     assert result.returncode == 2 and "--limit" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "harness bug: datasets logs 'Failed to load JSON from file ...' / 'Failed to read file ...' at ERROR "
-    "level on stderr before the one-line error (evalset._read_local only lowers verbosity to ERROR)"))
 @pytest.mark.parametrize(("name", "content"), [
     ("broken.jsonl", '{"text": "a", "label": "benign"}\n{"text": "b", "label"\n'),
     ("ragged.csv", "text,label\na,benign\nb,HS,x,y\n"),

@@ -72,9 +72,6 @@ def test_yaml_int_label_keys_become_text(tmp_path: Path) -> None:
     assert experiment.eval_set.labels == {"0": "HS", "1": "benign", "2": "benign"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "harness bug: describe_validation_error reports only pydantic's first error; a misspelled "
-    "required key yields 'missing required key reviewers' before the extra_forbidden error"))
 def test_unknown_top_level_key_suggests_the_right_one(tmp_path: Path) -> None:
     message = load_error(tmp_path, VALID.replace("reviewers:", "reviewres:"))
     assert "reviewres" in message

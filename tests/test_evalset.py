@@ -141,9 +141,6 @@ def test_header_only_file_is_an_error(tmp_path: Path, name: str) -> None:
     error(write_text(tmp_path / name, "text,label\n" if name.endswith("csv") else "text\tlabel\n"))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "harness bug: a header-only CSV surfaces datasets' internal message 'Instruction \"train\" "
-    "corresponds to no data!' instead of saying the eval set has no rows"))
 def test_header_only_file_says_there_are_no_rows(tmp_path: Path) -> None:
     message = error(write_text(tmp_path / "header.csv", "text,label\n"))
     assert "no items" in message or "no rows" in message
@@ -194,7 +191,6 @@ def test_bad_weights(tmp_path: Path, value: str, shown: str) -> None:
     assert "row 2" in message and shown in message and "weight" in message
 
 
-@pytest.mark.xfail(strict=True, reason="harness bug: evalset._weights shows the numpy repr, e.g. 'np.int64(-2)'")
 def test_bad_weight_is_shown_as_the_user_wrote_it(tmp_path: Path) -> None:
     text = "text,label,w\nfine,benign,1\nbad,HS,-2\n"
     message = error(write_text(tmp_path / "weights.csv", text), columns={"weight": "w"})

@@ -13,7 +13,7 @@ import pandas as pd
 from harness.cache import JudgementCache
 from harness.config import LLMReviewerConfig
 from harness.errors import BudgetExceeded, HarnessError
-from harness.evalset import TEXT
+from harness.evalset import TEXT, stratified_sample
 from harness.hashing import sha256_json, sha256_text
 from harness.local_model import LocalModelServer, is_local
 from harness.policy import Policy
@@ -22,6 +22,7 @@ from harness.reviewers.llm_verdict import parse_verdict, verdict_schema
 from harness.verdicts import Verdict
 
 LOCAL_API_KEY = "sk-local-no-key"
+Job = tuple[str, str, int, str]
 
 
 class LLMReviewer:
@@ -72,13 +73,35 @@ class LLMReviewer:
         return {"model": model, "temperature": c.temperature, "max_tokens": c.max_tokens, "seed": c.seed,
                 "response_format": c.response_format, "template": self.template.sha256}
 
-    def review(self, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
+    def plan(self, items: pd.DataFrame, policy: Policy) -> tuple[PromptBuilder, list[Job]]:
+        """The judgements this reviewer needs for these items: (item id, text, sample, cache key)."""
+        if self.config.limit and len(items) > self.config.limit:
+            # The same seeded sample for every policy version, so comparisons stay paired.
+            items = stratified_sample(items, self.config.limit, seed=self.config.seed or 0)
         builder = PromptBuilder(self.template, policy)
-        schema = verdict_schema(policy)
         base_key = sha256_json({**self.identity(), "policy": policy.sha256})
         jobs = [(str(item_id), text, sample, sha256_text(f"{base_key}|{sha256_text(text)}|{sample}"))
                 for item_id, text in zip(items["item_id"], items[TEXT].astype(str))
                 for sample in range(self.config.samples)]
+        return builder, jobs
+
+    def estimate(self, items: pd.DataFrame, policy: Policy) -> dict[str, Any]:
+        """Forecast of tokens and cost before anything is sent; cached judgements cost nothing."""
+        from harness.llm_client import count_tokens, estimate_cost
+
+        builder, jobs = self.plan(items, policy)
+        cached = self.cache.get_many([key for *_, key in jobs])
+        todo = [job for job in jobs if job[3] not in cached]
+        model = self.config.model if not is_local(self.config.model) else "openai/" + self.config.model[6:]
+        prompt_tokens = sum(count_tokens(model, builder.messages(text)) for _, text, _, _ in todo)
+        completion_tokens = len(todo) * self.config.max_tokens
+        return {"judgements": len(jobs), "cached": len(jobs) - len(todo), "to_send": len(todo),
+                "prompt_tokens": prompt_tokens, "max_completion_tokens": completion_tokens,
+                "max_cost_usd": 0.0 if is_local(self.config.model) else estimate_cost(model, prompt_tokens, completion_tokens)}
+
+    def review(self, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
+        builder, jobs = self.plan(items, policy)
+        schema = verdict_schema(policy)
         answers = self.cache.get_many([key for *_, key in jobs])
         self._usage["cached"] += len(answers)
         todo = [job for job in jobs if job[3] not in answers]
@@ -102,7 +125,7 @@ class LLMReviewer:
             raise stop
         return verdicts
 
-    async def _judge(self, todo: list[tuple[str, str, int, str]], builder: PromptBuilder,
+    async def _judge(self, todo: list[Job], builder: PromptBuilder,
                      schema: dict[str, Any], answers: dict[str, dict[str, Any]]) -> None:
         client = self._ensure_client()
         limit = asyncio.Semaphore(self.config.concurrency)
@@ -112,7 +135,7 @@ class LLMReviewer:
         progress = tqdm(total=len(todo), desc=f"{self.name}", unit="item", file=sys.stderr,
                         disable=None, dynamic_ncols=True)
 
-        async def one(job: tuple[str, str, int, str]) -> None:
+        async def one(job: Job) -> None:
             item_id, text, sample, key = job
             async with limit:
                 if budget is not None and (self._usage["cost_usd"] or 0.0) >= budget:
@@ -170,7 +193,8 @@ class LLMReviewer:
         if is_local(c.model):
             self._server = LocalModelServer(c.model).start()
             endpoint = Endpoint(model=f"openai/{c.model.removeprefix('local/')}", api_base=self._server.api_base,
-                                api_key=LOCAL_API_KEY, response_format="json_object" if fmt == "auto" else fmt)
+                                api_key=LOCAL_API_KEY, response_format="json_object" if fmt == "auto" else fmt,
+                                free=True)
         else:
             # An OpenAI-compatible server without auth still needs some key in the request.
             key = os.environ.get(c.api_key_env) if c.api_key_env else (LOCAL_API_KEY if c.api_base else None)

@@ -1,0 +1,27 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# llama.cpp is compiled for a portable x86-64 level, not for this CPU: a native build
+# (AVX-512/AMX) crashed on the machines we run on. pip caches the wheel after the first build.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+  -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: setup demo test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet -e '.[local,test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(PY) -m harness run experiments/quickstart.yaml --out reports/quickstart
+
+test: setup
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf reports/quickstart reports/*-2* .cache/policy-harness mlflow.db mlartifacts mlruns

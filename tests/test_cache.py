@@ -1,0 +1,94 @@
+"""Judgement cache: SQLite on disk; every paid answer stays paid for."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from harness.cache import JudgementCache, default_cache_path
+
+
+def entry(i: int) -> dict:
+    return {"content": f'{{"violation": {str(i % 2 == 0).lower()}}} é ✓', "prompt_tokens": i,
+            "completion_tokens": 2 * i, "cost_usd": None if i % 3 else 0.001 * i}
+
+
+def test_put_get_many_round_trip(tmp_path: Path) -> None:
+    cache = JudgementCache(tmp_path / "nested" / "dir" / "c.sqlite")
+    for i in range(5):
+        cache.put(f"k{i}", entry(i))
+    found = cache.get_many(["k0", "k3", "missing", "k4"])
+    assert found == {"k0": entry(0), "k3": entry(3), "k4": entry(4)}
+    assert cache.get_many([]) == {}
+    assert len(cache) == 5
+    cache.put("k0", {"content": "replaced"})
+    assert cache.get_many(["k0"]) == {"k0": {"content": "replaced"}} and len(cache) == 5
+    cache.close()
+
+
+def test_get_many_beyond_one_query_chunk(tmp_path: Path) -> None:
+    cache = JudgementCache(tmp_path / "c.sqlite")
+    for i in range(1200):
+        cache.put(f"k{i}", {"i": i})
+    keys = [f"k{i}" for i in range(0, 1300, 1)]
+    found = cache.get_many(keys)
+    assert len(found) == 1200 and found["k1199"] == {"i": 1199}
+    cache.close()
+
+
+def test_entries_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    first = JudgementCache(path)
+    first.put("a", entry(1))
+    first.put("b", entry(2))
+    first.close()
+    second = JudgementCache(path)
+    assert second.get_many(["a", "b"]) == {"a": entry(1), "b": entry(2)}
+    second.close()
+
+
+def test_entry_is_visible_to_another_connection_at_once(tmp_path: Path) -> None:
+    """Each put is committed on return: a process killed right after it loses nothing."""
+    path = tmp_path / "c.sqlite"
+    writer = JudgementCache(path)
+    writer.put("a", entry(1))
+    reader = JudgementCache(path)
+    assert reader.get_many(["a"]) == {"a": entry(1)}
+    writer.close()
+    reader.close()
+
+
+def test_concurrent_puts_from_threads(tmp_path: Path) -> None:
+    cache = JudgementCache(tmp_path / "c.sqlite")
+    errors: list[BaseException] = []
+
+    def worker(t: int) -> None:
+        try:
+            for i in range(50):
+                cache.put(f"t{t}-{i}", {"t": t, "i": i})
+                if i % 10 == 0:
+                    cache.get_many([f"t{t}-{j}" for j in range(i)])
+        except BaseException as err:  # collected and asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(cache) == 400
+    found = cache.get_many([f"t{t}-{i}" for t in range(8) for i in range(50)])
+    assert all(found[f"t{t}-{i}"] == {"t": t, "i": i} for t in range(8) for i in range(50))
+    cache.close()
+
+
+def test_default_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLICY_HARNESS_CACHE", str(tmp_path / "env.sqlite"))
+    assert default_cache_path() == tmp_path / "env.sqlite"
+    cache = JudgementCache()
+    cache.put("x", {"v": 1})
+    cache.close()
+    assert (tmp_path / "env.sqlite").is_file()
