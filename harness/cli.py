@@ -34,6 +34,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="as for 'run'")
     p.set_defaults(func=_estimate)
 
+    p = sub.add_parser("score", help="metrics and report from decisions made elsewhere (a predictions file)")
+    p.add_argument("file", help="CSV, TSV, JSONL or Parquet with a gold column and one or more prediction columns")
+    p.add_argument("--gold", required=True, help="gold label column")
+    p.add_argument("--pred", required=True, action="append", help="prediction column (repeat for several reviewers)")
+    p.add_argument("--benign", action="append", help="values meaning benign (default: benign, 0, false, allow)")
+    p.add_argument("--slices", nargs="+", default=[], help="slice columns")
+    p.add_argument("--id", dest="id_column", help="item id column (default: row numbers)")
+    p.add_argument("--text", dest="text_column", help="item text column, for the report's examples")
+    p.add_argument("--out", help="output directory (default: reports/score-<name>-<time>)")
+    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.set_defaults(func=_score)
+
+    p = sub.add_parser("compare", help="paired comparison of two runs (output directories or MLflow run ids)")
+    p.add_argument("a", help="the 'before' run")
+    p.add_argument("b", help="the 'after' run")
+    p.add_argument("--out", help="directory for compare.json and compare.html (default: reports/compare-<time>)")
+    p.set_defaults(func=_compare)
+
     p = sub.add_parser("report", help="re-render the report of a stored run directory")
     p.add_argument("run_dir", help="directory written by 'run'")
     p.set_defaults(func=_report)
@@ -93,6 +111,41 @@ def _estimate(args: argparse.Namespace) -> int:
             cost = "unknown (no price for this model)" if e["max_cost_usd"] is None else f"at most ${e['max_cost_usd']:.4f}"
             print(f"  {config.name:<16} {policy.label:<18} {e['to_send']} calls to send ({e['cached']} cached), "
                   f"{e['prompt_tokens']:,} prompt tokens, up to {e['max_completion_tokens']:,} completion tokens, {cost}")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from harness.runner import finish
+    from harness.scoring import score_file
+
+    record = score_file(args.file, gold=args.gold, preds=args.pred, benign=args.benign, slices=args.slices,
+                        id_column=args.id_column, text_column=args.text_column)
+    out = Path(args.out) if args.out else Path("reports") / f"score-{record.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    finish(record, out, track=not args.no_track, report=True)
+    print(summary(record))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from harness.comparison import change_text, compare, coverage_warnings, write_comparison
+
+    result = compare(args.a, args.b)
+    out = Path(args.out) if args.out else Path("reports") / f"compare-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    write_comparison(result, out)
+    print(f"{result['a']['label']} -> {result['b']['label']}")
+    for note in coverage_warnings(result):
+        print(f"  note: {note}")
+    for reviewer, r in result["reviewers"].items():
+        print(f"  {reviewer}: over-enforcement {change_text(r['over_enforcement_change'])}")
+        print(f"  {reviewer}: leakage {change_text(r['leakage_change'])}")
+        print(f"  {reviewer}: {len(r['flips'])} flipped verdicts, fixed {sum(r['fixed'].values())}, "
+              f"broken {sum(r['broken'].values())}")
+    print(f"  compare.json: {out / 'compare.json'}")
+    print(f"  compare.html: {out / 'compare.html'}")
     return 0
 
 

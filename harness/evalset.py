@@ -206,12 +206,17 @@ def table_sha256(items: pd.DataFrame, slices: list[str]) -> str:
 
 
 def _read_source(raw: str, config: EvalSetConfig, base_dir: Path) -> pd.DataFrame:
+    return read_table(raw, fmt=config.format, base_dir=base_dir)
+
+
+def read_table(raw: str, *, fmt: str | None = None, base_dir: Path = Path(".")) -> pd.DataFrame:
+    """A raw table from a local file (CSV, TSV, JSONL, Parquet) or hf:<name>[:split]."""
     if raw.startswith("hf:"):
         return _read_hub(raw)
     path = resolve_path(raw, base_dir)
     if not path.exists():
-        raise HarnessError("eval set file not found; check eval_set.path (read relative to the working directory).", path=raw)
-    fmt = config.format or _FORMATS.get(path.suffix.lower())
+        raise HarnessError("file not found; check the path (read relative to the working directory).", path=raw)
+    fmt = fmt or _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise HarnessError(
             f"cannot tell the format of '{path.suffix}' files; set eval_set.format to csv, tsv, jsonl or parquet.",

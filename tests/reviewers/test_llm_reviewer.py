@@ -208,7 +208,8 @@ def test_resume_after_kill_does_not_pay_twice(tmp_path: Path, cache_path: Path) 
         assert 0 < done < n, f"{done} of {n} judgements cached at kill time"
 
         srv.reset_stats()
-        record = harness.run(exp, out_dir=tmp_path / "out", track=False)
+        resumed = experiment(items, srv.base_url, concurrency=8)  # concurrency is not part of the cache key
+        record = harness.run(resumed, out_dir=tmp_path / "out", track=False)
         assert srv.stats["requests"] == n - done  # nothing already paid for is paid again
     assert record.usage["fake"]["cached"] == done
     assert sorted(record.verdicts["item_id"]) == [r[0] for r in rows]

@@ -1,0 +1,142 @@
+"""`compare A B`: paired comparison of two stored runs (output directories or MLflow run ids)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.errors import HarnessError
+from harness.metrics import paired_comparison
+from harness.metrics.samples import majority
+from harness.record import atomic_write_text, write_json
+
+
+def load_verdicts(source: str) -> tuple[str, pd.DataFrame]:
+    """Per-item verdicts of a run's candidate policy: from a run directory or an MLflow run id."""
+    path = Path(source)
+    if path.is_dir():
+        from harness.record import read_record
+
+        record = read_record(path)
+        verdicts = record.verdicts[record.verdicts["policy"] == record.candidate]
+        return f"{record.name} ({record.candidate})", verdicts
+    if path.exists():
+        raise HarnessError("is a file, not a run directory; give a directory written by 'run' or an MLflow run id.", path=source)
+    return _from_mlflow(source)
+
+
+def _from_mlflow(run_id: str) -> tuple[str, pd.DataFrame]:
+    import mlflow.artifacts
+    from mlflow.tracking import MlflowClient
+
+    from harness.tracking import tracking_uri
+
+    try:
+        client = MlflowClient(tracking_uri=tracking_uri())
+        run = client.get_run(run_id)
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="verdicts.parquet",
+                                                    tracking_uri=tracking_uri())
+    except Exception as err:  # unknown id, unreachable server, missing artifact
+        raise HarnessError(f"'{run_id}' is neither a run directory nor an MLflow run with a verdicts.parquet "
+                           f"artifact at {tracking_uri()} ({str(err).splitlines()[0][:160]}); give a directory "
+                           "or a child run id (one per policy version x reviewer).") from None
+    tags = run.data.tags
+    label = f"{tags.get('policy_id', '?')}@v{tags.get('policy_version', '?')} · {tags.get('reviewer', '?')}"
+    return label, pd.read_parquet(local)
+
+
+def compare(a: str, b: str) -> dict[str, Any]:
+    label_a, before = load_verdicts(a)
+    label_b, after = load_verdicts(b)
+    before, after = majority(before), majority(after)
+    reviewers = sorted(set(before["reviewer"]) & set(after["reviewer"]))
+    if not reviewers and before["reviewer"].nunique() == 1 and after["reviewer"].nunique() == 1:
+        reviewers = [str(after["reviewer"].iloc[0])]
+        before = before.assign(reviewer=reviewers[0])
+    if not reviewers:
+        raise HarnessError(f"runs {a} and {b} share no reviewer name (A: {sorted(set(before['reviewer']))}, "
+                           f"B: {sorted(set(after['reviewer']))}); compare runs of the same reviewer.")
+    slices = [c for c in before.columns if c in after.columns and c not in _NOT_SLICES]
+    out: dict[str, Any] = {"a": {"source": a, "label": label_a}, "b": {"source": b, "label": label_b},
+                           "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                           "reviewers": {}}
+    for reviewer in reviewers:
+        x = before[before["reviewer"] == reviewer]
+        y = after[after["reviewer"] == reviewer]
+        coverage = _coverage(x, y)
+        if coverage["common"] == 0:
+            raise HarnessError(f"runs {a} and {b} have no items in common for reviewer '{reviewer}'; "
+                               "they were run on different eval sets.")
+        common = set(coverage["common_ids"])
+        result = paired_comparison(x[x["item_id"].isin(common)], y[y["item_id"].isin(common)], slices)
+        result["coverage"] = {k: v for k, v in coverage.items() if k != "common_ids"}
+        out["reviewers"][reviewer] = result
+    return out
+
+
+_NOT_SLICES = {"policy", "reviewer", "item_id", "sample", "decision", "categories", "rule_ids", "score",
+               "confidence", "rationale", "abstain_reason", "notes", "gold", "text", "weight", "contested"}
+
+
+def _coverage(x: pd.DataFrame, y: pd.DataFrame) -> dict[str, Any]:
+    ids_x, ids_y = set(x["item_id"]), set(y["item_id"])
+    common = ids_x & ids_y
+    merged = x[["item_id", "text", "gold"]].merge(y[["item_id", "text", "gold"]], on="item_id")
+    return {"common": len(common), "only_in_a": len(ids_x - ids_y), "only_in_b": len(ids_y - ids_x),
+            "text_changed": int((merged["text_x"] != merged["text_y"]).sum()),
+            "gold_changed": int((merged["gold_x"] != merged["gold_y"]).sum()),
+            "common_ids": sorted(common)}
+
+
+def coverage_warnings(result: dict[str, Any]) -> list[str]:
+    notes = []
+    for reviewer, r in result["reviewers"].items():
+        c = r["coverage"]
+        if c["only_in_a"] or c["only_in_b"]:
+            notes.append(f"{reviewer}: compared on the {c['common']} items both runs judged "
+                         f"({c['only_in_a']} only in A, {c['only_in_b']} only in B)")
+        if c["text_changed"] or c["gold_changed"]:
+            notes.append(f"{reviewer}: {c['text_changed']} items changed text and {c['gold_changed']} changed gold "
+                         "label between the runs")
+    return notes
+
+
+def write_comparison(result: dict[str, Any], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "compare.json", result)
+    atomic_write_text(out_dir / "compare.html", render_comparison_html(result))
+
+
+def render_comparison_html(result: dict[str, Any]) -> str:
+    e = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='Content-Security-Policy' "
+             f"content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>Comparison</title>"
+             "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto}"
+             "td,th{border:1px solid #ccc;padding:4px 8px}table{border-collapse:collapse}</style></head><body>",
+             f"<h1>{e(result['a']['label'])} → {e(result['b']['label'])}</h1>"]
+    for note in coverage_warnings(result):
+        parts.append(f"<p><b>Note:</b> {e(note)}</p>")
+    for reviewer, r in result["reviewers"].items():
+        parts.append(f"<h2>{e(reviewer)}</h2><ul>")
+        for name in ("over_enforcement_change", "leakage_change"):
+            parts.append(f"<li>{e(name.replace('_', ' '))}: {e(change_text(r[name]))}</li>")
+        parts.append(f"<li>fixed {sum(r['fixed'].values())}, broken {sum(r['broken'].values())}, "
+                     f"McNemar exact p = {r['accuracy_mcnemar_p']:.3g}</li></ul>")
+        parts.append("<table><tr><th>item</th><th>text</th><th>gold</th><th>before</th><th>after</th></tr>")
+        for flip in r["flips"][:500]:
+            parts.append("<tr>" + "".join(f"<td>{e(str(flip.get(k, '')))[:2000]}</td>"
+                                          for k in ("item_id", "text", "gold", "decision_before", "decision_after")) + "</tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def change_text(change: dict[str, Any]) -> str:
+    if change.get("change") is None:
+        return "no paired decided items"
+    return (f"{change['before']:.1%} → {change['after']:.1%} ({change['change']:+.1%}, 95% CI "
+            f"[{change['ci_low']:+.1%}, {change['ci_high']:+.1%}], McNemar p = {change['p_value']:.3g}, n = {change['n']})")

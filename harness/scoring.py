@@ -1,0 +1,90 @@
+"""`score`: the same metrics and report from decisions made elsewhere (a production log, human reviewers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from harness.config import BENIGN
+from harness.errors import HarnessError
+from harness.evalset import read_table, table_sha256
+from harness.metrics import compute_metrics
+from harness.record import RunRecord
+from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, VERDICT_COLUMNS
+
+DEFAULT_BENIGN = ("benign", "0", "false", "allow")
+SCORED_POLICY = "external@v1"
+
+
+def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | None = None,
+               slices: list[str] | None = None, id_column: str | None = None, text_column: str | None = None,
+               name: str | None = None) -> RunRecord:
+    table = read_table(path)
+    slices = slices or []
+    missing = [c for c in [gold, *preds, *slices, id_column, text_column] if c and c not in table.columns]
+    if missing:
+        raise HarnessError(f"column '{missing[0]}' is not in the file (columns: "
+                           f"{', '.join(map(str, table.columns[:20]))}); fix --gold/--pred/--slices.", path=path)
+    benign_values = {v.strip().lower() for v in (benign or DEFAULT_BENIGN)}
+    items = pd.DataFrame({
+        "item_id": table[id_column].astype(str) if id_column else [str(i) for i in range(len(table))],
+        "text": table[text_column].astype(str) if text_column else "",
+        "gold": [_gold(v, benign_values, path, row) for row, v in enumerate(table[gold])],
+        "weight": 1.0, "contested": False,
+    })
+    if items["item_id"].duplicated().any():
+        raise HarnessError(f"id '{items['item_id'][items['item_id'].duplicated()].iloc[0]}' appears twice; ids must be unique.", path=path)
+    for column in slices:
+        items[column] = table[column].astype(str).to_numpy()
+    tables = []
+    for pred in preds:
+        decisions = [_decision(v, benign_values) for v in table[pred]]
+        frame = pd.DataFrame({"policy": SCORED_POLICY, "reviewer": pred, "item_id": items["item_id"], "sample": 0,
+                              "decision": decisions, "categories": "", "rule_ids": "", "score": float("nan"),
+                              "confidence": float("nan"), "rationale": "",
+                              "abstain_reason": [("no decision" if d == ABSTAINED else "") for d in decisions],
+                              "notes": ""}, columns=VERDICT_COLUMNS)
+        tables.append(frame)
+    verdicts = pd.concat(tables, ignore_index=True).merge(items, on="item_id", how="left")
+    categories = sorted(set(items["gold"]) - {BENIGN})
+    metrics = compute_metrics(verdicts, candidate=SCORED_POLICY, baseline=None, categories=categories,
+                              slices=slices, gates={})
+    label = name or Path(path).stem
+    return RunRecord(
+        name=label, experiment={"score": {"path": path, "gold": gold, "preds": preds, "benign": sorted(benign_values)}},
+        policies={SCORED_POLICY: {"id": "external", "version": 1, "title": "Decisions made elsewhere", "sha256": "",
+                                  "path": "", "categories": [{"id": c, "name": c} for c in categories], "rules": [],
+                                  "text": ""}},
+        candidate=SCORED_POLICY, baseline=None,
+        evalset={"name": label, "source": path, "sha256": table_sha256(items, slices), "items": len(items),
+                 "slices": slices, "license": None, "label_counts": items["gold"].value_counts().to_dict()},
+        reviewers={p: {"type": "external", "column": p} for p in preds}, verdicts=verdicts, metrics=metrics,
+        items=items, created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+
+
+def _gold(value: object, benign: set[str], path: str, row: int) -> str:
+    text = _text(value)
+    if text is None:
+        raise HarnessError(f"row {row + 1} has no gold label; fill it in or drop the row.", path=path)
+    return BENIGN if text.lower() in benign else text
+
+
+def _decision(value: object, benign: set[str]) -> str:
+    text = _text(value)
+    if text is None:
+        return ABSTAINED
+    return ALLOWED if text.lower() in benign else ACTIONED
+
+
+def _text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text or None
