@@ -69,6 +69,10 @@ def _log(record: RunRecord, out_dir: Path, experiment_name: str) -> dict[str, An
     for name in ("metrics.json", "record.json", REPORT, "report.md"):
         if (Path(out_dir) / name).exists():
             client.log_artifact(pid, str(Path(out_dir) / name))
+    from harness.registry import link_policy, log_evalset_input, register_policy
+
+    prompts = {label: register_policy(client, policy) for label, policy in record.policies.items() if policy.get("text")}
+    log_evalset_input(client, pid, evalset, record.items)
     children: dict[str, str] = {}
     for label, policy in record.policies.items():
         section = record.metrics["reviewers"] if label == record.candidate else (record.metrics.get("baseline") or {}).get("reviewers", {})
@@ -90,10 +94,15 @@ def _log(record: RunRecord, out_dir: Path, experiment_name: str) -> dict[str, An
                              metrics=[Metric(k, v, now, 0) for k, v in metric_values.items()],
                              tags=[RunTag("incomplete", str(record.incomplete).lower())])
             _log_child_artifacts(client, rid, record, label, reviewer, metrics, policy, out_dir)
+            log_evalset_input(client, rid, evalset, record.items)
+            if prompts.get(label):
+                link_policy(client, rid, prompts[label])
+                client.set_tag(rid, "policy_prompt_uri", prompts[label])
             client.set_terminated(rid, "FINISHED")
             children[f"{label}|{reviewer}"] = rid
     client.set_terminated(pid, "FINISHED")
-    return {"tracking_uri": _safe_uri(), "experiment_id": experiment_id, "parent_run_id": pid, "runs": children}
+    return {"tracking_uri": _safe_uri(), "experiment_id": experiment_id, "parent_run_id": pid, "runs": children,
+            "policy_prompts": prompts}
 
 
 def _log_child_artifacts(client: Any, run_id: str, record: RunRecord, label: str, reviewer: str,

@@ -1,0 +1,49 @@
+"""Policy versions in the MLflow prompt registry, and eval sets as MLflow dataset inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+SHA_TAG = "policy_harness.sha256"
+
+
+def register_policy(client: Any, policy: dict[str, Any]) -> str | None:
+    """Register a policy text once per content hash; return its prompt URI (prompts:/name/version)."""
+    name = f"policy-{policy['id']}"
+    try:
+        found_versions = client.search_prompt_versions(name)
+        versions = list(getattr(found_versions, "prompt_versions", found_versions))
+    except Exception:  # no prompt of that name yet
+        versions = []
+    for version in versions:
+        if (version.tags or {}).get(SHA_TAG) == policy["sha256"]:
+            found = version
+            break
+    else:
+        # MLflow formats {{ }} placeholders in prompts; a policy has none, so the text is stored verbatim.
+        found = client.register_prompt(
+            name=name, template=policy["text"], commit_message=f"{policy['id']} v{policy['version']}",
+            tags={SHA_TAG: policy["sha256"], "policy_version": str(policy["version"]), "policy_id": policy["id"]})
+    return f"prompts:/{name}/{found.version}"
+
+
+def link_policy(client: Any, run_id: str, prompt_uri: str) -> None:
+    name, version = prompt_uri.removeprefix("prompts:/").rsplit("/", 1)
+    client.link_prompt_version_to_run(run_id, client.get_prompt_version(name, int(version)))
+
+
+def log_evalset_input(client: Any, run_id: str, evalset: dict[str, Any], items: pd.DataFrame) -> None:
+    import warnings
+
+    import mlflow.data
+    from mlflow.entities import DatasetInput, InputTag
+
+    columns = [c for c in ("item_id", "text", "gold", "weight", *evalset.get("slices", [])) if c in items.columns]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow warns that a path source is ambiguous; it picks the right one
+        dataset = mlflow.data.from_pandas(items[columns], source=str(evalset["source"]), name=str(evalset["name"]),
+                                          digest=str(evalset["sha256"])[:20])
+    client.log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(),
+                                                     tags=[InputTag("mlflow.data.context", "eval")])])

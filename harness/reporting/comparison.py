@@ -1,0 +1,129 @@
+"""Candidate vs baseline: paired rate changes, flipped verdicts and the policy text diff."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from harness.config import BENIGN
+from harness.reporting.fmt import Clipped, clip, p_value, percent, short, signed_percent, significant
+from harness.verdicts import ABSTAINED, ACTIONED
+
+FLIP_LIMIT = 60
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    metric: str
+    before: str
+    after: str
+    change: str
+    interval: str
+    p: str
+    significant: bool
+    n: int
+
+
+@dataclass(frozen=True)
+class Flip:
+    item_id: str
+    text: Clipped
+    gold: str
+    before: str
+    after: str
+    effect: str
+    rationale_before: Clipped
+    rationale_after: Clipped
+    slices: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class ComparisonView:
+    reviewer: str
+    changes: list[ChangeRow]
+    counts: list[tuple[str, int, int]]
+    accuracy_p: str
+    paired: int
+    unpaired: str
+    flips: list[Flip]
+    flips_total: int
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    kind: str
+    left_no: str
+    left: str
+    right_no: str
+    right: str
+
+
+def comparisons(metrics: dict[str, Any], slices: list[str]) -> list[ComparisonView]:
+    return [comparison_view(name, comp, slices) for name, comp in (metrics.get("comparison") or {}).items()]
+
+
+def comparison_view(reviewer: str, comp: dict[str, Any], slices: list[str]) -> ComparisonView:
+    changes = [change_row(label, comp.get(key) or {}) for label, key in
+               (("over-enforcement", "over_enforcement_change"), ("leakage", "leakage_change"))]
+    counts = [(label, int((comp.get(key) or {}).get("benign", 0)), int((comp.get(key) or {}).get("violating", 0)))
+              for label, key in (("fixed", "fixed"), ("broken", "broken"), ("newly actioned", "newly_actioned"),
+                                 ("newly allowed", "newly_allowed"))]
+    flips = sorted((flip(f, slices) for f in comp.get("flips") or []), key=_flip_order)
+    only_b, only_a = int(comp.get("only_in_before") or 0), int(comp.get("only_in_after") or 0)
+    unpaired = f"{only_b} items judged only under the baseline, {only_a} only under the candidate" if only_a or only_b else ""
+    return ComparisonView(reviewer=reviewer, changes=changes, counts=counts,
+                          accuracy_p=p_value(comp.get("accuracy_mcnemar_p")),
+                          paired=int(comp.get("paired_decided") or 0), unpaired=unpaired,
+                          flips=flips[:FLIP_LIMIT], flips_total=len(flips))
+
+
+def change_row(label: str, change: dict[str, Any]) -> ChangeRow:
+    if change.get("change") is None:
+        return ChangeRow(label, percent(None), percent(None), signed_percent(None), "", p_value(None), False,
+                         int(change.get("n") or 0))
+    return ChangeRow(label, percent(change.get("before")), percent(change.get("after")),
+                     signed_percent(change.get("change")),
+                     f"[{signed_percent(change.get('ci_low'))}, {signed_percent(change.get('ci_high'))}]",
+                     p_value(change.get("p_value")), significant(change.get("p_value")), int(change.get("n") or 0))
+
+
+def flip(row: dict[str, Any], slices: list[str]) -> Flip:
+    gold, before, after = str(row.get("gold")), str(row.get("decision_before")), str(row.get("decision_after"))
+    return Flip(item_id=short(row.get("item_id"), 60), text=clip(row.get("text")), gold=short(gold, 40),
+                before=before, after=after, effect=_effect(gold, before, after),
+                rationale_before=clip(row.get("rationale_before")), rationale_after=clip(row.get("rationale_after")),
+                slices=[(short(c, 40), short(row.get(c), 60)) for c in slices if c in row])
+
+
+def _effect(gold: str, before: str, after: str) -> str:
+    if ABSTAINED in (before, after):
+        return "abstention"
+    right = ACTIONED if gold != BENIGN else "allowed"
+    return "fixed" if after == right else "broken"
+
+
+def _flip_order(f: Flip) -> tuple[int, str]:
+    return ({"broken": 0, "fixed": 1}.get(f.effect, 2), f.item_id)
+
+
+def policy_diff(old: str, new: str) -> list[DiffRow]:
+    """Side-by-side rows; the template escapes them (difflib.HtmlDiff's markup would need marking safe)."""
+    a, b = old.splitlines(), new.splitlines()
+    rows: list[DiffRow] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            rows += [DiffRow("same", str(i + 1), a[i], str(j + 1), b[j]) for i, j in zip(range(i1, i2), range(j1, j2))]
+            continue
+        for offset in range(max(i2 - i1, j2 - j1)):
+            i, j = i1 + offset, j1 + offset
+            left = (str(i + 1), a[i]) if i < i2 else ("", "")
+            right = (str(j + 1), b[j]) if j < j2 else ("", "")
+            kind = "changed" if left[0] and right[0] else ("removed" if left[0] else "added")
+            rows.append(DiffRow(kind, left[0], left[1], right[0], right[1]))
+    return rows
+
+
+def unified_diff(old: str, new: str, old_label: str, new_label: str) -> str:
+    return "\n".join(difflib.unified_diff(old.splitlines(), new.splitlines(), fromfile=old_label,
+                                          tofile=new_label, lineterm="", n=1))

@@ -1,0 +1,135 @@
+"""Number and text formatting for reports: every figure is formatted here, once."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+NO_DATA = "no data"
+SMALL_SAMPLE = 30
+PER = 10_000
+# Display limit for untrusted text; the full text stays in verdicts.parquet.
+CLIP_CHARS = 2_000
+
+
+@dataclass(frozen=True)
+class RateCell:
+    """One rate ready to print: value, interval, counts, and the same per 10,000 items."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+    k: int
+    n: int
+    text: str
+    interval: str
+    counts: str
+    per_10k: str
+    small: bool
+
+    @property
+    def no_data(self) -> bool:
+        return self.value is None
+
+
+@dataclass(frozen=True)
+class Clipped:
+    text: str
+    note: str
+
+
+def number(value: float | None) -> float | None:
+    """A finite float or None: NaN never reaches a template."""
+    if value is None:
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    value = number(value)
+    return NO_DATA if value is None else f"{value:.{digits}%}"
+
+
+def signed_percent(value: float | None) -> str:
+    value = number(value)
+    if value is None:
+        return NO_DATA
+    return f"{value * 100:+.1f} pp"
+
+
+def rate_cell(rate: dict[str, Any] | None) -> RateCell:
+    rate = rate or {}
+    value, low, high = number(rate.get("rate")), number(rate.get("ci_low")), number(rate.get("ci_high"))
+    k, n = int(rate.get("k") or 0), int(rate.get("n") or 0)
+    if value is None:
+        return RateCell(None, None, None, k, n, NO_DATA, "", f"{k}/{n}", NO_DATA, False)
+    interval = f"[{percent(low)}, {percent(high)}]" if low is not None and high is not None else ""
+    per = f"{value * PER:,.0f}"
+    if low is not None and high is not None:
+        per += f" [{low * PER:,.0f}–{high * PER:,.0f}]"
+    return RateCell(value, low, high, k, n, percent(value), interval, f"{k}/{n}", per, n < SMALL_SAMPLE)
+
+
+def pct(rate: dict[str, Any] | None) -> str:
+    """One-line rate, as the CLI prints it: 43.6% [34.0%, 53.7%] (41/94)."""
+    cell = rate_cell(rate)
+    if cell.no_data:
+        return "n/a"
+    return f"{cell.text} {cell.interval} ({cell.counts})"
+
+
+def p_value(value: float | None) -> str:
+    value = number(value)
+    if value is None:
+        return NO_DATA
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def significant(value: float | None) -> bool:
+    value = number(value)
+    return value is not None and value < 0.05
+
+
+def target(gate: dict[str, Any]) -> str:
+    parts = []
+    if gate.get("max") is not None:
+        parts.append(f"≤ {percent(gate['max'])}")
+    if gate.get("min") is not None:
+        parts.append(f"≥ {percent(gate['min'])}")
+    return " and ".join(parts) or NO_DATA
+
+
+def clip(value: Any, limit: int = CLIP_CHARS) -> Clipped:
+    """Untrusted text cut for display; the note says how much was left out."""
+    text = "" if value is None or (isinstance(value, float) and not math.isfinite(value)) else str(value)
+    if len(text) <= limit:
+        return Clipped(text, "")
+    return Clipped(text[:limit], f"showing the first {limit:,} of {len(text):,} characters")
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """Untrusted label (slice value, id) cut to fit a table cell or chart axis."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def kappa(value: float | None) -> str:
+    value = number(value)
+    return NO_DATA if value is None else f"{value:.2f}"
+
+
+METRIC_LABELS = {
+    "over_enforcement": "over-enforcement",
+    "leakage": "leakage",
+    "false_action_share": "false-action share",
+    "abstention_rate": "abstention rate",
+}
+
+
+def metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric.replace("_", " "))

@@ -1,0 +1,167 @@
+"""Table rows of the report: launch verdicts, headline rates, categories and slices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.reporting.fmt import RateCell, metric_label, rate_cell, short, target
+
+READY, NOT_READY, INCONCLUSIVE, NO_GATES = "ready", "not ready", "inconclusive", "no gates"
+STATUS_CSS = {"pass": "pass", "fail": "fail", "inconclusive": "inconclusive", "no data": "nodata"}
+VERDICT_CSS = {READY: "pass", NOT_READY: "fail", INCONCLUSIVE: "inconclusive", NO_GATES: "nodata"}
+
+
+@dataclass(frozen=True)
+class GateRow:
+    gate: str
+    metric: str
+    scope: str
+    target: str
+    value: RateCell
+    status: str
+    css: str
+
+
+@dataclass(frozen=True)
+class LaunchVerdict:
+    reviewer: str
+    verdict: str
+    css: str
+    reason: str
+    gates: list[GateRow]
+
+
+@dataclass(frozen=True)
+class HeadlineRow:
+    policy: str
+    role: str
+    reviewer: str
+    items: int
+    benign: int
+    violating: int
+    abstained: int
+    over_enforcement: RateCell
+    leakage: RateCell
+    false_action_share: RateCell
+    abstention_rate: RateCell
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    """One category or slice value; `harm` orders rows worst first."""
+
+    key: str
+    label: str
+    items: int
+    benign: int | None
+    violating: int | None
+    over_enforcement: RateCell
+    leakage: RateCell
+    false_action_share: RateCell | None
+    abstained: int | None
+    extra: str = ""
+
+    @property
+    def harm(self) -> float:
+        values = [c.value for c in (self.over_enforcement, self.leakage) if c.value is not None]
+        return max(values) if values else -1.0
+
+    @property
+    def small(self) -> bool:
+        return self.over_enforcement.small or self.leakage.small
+
+
+@dataclass
+class BreakdownTable:
+    reviewer: str
+    title: str
+    column: str
+    rows: list[BreakdownRow]
+    hidden: int = 0
+    chart: str | None = None
+    chart_alt: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def launch_verdicts(reviewers: dict[str, Any]) -> list[LaunchVerdict]:
+    """Any fail -> not ready; any inconclusive or gate without data -> inconclusive; else ready.
+
+    A gate without data counts as inconclusive: launching on a target nobody measured is not "ready".
+    """
+    out = []
+    for name, metrics in reviewers.items():
+        rows = [gate_row(g) for g in metrics.get("gates") or []]
+        statuses = [r.status for r in rows]
+        if not rows:
+            verdict, reason = NO_GATES, "no launch gates are defined in the experiment"
+        elif "fail" in statuses:
+            verdict, reason = NOT_READY, f"{statuses.count('fail')} of {len(rows)} gates fail"
+        elif "inconclusive" in statuses or "no data" in statuses:
+            verdict = INCONCLUSIVE
+            unsure = statuses.count("inconclusive") + statuses.count("no data")
+            reason = f"{unsure} of {len(rows)} gates have an interval straddling the target or no data"
+        else:
+            verdict, reason = READY, f"all {len(rows)} gates pass with their whole interval"
+        out.append(LaunchVerdict(name, verdict, VERDICT_CSS[verdict], reason, rows))
+    return out
+
+
+def gate_row(gate: dict[str, Any]) -> GateRow:
+    status = str(gate.get("status") or "no data")
+    return GateRow(gate=str(gate.get("gate", "")), metric=metric_label(str(gate.get("metric", ""))),
+                   scope=str(gate.get("scope", "overall")), target=target(gate),
+                   value=rate_cell(gate.get("value")), status=status, css=STATUS_CSS.get(status, "nodata"))
+
+
+def headline_rows(policy: str, role: str, reviewers: dict[str, Any]) -> list[HeadlineRow]:
+    return [
+        HeadlineRow(policy=policy, role=role, reviewer=name, items=int(m.get("items") or 0),
+                    benign=int(m.get("benign") or 0), violating=int(m.get("violating") or 0),
+                    abstained=int(m.get("abstained") or 0),
+                    over_enforcement=rate_cell(m.get("over_enforcement")), leakage=rate_cell(m.get("leakage")),
+                    false_action_share=rate_cell(m.get("false_action_share")),
+                    abstention_rate=rate_cell(m.get("abstention_rate")), warnings=list(m.get("warnings") or []))
+        for name, m in reviewers.items()
+    ]
+
+
+def category_table(reviewer: str, metrics: dict[str, Any], names: dict[str, str]) -> BreakdownTable:
+    rows = [
+        BreakdownRow(key=str(cid), label=short(f"{cid} ({names[cid]})" if names.get(cid) else cid),
+                     items=int(c.get("items") or 0), benign=None, violating=int(c.get("items") or 0),
+                     over_enforcement=rate_cell(c.get("over_enforcement")), leakage=rate_cell(c.get("leakage")),
+                     false_action_share=None, abstained=None, extra=str(int(c.get("wrong_category") or 0)))
+        for cid, c in (metrics.get("categories") or {}).items()
+    ]
+    return BreakdownTable(reviewer, f"{reviewer}: by category", "category", by_harm(rows))
+
+
+def slice_tables(reviewer: str, metrics: dict[str, Any], cap: int) -> list[BreakdownTable]:
+    tables = []
+    for column, values in (metrics.get("slices") or {}).items():
+        rows = by_harm([slice_row(str(value), m) for value, m in values.items()])
+        table = BreakdownTable(reviewer, f"{reviewer}: by {short(column, 60)}", str(column), rows[:cap],
+                               hidden=max(0, len(rows) - cap))
+        tables.append(table)
+    return tables
+
+
+def slice_row(value: str, m: dict[str, Any]) -> BreakdownRow:
+    return BreakdownRow(key=value, label=short(value), items=int(m.get("items") or 0),
+                        benign=int(m.get("benign") or 0), violating=int(m.get("violating") or 0),
+                        over_enforcement=rate_cell(m.get("over_enforcement")), leakage=rate_cell(m.get("leakage")),
+                        false_action_share=rate_cell(m.get("false_action_share")),
+                        abstained=int(m.get("abstained") or 0))
+
+
+def by_harm(rows: list[BreakdownRow]) -> list[BreakdownRow]:
+    """Worst first: highest over-enforcement or leakage; rows without data last; ties by size, then name."""
+    return sorted(rows, key=lambda r: (-r.harm, -r.items, r.key))
+
+
+def worst_slices(tables: list[BreakdownTable], limit: int) -> list[tuple[str, BreakdownRow]]:
+    """The worst slice values of one reviewer across all slice columns (for the short Markdown report)."""
+    rows = [(t.column, r) for t in tables for r in t.rows if r.harm >= 0]
+    return sorted(rows, key=lambda cr: (-cr[1].harm, -cr[1].items, cr[0], cr[1].key))[:limit]
