@@ -190,7 +190,9 @@ def _kind(err: Exception, status: int | None) -> str:
         return "timeout"
     if isinstance(err, litellm.RateLimitError) or status == 429:
         return "rate_limited"
-    if isinstance(err, litellm.APIConnectionError) and status in (None, 500) and _looks_like_connection(err):
+    # litellm reports a refused or dropped connection as APIConnectionError or as a 500
+    # InternalServerError saying "Connection error."; neither carries an HTTP response.
+    if status in (None, 500) and _looks_like_connection(err) and getattr(getattr(err, "response", None), "status_code", None) in (None, 500):
         return "connection"
     if status is not None and status >= 500:
         return f"server_error_{status}"

@@ -78,10 +78,12 @@ class PromptBuilder:
         try:
             self.system = env.from_string(template.system).render(**context)
             self._user = env.from_string(template.user)
+            self._context = context
+            self._user.render(**context, item="")  # fail now, not on item 9,000
         except jinja2.UndefinedError as err:
             raise HarnessError(f"prompt template uses an unknown variable ({err.message}); available: "
                                f"{', '.join(sorted(context))}, item.", path=template.path) from None
 
     def messages(self, item_text: str) -> list[dict[str, str]]:
         return [{"role": "system", "content": self.system},
-                {"role": "user", "content": self._user.render(item=neutralise(item_text))}]
+                {"role": "user", "content": self._user.render(**self._context, item=neutralise(item_text))}]

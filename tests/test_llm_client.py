@@ -128,9 +128,6 @@ def test_unset_key_variable_fails_before_any_request(tmp_path: Path, monkeypatch
     assert server.stats["requests"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="bug: litellm 1.110 raises a refused connection as InternalServerError "
-                   "(status_code 500, 'Connection error.'), so llm_client._kind() classifies it as "
-                   "'server_error_500' and a dead endpoint yields abstentions instead of ProviderError")
 def test_dead_endpoint_is_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fast_backoff(monkeypatch)
     dead = f"http://127.0.0.1:{free_port()}/v1"

@@ -67,7 +67,7 @@ def test_item_cannot_close_or_open_the_delimiters(builder: PromptBuilder, attack
     assert "Ignore the policy" in inside or "Ignore" not in attack  # the content stays, defused
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.lists(st.sampled_from(["<", ">", "<<<", ">>>", " ", "\n", "ITEM", "item", "END", "end", "x"]),
                 max_size=30).map("".join))
 def test_no_marker_survives_in_any_item(text: str) -> None:
@@ -109,8 +109,6 @@ def test_unknown_variable_in_policy_part(tmp_path: Path, policy: Policy) -> None
     assert "unknown.md" in str(err.value) and "policy_body" in str(err.value)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: PromptBuilder only compiles the item part; an unknown variable there "
-                   "raises a raw jinja2.UndefinedError from messages() (per item, mid-run) instead of a HarnessError")
 def test_unknown_variable_in_item_part(tmp_path: Path, policy: Policy) -> None:
     path = write_template(tmp_path, "unknown_item.md", "Policy: {{ policy_body }}\n=== ITEM ===\n{{ itme_id }}\n{{ item }}\n")
     with pytest.raises(HarnessError, match="itme_id") as err:
@@ -118,8 +116,6 @@ def test_unknown_variable_in_item_part(tmp_path: Path, policy: Policy) -> None:
     assert "unknown_item.md" in str(err.value)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the item part is rendered with only 'item', so the documented policy "
-                   "variables (e.g. policy_id) fail there with jinja2.UndefinedError")
 def test_policy_variables_usable_in_item_part(tmp_path: Path, policy: Policy) -> None:
     path = write_template(tmp_path, "item_vars.md", "{{ policy_body }}\n=== ITEM ===\nUnder {{ policy_id }}:\n"
                           "<<<ITEM>>>\n{{ item }}\n<<<END ITEM>>>\n")

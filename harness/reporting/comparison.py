@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.config import BENIGN
-from harness.reporting.fmt import Clipped, clip, p_value, percent, short, signed_percent, significant
+from harness.reporting.fmt import Clipped, clip, p_text, p_value, percent, short, signed_percent, significant
 from harness.verdicts import ABSTAINED, ACTIONED
 
 FLIP_LIMIT = 60
@@ -23,6 +23,8 @@ class ChangeRow:
     p: str
     significant: bool
     n: int
+    # "better" / "worse" for a significant change (both rates are harms, so down is better)
+    direction: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def comparison_view(reviewer: str, comp: dict[str, Any], slices: list[str]) -> C
     only_b, only_a = int(comp.get("only_in_before") or 0), int(comp.get("only_in_after") or 0)
     unpaired = f"{only_b} items judged only under the baseline, {only_a} only under the candidate" if only_a or only_b else ""
     return ComparisonView(reviewer=reviewer, changes=changes, counts=counts,
-                          accuracy_p=p_value(comp.get("accuracy_mcnemar_p")),
+                          accuracy_p=p_text(comp.get("accuracy_mcnemar_p")),
                           paired=int(comp.get("paired_decided") or 0), unpaired=unpaired,
                           flips=flips[:FLIP_LIMIT], flips_total=len(flips))
 
@@ -82,10 +84,12 @@ def change_row(label: str, change: dict[str, Any]) -> ChangeRow:
     if change.get("change") is None:
         return ChangeRow(label, percent(None), percent(None), signed_percent(None), "", p_value(None), False,
                          int(change.get("n") or 0))
+    is_significant = significant(change.get("p_value"))
+    direction = ("worse" if float(change["change"]) > 0 else "better") if is_significant else ""
     return ChangeRow(label, percent(change.get("before")), percent(change.get("after")),
                      signed_percent(change.get("change")),
                      f"[{signed_percent(change.get('ci_low'))}, {signed_percent(change.get('ci_high'))}]",
-                     p_value(change.get("p_value")), significant(change.get("p_value")), int(change.get("n") or 0))
+                     p_value(change.get("p_value")), is_significant, int(change.get("n") or 0), direction)
 
 
 def flip(row: dict[str, Any], slices: list[str]) -> Flip:

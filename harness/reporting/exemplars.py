@@ -64,16 +64,24 @@ def _pick(errors: pd.DataFrame, kind: str, slices: list[str], budget: int) -> pd
     """The most confident mistakes first (they teach most), spread over the values of the first slice."""
     if errors.empty:
         return errors
-    score = pd.to_numeric(errors["score"], errors="coerce")
-    confidence = pd.to_numeric(errors["confidence"], errors="coerce")
+    score, confidence = _numeric(errors, "score"), _numeric(errors, "confidence")
     wrongness = (score if kind == FALSE_POSITIVE else 1 - score).fillna(confidence).fillna(0.0)
     ranked = errors.assign(_wrong=wrongness.to_numpy()).sort_values(["_wrong", "item_id"], ascending=[False, True])
     if not slices:
         return ranked.head(budget)
     groups = [g.head(PER_VALUE) for _, g in ranked.groupby(slices[0], sort=True, dropna=False)]
-    # Round-robin over slice values so one large slice does not crowd out the rest.
+    # Round-robin over slice values so one large slice does not crowd out the rest; leftover
+    # budget goes to the next most confident mistakes, whatever their slice.
     order = [row for batch in zip_longest(*(list(g.index) for g in groups)) for row in batch if row is not None]
-    return ranked.loc[order[:budget]]
+    order = order[:budget]
+    order += [row for row in ranked.index if row not in set(order)][: budget - len(order)]
+    return ranked.loc[order]
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame:
+        return pd.Series(float("nan"), index=frame.index)
+    return pd.to_numeric(frame[column], errors="coerce")
 
 
 def exemplar(row: pd.Series, slices: list[str], rules: dict[str, str]) -> Exemplar:
@@ -107,7 +115,7 @@ def gold_disputes(per_item: pd.DataFrame, reviewers: list[str], slices: list[str
 def _with_id(frame: pd.DataFrame, item_id: str) -> pd.Series:
     row = frame.loc[item_id].copy()
     row["item_id"] = item_id
-    row["decision"] = f"{row['decision']} by all {frame['reviewer'].nunique() if False else ''}reviewers"
+    row["decision"] = f"{row['decision']} by every reviewer"
     row["rationale"] = ""
     row["rule_ids"] = ""
     row["score"] = None

@@ -26,6 +26,7 @@ class RateCell:
     interval: str
     counts: str
     per_10k: str
+    per_10k_interval: str
     small: bool
 
     @property
@@ -67,12 +68,12 @@ def rate_cell(rate: dict[str, Any] | None) -> RateCell:
     value, low, high = number(rate.get("rate")), number(rate.get("ci_low")), number(rate.get("ci_high"))
     k, n = int(rate.get("k") or 0), int(rate.get("n") or 0)
     if value is None:
-        return RateCell(None, None, None, k, n, NO_DATA, "", f"{k}/{n}", NO_DATA, False)
-    interval = f"[{percent(low)}, {percent(high)}]" if low is not None and high is not None else ""
-    per = f"{value * PER:,.0f}"
-    if low is not None and high is not None:
-        per += f" [{low * PER:,.0f}–{high * PER:,.0f}]"
-    return RateCell(value, low, high, k, n, percent(value), interval, f"{k}/{n}", per, n < SMALL_SAMPLE)
+        return RateCell(None, None, None, k, n, NO_DATA, "", f"{k}/{n}", NO_DATA, "", False)
+    bounded = low is not None and high is not None
+    interval = f"[{percent(low)}, {percent(high)}]" if bounded else ""
+    per_interval = f"[{low * PER:,.0f}–{high * PER:,.0f}]" if bounded else ""
+    return RateCell(value, low, high, k, n, percent(value), interval, f"{k}/{n}", f"{value * PER:,.0f}",
+                    per_interval, n < SMALL_SAMPLE)
 
 
 def pct(rate: dict[str, Any] | None) -> str:
@@ -88,6 +89,12 @@ def p_value(value: float | None) -> str:
     if value is None:
         return NO_DATA
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def p_text(value: float | None) -> str:
+    """As prose: "p < 0.001" or "p = 0.032"."""
+    text = p_value(value)
+    return f"p {text}" if text.startswith("<") else f"p = {text}" if text != NO_DATA else f"p: {NO_DATA}"
 
 
 def significant(value: float | None) -> bool:

@@ -1,52 +1,143 @@
-"""Markdown report, for pull requests and chat."""
+"""Markdown report for pull requests: verdict, gates, headline, comparison, worst slices, provenance."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from harness.record import RunRecord
+from harness.reporting.fmt import RateCell, pct
+from harness.reporting.views import ReportView, build_view
 
-
-def pct(rate: dict[str, Any] | None) -> str:
-    if not rate or rate.get("rate") is None:
-        return "n/a"
-    return f"{rate['rate']:.1%} [{rate['ci_low']:.1%}, {rate['ci_high']:.1%}] ({rate['k']}/{rate['n']})"
+__all__ = ["pct", "render_markdown", "markdown_from_view", "cell"]
 
 
 def render_markdown(record: RunRecord) -> str:
-    m = record.metrics
-    lines = [f"# Policy test: {record.name}", "",
-             f"Policy **{record.candidate}**" + (f" vs baseline **{record.baseline}**" if record.baseline else ""),
-             f" on eval set **{record.evalset['name']}** ({record.evalset['items']} items).", ""]
-    if record.incomplete:
-        lines += [f"> **Incomplete run:** {record.incomplete_reason}", ""]
-    lines += ["| policy | reviewer | over-enforcement | leakage | false-action share | abstained |",
-              "|---|---|---|---|---|---|"]
-    sections = [(record.candidate, m["reviewers"])]
-    if m.get("baseline"):
-        sections.append((m["baseline"]["policy"], m["baseline"]["reviewers"]))
-    for policy, reviewers in sections:
-        for name, r in reviewers.items():
-            lines.append(f"| {policy} | {name} | {pct(r['over_enforcement'])} | {pct(r['leakage'])} | "
-                         f"{pct(r['false_action_share'])} | {r['abstained']} |")
-    gates = [(name, g) for name, r in m["reviewers"].items() for g in r.get("gates", [])]
+    return markdown_from_view(build_view(record, with_charts=False))
+
+
+class Raw(str):
+    """Markdown this module wrote itself (bold markers around escaped text); `row` leaves it alone."""
+
+
+def cell(value: Any) -> str:
+    """Table-cell text: no pipe or newline can break the row; no HTML, link or math reaches the PR page."""
+    if isinstance(value, Raw):
+        return str(value)
+    text = str(value)
+    # Emphasis in content is cosmetic; links ("](") and math ("$") would change what the page shows.
+    for old, new in (("\\", "\\\\"), ("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "\\`"),
+                     ("$", "\\$"), ("](", "]\\(")):
+        text = text.replace(old, new)
+    return re.sub(r"\s*[\r\n]+\s*", " ", text).strip()
+
+
+def strong(value: Any) -> Raw:
+    return Raw(f"**{cell(value)}**")
+
+
+def row(*values: Any) -> str:
+    return "| " + " | ".join(cell(v) for v in values) + " |"
+
+
+def header(*names: str) -> list[str]:
+    return [row(*names), "|" + "---|" * len(names)]
+
+
+def rate(c: RateCell) -> str:
+    if c.no_data:
+        return f"no data ({c.counts})"
+    return f"{c.text} {c.interval} ({c.counts})" + (" ⚠ small n" if c.small else "")
+
+
+def per10k(c: RateCell) -> str:
+    return f"{c.per_10k} {c.per_10k_interval}".strip()
+
+
+def markdown_from_view(v: ReportView) -> str:
+    lines = [f"# {cell(v.title)}", ""]
+    against = f" vs baseline **{cell(v.baseline)}**" if v.baseline else ""
+    lines += [f"Policy **{cell(v.candidate)}**{against} on eval set **{cell(v.evalset_name)}** "
+              f"({v.items:,} items), run {cell(v.created_at)}.", ""]
+    if v.incomplete:
+        lines += [f"> **Incomplete run:** {cell(v.incomplete_reason)}. Rates cover only the items judged.", ""]
+    lines += _verdicts(v) + _headline(v) + _comparisons(v) + _worst(v) + _provenance(v)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _verdicts(v: ReportView) -> list[str]:
+    if not v.verdicts:
+        return ["## Launch verdict", "", "No reviewer produced results for the candidate policy.", ""]
+    lines = ["## Launch verdict", "", *header("reviewer", "verdict", "why")]
+    lines += [row(x.reviewer, strong(x.verdict.upper()), x.reason) for x in v.verdicts]
+    gates = [(x.reviewer, g) for x in v.verdicts for g in x.gates]
     if gates:
-        lines += ["", "## Launch gates", "", "| reviewer | gate | scope | target | value | status |", "|---|---|---|---|---|---|"]
-        for name, g in gates:
-            target = f"≤ {g['max']:.1%}" if g["max"] is not None else f"≥ {g['min']:.1%}"
-            lines.append(f"| {name} | {g['metric']} | {g['scope']} | {target} | {pct(g['value'])} | **{g['status']}** |")
-    for name, comp in m.get("comparison", {}).items():
-        oe, lk = comp["over_enforcement_change"], comp["leakage_change"]
-        lines += ["", f"## {record.baseline} → {record.candidate} ({name})", "",
-                  f"- over-enforcement change: {_change(oe)}", f"- leakage change: {_change(lk)}",
-                  f"- fixed: {sum(comp['fixed'].values())}, broken: {sum(comp['broken'].values())}, "
-                  f"McNemar p = {comp['accuracy_mcnemar_p']:.3g}"]
-    lines.append("")
-    return "\n".join(lines)
+        lines += ["", *header("reviewer", "gate", "scope", "target", "value", "95% interval", "n", "status")]
+        lines += [row(name, g.metric, g.scope, g.target, g.value.text, g.value.interval or "–", g.value.counts,
+                      strong(g.status)) for name, g in gates]
+    return lines + [""]
 
 
-def _change(change: dict[str, Any]) -> str:
-    if change.get("change") is None:
-        return "n/a"
-    return (f"{change['before']:.1%} → {change['after']:.1%} ({change['change']:+.1%}, 95% CI "
-            f"[{change['ci_low']:+.1%}, {change['ci_high']:+.1%}], p = {change['p_value']:.3g})")
+def _headline(v: ReportView) -> list[str]:
+    lines = ["## Headline", "",
+             "Intervals are 95% Wilson intervals. Per 10,000: of every 10,000 benign items, how many are "
+             "actioned; of every 10,000 violating items, how many are allowed.", "",
+             *header("policy", "reviewer", "over-enforcement", "per 10,000 benign", "leakage",
+                     "per 10,000 violating", "false-action share", "abstained")]
+    for h in v.headline:
+        lines.append(row(f"{h.policy} ({h.role})", h.reviewer, rate(h.over_enforcement), per10k(h.over_enforcement),
+                         rate(h.leakage), per10k(h.leakage), rate(h.false_action_share),
+                         f"{h.abstained} ({h.abstention_rate.text})"))
+    warnings = [(h.reviewer, w) for h in v.headline if h.role == "candidate" for w in h.warnings]
+    if warnings:
+        lines += ["", *[f"- ⚠ {cell(name)}: {cell(w)}" for name, w in warnings]]
+    return lines + [""]
+
+
+def _comparisons(v: ReportView) -> list[str]:
+    if not v.comparisons:
+        return []
+    lines = [f"## Change from baseline ({cell(v.baseline)} → {cell(v.candidate)})", ""]
+    for c in v.comparisons:
+        lines += [f"### {cell(c.reviewer)}", "",
+                  *header("metric", "baseline", "candidate", "change", "95% interval (paired)", "p", "")]
+        lines += [row(x.metric, x.before, x.after, x.change, x.interval or "–", x.p,
+                      strong(f"significant, {x.direction}") if x.significant else "not significant") for x in c.changes]
+        counts = "; ".join(f"{label} {b + vi} (benign {b}, violating {vi})" for label, b, vi in c.counts)
+        lines += ["", f"{counts}. McNemar {c.accuracy_p} for accuracy over {c.paired} paired decided items; "
+                      f"{c.flips_total} flipped verdicts."]
+        if c.unpaired:
+            lines.append(f"Note: {cell(c.unpaired)}.")
+        lines.append("")
+    if v.unified_diff:
+        fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", v.unified_diff)), default=0))
+        lines += ["<details><summary>Policy text diff</summary>", "", f"{fence}diff", v.unified_diff, fence, "",
+                  "</details>", ""]
+    return lines
+
+
+def _worst(v: ReportView) -> list[str]:
+    rows = [(name, column, r) for name, worst in v.worst.items() for column, r in worst]
+    if not rows:
+        return []
+    lines = ["## Worst slices", "", "Highest over-enforcement or leakage first; ⚠ marks fewer than 30 items.", "",
+             *header("reviewer", "slice", "value", "items", "over-enforcement", "leakage")]
+    lines += [row(name, column, r.label, r.items, rate(r.over_enforcement), rate(r.leakage)) for name, column, r in rows]
+    return lines + [""]
+
+
+def _provenance(v: ReportView) -> list[str]:
+    p = v.provenance
+    lines = ["## Provenance", "", *header("role", "policy", "id", "version", "sha256")]
+    lines += [row(x.role, x.label, x.id, x.version, x.sha256) for x in p.policies]
+    lines += ["", *header("eval set", ""), *[row(k, val) for k, val in p.evalset]]
+    for name, params in p.reviewers:
+        lines += ["", f"Reviewer **{cell(name)}**: " + ", ".join(f"{cell(k)} = {cell(val)}" for k, val in params)]
+    if p.usage:
+        lines += ["", *header("reviewer", "calls", "cached", "prompt tokens", "completion tokens", "cost", "retries")]
+        lines += [row(u.reviewer, u.calls, u.cached, u.prompt_tokens, u.completion_tokens, u.cost, u.retries)
+                  for u in p.usage]
+    if p.mlflow:
+        lines += ["", *header("MLflow", ""), *[row(k, val) for k, val in p.mlflow]]
+    lines += ["", f"Run date: {cell(p.created_at)}.", ""]
+    return lines

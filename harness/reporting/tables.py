@@ -100,8 +100,9 @@ def launch_verdicts(reviewers: dict[str, Any]) -> list[LaunchVerdict]:
             verdict, reason = NOT_READY, f"{statuses.count('fail')} of {len(rows)} gates fail"
         elif "inconclusive" in statuses or "no data" in statuses:
             verdict = INCONCLUSIVE
-            unsure = statuses.count("inconclusive") + statuses.count("no data")
-            reason = f"{unsure} of {len(rows)} gates have an interval straddling the target or no data"
+            parts = [f"{statuses.count(s)} {label}" for s, label in
+                     (("inconclusive", "inconclusive"), ("no data", "without data")) if s in statuses]
+            reason = f"{' and '.join(parts)}, of {len(rows)} gates"
         else:
             verdict, reason = READY, f"all {len(rows)} gates pass with their whole interval"
         out.append(LaunchVerdict(name, verdict, VERDICT_CSS[verdict], reason, rows))

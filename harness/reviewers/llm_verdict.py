@@ -66,7 +66,7 @@ def _json_object(content: str) -> dict[str, Any] | None:
         while start != -1:
             try:
                 value, _ = json.JSONDecoder().raw_decode(text, start)
-            except json.JSONDecodeError:
+            except ValueError:  # JSONDecodeError, or an integer past Python's digit limit
                 start = text.find("{", start + 1)
                 continue
             if isinstance(value, dict):
@@ -92,7 +92,7 @@ def _boolean(value: Any) -> bool | None:
 def _number(value: Any) -> float | None:
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return min(1.0, max(0.0, number)) if number == number else None
 

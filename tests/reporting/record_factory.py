@@ -1,0 +1,172 @@
+"""A small, fixed RunRecord built in code for report tests: 2 policies, 2 reviewers, hostile texts."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from harness.config import BENIGN, GateSpec
+from harness.metrics import compute_metrics
+from harness.policy import Policy, parse_policy
+from harness.record import RunRecord
+from harness.runner import policy_summary
+from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, Verdict, verdict_table
+
+SCRIPT = "<script>document.title='pwned'</script>"
+IMG = "<img src=x onerror=\"document.body.innerHTML='pwned'\">"
+LINK = "<a href=\"javascript:alert(1)\">x</a>"
+HUGE = "A" * 50_000 + "<script>document.title='pwned'</script>" + "B" * 50_000
+HOSTILE = [SCRIPT, IMG, LINK, HUGE]
+NEWS = "news | <b>report</b>"
+# "$...$" would start matplotlib mathtext: the chart labels must treat it as plain text.
+INSULT = "insult $at$ referee"
+TACTICS = ["counter_speech", "threat", "slur", NEWS, INSULT]
+VIOLATING_TACTICS = {"threat", "slur"}
+
+POLICY_V1 = """---
+id: toy_hate
+version: 1
+title: Toy hate speech
+categories:
+  - id: HS
+    name: Hate speech
+---
+# Toy hate speech policy
+
+## Rules
+- **HS1** Dehumanising language about a protected group.
+- **HS2** Threats of violence against a protected group.
+
+## Exceptions
+- **HS-E1** Counter-speech that quotes hate to condemn it.
+"""
+
+POLICY_V2 = POLICY_V1.replace("version: 1", "version: 2").replace(
+    "- **HS2** Threats of violence against a protected group.",
+    "- **HS2** Threats of violence against a protected group, including threats phrased as questions.",
+) + "- **HS-E2** News reporting that does not endorse the hate it describes.\n"
+
+
+def policies() -> tuple[Policy, Policy]:
+    return (parse_policy(POLICY_V2, path="prompts/policies/toy_hate/v2.md"),
+            parse_policy(POLICY_V1, path="prompts/policies/toy_hate/v1.md"))
+
+
+def items(n_items: int = 60, slices: bool = True) -> pd.DataFrame:
+    rows = []
+    for i in range(n_items):
+        tactic = TACTICS[i % len(TACTICS)]
+        gold = "HS" if tactic in VIOLATING_TACTICS else BENIGN
+        rows.append({"item_id": f"it-{i:03d}", "text": f"Example {i} of {tactic}: words about a group.", "gold": gold,
+                     "weight": 1.0, "contested": i % 11 == 0, "tactic": tactic})
+    # Hostile texts sit on benign counter-speech items, which reviewers action: they become exemplars and flips.
+    for slot, text in zip((0, 5, 10, 15), HOSTILE):
+        if slot < n_items:
+            rows[slot]["text"] = text
+    frame = pd.DataFrame(rows)
+    return frame if slices else frame.drop(columns=["tactic"])
+
+
+def classifier_verdicts(frame: pd.DataFrame, scores: bool) -> list[Verdict]:
+    out = []
+    for i, row in enumerate(frame.itertuples(index=False)):
+        fraction = ((i * 37) % 100) / 100
+        score = 0.35 + 0.6 * fraction if row.gold != BENIGN else 0.05 + 0.55 * fraction
+        if row.text in HOSTILE:
+            score = 0.9
+        decision = ACTIONED if score >= 0.5 else ALLOWED
+        out.append(Verdict(row.item_id, decision, categories=["HS"] if decision == ACTIONED else [],
+                           score=round(score, 4) if scores else None,
+                           confidence=round(max(score, 1 - score), 4) if scores else None))
+    return out
+
+
+def llm_verdicts(frame: pd.DataFrame, version: int, abstain_all: bool) -> list[Verdict]:
+    out = []
+    for i, row in enumerate(frame.itertuples(index=False)):
+        if abstain_all or i % 13 == 12:
+            out.append(Verdict.abstain(row.item_id, "unparseable answer"))
+            continue
+        tactic = row.tactic if "tactic" in frame.columns else TACTICS[i % len(TACTICS)]
+        if row.gold != BENIGN:
+            # v2 misses some threats v1 caught (broken), and catches slurs v1 missed (fixed).
+            allowed = (tactic == "threat" and version == 2 and i % 3 == 1) or (tactic == "slur" and version == 1 and i % 4 == 2)
+            decision = ALLOWED if allowed else ACTIONED
+        else:
+            # v1 actions counter-speech and news; v2's exceptions fix most of it, not the hostile items.
+            over = tactic in ("counter_speech", NEWS) and (version == 1 or row.text in HOSTILE[:2])
+            decision = ACTIONED if over or (tactic == INSULT and i % 7 == 4) else ALLOWED
+        rules = ["HS1"] if decision == ACTIONED else (["HS-E2"] if version == 2 else ["HS-E1"])
+        if i == 4:
+            rules = ["HS1", "HS9"]
+        rationale = f"Cites {', '.join(rules)}."
+        if row.text == SCRIPT:
+            rationale = f"The text {SCRIPT} | quotes hate\nto condemn it."
+        out.append(Verdict(row.item_id, decision, categories=["HS"] if decision == ACTIONED else [],
+                           rule_ids=rules, rationale=rationale))
+    return out
+
+
+GATES = {
+    "over_enforcement": GateSpec(max=0.05),
+    "leakage": GateSpec(max=0.6),
+    "false_action_share": GateSpec(max=0.35),
+    "over_enforcement@counter_speech": GateSpec(max=0.25, slice={"tactic": "counter_speech"}),
+    "leakage@absent": GateSpec(max=0.1, slice={"tactic": "no-such-tactic"}),
+}
+
+
+# Runs a report must survive (keyword arguments of build_record).
+EDGE_CASES = {
+    "no baseline": {"baseline": False},
+    "no gates": {"gates": False},
+    "no slices": {"slices": False},
+    "llm abstained on everything": {"abstain_all": True},
+    "no scores": {"scores": False},
+    "one item": {"n_items": 1},
+    "incomplete": {"incomplete": True},
+    "one reviewer": {"reviewers": ("llm",)},
+    "nothing judged": {"reviewers": (), "incomplete": True},
+}
+
+
+def build_record(*, baseline: bool = True, gates: bool = True, slices: bool = True, abstain_all: bool = False,
+                 scores: bool = True, n_items: int = 60, incomplete: bool = False,
+                 reviewers: tuple[str, ...] = ("clf", "llm")) -> RunRecord:
+    candidate, base = policies()
+    frame = items(n_items, slices)
+    used = [candidate, base] if baseline else [candidate]
+    tables = []
+    for policy in used:
+        if "clf" in reviewers:
+            tables.append(verdict_table(classifier_verdicts(frame, scores), policy=policy.label, reviewer="clf"))
+        if "llm" in reviewers:
+            verdicts = llm_verdicts(frame, policy.version, abstain_all)
+            if incomplete and policy is base:
+                verdicts = verdicts[: len(verdicts) // 2]
+            tables.append(verdict_table(verdicts, policy=policy.label, reviewer="llm"))
+    slice_columns = ["tactic"] if slices else []
+    tables = tables or [verdict_table([], policy=candidate.label, reviewer="llm")]
+    joined = pd.concat(tables, ignore_index=True).merge(
+        frame[["item_id", "gold", "text", "weight", "contested", *slice_columns]], on="item_id", how="left")
+    gate_specs = {k: g for k, g in GATES.items() if slices or not g.slice} if gates else {}
+    metrics = compute_metrics(joined, candidate=candidate.label, baseline=base.label if baseline else None,
+                              categories=candidate.category_ids, slices=slice_columns, gates=gate_specs)
+    params = {"clf": {"type": "classifier", "threshold": 0.5, "estimator": "tfidf + logistic regression"},
+              "llm": {"type": "llm", "model": "local/toy-model", "temperature": 0.0, "prompt": "reviewer@v1",
+                      "response_format": "auto"}}
+    return RunRecord(
+        name="toy-report", experiment={"name": "toy-report", "description": "Toy v2 against v1 for report tests."},
+        policies={p.label: policy_summary(p) for p in used}, candidate=candidate.label,
+        baseline=base.label if baseline else None,
+        evalset={"name": "toy-set", "source": "tests/reporting/record_factory.py", "sha256": "0" * 64,
+                 "items": len(frame), "slices": slice_columns, "license": "CC0, policy-harness tests",
+                 "label_counts": {k: int(v) for k, v in frame["gold"].value_counts().sort_index().items()}},
+        reviewers={name: params[name] for name in reviewers}, verdicts=joined, metrics=metrics, items=frame,
+        created_at="2024-05-01T12:00:00+00:00", incomplete=incomplete,
+        incomplete_reason="budget of $0.50 reached after 90 calls" if incomplete else "",
+        usage={"llm": {"calls": 120, "cached": 0, "prompt_tokens": 24_000, "completion_tokens": 3_000,
+                       "cost_usd": None, "cost_unknown_calls": 120, "retries": 2, "abstained": 5}}
+        if "llm" in reviewers else {},
+        mlflow={"tracking_uri": "http://127.0.0.1:5000", "experiment_id": "7", "parent_run_id": "parent123",
+                "runs": {f"{candidate.label}|clf": "run-clf", f"{candidate.label}|llm": "run-llm"}},
+    )
