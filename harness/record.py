@@ -38,6 +38,7 @@ class RunRecord:
     incomplete_reason: str = ""
     usage: dict[str, Any] = field(default_factory=dict)
     mlflow: dict[str, Any] = field(default_factory=dict)
+    lineage: dict[str, str] = field(default_factory=dict)
     out_dir: str = ""
 
     def header(self) -> dict[str, Any]:
@@ -46,7 +47,7 @@ class RunRecord:
             "candidate": self.candidate, "baseline": self.baseline, "policies": self.policies,
             "evalset": self.evalset, "reviewers": self.reviewers, "experiment": self.experiment,
             "incomplete": self.incomplete, "incomplete_reason": self.incomplete_reason,
-            "usage": self.usage, "mlflow": self.mlflow,
+            "usage": self.usage, "mlflow": self.mlflow, "lineage": self.lineage,
         }
 
 
@@ -80,7 +81,8 @@ def read_record(out_dir: str | Path) -> RunRecord:
         reviewers=header["reviewers"], verdicts=pd.read_parquet(out_dir / VERDICTS), metrics=metrics,
         items=pd.read_parquet(out_dir / ITEMS), created_at=header["created_at"],
         incomplete=header.get("incomplete", False), incomplete_reason=header.get("incomplete_reason", ""),
-        usage=header.get("usage", {}), mlflow=header.get("mlflow", {}), out_dir=str(out_dir),
+        usage=header.get("usage", {}), mlflow=header.get("mlflow", {}), lineage=header.get("lineage", {}),
+        out_dir=str(out_dir),
     )
 
 
@@ -95,6 +97,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; reports are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -106,6 +109,7 @@ def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
     os.close(fd)
     try:
         frame.to_parquet(tmp, index=False)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

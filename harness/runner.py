@@ -87,25 +87,44 @@ def run(experiment: Experiment, *, out_dir: str | Path | None = None, limit: int
 
 def finish(record: RunRecord, out_dir: Path, *, track: bool, report: bool,
            experiment_name: str | None = None) -> None:
-    """Write outputs, log to MLflow (a tracking failure warns, never loses results), render."""
+    """Write outputs first (nothing is lost), then open MLflow runs so the report can link them,
+    render, and log. A tracking failure warns and leaves the record marked for `sync`."""
     write_record(record, out_dir)
+    if track:
+        from harness.tracking import open_runs, warn_unsynced
+
+        try:
+            record.mlflow = open_runs(record, experiment_name=experiment_name)
+        except Exception as err:  # tracking must never cost the results
+            warn_unsynced(out_dir, err)
+            record.mlflow = {"synced": False, "experiment_name": experiment_name}
     if report:
         from harness.reporting import write_reports
 
         write_reports(record, out_dir)
-    if track:
-        from harness.tracking import log_record
+    write_record(record, out_dir)
+    if track and record.mlflow.get("parent_run_id"):
+        sync(record, out_dir)
 
-        record.mlflow = log_record(record, out_dir, experiment_name=experiment_name)
-        if record.mlflow:
-            write_record(record, out_dir)
-            if report:
-                write_reports(record, out_dir)
+
+def sync(record: RunRecord, out_dir: Path) -> bool:
+    """Log an opened run record to MLflow; on failure warn and keep it marked unsynced."""
+    from harness.tracking import log_runs, warn_unsynced
+
+    try:
+        log_runs(record, out_dir)
+    except Exception as err:  # as above: the record on disk stays the source of truth
+        warn_unsynced(out_dir, err)
+        return False
+    write_record(record, out_dir)
+    return True
 
 
 def join_gold(verdicts: pd.DataFrame, evalset: EvalSet) -> pd.DataFrame:
     """Verdicts with gold, text and slices beside each decision (what verdicts.parquet holds)."""
     columns = ["item_id", "gold", "text", "weight", "contested", *evalset.slices]
+    if "gold_unknown" in evalset.items:  # multi-label sets: categories whose gold label is missing
+        columns.insert(2, "gold_unknown")
     return verdicts.merge(evalset.items[columns], on="item_id", how="left", validate="many_to_one")
 
 

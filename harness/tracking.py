@@ -1,8 +1,14 @@
-"""MLflow adapter: a projection of the run record. A tracking failure warns; results stay on disk."""
+"""MLflow adapter: a projection of the run record. A tracking failure warns; results stay on disk.
+
+Two phases, so the report can carry run ids: `open_runs` creates the parent run and one child
+per policy version x reviewer; `log_runs` fills them with params, metrics, inputs and artifacts.
+A run whose tracking failed keeps `mlflow.synced = false` in record.json; `sync` logs it later.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
@@ -11,25 +17,120 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.record import REPORT, RunRecord
+from harness.record import ITEMS, METRICS, RECORD, REPORT, VERDICTS, RunRecord
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 RATE_NAMES = ("over_enforcement", "leakage", "false_action_share", "abstention_rate")
+EXPERIMENT_PREFIX = "policy-harness/"
 
 
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
-def log_record(record: RunRecord, out_dir: Path, *, experiment_name: str | None = None) -> dict[str, Any]:
-    """Log a parent run for the invocation and one child per policy version x reviewer."""
-    try:
-        return _log(record, out_dir, experiment_name or f"policy-harness/{record.name}")
-    except Exception as err:  # any tracking failure: keep the results, tell the user how to sync later
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        print(f"warning: MLflow tracking at {_safe_uri()} failed ({first[:200]}); results are saved in "
-              f"{out_dir}. Log them later with: policy-harness sync {out_dir}", file=sys.stderr)
-        return {}
+def safe_uri() -> str:
+    return re.sub(r"//[^/@]*@", "//***@", tracking_uri())
+
+
+def client() -> Any:
+    # A dead or slow server must cost seconds, not MLflow's default minutes of retries.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri())
+
+
+def warn_unsynced(out_dir: Path, err: BaseException) -> None:
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    print(f"warning: MLflow tracking at {safe_uri()} failed ({first[:200]}); results are saved in {out_dir}. "
+          f"Log them later with: policy-harness sync {out_dir}", file=sys.stderr)
+
+
+def open_runs(record: RunRecord, *, experiment_name: str | None = None) -> dict[str, Any]:
+    """Create the parent and child runs; {} (with a warning by the caller) when tracking fails."""
+    c = client()
+    name = experiment_name or f"{EXPERIMENT_PREFIX}{record.name}"
+    experiment = c.get_experiment_by_name(name)
+    experiment_id = experiment.experiment_id if experiment else c.create_experiment(
+        name, artifact_location=artifact_location(name))
+    common = {"eval_set": str(record.evalset["name"]), "eval_set_sha256": str(record.evalset["sha256"])}
+    parent = c.create_run(experiment_id, run_name=f"{record.name} {record.created_at}",
+                          tags={**common, "policy_harness.kind": "experiment"})
+    pid = parent.info.run_id
+    children: dict[str, str] = {}
+    for label, policy in record.policies.items():
+        for reviewer in _section(record, label):
+            params = record.reviewers.get(reviewer, {})
+            run = c.create_run(experiment_id, run_name=f"{label} · {reviewer}", tags={
+                **common, "mlflow.parentRunId": pid, "policy_harness.kind": "policy_reviewer",
+                "policy_id": str(policy["id"]), "policy_version": str(policy["version"]), "reviewer": reviewer,
+                "role": "candidate" if label == record.candidate else "baseline",
+                "model": str(params.get("model", params.get("type", ""))),
+            })
+            children[f"{label}|{reviewer}"] = run.info.run_id
+    return {"tracking_uri": safe_uri(), "experiment_id": experiment_id, "parent_run_id": pid, "runs": children,
+            "synced": False}
+
+
+def log_runs(record: RunRecord, out_dir: Path) -> None:
+    """Params, metrics, dataset inputs, registered policy versions and artifacts of opened runs."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    from harness.registry import link_policy, log_evalset_input, register_policy
+
+    c = client()
+    ids = record.mlflow
+    pid, now = ids["parent_run_id"], int(time.time() * 1000)
+    evalset = record.evalset
+    prompts = {label: register_policy(c, p) for label, p in record.policies.items() if p.get("text")}
+    c.log_batch(pid, params=[Param(k, _param(v)) for k, v in {
+        "experiment": record.name, "candidate_policy": record.candidate, "baseline_policy": record.baseline or "",
+        "eval_set_items": evalset["items"], "eval_set_sha256": evalset["sha256"]}.items()],
+        tags=[RunTag("incomplete", str(record.incomplete).lower())]
+        + [RunTag(k, str(v)) for k, v in record.lineage.items()])
+    log_evalset_input(c, pid, evalset, record.items)
+    for name in (METRICS, RECORD, VERDICTS, ITEMS, REPORT, "report.md"):
+        if (out_dir / name).exists():
+            c.log_artifact(pid, str(out_dir / name))
+    for key, rid in ids["runs"].items():
+        label, reviewer = key.split("|", 1)
+        policy = record.policies[label]
+        metrics = _section(record, label)[reviewer]
+        params = {"policy_id": policy["id"], "policy_version": policy["version"], "policy_sha256": policy["sha256"],
+                  "eval_set": evalset["name"], "eval_set_sha256": evalset["sha256"], "reviewer": reviewer}
+        params.update({f"reviewer.{k}": v for k, v in record.reviewers.get(reviewer, {}).items()})
+        values = flat_metrics(metrics)
+        usage = record.usage.get(reviewer, {})
+        values.update({f"usage.{k}": float(v) for k, v in usage.items() if isinstance(v, (int, float))})
+        c.log_batch(rid, params=[Param(k[:250], _param(v)) for k, v in params.items()],
+                    metrics=[Metric(k, v, now, 0) for k, v in values.items()],
+                    tags=[RunTag("incomplete", str(record.incomplete).lower())])
+        subset = record.verdicts[(record.verdicts["policy"] == label) & (record.verdicts["reviewer"] == reviewer)]
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            subset.to_parquet(folder / VERDICTS, index=False)
+            (folder / METRICS).write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
+            (folder / f"policy-{policy['id']}-v{policy['version']}.md").write_text(policy.get("text", ""), encoding="utf-8")
+            c.log_artifacts(rid, str(folder))
+        c.log_table(rid, data=subset.drop(columns=["text"], errors="ignore").head(50_000), artifact_file="verdicts_table.json")
+        if (out_dir / REPORT).exists():
+            c.log_artifact(rid, str(out_dir / REPORT))
+        log_evalset_input(c, rid, evalset, record.items)
+        if prompts.get(label):
+            link_policy(c, rid, prompts[label])
+            c.set_tag(rid, "policy_prompt_uri", prompts[label])
+        c.set_terminated(rid, "FINISHED")
+    c.set_terminated(pid, "FINISHED")
+    record.mlflow["policy_prompts"] = prompts
+    record.mlflow["synced"] = True
+
+
+def _section(record: RunRecord, label: str) -> dict[str, Any]:
+    if label == record.candidate:
+        return record.metrics["reviewers"]
+    return (record.metrics.get("baseline") or {}).get("reviewers", {})
 
 
 def artifact_location(experiment_name: str) -> str | None:
@@ -39,83 +140,6 @@ def artifact_location(experiment_name: str) -> str | None:
         return None
     root = Path(uri.removeprefix("sqlite:///")).expanduser().resolve().parent / "mlartifacts"
     return (root / re.sub(r"[^A-Za-z0-9_.-]", "_", experiment_name)).as_uri()
-
-
-def _safe_uri() -> str:
-    return re.sub(r"//[^/@]*@", "//***@", tracking_uri())
-
-
-def _log(record: RunRecord, out_dir: Path, experiment_name: str) -> dict[str, Any]:
-    import logging
-
-    from mlflow.entities import Metric, Param, RunTag
-    from mlflow.tracking import MlflowClient
-
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    client = MlflowClient(tracking_uri=tracking_uri())
-    experiment = client.get_experiment_by_name(experiment_name)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(
-        experiment_name, artifact_location=artifact_location(experiment_name))
-    now = int(time.time() * 1000)
-    evalset = record.evalset
-    common = {"eval_set": str(evalset["name"]), "eval_set_sha256": str(evalset["sha256"]),
-              "policy_harness.record": str(Path(out_dir).resolve())}
-    parent = client.create_run(experiment_id, run_name=f"{record.name} {record.created_at}",
-                               tags={**common, "policy_harness.kind": "experiment"})
-    pid = parent.info.run_id
-    client.log_batch(pid, params=[Param(k, _param(v)) for k, v in {
-        "experiment": record.name, "candidate_policy": record.candidate, "baseline_policy": record.baseline or "",
-        "eval_set_items": evalset["items"], "eval_set_sha256": evalset["sha256"]}.items()])
-    for name in ("metrics.json", "record.json", REPORT, "report.md"):
-        if (Path(out_dir) / name).exists():
-            client.log_artifact(pid, str(Path(out_dir) / name))
-    from harness.registry import link_policy, log_evalset_input, register_policy
-
-    prompts = {label: register_policy(client, policy) for label, policy in record.policies.items() if policy.get("text")}
-    log_evalset_input(client, pid, evalset, record.items)
-    children: dict[str, str] = {}
-    for label, policy in record.policies.items():
-        section = record.metrics["reviewers"] if label == record.candidate else (record.metrics.get("baseline") or {}).get("reviewers", {})
-        for reviewer, metrics in section.items():
-            run = client.create_run(experiment_id, run_name=f"{label} · {reviewer}", tags={
-                **common, "mlflow.parentRunId": pid, "policy_harness.kind": "policy_reviewer",
-                "policy_id": policy["id"], "policy_version": str(policy["version"]), "reviewer": reviewer,
-                "role": "candidate" if label == record.candidate else "baseline",
-                "model": str(record.reviewers.get(reviewer, {}).get("model", record.reviewers.get(reviewer, {}).get("type", ""))),
-            })
-            rid = run.info.run_id
-            params = {"policy_id": policy["id"], "policy_version": policy["version"], "policy_sha256": policy["sha256"],
-                      "eval_set": evalset["name"], "eval_set_sha256": evalset["sha256"], "reviewer": reviewer}
-            params.update({f"reviewer.{k}": v for k, v in record.reviewers.get(reviewer, {}).items()})
-            metric_values = flat_metrics(metrics)
-            usage = record.usage.get(reviewer, {})
-            metric_values.update({f"usage.{k}": float(v) for k, v in usage.items() if isinstance(v, (int, float))})
-            client.log_batch(rid, params=[Param(k[:250], _param(v)) for k, v in params.items()],
-                             metrics=[Metric(k, v, now, 0) for k, v in metric_values.items()],
-                             tags=[RunTag("incomplete", str(record.incomplete).lower())])
-            _log_child_artifacts(client, rid, record, label, reviewer, metrics, policy, out_dir)
-            log_evalset_input(client, rid, evalset, record.items)
-            if prompts.get(label):
-                link_policy(client, rid, prompts[label])
-                client.set_tag(rid, "policy_prompt_uri", prompts[label])
-            client.set_terminated(rid, "FINISHED")
-            children[f"{label}|{reviewer}"] = rid
-    client.set_terminated(pid, "FINISHED")
-    return {"tracking_uri": _safe_uri(), "experiment_id": experiment_id, "parent_run_id": pid, "runs": children,
-            "policy_prompts": prompts}
-
-
-def _log_child_artifacts(client: Any, run_id: str, record: RunRecord, label: str, reviewer: str,
-                         metrics: dict[str, Any], policy: dict[str, Any], out_dir: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        subset = record.verdicts[(record.verdicts["policy"] == label) & (record.verdicts["reviewer"] == reviewer)]
-        subset.to_parquet(folder / "verdicts.parquet", index=False)
-        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
-        (folder / f"policy-{policy['id']}-v{policy['version']}.md").write_text(policy["text"], encoding="utf-8")
-        client.log_artifacts(run_id, str(folder))
-    if (Path(out_dir) / REPORT).exists():
-        client.log_artifact(run_id, str(Path(out_dir) / REPORT))
 
 
 def flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
