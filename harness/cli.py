@@ -52,6 +52,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="directory for compare.json and compare.html (default: reports/compare-<time>)")
     p.set_defaults(func=_compare)
 
+    p = sub.add_parser("runs", help="list recent MLflow runs with their headline numbers")
+    p.add_argument("--policy", help="policy id")
+    p.add_argument("--version", help="policy version")
+    p.add_argument("--reviewer", help="reviewer name")
+    p.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    p.set_defaults(func=_runs)
+
+    p = sub.add_parser("sync", help="log a run to MLflow whose tracking failed (e.g. the server was down)")
+    p.add_argument("run_dirs", nargs="+", help="directories written by 'run', 'score' or 'rescore'")
+    p.set_defaults(func=_sync)
+
+    p = sub.add_parser("rescore", help="rebuild metrics and report from a stored run without calling reviewers")
+    p.add_argument("run_dir", help="directory written by 'run'")
+    p.add_argument("--experiment", help="experiment file whose eval-set mapping (gold, slices) and gates to apply")
+    p.add_argument("--out", help="output directory (default: <run_dir>-rescored-<time>)")
+    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.set_defaults(func=_rescore)
+
     p = sub.add_parser("report", help="re-render the report of a stored run directory")
     p.add_argument("run_dir", help="directory written by 'run'")
     p.set_defaults(func=_report)
@@ -149,6 +167,43 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runs(args: argparse.Namespace) -> int:
+    from harness.runs import list_runs
+
+    runs = list_runs(policy=args.policy, version=args.version, reviewer=args.reviewer, limit=args.limit)
+    if not runs:
+        print("no policy-harness runs found")
+    for r in runs:
+        m = r["metrics"]
+        oe, lk = m.get("over_enforcement"), m.get("leakage")
+        print(f"{r['run_id']}  {r['started']}  {r['policy']:<18} {r['role']:<9} {r['reviewer']:<14} {r['eval_set']:<14} "
+              f"over-enforcement {_fmt(oe)} [{_fmt(m.get('over_enforcement_ci_low'))}, {_fmt(m.get('over_enforcement_ci_high'))}]  "
+              f"leakage {_fmt(lk)} [{_fmt(m.get('leakage_ci_low'))}, {_fmt(m.get('leakage_ci_high'))}]")
+    return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from harness.runs import sync_dir
+
+    for raw in args.run_dirs:
+        record = sync_dir(Path(raw))
+        print(f"synced {raw}: parent run {record.mlflow.get('parent_run_id')}")
+    return 0
+
+
+def _rescore(args: argparse.Namespace) -> int:
+    from harness.runs import rescore
+
+    record = rescore(Path(args.run_dir), experiment_path=args.experiment,
+                     out_dir=Path(args.out) if args.out else None, track=not args.no_track)
+    print(summary(record))
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from harness.record import read_record
     from harness.reporting import write_reports
@@ -175,8 +230,9 @@ def summary(record: "object") -> str:
             lines.append(f"  gate {gate['gate']} ({name}, {gate['scope']}): {gate['status']}")
     if r.incomplete:
         lines.append(f"  INCOMPLETE: {r.incomplete_reason}")
-    if r.mlflow:
-        lines.append(f"  mlflow: {r.mlflow['tracking_uri']} parent run {r.mlflow['parent_run_id']}")
+    if r.mlflow.get("parent_run_id"):
+        lines.append(f"  mlflow: {r.mlflow['tracking_uri']} parent run {r.mlflow['parent_run_id']}"
+                     + ("" if r.mlflow.get("synced") else f" (not synced: run 'policy-harness sync {r.out_dir}')"))
         for key, rid in r.mlflow.get("runs", {}).items():
             lines.append(f"    run {rid}  {key.replace('|', ' · ')}")
     lines.append(f"  outputs: {r.out_dir}")

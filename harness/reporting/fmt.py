@@ -6,8 +6,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from harness.metrics.rates import SMALL_SAMPLE
+
 NO_DATA = "no data"
-SMALL_SAMPLE = 30
 PER = 10_000
 # Display limit for untrusted text; the full text stays in verdicts.parquet.
 CLIP_CHARS = 2_000
@@ -123,11 +124,6 @@ def short(value: Any, limit: int = 80) -> str:
     """Untrusted label (slice value, id) cut to fit a table cell or chart axis."""
     text = " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def kappa(value: float | None) -> str:
-    value = number(value)
-    return NO_DATA if value is None else f"{value:.2f}"
 
 
 METRIC_LABELS = {

@@ -9,7 +9,7 @@ from harness.metrics import compute_metrics
 from harness.policy import Policy, parse_policy
 from harness.record import RunRecord
 from harness.runner import policy_summary
-from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, Verdict, verdict_table
+from harness.verdicts import ACTIONED, ALLOWED, Verdict, verdict_table
 
 SCRIPT = "<script>document.title='pwned'</script>"
 IMG = "<img src=x onerror=\"document.body.innerHTML='pwned'\">"
