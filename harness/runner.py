@@ -41,20 +41,11 @@ def run(experiment: Experiment, *, out_dir: str | Path | None = None, limit: int
     reviewers = [build_reviewer(c, base_dir=Path(experiment.base_dir)) for c in experiment.reviewers]
     policies = [p for p in (candidate, baseline) if p is not None]
 
-    tables, incomplete_reason = [], ""
+    injection: dict[str, object] = {}
     try:
-        for reviewer in reviewers:
-            for policy in policies:
-                try:
-                    verdicts = reviewer.review(evalset.items, policy)
-                except BudgetExceeded as stop:
-                    incomplete_reason = str(stop)
-                    verdicts = getattr(stop, "verdicts", [])
-                tables.append(verdict_table(verdicts, policy=policy.label, reviewer=reviewer.name))
-                if incomplete_reason:
-                    break
-            if incomplete_reason:
-                break
+        tables, incomplete_reason = judge(reviewers, policies, evalset)
+        if experiment.injection.enabled and not incomplete_reason:
+            injection = judge_injections(reviewers, candidate, evalset, tables, experiment)
     finally:
         for reviewer in reviewers:
             reviewer.close()
@@ -63,6 +54,8 @@ def run(experiment: Experiment, *, out_dir: str | Path | None = None, limit: int
     metrics = compute_metrics(
         verdicts, candidate=candidate.label, baseline=baseline.label if baseline else None,
         categories=candidate.category_ids, slices=evalset.slices, gates=experiment.gates)
+    if injection:
+        metrics["injection"] = injection
     record = RunRecord(
         name=experiment.name,
         experiment=experiment.model_dump(mode="json"),
@@ -83,6 +76,40 @@ def run(experiment: Experiment, *, out_dir: str | Path | None = None, limit: int
            track=track and experiment.tracking.enabled, report=report,
            experiment_name=experiment.tracking.experiment_name)
     return record
+
+
+def judge(reviewers: list[Reviewer], policies: list[Policy], evalset: EvalSet) -> tuple[list[pd.DataFrame], str]:
+    """Every reviewer x policy version; a spent budget stops cleanly and keeps what was judged."""
+    tables = []
+    for reviewer in reviewers:
+        for policy in policies:
+            try:
+                verdicts = reviewer.review(evalset.items, policy)
+            except BudgetExceeded as stop:
+                tables.append(verdict_table(getattr(stop, "verdicts", []), policy=policy.label, reviewer=reviewer.name))
+                return tables, str(stop)
+            tables.append(verdict_table(verdicts, policy=policy.label, reviewer=reviewer.name))
+    return tables, ""
+
+
+def judge_injections(reviewers: list[Reviewer], policy: Policy, evalset: EvalSet, tables: list[pd.DataFrame],
+                     experiment: Experiment) -> dict[str, object]:
+    """The built-in prompt-injection slice, for every LLM reviewer under the candidate policy."""
+    from harness.injection import injection_metrics
+    from harness.metrics.samples import majority
+
+    out: dict[str, object] = {}
+    for reviewer in reviewers:
+        if reviewer.kind != "llm":
+            continue
+        clean = [t for t in tables if len(t) and t["reviewer"].iloc[0] == reviewer.name and t["policy"].iloc[0] == policy.label]
+        if not clean:
+            continue
+        per_item = majority(join_gold(clean[0], evalset))
+        items = evalset.items[evalset.items["item_id"].isin(set(per_item["item_id"]))]
+        out[reviewer.name] = injection_metrics(reviewer, policy, items, per_item,
+                                               max_items=experiment.injection.max_items, seed=experiment.seed)
+    return out
 
 
 def finish(record: RunRecord, out_dir: Path, *, track: bool, report: bool,
