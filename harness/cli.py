@@ -228,6 +228,10 @@ def summary(record: "object") -> str:
     for name, m in r.metrics["reviewers"].items():
         for gate in m.get("gates", []):
             lines.append(f"  gate {gate['gate']} ({name}, {gate['scope']}): {gate['status']}")
+    for name, inj in (r.metrics.get("injection") or {}).items():
+        if inj.get("items"):
+            lines.append(f"  prompt injection ({name}, {inj['items']} violating items x {len(inj['attacks'])} attacks): "
+                         f"leakage {pct(inj['leakage_clean'])} clean -> {pct(inj['leakage_injected'])} injected")
     if r.incomplete:
         lines.append(f"  INCOMPLETE: {r.incomplete_reason}")
     if r.mlflow.get("parent_run_id"):

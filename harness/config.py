@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -11,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from harness.errors import HarnessError, did_you_mean
 
 BENIGN = "benign"
+# Gold of an item whose overall status is not known (multi-label sets with missing labels, or a
+# label mapped to it): excluded from every denominator it cannot inform.
+UNKNOWN = "unknown"
 
 
 class StrictModel(BaseModel):
@@ -24,6 +28,41 @@ class ColumnMap(StrictModel):
     weight: str | None = None
     slices: list[str] = Field(default_factory=list)
     contested: str | None = None
+    # Multi-label gold: category id -> column holding 1 / 0 / missing (missing = unknown, not 0).
+    categories: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _one_gold_source(self) -> "ColumnMap":
+        if self.categories is not None:
+            if not self.categories:
+                raise ValueError("'categories' needs at least one category id -> column")
+            if "label" in self.model_fields_set:
+                raise ValueError("give either 'label' (one label column) or 'categories' (one 1/0 column "
+                                 "per category), not both")
+        return self
+
+
+class StrataSpec(StrictModel):
+    """Production stratum sizes: an item in stratum h weighs N_h / n_h (n_h = items judged in h)."""
+    column: str
+    sizes: dict[str, float]
+
+    @field_validator("sizes", mode="before")
+    @classmethod
+    def _size_keys_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {_label_key(k): v for k, v in value.items()}
+        return value
+
+    @field_validator("sizes")
+    @classmethod
+    def _positive_sizes(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value:
+            raise ValueError("'sizes' needs at least one stratum value -> production item count")
+        for key, size in value.items():
+            if not size > 0 or size == float("inf"):
+                raise ValueError(f"the size of stratum '{key}' must be a number > 0 (got {size})")
+        return value
 
 
 class EvalSetConfig(StrictModel):
@@ -33,7 +72,25 @@ class EvalSetConfig(StrictModel):
     columns: ColumnMap = Field(default_factory=ColumnMap)
     labels: dict[str, str] | None = None
     source_column: str | None = None
+    # Regex applied to each file's stem; its first group (or whole match) is the source value.
+    source_pattern: str | None = None
+    # Readable names for raw slice values, per slice column: {class: {0: hate, 1: offensive}}.
+    slice_labels: dict[str, dict[str, str]] | None = None
     license: str | None = None
+    # Population estimates: production strata sizes, and the share of production content that
+    # violates (one number, or per category id); both optional.
+    strata: StrataSpec | None = None
+    prevalence: float | dict[str, float] | None = None
+
+    @field_validator("prevalence")
+    @classmethod
+    def _prevalence_in_range(cls, value: float | dict[str, float] | None) -> float | dict[str, float] | None:
+        shares = value.values() if isinstance(value, dict) else [] if value is None else [value]
+        if any(not 0.0 < share < 1.0 for share in shares):
+            raise ValueError("a prevalence must be a share strictly between 0 and 1 (e.g. 0.01)")
+        if isinstance(value, dict) and sum(value.values()) >= 1.0:
+            raise ValueError("per-category prevalences must add up to less than 1")
+        return value
 
     @field_validator("labels", mode="before")
     @classmethod
@@ -42,6 +99,33 @@ class EvalSetConfig(StrictModel):
         if isinstance(value, dict):
             return {_label_key(k): v for k, v in value.items()}
         return value
+
+    @field_validator("slice_labels", mode="before")
+    @classmethod
+    def _slice_keys_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(col): ({_label_key(k): str(v) for k, v in names.items()} if isinstance(names, dict) else names)
+                    for col, names in value.items()}
+        return value
+
+    @field_validator("source_pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as err:
+                raise ValueError(f"is not a valid regular expression ({err})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "EvalSetConfig":
+        if self.source_pattern and not self.source_column:
+            raise ValueError("'source_pattern' needs 'source_column' (the slice that holds the file's value)")
+        if self.columns.categories is not None and self.labels is not None:
+            raise ValueError("'labels' maps one label column; with 'columns.categories' each category column "
+                             "holds 1 / 0 / missing, so drop 'labels'")
+        return self
 
 
 def _label_key(key: Any) -> str:
@@ -106,6 +190,11 @@ class GateSpec(StrictModel):
         return self
 
 
+class InjectionConfig(StrictModel):
+    enabled: bool = False
+    max_items: int = Field(default=50, ge=1, le=10_000)
+
+
 class TrackingConfig(StrictModel):
     enabled: bool = True
     experiment_name: str | None = None
@@ -122,6 +211,7 @@ class Experiment(StrictModel):
     limit: int | None = Field(default=None, ge=1)
     seed: int = 0
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    injection: InjectionConfig = Field(default_factory=InjectionConfig)
     base_dir: str = Field(default=".", exclude=True)
 
     @field_validator("gates", mode="before")
