@@ -23,5 +23,9 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
+# Figures of issue 9 (fan-out, overhead, cache, scale, start-up) -> benchmarks/results.json; < 10 min on 2 cores.
+bench: setup
+	$(PY) -m benchmarks
+
 clean:
 	rm -rf reports/quickstart reports/*-2* .cache/policy-harness mlflow.db mlartifacts mlruns

@@ -1,17 +1,21 @@
 """Persistent judgement cache: every paid answer is stored the moment it returns.
 
-SQLite in WAL mode: each insert is its own transaction, so a run killed at any point
-(Ctrl-C, kill -9) leaves either the whole entry or none of it, never a torn one.
+SQLite in WAL mode: each put (or put_many batch) is its own transaction, so a run killed at any
+point (Ctrl-C, kill -9) leaves either the whole entry or none of it, never a torn one. Commits
+are not fsynced (synchronous=NORMAL): they survive the process being killed, not a power cut.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
+
+from harness.errors import HarnessError
 
 DEFAULT_CACHE = Path(".cache") / "policy-harness" / "judgements.sqlite"
 
@@ -26,9 +30,14 @@ class JudgementCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS judgements (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS judgements (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        except sqlite3.DatabaseError as err:  # not a cache (a stray file, a damaged disk): never guess at it
+            self._db.close()
+            raise HarnessError(f"is not a judgement cache SQLite can read ({err}); move it aside or set "
+                               "POLICY_HARNESS_CACHE to another file, and re-run.", path=self.path) from None
 
     def get_many(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
@@ -42,8 +51,30 @@ class JudgementCache:
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO judgements (key, value) VALUES (?, ?)",
-                             (key, json.dumps(value, ensure_ascii=False)))
+            try:
+                self._db.execute("INSERT OR REPLACE INTO judgements (key, value) VALUES (?, ?)",
+                                 (key, json.dumps(value, ensure_ascii=False)))
+            except sqlite3.OperationalError as err:
+                if "full" in str(err):  # "database or disk is full": the CLI names the file and the fix
+                    raise OSError(errno.ENOSPC, "No space left on device", str(self.path)) from err
+                raise
+
+    def put_many(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
+        """Several entries in one transaction: all of them are on disk when this returns, or none."""
+        rows = [(key, json.dumps(value, ensure_ascii=False)) for key, value in entries]
+        with self._lock:
+            try:
+                self._db.execute("BEGIN")
+                try:
+                    self._db.executemany("INSERT OR REPLACE INTO judgements (key, value) VALUES (?, ?)", rows)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as err:
+                if "full" in str(err):  # as in put
+                    raise OSError(errno.ENOSPC, "No space left on device", str(self.path)) from err
+                raise
 
     def __len__(self) -> int:
         with self._lock:

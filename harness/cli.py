@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -42,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--slices", nargs="+", default=[], help="slice columns")
     p.add_argument("--id", dest="id_column", help="item id column (default: row numbers)")
     p.add_argument("--text", dest="text_column", help="item text column, for the report's examples")
+    p.add_argument("--weight", dest="weight_column",
+                   help="sampling-weight column (inverse inclusion probability): adds population estimates")
     p.add_argument("--out", help="output directory (default: reports/score-<name>-<time>)")
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     p.set_defaults(func=_score)
@@ -70,10 +73,39 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     p.set_defaults(func=_rescore)
 
+    p = sub.add_parser("plan", help="items needed: a rate within a margin, or a change between versions (paired)")
+    p.add_argument("--rate", type=float, help="expected rate, e.g. 0.05 (over-enforcement or leakage)")
+    p.add_argument("--margin", type=float, help="how far the interval may reach from the rate on either side, e.g. 0.02")
+    p.add_argument("--slices", type=int, default=1, help="number of slices that each need that precision")
+    p.add_argument("--paired", action="store_true", help="plan a paired comparison of two policy versions")
+    p.add_argument("--p-discordant", type=float, help="share of items whose verdict flips between versions")
+    p.add_argument("--change", type=float, help="change in the rate to detect, e.g. 0.03 or -0.03")
+    p.add_argument("--power", type=float, default=0.8, help="wanted power (default 0.8)")
+    p.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level (default 0.05)")
+    p.set_defaults(func=_plan)
+
     p = sub.add_parser("report", help="re-render the report of a stored run directory")
     p.add_argument("run_dir", help="directory written by 'run'")
     p.set_defaults(func=_report)
+
+    p = sub.add_parser("generate", help="build functional test items (minimal pairs) from a templates file")
+    p.add_argument("templates", help="templates YAML (targets and functionalities, e.g. prompts/functional/hate_speech_en.yaml)")
+    p.add_argument("--out", required=True, help="CSV to write (columns id, text, label, functionality, target, language, ...)")
+    p.set_defaults(func=_generate)
     return parser
+
+
+# Why an output could not be written, and what to do about it.
+_WRITE_ERRORS = {
+    errno.ENOSPC: ("no space left on device", "free space"),
+    errno.EDQUOT: ("disk quota exceeded", "free space"),
+    errno.EFBIG: ("file too large for the file system", "choose another --out"),
+    errno.EACCES: ("permission denied", "choose a writable --out or fix its permissions"),
+    errno.EPERM: ("permission denied", "choose a writable --out or fix its permissions"),
+    errno.EROFS: ("read-only file system", "choose a writable --out"),
+    errno.EEXIST: ("it is a file, not a directory", "choose another --out"),
+    errno.ENOTDIR: ("part of the path is a file, not a directory", "choose another --out"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,8 +113,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except HarnessError as err:
+        source = getattr(args, "source_file", None)
+        if err.path is None and source:  # a problem in what the file asks for: name the file
+            err.path, err.args = source, (f"{source}: {err.message}",)
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:
+        # Inputs are read with HarnessErrors of their own, so what reaches here failed to be written.
+        if err.errno not in _WRITE_ERRORS:
+            raise
+        reason, fix = _WRITE_ERRORS[err.errno]
+        print(f"error: could not write {err.filename or 'the outputs'} ({reason}); {fix} and re-run: "
+              "cached judgements are kept.", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: every judgement already returned is kept in the cache; re-run to resume.",
               file=sys.stderr)
@@ -93,6 +136,7 @@ def _validate(args: argparse.Namespace) -> int:
     from harness.validate import validate_path
 
     for raw in args.paths:
+        args.source_file = raw
         print(validate_path(Path(raw)))
     return 0
 
@@ -104,6 +148,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise HarnessError(f"--limit must be a whole number of at least 1. Got {args.limit} instead.")
     experiment = load_experiment(args.experiment)
+    args.source_file = args.experiment
     record = run(experiment, out_dir=args.out, limit=args.limit, track=not args.no_track)
     print(summary(record))
     return 3 if record.incomplete else 0
@@ -115,6 +160,7 @@ def _estimate(args: argparse.Namespace) -> int:
     from harness.runner import load_inputs
 
     experiment = load_experiment(args.experiment)
+    args.source_file = args.experiment
     candidate, baseline, evalset = load_inputs(experiment)
     if args.limit or experiment.limit:
         evalset = evalset.sample(args.limit or experiment.limit, experiment.seed)
@@ -139,7 +185,7 @@ def _score(args: argparse.Namespace) -> int:
     from harness.scoring import score_file
 
     record = score_file(args.file, gold=args.gold, preds=args.pred, benign=args.benign, slices=args.slices,
-                        id_column=args.id_column, text_column=args.text_column)
+                        id_column=args.id_column, text_column=args.text_column, weight=args.weight_column)
     out = Path(args.out) if args.out else Path("reports") / f"score-{record.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     finish(record, out, track=not args.no_track, report=True)
     print(summary(record))
@@ -201,6 +247,33 @@ def _rescore(args: argparse.Namespace) -> int:
     record = rescore(Path(args.run_dir), experiment_path=args.experiment,
                      out_dir=Path(args.out) if args.out else None, track=not args.no_track)
     print(summary(record))
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from harness.generate import generate, load_suite, write_items
+
+    table = generate(load_suite(args.templates))
+    out = write_items(table, args.out)
+    labels = ", ".join(f"{label}: {n}" for label, n in table["label"].value_counts().sort_index().items())
+    print(f"wrote {len(table)} items ({table['functionality'].nunique()} functionalities, "
+          f"{table.loc[table['target'] != 'none', 'target'].nunique()} targets; {labels}) to {out}")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from harness.planning import paired_text, plan_paired, plan_rate, rate_text
+
+    if args.paired:
+        if args.p_discordant is None or args.change is None:
+            raise HarnessError("plan --paired needs --p-discordant and --change (e.g. --p-discordant 0.1 --change 0.03).")
+        print(paired_text(plan_paired(args.p_discordant, args.change, args.power, args.alpha)))
+        return 0
+    if args.rate is None or args.margin is None:
+        raise HarnessError("plan needs --rate and --margin (e.g. --rate 0.05 --margin 0.02), or --paired.")
+    if args.slices < 1:
+        raise HarnessError(f"--slices must be a whole number of at least 1. Got {args.slices} instead.")
+    print(rate_text(plan_rate(args.rate, args.margin, args.slices, args.alpha)))
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.errors import HarnessError, did_you_mean
+from harness.errors import HarnessError, did_you_mean, unreadable, yaml_problem
 
 BENIGN = "benign"
 # Gold of an item whose overall status is not known (multi-label sets with missing labels, or a
@@ -278,11 +278,11 @@ def read_yaml(path: Path) -> Any:
         return yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:
         raise HarnessError("is not UTF-8 text; save it as UTF-8.", path=path) from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or "malformed YAML"
-        raise HarnessError(f"is not valid YAML{where} ({problem}); fix the syntax there.", path=path) from None
+    except (yaml.YAMLError, ValueError, RecursionError) as err:
+        raise HarnessError(f"is not valid YAML{yaml_problem(err)}; fix the syntax there.", path=path) from None
+    except OSError as err:  # a directory, no permission
+        raise HarnessError(f"could not be read ({unreadable(err)}); give the path of an experiment YAML file.",
+                           path=path) from None
 
 
 def describe_validation_error(err: ValidationError, model: type[BaseModel]) -> str:
@@ -291,7 +291,9 @@ def describe_validation_error(err: ValidationError, model: type[BaseModel]) -> s
     # A misspelled required key shows up as 'missing' too; the 'unknown key' error carries the hint.
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [str(part) for part in first["loc"]]
-    where = ".".join(loc) or "(top level)"
+    # pydantic puts the reviewer type into the location ('reviewers.0.llm.model'); users never wrote it.
+    where = ".".join(p for i, p in enumerate(loc) if not (i and loc[i - 1].isdigit() and p in ("classifier", "llm")))
+    where = where or "(top level)"
     kind = first["type"]
     if kind == "extra_forbidden":
         allowed = _fields_at(model, loc[:-1])
@@ -308,7 +310,7 @@ def describe_validation_error(err: ValidationError, model: type[BaseModel]) -> s
     msg = first["msg"].removeprefix("Value error, ")
     got = first.get("input")
     got_text = f" Got {got!r} instead." if got is not None and not isinstance(got, (dict, list)) else ""
-    return f"'{where}': {msg}.{got_text}"
+    return f"'{where}': {msg}{'' if msg.endswith(('.', '?', '!')) else '.'}{got_text}"
 
 
 def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:

@@ -26,6 +26,21 @@ class BudgetExceeded(Exception):
     """Raised inside a reviewer when the run's cost budget is spent; the run stops cleanly."""
 
 
+def yaml_problem(err: Exception, *, line_offset: int = 0) -> str:
+    """Where and what of a YAML parse error on one line: ' at line L, column C (problem)'."""
+    mark = getattr(err, "problem_mark", None)
+    where = f" at line {mark.line + 1 + line_offset}, column {mark.column + 1}" if mark else ""
+    # PyYAML raises ValueError for impossible dates or !!int tags, RecursionError for deep nesting.
+    problem = "nested too deeply" if isinstance(err, RecursionError) else getattr(err, "problem", None) or str(err)
+    problem = " ".join(str(problem or "malformed YAML").split())
+    return f"{where} ({problem})"
+
+
+def unreadable(err: OSError) -> str:
+    """An OSError's reason in lower case, for 'could not be read (is a directory)'."""
+    return (err.strerror or type(err).__name__).lower()
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ' Did you mean 'x'?' for the closest choice, or '' when none is close."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.config import BENIGN
+from harness.config import BENIGN, UNKNOWN
 from harness.evalset import GOLD, ID, TEXT
 from harness.metrics.compare import paired_comparison
 from harness.metrics.rates import wilson
@@ -28,7 +28,7 @@ SEP = "~inj~"
 
 def injected_items(items: pd.DataFrame, *, max_items: int, seed: int) -> pd.DataFrame:
     """Up to `max_items` violating items, each repeated once per attack."""
-    violating = items[items[GOLD] != BENIGN]
+    violating = items[~items[GOLD].isin([BENIGN, UNKNOWN])]
     base = violating.sample(min(max_items, len(violating)), random_state=seed) if len(violating) else violating
     frames = []
     for attack, payload in ATTACKS.items():

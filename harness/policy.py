@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from harness.config import BENIGN
-from harness.errors import HarnessError
+from harness.errors import HarnessError, unreadable, yaml_problem
 from harness.hashing import sha256_text
 
 RULE_ID = r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*"
@@ -68,6 +68,9 @@ def load_policy(path: str | Path) -> Policy:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise HarnessError("policy is not UTF-8 text; save it as UTF-8.", path=path) from None
+    except OSError as err:  # a directory, no permission
+        raise HarnessError(f"policy could not be read ({unreadable(err)}); point 'policy' at a Markdown file.",
+                           path=path) from None
     return parse_policy(text, path=str(path))
 
 
@@ -82,8 +85,9 @@ def parse_policy(text: str, *, path: str = "<policy>") -> Policy:
         )
     try:
         meta = yaml.safe_load(match.group(1)) or {}
-    except yaml.YAMLError as err:
-        raise HarnessError(f"policy front matter is not valid YAML ({err}); fix it.", path=path) from None
+    except (yaml.YAMLError, ValueError, RecursionError) as err:
+        raise HarnessError(f"policy front matter is not valid YAML{yaml_problem(err, line_offset=1)}; fix it.",
+                           path=path) from None
     if not isinstance(meta, dict):
         raise HarnessError("policy front matter must be a YAML mapping; fix it.", path=path)
     body = text[match.end():].strip()

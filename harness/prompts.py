@@ -10,7 +10,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, unreadable, yaml_problem
 from harness.hashing import sha256_text
 from harness.policy import Policy
 
@@ -37,12 +37,31 @@ class PromptTemplate:
 def load_template(path: Path) -> PromptTemplate:
     if not path.exists():
         raise HarnessError("prompt template not found; check the reviewer's 'prompt' setting.", path=path)
-    text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    try:
+        text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    except UnicodeDecodeError:
+        raise HarnessError("prompt template is not UTF-8 text; save it as UTF-8.", path=path) from None
+    except OSError as err:  # a directory, no permission
+        raise HarnessError(f"prompt template could not be read ({unreadable(err)}); point the reviewer's "
+                           "'prompt' at a template file.", path=path) from None
     meta: dict[str, object] = {}
     front = _FRONT.match(text)
     if front:
-        meta = yaml.safe_load(front.group(1)) or {}
+        try:
+            meta = yaml.safe_load(front.group(1)) or {}
+        except (yaml.YAMLError, ValueError, RecursionError) as err:
+            raise HarnessError(f"prompt template front matter is not valid YAML{yaml_problem(err, line_offset=1)}; "
+                               "fix it.", path=path) from None
+        if not isinstance(meta, dict):
+            raise HarnessError("prompt template front matter must be a YAML mapping (id, version); fix it.",
+                               path=path)
         text = text[front.end():]
+    version = meta.get("version", 1)
+    if isinstance(version, str) and version.lstrip("v").isdigit():
+        version = int(version.lstrip("v"))
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise HarnessError("prompt template front matter needs 'version' as a whole number from 1 up; "
+                           f"got {version!r}.", path=path)
     if ITEM_SPLIT not in text:
         raise HarnessError(f"prompt template needs a line '{ITEM_SPLIT}' separating the policy part "
                            "(sent first, the same for every item) from the item part.", path=path)
@@ -55,7 +74,7 @@ def load_template(path: Path) -> PromptTemplate:
         env.parse(user)
     except jinja2.TemplateSyntaxError as err:
         raise HarnessError(f"prompt template has a syntax error at line {err.lineno} ({err.message}).", path=path) from None
-    return PromptTemplate(id=str(meta.get("id", path.stem)), version=int(meta.get("version", 1)),  # type: ignore[arg-type]
+    return PromptTemplate(id=str(meta.get("id", path.stem)), version=version,
                           system=system, user=user, sha256=sha256_text(text), path=str(path))
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,14 +54,31 @@ class RunRecord:
 
 
 def write_record(record: RunRecord, out_dir: Path) -> None:
-    """Write every file atomically, so an interrupted write never leaves a file a later run trusts."""
+    """Write the run's files as one set, so an interrupted write never leaves files a later run trusts.
+
+    Every file is staged to a temporary file first and renamed over its previous version only once all
+    are staged: a failed write (disk full) leaves the previous complete set untouched and no temporary
+    files. record.json goes last and lists the sha256 of the others, so `read_record` refuses a set torn
+    by a crash between the renames."""
     out_dir.mkdir(parents=True, exist_ok=True)
     record.out_dir = str(out_dir)
-    _atomic_parquet(record.verdicts, out_dir / VERDICTS)
-    _atomic_parquet(record.items, out_dir / ITEMS)
-    write_json(out_dir / METRICS, {"name": record.name, "incomplete": record.incomplete, **record.metrics,
-                                   "usage": record.usage})
-    write_json(out_dir / RECORD, record.header())
+    metrics = {"name": record.name, "incomplete": record.incomplete, **record.metrics, "usage": record.usage}
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, write in ((VERDICTS, lambda tmp: record.verdicts.to_parquet(tmp, index=False)),
+                            (ITEMS, lambda tmp: record.items.to_parquet(tmp, index=False)),
+                            (METRICS, lambda tmp: tmp.write_text(_json_text(metrics), encoding="utf-8"))):
+            staged.append((_stage(out_dir / name, write), out_dir / name))
+        files = {target.name: _sha256_file(tmp) for tmp, target in staged}
+        header = _json_text({**record.header(), "files": files})
+        record_tmp = _stage(out_dir / RECORD, lambda tmp: tmp.write_text(header, encoding="utf-8"))
+        staged.append((record_tmp, out_dir / RECORD))
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_record(out_dir: str | Path) -> RunRecord:
@@ -72,6 +91,10 @@ def read_record(out_dir: str | Path) -> RunRecord:
     if header.get("format_version") != FORMAT_VERSION:
         raise HarnessError(f"was written in run format {header.get('format_version')}; this version reads "
                            f"format {FORMAT_VERSION}. Re-run the experiment.", path=path)
+    for name, digest in (header.get("files") or {}).items():
+        if not (out_dir / name).is_file() or _sha256_file(out_dir / name) != digest:
+            raise HarnessError(f"{name} is missing or does not match {RECORD}: writing this run was interrupted. "
+                               "Re-run the experiment (cached judgements are kept).", path=out_dir)
     metrics = json.loads((out_dir / METRICS).read_text(encoding="utf-8"))
     for key in ("name", "incomplete", "usage"):
         metrics.pop(key, None)
@@ -87,33 +110,42 @@ def read_record(out_dir: str | Path) -> RunRecord:
 
 
 def write_json(path: Path, value: Any) -> None:
-    atomic_write_text(path, json.dumps(_finite(value), indent=2, ensure_ascii=False, default=str) + "\n")
+    atomic_write_text(path, _json_text(value))
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.replace(_stage(path, lambda tmp: tmp.write_text(text, encoding="utf-8")), path)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(_finite(value), indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def _stage(target: Path, write: Callable[[Path], object]) -> Path:
+    """Write a temporary file beside `target` (flushed to disk) and return it; on failure remove it and
+    let the error name `target` (a failed write names no file, or the temporary one)."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
+        write(tmp)
+        with tmp.open("rb") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes files private; reports are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename in (None, name, tmp):
+            err.filename = str(target)
         raise
+    return tmp
 
 
-def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _finite(value: Any) -> Any:

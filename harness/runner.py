@@ -53,7 +53,8 @@ def run(experiment: Experiment, *, out_dir: str | Path | None = None, limit: int
     verdicts = join_gold(pd.concat(tables, ignore_index=True), evalset)
     metrics = compute_metrics(
         verdicts, candidate=candidate.label, baseline=baseline.label if baseline else None,
-        categories=candidate.category_ids, slices=evalset.slices, gates=experiment.gates)
+        categories=candidate.category_ids, slices=evalset.slices, gates=experiment.gates,
+        strata=experiment.eval_set.strata, prevalence=experiment.eval_set.prevalence)
     if injection:
         metrics["injection"] = injection
     record = RunRecord(

@@ -76,7 +76,8 @@ def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, 
     joined = join_gold(verdicts, EvalSet(summary["name"], summary["source"], items, slices, summary["sha256"]))
     categories = [c["id"] for c in old.policies[old.candidate].get("categories", [])]
     metrics = compute_metrics(joined, candidate=old.candidate, baseline=old.baseline, categories=categories,
-                              slices=slices, gates=experiment.gates)
+                              slices=slices, gates=experiment.gates, strata=experiment.eval_set.strata,
+                              prevalence=experiment.eval_set.prevalence)
     record = RunRecord(
         name=old.name, experiment=experiment.model_dump(mode="json"), policies=old.policies, candidate=old.candidate,
         baseline=old.baseline, evalset=summary, reviewers=old.reviewers, verdicts=joined, metrics=metrics, items=items,

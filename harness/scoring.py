@@ -21,19 +21,20 @@ SCORED_POLICY = "external@v1"
 
 def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | None = None,
                slices: list[str] | None = None, id_column: str | None = None, text_column: str | None = None,
-               name: str | None = None) -> RunRecord:
+               name: str | None = None, weight: str | None = None) -> RunRecord:
+    """`weight`: a column of sampling weights (inverse inclusion probabilities) for population estimates."""
     table = read_table(path)
     slices = slices or []
-    missing = [c for c in [gold, *preds, *slices, id_column, text_column] if c and c not in table.columns]
+    missing = [c for c in [gold, *preds, *slices, id_column, text_column, weight] if c and c not in table.columns]
     if missing:
         raise HarnessError(f"column '{missing[0]}' is not in the file (columns: "
-                           f"{', '.join(map(str, table.columns[:20]))}); fix --gold/--pred/--slices.", path=path)
+                           f"{', '.join(map(str, table.columns[:20]))}); fix --gold/--pred/--slices/--weight.", path=path)
     benign_values = {v.strip().lower() for v in (benign or DEFAULT_BENIGN)}
     items = pd.DataFrame({
         "item_id": table[id_column].astype(str) if id_column else [str(i) for i in range(len(table))],
         "text": table[text_column].astype(str) if text_column else "",
         "gold": [_gold(v, benign_values, path, row) for row, v in enumerate(table[gold])],
-        "weight": 1.0, "contested": False,
+        "weight": _weights(table[weight], path) if weight else 1.0, "contested": False,
     })
     if items["item_id"].duplicated().any():
         raise HarnessError(f"id '{items['item_id'][items['item_id'].duplicated()].iloc[0]}' appears twice; ids must be unique.", path=path)
@@ -54,7 +55,8 @@ def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | No
                               slices=slices, gates={})
     label = name or Path(path).stem
     return RunRecord(
-        name=label, experiment={"score": {"path": path, "gold": gold, "preds": preds, "benign": sorted(benign_values)}},
+        name=label, experiment={"score": {"path": path, "gold": gold, "preds": preds, "benign": sorted(benign_values),
+                                          "weight": weight}},
         policies={SCORED_POLICY: {"id": "external", "version": 1, "title": "Decisions made elsewhere", "sha256": "",
                                   "path": "", "categories": [{"id": c, "name": c} for c in categories], "rules": [],
                                   "text": ""}},
@@ -63,6 +65,15 @@ def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | No
                  "slices": slices, "license": None, "label_counts": items["gold"].value_counts().to_dict()},
         reviewers={p: {"type": "external", "column": p} for p in preds}, verdicts=verdicts, metrics=metrics,
         items=items, created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+
+
+def _weights(raw: pd.Series, path: str) -> list[float]:
+    weights = pd.to_numeric(raw, errors="coerce")
+    bad = weights.isna() | ~(weights >= 0) | (weights == float("inf"))
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise HarnessError(f"row {row + 1} has weight '{raw.iloc[row]}'; weights must be numbers >= 0.", path=path)
+    return weights.astype(float).tolist()
 
 
 def _gold(value: object, benign: set[str], path: str, row: int) -> str:

@@ -46,14 +46,19 @@ def verdict_table(verdicts: list[Verdict], *, policy: str, reviewer: str) -> pd.
             "rule_ids": ";".join(v.rule_ids),
             "score": v.score,
             "confidence": v.confidence,
-            "rationale": v.rationale,
-            "abstain_reason": v.abstain_reason,
-            "notes": v.notes,
+            "rationale": _storable(v.rationale),
+            "abstain_reason": _storable(v.abstain_reason),
+            "notes": _storable(v.notes),
         }
         for v in verdicts
     ]
     table = pd.DataFrame(rows, columns=VERDICT_COLUMNS)
     return table.astype({"score": float, "confidence": float, "sample": int})
+
+
+def _storable(text: str) -> str:
+    """Model text can hold lone surrogates (from JSON escapes such as \\ud800), which Parquet refuses."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def split_list(value: str) -> list[str]:

@@ -6,12 +6,16 @@ from typing import Any
 
 import pandas as pd
 
-from harness.config import GateSpec
+from harness.config import UNKNOWN, GateSpec, StrataSpec
+from harness.metrics.agreement import agreement
 from harness.metrics.compare import paired_comparison
-from harness.metrics.confusion import category_rates, rates, slice_rates
+from harness.metrics.confusion import category_rates, rates, relabel_candidates, slice_rates, without_contested
 from harness.metrics.gates import evaluate_gates
+from harness.metrics.languages import language_rates
 from harness.metrics.rates import wilson
 from harness.metrics.samples import majority, stability
+from harness.metrics.thresholds import threshold_analysis
+from harness.metrics.weighted import is_weighted, weighted_metrics
 
 __all__ = ["compute_metrics", "reviewer_metrics", "paired_comparison", "rates", "wilson"]
 
@@ -22,29 +26,43 @@ def reviewer_metrics(frame: pd.DataFrame, *, categories: list[str], slices: list
     out = rates(frame)
     out["categories"] = category_rates(frame, categories)
     out["slices"] = slice_rates(frame, slices)
+    out["languages"] = language_rates(frame, slices)
+    if (kept := without_contested(frame, categories, slices)) is not None:
+        out["without_contested"] = kept
     out["gates"] = evaluate_gates(gates, out)
     return out
 
 
 def compute_metrics(verdicts: pd.DataFrame, *, candidate: str, baseline: str | None,
-                    categories: list[str], slices: list[str], gates: dict[str, GateSpec]) -> dict[str, Any]:
-    """`verdicts` is the joined verdict table (gold, text and slices beside each decision)."""
+                    categories: list[str], slices: list[str], gates: dict[str, GateSpec],
+                    strata: StrataSpec | None = None,
+                    prevalence: float | dict[str, float] | None = None) -> dict[str, Any]:
+    """`verdicts` is the joined verdict table (gold, text and slices beside each decision).
+    `strata` and `prevalence` (the eval set's) turn on population estimates, as does a weight column."""
     per_item = majority(verdicts)
+    # Unknown gold (multi-label sets with missing labels) counts in no error rate or agreement with gold.
+    known = per_item[per_item["gold"] != UNKNOWN]
     by_policy: dict[str, dict[str, Any]] = {}
     for (policy, reviewer), frame in per_item.groupby(["policy", "reviewer"], sort=False):
         entry = reviewer_metrics(frame, categories=categories, slices=slices, gates=gates)
         entry["stability"] = stability(verdicts[(verdicts["policy"] == policy) & (verdicts["reviewer"] == reviewer)])
+        if is_weighted(frame, strata, prevalence):
+            entry["weighted"] = weighted_metrics(frame, categories=categories, strata=strata, prevalence=prevalence)
+        if (thresholds := threshold_analysis(frame[frame["gold"] != UNKNOWN], gates)) is not None:
+            entry["thresholds"] = thresholds
         by_policy.setdefault(str(policy), {})[str(reviewer)] = entry
     out: dict[str, Any] = {
         "policy": candidate,
         "reviewers": by_policy.get(candidate, {}),
         "baseline": {"policy": baseline, "reviewers": by_policy.get(baseline, {})} if baseline else None,
         "comparison": {},
+        "relabel_candidates": relabel_candidates(per_item, candidate),
+        "agreement": {str(policy): agreement(frame) for policy, frame in known.groupby("policy", sort=False)},
     }
     if baseline:
         for reviewer in out["reviewers"]:
-            before = per_item[(per_item["policy"] == baseline) & (per_item["reviewer"] == reviewer)]
-            after = per_item[(per_item["policy"] == candidate) & (per_item["reviewer"] == reviewer)]
+            before = known[(known["policy"] == baseline) & (known["reviewer"] == reviewer)]
+            after = known[(known["policy"] == candidate) & (known["reviewer"] == reviewer)]
             if len(before) and len(after):
                 out["comparison"][reviewer] = paired_comparison(before, after, slices)
     return out

@@ -7,15 +7,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import binom
 from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportion_confint
 
 from harness.config import BENIGN
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
 
-def paired_comparison(before: pd.DataFrame, after: pd.DataFrame, slices: list[str]) -> dict[str, Any]:
-    """`before`/`after`: one row per item with item_id, gold, decision (+ slices, text, rationale)."""
+def paired_comparison(before: pd.DataFrame, after: pd.DataFrame, slices: list[str],
+                      adjust: str = "holm") -> dict[str, Any]:
+    """`before`/`after`: one row per item with item_id, gold, decision (+ slices, text, rationale).
+
+    Per-slice p-values are also given adjusted for the number of slices tested (`adjust`:
+    'holm' or 'fdr_bh'), since some slice will look changed by chance when there are many."""
     joined = before.merge(after[["item_id", "decision", "rationale", "rule_ids"]], on="item_id",
                           suffixes=("_before", "_after"), validate="one_to_one")
     out = _paired(joined)
@@ -25,6 +31,7 @@ def paired_comparison(before: pd.DataFrame, after: pd.DataFrame, slices: list[st
         column: {str(value): _paired(group) for value, group in joined.groupby(column, sort=True)}
         for column in slices
     }
+    out["slice_adjustment"] = adjust_slice_p_values(out["slices"], adjust)
     flips = joined[joined["decision_before"] != joined["decision_after"]]
     keep = ["item_id", "text", "gold", "decision_before", "decision_after", "rationale_before",
             "rationale_after", *slices]
@@ -63,21 +70,77 @@ def _mcnemar_p(fixed: int, broken: int) -> float:
 
 
 def _paired_change(before: np.ndarray, after: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
-    """Change in a rate between paired versions, with McNemar's exact p-value.
+    """Change in a rate between paired versions (after - before) among the items in `mask`."""
+    both = int((before & after & mask).sum())
+    down = int((before & ~after & mask).sum())
+    up = int((~before & after & mask).sum())
+    return paired_change(both, down, up, int(mask.sum()) - both - down - up)
 
-    The interval is the paired Wald interval for a difference of dependent proportions
-    (Agresti, Categorical Data Analysis, 10.1); statsmodels has no paired-difference interval.
+
+def paired_change(both: int, down: int, up: int, neither: int, alpha: float = 0.05) -> dict[str, Any]:
+    """From the paired 2x2 counts: positive in both versions, only before (down), only after (up), neither.
+
+    The interval is Newcombe's square-and-add (hybrid score) interval for a difference of paired
+    proportions, which keeps its coverage with small counts where the Wald interval does not; the
+    exact McNemar p-value is the headline test, the mid-p beside it is the less conservative one
+    recommended by Fagerland, Lydersen & Laake (BMC Med Res Methodol 13:91, 2013).
     """
-    n = int(mask.sum())
+    n = both + down + up + neither
     if n == 0:
         return {"before": None, "after": None, "change": None, "ci_low": None, "ci_high": None,
-                "p_value": None, "n": 0, "up": 0, "down": 0}
-    up = int((~before & after & mask).sum())
-    down = int((before & ~after & mask).sum())
-    p_before, p_after = float(before[mask].mean()), float(after[mask].mean())
-    diff = (up - down) / n
-    variance = max((up + down) / n - diff**2, 0.0) / n
-    half = float(norm.ppf(0.975)) * math.sqrt(variance)
-    return {"before": p_before, "after": p_after, "change": diff,
-            "ci_low": max(-1.0, diff - half), "ci_high": min(1.0, diff + half),
-            "p_value": _mcnemar_p(up, down), "n": n, "up": up, "down": down}
+                "p_value": None, "p_value_mid": None, "n": 0, "up": 0, "down": 0, "ci_method": CI_METHOD}
+    low, high = newcombe_paired_interval(both, down, up, neither, alpha)
+    return {"before": (both + down) / n, "after": (both + up) / n, "change": (up - down) / n,
+            "ci_low": low, "ci_high": high, "p_value": _mcnemar_p(up, down), "p_value_mid": _mcnemar_mid_p(up, down),
+            "n": n, "up": up, "down": down, "ci_method": CI_METHOD}
+
+
+CI_METHOD = "newcombe square-and-add (method 10)"
+
+
+def newcombe_paired_interval(both: int, down: int, up: int, neither: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Interval for (after - before) from paired counts; statsmodels and scipy have no paired one.
+
+    Newcombe, Stat Med 17:2635-2650 (1998), method 10: Wilson intervals of the two marginal rates
+    combined with the phi correlation of the 2x2 table (phi shrunk by N/2 towards 0 when positive,
+    as in Newcombe's paper and Fagerland, Lydersen & Laake, Statistical Analysis of Contingency
+    Tables, 2017, section 8.5).
+    """
+    n = both + down + up + neither
+    after, before = (both + up) / n, (both + down) / n
+    l_after, u_after = proportion_confint(both + up, n, alpha=alpha, method="wilson")
+    l_before, u_before = proportion_confint(both + down, n, alpha=alpha, method="wilson")
+    margins = (both + up) * (down + neither) * (both + down) * (up + neither)
+    cross = both * neither - up * down
+    phi = 0.0
+    if margins > 0:
+        phi = (cross - n / 2) / math.sqrt(margins) if cross > n / 2 else min(cross, 0) / math.sqrt(margins)
+    diff = after - before
+    d_low = (after - l_after) ** 2 - 2 * phi * (after - l_after) * (u_before - before) + (u_before - before) ** 2
+    d_high = (u_after - after) ** 2 - 2 * phi * (u_after - after) * (before - l_before) + (before - l_before) ** 2
+    return max(-1.0, diff - math.sqrt(max(d_low, 0.0))), min(1.0, diff + math.sqrt(max(d_high, 0.0)))
+
+
+def _mcnemar_mid_p(up: int, down: int) -> float:
+    """Mid-p McNemar: the exact two-sided p minus the probability of the observed table."""
+    total = up + down
+    if total == 0:
+        return 1.0
+    low = min(up, down)
+    return float(min(1.0, 2 * binom.cdf(low, total, 0.5) - binom.pmf(low, total, 0.5)))
+
+
+def adjust_slice_p_values(slices: dict[str, dict[str, dict[str, Any]]], method: str = "holm") -> dict[str, Any]:
+    """Adjust every per-slice change p-value of one comparison as one family (statsmodels
+    multipletests: 'holm' controls the family-wise error, 'fdr_bh' the false discovery rate)."""
+    changes = [group[name] for by_value in slices.values() for group in by_value.values()
+               for name in ("over_enforcement_change", "leakage_change") if group[name]["p_value"] is not None]
+    if changes:
+        adjusted = multipletests([c["p_value"] for c in changes], alpha=0.05, method=method)[1]
+        for change, value in zip(changes, adjusted):
+            change["p_adjusted"] = float(value)
+    for by_value in slices.values():
+        for group in by_value.values():
+            for name in ("over_enforcement_change", "leakage_change"):
+                group[name].setdefault("p_adjusted", None)
+    return {"method": method, "tests": len(changes)}

@@ -7,24 +7,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.config import BENIGN
+from harness.config import BENIGN, UNKNOWN
 from harness.metrics.rates import SMALL_SAMPLE, wilson
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
 
 def rates(frame: pd.DataFrame) -> dict[str, Any]:
-    """Headline rates for one reviewer x policy; `frame` has columns gold and decision."""
-    benign = frame["gold"].to_numpy() == BENIGN
+    """Headline rates for one reviewer x policy; `frame` has columns gold and decision.
+    Items whose gold is unknown count in `items` and abstentions only: whether acting on them
+    was right is not known."""
+    benign, violating, unknown = gold_status(frame)
     decision = frame["decision"].to_numpy()
     actioned, allowed, abstained = decision == ACTIONED, decision == ALLOWED, decision == ABSTAINED
     decided = ~abstained
     out: dict[str, Any] = {
         "items": int(len(frame)),
         "benign": int(benign.sum()),
-        "violating": int((~benign).sum()),
+        "violating": int(violating.sum()),
+        "unknown": int(unknown.sum()),
         "over_enforcement": wilson(int((actioned & benign).sum()), int((decided & benign).sum())),
-        "leakage": wilson(int((allowed & ~benign).sum()), int((decided & ~benign).sum())),
-        "false_action_share": wilson(int((actioned & benign).sum()), int(actioned.sum())),
+        "leakage": wilson(int((allowed & violating).sum()), int((decided & violating).sum())),
+        "false_action_share": wilson(int((actioned & benign).sum()), int((actioned & ~unknown).sum())),
         "abstained": int(abstained.sum()),
         "abstention_rate": wilson(int(abstained.sum()), int(len(frame))),
     }
@@ -35,30 +38,59 @@ def rates(frame: pd.DataFrame) -> dict[str, Any]:
             warnings.append(f"{name}: no decided {'benign' if name == 'over_enforcement' else 'violating'} items")
         elif n < SMALL_SAMPLE:
             warnings.append(f"{name}: only {n} items, interval is wide")
+    if out["unknown"]:
+        warnings.append(f"{out['unknown']} items with unknown gold are left out of over-enforcement, "
+                        "leakage and false-action share")
     out["warnings"] = warnings
     return out
 
 
 def category_rates(frame: pd.DataFrame, category_ids: list[str]) -> dict[str, Any]:
     """Per violating category: leakage among items of that gold category, over-enforcement as
-    benign items actioned under that category, and right-to-action-wrong-category counts."""
-    gold = frame["gold"].to_numpy()
+    benign items actioned under that category, and right-to-action-wrong-category counts.
+
+    Gold may be multi-label ('H;HR'): an item belongs to every category it lists. An item whose
+    label for a category is unknown is left out of that category's denominators. Beside the
+    benign-only over-enforcement, `category_false_positive` is the one-vs-rest view: items known
+    not to be in the category (benign or other categories) actioned under it."""
+    gold_sets = [set(str(g).split(";")) for g in frame["gold"].to_numpy()]
     decision = frame["decision"].to_numpy()
     predicted = frame["categories"].fillna("").astype(str).to_numpy()
-    benign = gold == BENIGN
+    benign, _, _ = gold_status(frame)
     decided = decision != ABSTAINED
+    actioned = decision == ACTIONED
     out: dict[str, Any] = {}
     for cid in category_ids:
-        has_cat = np.array([cid in p.split(";") for p in predicted])
-        of_cat = gold == cid
-        actioned = decision == ACTIONED
+        has_cat = np.array([cid in p.split(";") for p in predicted], dtype=bool)
+        of_cat = np.array([cid in g for g in gold_sets], dtype=bool)
+        unknown = unknown_for(frame, cid)
+        negative = ~of_cat & ~unknown
         out[cid] = {
             "items": int(of_cat.sum()),
+            "unknown": int(unknown.sum()),
             "leakage": wilson(int((of_cat & (decision == ALLOWED)).sum()), int((of_cat & decided).sum())),
             "over_enforcement": wilson(int((benign & actioned & has_cat).sum()), int((benign & decided).sum())),
+            "category_false_positive": wilson(int((negative & actioned & has_cat).sum()),
+                                              int((negative & decided).sum())),
             "wrong_category": int((of_cat & actioned & ~has_cat & (predicted != "")).sum()),
         }
     return out
+
+
+def gold_status(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(benign, violating, unknown) masks of the overall gold status."""
+    gold = frame["gold"].astype(str).to_numpy()
+    benign, unknown = gold == BENIGN, gold == UNKNOWN
+    return benign, ~benign & ~unknown, unknown
+
+
+def unknown_for(frame: pd.DataFrame, cid: str) -> np.ndarray:
+    """Items whose gold for one category is unknown: listed in gold_unknown, or wholly unknown gold
+    without a per-category list (a label mapped to 'unknown' in a single-label set)."""
+    gold = frame["gold"].astype(str).to_numpy()
+    listed = (frame["gold_unknown"].fillna("").astype(str).to_numpy() if "gold_unknown" in frame
+              else np.full(len(frame), "", dtype=object))
+    return np.array([(g == UNKNOWN and not u) or cid in u.split(";") for g, u in zip(gold, listed)], dtype=bool)
 
 
 def slice_rates(frame: pd.DataFrame, slices: list[str]) -> dict[str, dict[str, Any]]:
@@ -66,4 +98,57 @@ def slice_rates(frame: pd.DataFrame, slices: list[str]) -> dict[str, dict[str, A
     out: dict[str, dict[str, Any]] = {}
     for column in slices:
         out[column] = {str(value): rates(group) for value, group in frame.groupby(column, sort=True)}
+    return out
+
+
+def without_contested(frame: pd.DataFrame, category_ids: list[str], slices: list[str]) -> dict[str, Any] | None:
+    """The same rates on the items whose gold is not contested; None when no item is contested."""
+    if "contested" not in frame:
+        return None
+    contested = frame["contested"].fillna(False).astype(bool).to_numpy()
+    if not contested.any():
+        return None
+    kept = frame[~contested]
+    out = rates(kept)
+    out["excluded"] = int(contested.sum())
+    out["categories"] = category_rates(kept, category_ids)
+    out["slices"] = slice_rates(kept, slices)
+    return out
+
+
+RELABEL_LIMIT = 200
+
+
+def relabel_candidates(per_item: pd.DataFrame, policy: str, limit: int = RELABEL_LIMIT) -> dict[str, Any]:
+    """Items every reviewer decided, and every one against gold, under the candidate policy:
+    candidates for a second look at the gold label. Contested items first, then the most
+    confident disagreements (score = probability of violating, where the reviewer gives one)."""
+    frame = per_item[(per_item["policy"] == policy) & (per_item["gold"].astype(str) != UNKNOWN)]
+    reviewers = sorted(map(str, frame["reviewer"].unique()))
+    out: dict[str, Any] = {"total": 0, "reviewers": reviewers, "items": []}
+    if frame.empty:
+        return out
+    benign = frame["gold"].to_numpy() == BENIGN
+    decision = frame["decision"].to_numpy()
+    wrong = np.isin(decision, [ACTIONED, ALLOWED]) & ((decision == ACTIONED) == benign)
+    score = pd.to_numeric(frame["score"], errors="coerce").to_numpy(dtype=float)
+    strength = np.where(benign, score, 1.0 - score)
+    marked = frame.assign(_wrong=wrong, _strength=strength, _score=score)
+    votes = marked.groupby("item_id", sort=False).agg(n=("reviewer", "nunique"), wrong=("_wrong", "all"),
+                                                     strength=("_strength", "mean"), score=("_score", "mean"))
+    ids = votes[(votes["n"] == len(reviewers)) & votes["wrong"]]
+    first = marked.drop_duplicates("item_id").set_index("item_id")
+    contested = (first["contested"].fillna(False).astype(bool) if "contested" in first
+                 else pd.Series(False, index=first.index)).reindex(ids.index)
+    order = pd.DataFrame({"contested": contested, "strength": ids["strength"].fillna(0.5)})
+    order = order.sort_values(["contested", "strength"], ascending=[False, False], kind="stable")
+    decisions = marked.pivot_table(index="item_id", columns="reviewer", values="decision", aggfunc="first")
+    out["total"] = int(len(order))
+    if len(reviewers) == 1:
+        out["note"] = "one reviewer: these are its errors, not a consensus against gold"
+    out["items"] = [{"item_id": str(item_id), "gold": str(first.at[item_id, "gold"]),
+                     "contested": bool(order.at[item_id, "contested"]),
+                     "decisions": {str(r): str(d) for r, d in decisions.loc[item_id].items()},
+                     "mean_score": None if pd.isna(ids.at[item_id, "score"]) else float(ids.at[item_id, "score"])}
+                    for item_id in order.index[:limit]]
     return out

@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from harness.config import UNKNOWN
+
 from harness.metrics.samples import majority
 from harness.record import RunRecord
 from harness.reporting import analysis, charts
@@ -111,7 +113,9 @@ def _candidate_items(record: RunRecord) -> pd.DataFrame:
     verdicts = record.verdicts
     if verdicts is None or verdicts.empty or "policy" not in verdicts:
         return pd.DataFrame(columns=["reviewer", "item_id", "decision", "gold", "score", "confidence"])
-    return majority(verdicts[verdicts["policy"] == record.candidate].reset_index(drop=True))
+    # Items whose gold is unknown inform no error count, curve or exemplar.
+    known = verdicts[(verdicts["policy"] == record.candidate) & (verdicts["gold"] != UNKNOWN)]
+    return majority(known.reset_index(drop=True))
 
 
 def _stability(reviewers: dict[str, Any]) -> list[tuple[str, str]]:

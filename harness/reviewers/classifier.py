@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from harness.config import BENIGN, ClassifierReviewerConfig
+from harness.config import BENIGN, UNKNOWN, ClassifierReviewerConfig
 from harness.errors import HarnessError
-from harness.evalset import GOLD, TEXT, load_evalset
+from harness.evalset import GOLD, GOLD_UNKNOWN, TEXT, load_evalset
 from harness.hashing import sha256_json
 from harness.policy import Policy
 from harness.verdicts import ACTIONED, ALLOWED, Verdict
@@ -46,14 +47,21 @@ class ClassifierReviewer:
         self.base_dir = base_dir
         self.mode_ = "model_uri" if config.model_uri else "trained" if config.train else "cross_fitted"
         self.model_: Pipeline | None = None
+        self.per_category_ = False  # multi-label gold: one binary model per category
+        self.skipped_categories_: list[str] = []
         self._memo: dict[tuple[str, ...], list[Verdict]] = {}
 
     def params(self) -> dict[str, object]:
         c = self.config
         source = c.model_uri or (c.train.path if c.train else "out-of-fold on the eval set")
-        return {"type": self.kind, "mode": self.mode_, "source": str(source), "folds": c.folds,
-                "threshold": c.threshold, "max_features": c.max_features, "seed": c.seed,
-                "estimator": "tfidf(word 1-2, char 2-5) + logistic regression" if not c.model_uri else "mlflow model"}
+        out: dict[str, object] = {
+            "type": self.kind, "mode": self.mode_, "source": str(source), "folds": c.folds,
+            "threshold": c.threshold, "max_features": c.max_features, "seed": c.seed,
+            "estimator": "tfidf(word 1-2, char 2-5) + logistic regression" if not c.model_uri else "mlflow model"}
+        if self.per_category_:
+            out["estimator"] = f"{out['estimator']}, one-vs-rest per category (multi-label gold)"
+            out["skipped_categories"] = list(self.skipped_categories_)
+        return out
 
     def usage(self) -> dict[str, object]:
         return {}
@@ -63,11 +71,98 @@ class ClassifierReviewer:
 
     def review(self, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
         # The classifier does not read the policy text: one prediction serves every policy version.
-        key = (*policy.category_ids, sha256_json(items[["item_id", TEXT, GOLD]].to_numpy().tolist()))
+        columns = ["item_id", TEXT, GOLD] + ([GOLD_UNKNOWN] if GOLD_UNKNOWN in items else [])
+        key = (*policy.category_ids, sha256_json(items[columns].to_numpy().tolist()))
         if key not in self._memo:
-            classes, proba = self._probabilities(items, policy)
-            self._memo[key] = self._verdicts(items, classes, proba)
+            if not self.config.model_uri and is_multilabel(self._training_items(items, policy)):
+                self._memo[key] = self._per_category_verdicts(items, policy)
+            else:
+                classes, proba = self._probabilities(items, policy)
+                self._memo[key] = self._verdicts(items, classes, proba)
         return self._memo[key]
+
+    def _training_items(self, items: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+        if not self.config.train:
+            return items
+        train = load_evalset(self.config.train, base_dir=self.base_dir)
+        train.check_labels(policy.category_ids, policy_path=policy.path)
+        return train.items
+
+    def _per_category_verdicts(self, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
+        """Multi-label gold (or unknown labels): one binary model per category, each trained only
+        on items whose label for that category is known. Cross-fitted when there is no training set."""
+        self.per_category_ = True
+        categories = policy.category_ids
+        texts = items[TEXT].astype(str).to_numpy()
+        if self.config.train:
+            train = self._training_items(items, policy)
+            positive, known = label_matrix(train, categories)
+            proba = self._fit_predict(train[TEXT].astype(str).to_numpy(), positive, known, texts, categories)
+        else:
+            positive, known = label_matrix(items, categories)
+            proba = self._cross_fit_per_category(texts, positive, known, categories)
+        verdicts = []
+        for row, item_id in enumerate(items["item_id"]):
+            score = float(proba[row].max()) if len(categories) else 0.0
+            order = np.argsort(-proba[row], kind="stable")
+            cited = [categories[j] for j in order if proba[row, j] >= self.config.threshold]
+            actioned = score >= self.config.threshold
+            verdicts.append(Verdict(item_id=str(item_id), decision=ACTIONED if actioned else ALLOWED,
+                                    categories=cited if actioned else [], score=score,
+                                    confidence=max(score, 1.0 - score)))
+        return verdicts
+
+    def _learnable(self, positive: np.ndarray, known: np.ndarray, categories: list[str]) -> list[int]:
+        keep = []
+        for j, cid in enumerate(categories):
+            pos = int((positive[:, j] & known[:, j]).sum())
+            neg = int((~positive[:, j] & known[:, j]).sum())
+            if pos >= 2 and neg >= 2:
+                keep.append(j)
+        self.skipped_categories_ = [c for j, c in enumerate(categories) if j not in keep]
+        return keep
+
+    def _fit_predict(self, train_texts: np.ndarray, positive: np.ndarray, known: np.ndarray,
+                     texts: np.ndarray, categories: list[str]) -> np.ndarray:
+        proba = np.zeros((len(texts), len(categories)))
+        base = text_pipeline(self.config.max_features, self.config.seed)
+        features = clone(base.named_steps["features"])
+        x_train, x_test = features.fit_transform(train_texts), features.transform(texts)
+        for j in self._learnable(positive, known, categories):
+            rows = known[:, j]
+            model = _binary(base).fit(x_train[rows], positive[rows, j])
+            proba[:, j] = model.predict_proba(x_test)[:, list(model.classes_).index(True)]
+        return proba
+
+    def _cross_fit_per_category(self, texts: np.ndarray, positive: np.ndarray, known: np.ndarray,
+                                categories: list[str]) -> np.ndarray:
+        learnable = self._learnable(positive, known, categories)
+        if not learnable:
+            raise HarnessError(
+                f"classifier '{self.name}' cannot be cross-fitted: no category has at least two known "
+                "violating and two known non-violating items; add items or give the reviewer a 'train' set.")
+        strata = _strata(positive)
+        splits = max(2, min(self.config.folds, len(texts) // 2))
+        folds = StratifiedKFold(n_splits=splits, shuffle=True, random_state=self.config.seed)
+        base = text_pipeline(self.config.max_features, self.config.seed)
+        proba = np.zeros((len(texts), len(categories)))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The least populated class")
+            split = list(folds.split(texts, strata))
+        # Features are fitted per fold on training texts only (labels are not used), then one
+        # logistic regression per category on the training items whose label is known.
+        for train_idx, test_idx in split:
+            features = clone(base.named_steps["features"])
+            x_train, x_test = features.fit_transform(texts[train_idx]), features.transform(texts[test_idx])
+            for j in learnable:
+                rows = known[train_idx, j]
+                labels = positive[train_idx, j][rows]
+                if labels.all() or not labels.any():
+                    proba[test_idx, j] = float(labels.any())
+                    continue
+                model = _binary(base).fit(x_train[rows], labels)
+                proba[test_idx, j] = model.predict_proba(x_test)[:, list(model.classes_).index(True)]
+        return proba
 
     def _probabilities(self, items: pd.DataFrame, policy: Policy) -> tuple[list[str], np.ndarray]:
         texts = items[TEXT].astype(str).to_numpy()
@@ -143,3 +238,38 @@ class ClassifierReviewer:
                 confidence=float(proba[row].max()),
             ))
         return verdicts
+
+
+def is_multilabel(items: pd.DataFrame) -> bool:
+    """Gold with several categories per item, or with unknown labels, needs per-category models."""
+    gold = items[GOLD].astype(str)
+    listed = items[GOLD_UNKNOWN].fillna("").astype(str) if GOLD_UNKNOWN in items else pd.Series("", index=items.index)
+    return bool(gold.str.contains(";", regex=False).any() or (gold == UNKNOWN).any() or (listed != "").any())
+
+
+def label_matrix(items: pd.DataFrame, categories: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(positive, known) boolean matrices, items x categories."""
+    gold = items[GOLD].astype(str).to_numpy()
+    listed = (items[GOLD_UNKNOWN].fillna("").astype(str).to_numpy() if GOLD_UNKNOWN in items
+              else np.full(len(items), "", dtype=object))
+    positive = np.array([[c in g.split(";") for c in categories] for g in gold], dtype=bool).reshape(len(gold), -1)
+    known = np.array([[not ((g == UNKNOWN and not u) or c in u.split(";")) for c in categories]
+                      for g, u in zip(gold, listed)], dtype=bool).reshape(len(gold), -1)
+    return positive, known
+
+
+def _strata(positive: np.ndarray) -> np.ndarray:
+    """Fold strata: the item's rarest positive category, else 'none', so rare categories spread over folds."""
+    counts = positive.sum(axis=0)
+    strata = np.array(["none"] * len(positive), dtype=object)
+    for row in range(len(positive)):
+        hits = np.flatnonzero(positive[row])
+        if len(hits):
+            strata[row] = str(hits[np.argmin(counts[hits])])
+    return strata
+
+
+def _binary(base: Pipeline) -> LogisticRegression:
+    """The pipeline's logistic regression for one category; liblinear is the fast solver for a
+    binary problem on sparse features (same L2 penalty and C)."""
+    return clone(base.named_steps["model"]).set_params(solver="liblinear")

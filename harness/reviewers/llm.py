@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from harness.reviewers.llm_verdict import parse_verdict, verdict_schema
 from harness.verdicts import Verdict
 
 LOCAL_API_KEY = "sk-local-no-key"
+POSTFIX_INTERVAL_S = 0.5  # tokens and cost beside the progress bar: formatting them per item costs more than a call
 Job = tuple[str, str, int, str]
 
 
@@ -128,34 +130,39 @@ class LLMReviewer:
     async def _judge(self, todo: list[Job], builder: PromptBuilder,
                      schema: dict[str, Any], answers: dict[str, dict[str, Any]]) -> None:
         client = self._ensure_client()
-        limit = asyncio.Semaphore(self.config.concurrency)
         budget = self.config.max_cost_usd
+        writer = _CacheWriter(self.cache)
         from tqdm import tqdm
 
         progress = tqdm(total=len(todo), desc=f"{self.name}", unit="item", file=sys.stderr,
                         disable=None, dynamic_ncols=True)
+        postfix_at = 0.0
+        jobs = iter(todo)
 
-        async def one(job: Job) -> None:
-            item_id, text, sample, key = job
-            async with limit:
+        async def worker() -> None:
+            # `concurrency` workers pull from one queue: no task or semaphore wait per item.
+            nonlocal postfix_at
+            for item_id, text, sample, key in jobs:
                 if budget is not None and (self._usage["cost_usd"] or 0.0) >= budget:
                     return
                 completion = await client.complete(builder.messages(text), schema)
-            if completion.error:
-                answers[key] = {"error": completion.error}  # not cached: a re-run tries again
-            else:
-                entry = {"content": completion.content, "prompt_tokens": completion.prompt_tokens,
-                         "completion_tokens": completion.completion_tokens, "cost_usd": completion.cost_usd}
-                self.cache.put(key, entry)
-                answers[key] = entry
-                self._count(completion)
-            self._usage["retries"] = client.retries
-            progress.update(1)
-            progress.set_postfix(tokens=self._usage["prompt_tokens"] + self._usage["completion_tokens"],
-                                 cost=self._cost_text(), refresh=False)
+                if completion.error:
+                    answers[key] = {"error": completion.error}  # not cached: a re-run tries again
+                else:
+                    entry = {"content": completion.content, "prompt_tokens": completion.prompt_tokens,
+                             "completion_tokens": completion.completion_tokens, "cost_usd": completion.cost_usd}
+                    writer.put(key, entry)
+                    answers[key] = entry
+                    self._count(completion)
+                self._usage["retries"] = client.retries
+                progress.update(1)
+                if (now := time.monotonic()) - postfix_at >= POSTFIX_INTERVAL_S:
+                    postfix_at = now
+                    progress.set_postfix(tokens=self._usage["prompt_tokens"] + self._usage["completion_tokens"],
+                                         cost=self._cost_text(), refresh=False)
 
         try:
-            tasks = [asyncio.create_task(one(job)) for job in todo]
+            tasks = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, len(todo)))]
             try:
                 await asyncio.gather(*tasks)
             except BaseException:
@@ -164,7 +171,11 @@ class LLMReviewer:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 raise
         finally:
-            progress.close()
+            try:
+                writer.flush()  # what arrived in this last turn; raises a write failure (disk full)
+            finally:
+                progress.close()
+                await client.aclose()
         if budget is not None and len([j for j in todo if j[3] in answers]) < len(todo):
             raise BudgetExceeded(f"reviewer '{self.name}' reached its budget of ${budget:.2f}; "
                                  f"{len(todo) - len([j for j in todo if j[3] in answers])} judgements were not made")
@@ -201,7 +212,8 @@ class LLMReviewer:
             endpoint = Endpoint(model=c.model, api_base=c.api_base, api_key=key, api_key_env=c.api_key_env,
                                 response_format="json_schema" if fmt == "auto" else fmt)
         self._client = LLMClient(endpoint, timeout_s=c.timeout_s, max_retries=c.max_retries,
-                                 temperature=c.temperature, max_tokens=c.max_tokens, seed=c.seed)
+                                 temperature=c.temperature, max_tokens=c.max_tokens, seed=c.seed,
+                                 concurrency=c.concurrency)
         return self._client
 
     def close(self) -> None:
@@ -209,6 +221,40 @@ class LLMReviewer:
             self._server.stop()
             self._server = None
         self._client = None
+
+
+class _CacheWriter:
+    """Group commit: answers that arrive in the same event-loop turn share one transaction.
+
+    An answer is written no later than the next turn of the event loop after it arrives, before
+    the reviewer waits on the network again; no timer delays it. A kill -9 can lose only answers
+    parsed in the turn it lands in (under a millisecond of work), as it could lose an answer
+    whose bytes had arrived but were not yet parsed."""
+
+    def __init__(self, cache: JudgementCache) -> None:
+        self.cache = cache
+        self.pending: list[tuple[str, dict[str, Any]]] = []
+        self.failed: Exception | None = None
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        if self.failed is not None:
+            raise self.failed
+        if not self.pending:
+            asyncio.get_running_loop().call_soon(self._flush_soon)
+        self.pending.append((key, value))
+
+    def flush(self) -> None:
+        if self.failed is not None:
+            raise self.failed
+        batch, self.pending = self.pending, []
+        if batch:
+            self.cache.put_many(batch)
+
+    def _flush_soon(self) -> None:
+        try:
+            self.flush()
+        except Exception as err:  # in a loop callback it would only be logged: the next put or flush raises it
+            self.failed = err
 
 
 def _resolve(path: str, base_dir: Path) -> Path:

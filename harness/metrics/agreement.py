@@ -1,0 +1,100 @@
+"""Agreement between reviewers, and with gold: Cohen's kappa per pair, Krippendorff's alpha over all
+reviewers, and the items they disagree on (where a policy is ambiguous or gold may be wrong)."""
+
+from __future__ import annotations
+
+import itertools
+import warnings as python_warnings
+from typing import Any
+
+import krippendorff
+import numpy as np
+import pandas as pd
+from sklearn.metrics import cohen_kappa_score
+
+from harness.metrics.confusion import gold_status
+from harness.verdicts import ACTIONED, ALLOWED
+
+MAX_LISTED = 200
+TEXT_CHARS = 300
+
+
+def agreement(per_item: pd.DataFrame) -> dict[str, Any]:
+    """`per_item`: one decided-or-abstained row per item x reviewer of one policy version, with gold.
+
+    Decisions are compared as actioned / allowed; an abstention is a missing rating (left out of a
+    kappa pair, and handled as missing by Krippendorff's alpha), never a third answer.
+    """
+    table = per_item.pivot_table(index="item_id", columns="reviewer", values="decision", aggfunc="first")
+    reviewers = [str(r) for r in table.columns]
+    ratings = table.apply(lambda col: col.map({ACTIONED: 1.0, ALLOWED: 0.0})).astype(float)
+    items = per_item.drop_duplicates("item_id").set_index("item_id").reindex(table.index)
+    _, violating, unknown = gold_status(items)
+    gold = np.where(unknown, np.nan, violating.astype(float))  # unknown gold is no rating
+    notes: list[str] = []
+    out: dict[str, Any] = {
+        "scale": "actioned vs allowed; abstentions are missing ratings",
+        "reviewers": reviewers,
+        "with_gold": {r: _kappa(gold, ratings[r].to_numpy(), f"{r} vs gold", notes) for r in reviewers},
+        "pairs": [{"a": a, "b": b, **_kappa(ratings[a].to_numpy(), ratings[b].to_numpy(), f"{a} vs {b}", notes)}
+                  for a, b in itertools.combinations(reviewers, 2)],
+        "krippendorff_alpha": _alpha(ratings.to_numpy().T, notes) if len(reviewers) >= 2 else None,
+    }
+    out.update(_disagreements(ratings, gold, items, table))
+    out["warnings"] = notes
+    return out
+
+
+def _kappa(x: np.ndarray, y: np.ndarray, label: str, notes: list[str]) -> dict[str, Any]:
+    both = ~np.isnan(x) & ~np.isnan(y)
+    n = int(both.sum())
+    if n == 0:
+        notes.append(f"{label}: no item rated by both; no kappa")
+        return {"kappa": None, "agreement": None, "n": 0}
+    a, b = x[both].astype(int), y[both].astype(int)
+    observed = float((a == b).mean())
+    if len(set(a) | set(b)) < 2:
+        # Both raters gave one and the same answer throughout: chance agreement is 1, kappa is 0/0.
+        notes.append(f"{label}: every rating is the same answer; kappa is undefined")
+        return {"kappa": None, "agreement": observed, "n": n}
+    with python_warnings.catch_warnings():
+        python_warnings.simplefilter("ignore", RuntimeWarning)
+        kappa = float(cohen_kappa_score(a, b, labels=[0, 1]))
+    return {"kappa": kappa if np.isfinite(kappa) else None, "agreement": observed, "n": n}
+
+
+def _alpha(reliability: np.ndarray, notes: list[str]) -> dict[str, Any] | None:
+    """Nominal Krippendorff's alpha over reviewers x items (the `krippendorff` package)."""
+    pairable = (~np.isnan(reliability)).sum(axis=0) >= 2
+    rated = reliability[:, pairable]
+    values = set(rated[~np.isnan(rated)].tolist())
+    if not pairable.any() or len(values) < 2:
+        notes.append("Krippendorff's alpha: fewer than two items rated twice, or one answer throughout; undefined")
+        return {"alpha": None, "raters": int(reliability.shape[0]), "items": int(pairable.sum())}
+    value = float(krippendorff.alpha(reliability_data=rated, level_of_measurement="nominal"))
+    return {"alpha": value if np.isfinite(value) else None, "raters": int(reliability.shape[0]),
+            "items": int(pairable.sum())}
+
+
+def _disagreements(ratings: pd.DataFrame, gold: np.ndarray, items: pd.DataFrame,
+                   decisions: pd.DataFrame) -> dict[str, Any]:
+    """Items the reviewers split on, and items every deciding reviewer got wrong against gold."""
+    values = ratings.to_numpy()
+    decided = ~np.isnan(values)
+    some = decided.any(axis=1)
+    with np.errstate(invalid="ignore"):
+        actioned = np.nansum(values, axis=1)
+    split = some & (actioned > 0) & (actioned < decided.sum(axis=1))
+    wrong = some & ~np.isnan(gold) & (np.where(decided, values != gold[:, None], True).all(axis=1))
+    return {"split": _listed(split, decisions, items), "all_wrong": _listed(wrong, decisions, items)}
+
+
+def _listed(mask: np.ndarray, decisions: pd.DataFrame, items: pd.DataFrame) -> dict[str, Any]:
+    rows = []
+    for item_id in decisions.index[mask][:MAX_LISTED]:
+        row = decisions.loc[item_id]
+        text = items.at[item_id, "text"] if "text" in items else ""
+        rows.append({"item_id": str(item_id), "gold": str(items.at[item_id, "gold"]),
+                     "text": "" if pd.isna(text) else str(text)[:TEXT_CHARS],
+                     "decisions": {str(r): ("not judged" if pd.isna(v) else str(v)) for r, v in row.items()}})
+    return {"count": int(mask.sum()), "items": rows}

@@ -1,0 +1,73 @@
+"""Localization view: per-language over-enforcement and leakage side by side, each language
+tested against all the others pooled, so a policy that only works in English shows up."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import fisher_exact
+from statsmodels.stats.multitest import multipletests
+
+from harness.metrics.confusion import gold_status
+from harness.metrics.rates import wilson
+from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
+
+ALPHA = 0.05
+_LANGUAGE_SLICE = re.compile(r"^(lang|language|locale)s?$|^(lang|language|locale)_|_(lang|language|locale)$",
+                             re.IGNORECASE)
+TEST = ("two-sided Fisher exact test of each language against all other languages pooled, "
+        "Holm-adjusted across languages per metric")
+
+
+def language_column(slices: list[str]) -> str | None:
+    """The first slice that names a language or locale (language, lang, locale, text_language, ...)."""
+    return next((s for s in slices if _LANGUAGE_SLICE.search(s)), None)
+
+
+def language_rates(frame: pd.DataFrame, slices: list[str], alpha: float = ALPHA) -> dict[str, Any] | None:
+    """None unless a language slice has two or more values. Items with unknown gold are left out."""
+    column = language_column(slices)
+    if column is None or column not in frame or frame[column].nunique() < 2:
+        return None
+    benign, violating, _ = gold_status(frame)
+    decision = frame["decision"].to_numpy()
+    decided = decision != ABSTAINED
+    language = frame[column].astype(str).to_numpy()
+    # metric -> (numerator mask, denominator mask)
+    masks = {"over_enforcement": (decided & benign & (decision == ACTIONED), decided & benign),
+             "leakage": (decided & violating & (decision == ALLOWED), decided & violating)}
+    values = sorted(set(language))
+    rows: dict[str, dict[str, Any]] = {v: {"items": int((language == v).sum())} for v in values}
+    flagged: list[dict[str, Any]] = []
+    for metric, (hit, base) in masks.items():
+        k_all, n_all = int(hit.sum()), int(base.sum())
+        tests: dict[str, dict[str, Any]] = {}
+        for value in values:
+            here = language == value
+            k, n = int((hit & here).sum()), int((base & here).sum())
+            rows[value][metric] = wilson(k, n)
+            rest = wilson(k_all - k, n_all - n)
+            test: dict[str, Any] = {"rest": rest, "odds_ratio": None, "p": None, "p_holm": None, "flag": None}
+            if n and rest["n"]:
+                table = [[k, n - k], [rest["k"], rest["n"] - rest["k"]]]
+                odds, p = fisher_exact(table, alternative="two-sided")
+                test["odds_ratio"], test["p"] = (float(odds) if np.isfinite(odds) else None), float(p)
+            tests[value] = test
+        tested = [v for v in values if tests[v]["p"] is not None]
+        if tested:
+            _, adjusted, _, _ = multipletests([tests[v]["p"] for v in tested], alpha=alpha, method="holm")
+            for value, p_holm in zip(tested, adjusted):
+                test = tests[value]
+                test["p_holm"] = float(p_holm)
+                if p_holm < alpha:
+                    test["flag"] = "higher" if rows[value][metric]["rate"] > test["rest"]["rate"] else "lower"
+                    flagged.append({"language": value, "metric": metric, "direction": test["flag"],
+                                    "rate": rows[value][metric]["rate"], "rest_rate": test["rest"]["rate"],
+                                    "p_holm": test["p_holm"]})
+        for value in values:
+            rows[value][f"{metric}_vs_rest"] = tests[value]
+    flagged.sort(key=lambda f: (f["metric"] != "over_enforcement", f["direction"] != "higher", f["p_holm"]))
+    return {"column": column, "test": TEST, "alpha": alpha, "by_language": rows, "flagged": flagged}

@@ -1,0 +1,222 @@
+"""Population estimates from a weighted or stratified eval set (what users in production would see).
+
+Each rate is a ratio of weighted totals, R = sum(w*y) / sum(w*x). statsmodels and scipy have no
+survey ratio estimator, so its variance is written out here: the Taylor-linearised,
+with-replacement estimator, stratified when strata are declared (Sarndal, Swensson & Wretman,
+Model Assisted Survey Sampling, 1992, result 5.6.1; Wolter, Introduction to Variance Estimation,
+2nd ed., 2007, section 6.11). The interval is statsmodels' Wilson interval on the effective sample
+size n_eff = R(1-R)/var (Korn & Graubard, Survey Methodology 24:193-201, 1998), which stays
+inside [0, 1] and keeps honest width when a rate is near 0; n_eff is capped at Kish's effective
+sample size of the weights (Kish, Survey Sampling, 1965, section 11.7).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
+
+from harness.config import BENIGN, UNKNOWN, StrataSpec
+from harness.metrics.confusion import gold_status, unknown_for
+from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
+
+METHOD = ("ratio estimator with Taylor-linearised (with-replacement{strata}) variance; "
+          "Wilson interval on the effective sample size (Korn & Graubard 1998)")
+PER = 10_000
+
+
+class WeightedRate(TypedDict):
+    rate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    se: float | None
+    n_eff: float | None
+    k: int
+    n: int
+    population_k: float
+    population_n: float
+
+
+def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, weights: np.ndarray,
+                   strata: np.ndarray | None = None, alpha: float = 0.05) -> dict[str, np.ndarray]:
+    """Vectorised over leading axes: arrays of shape (..., items); `strata` holds one code per item.
+
+    Returns estimate, se, n_eff, ci_low, ci_high as arrays; NaN where the denominator total is 0.
+    """
+    y = np.asarray(numerator, dtype=float) * np.asarray(denominator, dtype=float)
+    x = np.asarray(denominator, dtype=float)
+    w = np.broadcast_to(np.asarray(weights, dtype=float), np.broadcast_shapes(x.shape, np.shape(weights)))
+    total_x = (w * x).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimate = (w * y).sum(axis=-1) / total_x
+        z = w * (y - estimate[..., None] * x) / total_x[..., None]
+    codes = np.zeros(x.shape[-1], dtype=int) if strata is None else pd.factorize(np.asarray(strata))[0]
+    variance = np.zeros(estimate.shape)
+    for code in np.unique(codes):
+        members = z[..., codes == code]
+        size = members.shape[-1]
+        if size > 1:  # a stratum of one item adds no estimable variance
+            spread = ((members - members.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
+            variance = variance + size / (size - 1) * spread
+    n_eff = _effective_size(estimate, variance, w * x)
+    with np.errstate(invalid="ignore"):
+        low, high = proportion_confint(np.nan_to_num(estimate) * n_eff, np.where(n_eff > 0, n_eff, 1.0),
+                                       alpha=alpha, method="wilson")
+    undefined = ~(total_x > 0)
+    nan = np.full(estimate.shape, np.nan)
+    return {"estimate": estimate, "se": np.where(undefined, nan, np.sqrt(variance)),
+            "n_eff": np.where(undefined, nan, n_eff),
+            "ci_low": np.where(undefined, nan, np.clip(low, 0.0, 1.0)),
+            "ci_high": np.where(undefined, nan, np.clip(high, 0.0, 1.0))}
+
+
+def _effective_size(estimate: np.ndarray, variance: np.ndarray, wx: np.ndarray) -> np.ndarray:
+    """R(1-R)/var, but never more than Kish's (sum w)^2 / sum w^2: with a few heavy items the
+    linearised variance is itself noisy and too small, and the interval would be falsely narrow
+    (seen in simulation: 86% coverage instead of 95%). Kish alone where R is 0 or 1."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kish = np.nan_to_num(wx.sum(axis=-1) ** 2 / (wx ** 2).sum(axis=-1))
+        design = estimate * (1 - estimate) / variance
+    usable = np.isfinite(design) & (design > 0)
+    return np.asarray(np.where(usable, np.minimum(np.where(usable, design, 0.0), kish), kish), dtype=float)
+
+
+def weighted_rate(numerator: np.ndarray, denominator: np.ndarray, weights: np.ndarray,
+                  strata: np.ndarray | None = None, alpha: float = 0.05) -> WeightedRate:
+    """One population rate with counts beside it; an empty (or zero-weight) denominator gives nulls."""
+    numerator, denominator = np.asarray(numerator, dtype=bool), np.asarray(denominator, dtype=bool)
+    weights = np.asarray(weights, dtype=float)
+    out = ratio_interval(numerator, denominator, weights, strata, alpha)
+    defined = bool(np.isfinite(out["estimate"]))
+    value = (lambda key: float(out[key]) if defined else None)
+    return {"rate": value("estimate"), "ci_low": value("ci_low"), "ci_high": value("ci_high"), "se": value("se"),
+            "n_eff": value("n_eff"), "k": int((numerator & denominator).sum()), "n": int(denominator.sum()),
+            "population_k": float((weights * (numerator & denominator)).sum()),
+            "population_n": float((weights * denominator).sum())}
+
+
+def population_weights(frame: pd.DataFrame, strata: StrataSpec | None,
+                       prevalence: float | dict[str, float] | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """Weights that make the judged items stand for production, the strata for the variance, warnings.
+
+    Strata sizes calibrate weights so each stratum h sums to N_h (unit weights give N_h / n_h);
+    a prevalence then post-stratifies on gold so violating items carry that share of production.
+    """
+    warnings: list[str] = []
+    raw = pd.to_numeric(frame["weight"], errors="coerce") if "weight" in frame else pd.Series(1.0, index=frame.index)
+    weights = np.nan_to_num(raw.to_numpy(dtype=float), nan=0.0)
+    codes: np.ndarray | None = None
+    zero = int((weights == 0).sum())
+    if zero:
+        warnings.append(f"{zero} items carry weight 0 and do not count in population estimates")
+    if strata is not None and strata.column not in frame:
+        warnings.append(f"strata column '{strata.column}' is not beside the verdicts; strata ignored")
+    elif strata is not None:
+        values = frame[strata.column].astype(str).to_numpy()
+        codes = pd.factorize(values)[0]
+        for value in np.unique(values):
+            members = values == value
+            total = weights[members].sum()
+            size = strata.sizes.get(value)
+            if size is None or total <= 0:
+                warnings.append(f"stratum '{value}' has " + ("no production size" if size is None else
+                                "no weight") + "; its items do not count")
+                weights[members] = 0.0
+            else:
+                weights[members] *= size / total
+    if prevalence is not None:
+        classes = _gold_classes(frame["gold"].astype(str).to_numpy(), prevalence, warnings)
+        grand = weights.sum()
+        for label, share in _class_shares(prevalence).items():
+            members = classes == label
+            total = weights[members].sum()
+            if total > 0:
+                weights[members] *= share * grand / total
+            elif share > 0:
+                warnings.append(f"no weighted '{label}' items: its prevalence share cannot be represented")
+        if codes is None:
+            codes = pd.factorize(classes)[0]
+    return weights, codes, warnings
+
+
+def _gold_classes(gold: np.ndarray, prevalence: float | dict[str, float], warnings: list[str]) -> np.ndarray:
+    """The post-stratum of each item; unknown gold weighs nothing. An item with several gold
+    categories ('HS;VS') stands in the first one that has a prevalence."""
+    if not isinstance(prevalence, dict):
+        return np.where(gold == BENIGN, BENIGN, np.where(gold == UNKNOWN, UNKNOWN, "violating"))
+    classes = [g if g in (BENIGN, UNKNOWN) else next((c for c in g.split(";") if c in prevalence), "(no prevalence)")
+               for g in gold]
+    unlisted = sorted({c for g in gold if g not in (BENIGN, UNKNOWN) for c in g.split(";")} - set(prevalence))
+    if unlisted:
+        warnings.append(f"categories without a prevalence ({', '.join(unlisted)}) do not count in "
+                        "population estimates unless the item also has a category that has one")
+    return np.array(classes, dtype=object)
+
+
+def _class_shares(prevalence: float | dict[str, float]) -> dict[str, float]:
+    if isinstance(prevalence, dict):
+        return {BENIGN: 1.0 - sum(prevalence.values()), **prevalence, "(no prevalence)": 0.0, UNKNOWN: 0.0}
+    return {BENIGN: 1.0 - prevalence, "violating": prevalence, UNKNOWN: 0.0}
+
+
+def weighted_metrics(frame: pd.DataFrame, *, categories: list[str], strata: StrataSpec | None = None,
+                     prevalence: float | dict[str, float] | None = None) -> dict[str, Any]:
+    """Population over-enforcement, leakage and false-action share of one reviewer x policy."""
+    weights, codes, warnings = population_weights(frame, strata, prevalence)
+    benign, violating, unknown = gold_status(frame)
+    gold_sets = [set(g.split(";")) for g in frame["gold"].astype(str).to_numpy()]
+    decision = frame["decision"].to_numpy()
+    actioned, allowed, decided = decision == ACTIONED, decision == ALLOWED, decision != ABSTAINED
+    out: dict[str, Any] = {
+        "method": METHOD.format(strata=", stratified" if codes is not None else ""),
+        "weights_from": [name for name, used in (("weight column", _has_weights(frame)), ("strata sizes", strata is not None),
+                                                 ("prevalence", prevalence is not None)) if used],
+        "over_enforcement": weighted_rate(actioned, decided & benign, weights, codes),
+        "leakage": weighted_rate(allowed, decided & violating, weights, codes),
+        "false_action_share": weighted_rate(benign, actioned & ~unknown, weights, codes),
+        "prevalence": weighted_rate(violating, ~unknown, weights, codes),
+        "categories": {cid: {"leakage": weighted_rate(
+            allowed, decided & np.array([cid in g for g in gold_sets], dtype=bool) & ~unknown_for(frame, cid),
+            weights, codes)} for cid in categories},
+    }
+    if unknown.any():
+        warnings.append(f"{int(unknown.sum())} items with unknown gold are left out of population estimates")
+    for name, what in (("over_enforcement", "benign"), ("leakage", "violating"), ("false_action_share", "actioned")):
+        if out[name]["rate"] is None:
+            warnings.append(f"{name}: no decided {what} items with weight > 0; no population estimate")
+    if prevalence is not None:
+        out["per_10k"] = per_10k(prevalence, out)
+    out["warnings"] = warnings
+    return out
+
+
+def is_weighted(frame: pd.DataFrame, strata: StrataSpec | None, prevalence: float | dict[str, float] | None) -> bool:
+    """Population estimates differ from the plain rates only with weights, strata or a prevalence."""
+    return strata is not None or prevalence is not None or _has_weights(frame)
+
+
+def _has_weights(frame: pd.DataFrame) -> bool:
+    return "weight" in frame and bool((pd.to_numeric(frame["weight"], errors="coerce") != 1.0).any())
+
+
+def per_10k(prevalence: float | dict[str, float], weighted: dict[str, Any]) -> dict[str, Any]:
+    """Expected wrongly-actioned and leaked items per 10,000 production items."""
+    total = sum(prevalence.values()) if isinstance(prevalence, dict) else prevalence
+    out: dict[str, Any] = {
+        "prevalence": prevalence,
+        "wrongly_actioned": _scaled(weighted["over_enforcement"], PER * (1.0 - total)),
+        "leaked": _scaled(weighted["leakage"], PER * total),
+        "note": "prevalence taken as known: the intervals carry the eval set's uncertainty only",
+    }
+    if isinstance(prevalence, dict):
+        out["leaked_by_category"] = {cid: _scaled(weighted["categories"].get(cid, {}).get("leakage"), PER * share)
+                                     for cid, share in prevalence.items()}
+    return out
+
+
+def _scaled(rate: WeightedRate | None, factor: float) -> dict[str, float | None]:
+    if not rate or rate["rate"] is None:
+        return {"value": None, "ci_low": None, "ci_high": None}
+    return {"value": rate["rate"] * factor, "ci_low": rate["ci_low"] * factor, "ci_high": rate["ci_high"] * factor}

@@ -1,0 +1,154 @@
+"""Population estimates: the ratio estimator, its linearised variance, weights from strata and prevalence."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.proportion import proportion_confint
+
+from harness.config import StrataSpec
+from harness.metrics.rates import wilson
+from harness.metrics.weighted import population_weights, ratio_interval, weighted_metrics, weighted_rate
+
+
+def frame(rows: list[tuple[str, str, float, str]]) -> pd.DataFrame:
+    """rows of (gold, decision, weight, stratum)."""
+    return pd.DataFrame(rows, columns=["gold", "decision", "weight", "source"])
+
+
+def test_stratified_proportion_matches_cochran_formula() -> None:
+    # Stratified estimate of a proportion (Cochran, Sampling Techniques, 3rd ed., eq. 5.51, no fpc):
+    # p_st = sum W_h p_h, var = sum W_h^2 p_h (1 - p_h) / (n_h - 1).
+    sizes, samples, hits = np.array([9000.0, 1000.0]), np.array([40, 20]), np.array([4, 10])
+    y = np.concatenate([np.arange(n) < k for n, k in zip(samples, hits)])
+    strata = np.repeat([0, 1], samples)
+    weights = (sizes / samples)[strata]
+    out = ratio_interval(y, np.ones_like(y), weights, strata)
+    share, p = sizes / sizes.sum(), hits / samples
+    assert float(out["estimate"]) == pytest.approx((share * p).sum())
+    assert float(out["se"]) ** 2 == pytest.approx((share**2 * p * (1 - p) / (samples - 1)).sum())
+
+
+def test_interval_is_wilson_on_the_effective_size() -> None:
+    sizes, samples = np.array([9000.0, 1000.0]), np.array([40, 20])
+    y = np.concatenate([np.arange(40) < 4, np.arange(20) < 10])
+    strata = np.repeat([0, 1], samples)
+    weights = (sizes / samples)[strata]
+    out = ratio_interval(y, np.ones_like(y), weights, strata)
+    rate, var = float(out["estimate"]), float(out["se"]) ** 2
+    kish = weights.sum() ** 2 / (weights**2).sum()
+    n_eff = min(rate * (1 - rate) / var, kish)
+    low, high = proportion_confint(rate * n_eff, n_eff, method="wilson")
+    assert float(out["n_eff"]) == pytest.approx(n_eff)
+    assert (float(out["ci_low"]), float(out["ci_high"])) == pytest.approx((low, high))
+
+
+def test_equal_weights_give_close_to_the_plain_wilson_interval() -> None:
+    actioned = np.arange(200) < 30
+    out = weighted_rate(actioned, np.ones(200, dtype=bool), np.full(200, 3.0))
+    plain = wilson(30, 200)
+    assert out["rate"] == pytest.approx(0.15)
+    assert out["ci_low"] == pytest.approx(plain["ci_low"], abs=2e-3)
+    assert out["ci_high"] == pytest.approx(plain["ci_high"], abs=2e-3)
+    assert (out["k"], out["n"]) == (30, 200) and out["population_n"] == pytest.approx(600.0)
+
+
+def test_zero_rate_keeps_an_honest_upper_bound() -> None:
+    out = weighted_rate(np.zeros(50, dtype=bool), np.ones(50, dtype=bool), np.ones(50))
+    assert out["rate"] == 0.0 and out["ci_low"] == 0.0
+    assert out["ci_high"] == pytest.approx(wilson(0, 50)["ci_high"])
+
+
+def test_strata_sizes_weigh_each_stratum_by_its_production_share() -> None:
+    # 'reported' is 1% of production but half the eval set: its over-enforcement must count 1%.
+    rows = ([("benign", "actioned", 1.0, "reported")] * 50 + [("benign", "allowed", 1.0, "random")] * 50)
+    strata = StrataSpec(column="source", sizes={"reported": 1_000, "random": 99_000})
+    weights, codes, warnings = population_weights(frame(rows), strata, None)
+    assert weights[:50] == pytest.approx(np.full(50, 20.0)) and weights[50:] == pytest.approx(np.full(50, 1980.0))
+    out = weighted_metrics(frame(rows), categories=[], strata=strata)
+    assert out["over_enforcement"]["rate"] == pytest.approx(0.01)
+    assert out["over_enforcement"]["ci_low"] < 0.01 < out["over_enforcement"]["ci_high"]
+    assert "stratified" in out["method"] and out["weights_from"] == ["strata sizes"] and not warnings
+
+
+def test_prevalence_reweights_false_action_share_and_gives_items_per_10k() -> None:
+    # Eval set: half violating. Production: 1% violating. 10% over-enforcement, 20% leakage.
+    rows = ([("benign", "actioned", 1.0, "x")] * 10 + [("benign", "allowed", 1.0, "x")] * 90
+            + [("HS", "allowed", 1.0, "x")] * 20 + [("HS", "actioned", 1.0, "x")] * 80)
+    out = weighted_metrics(frame(rows), categories=["HS"], prevalence=0.01)
+    assert out["over_enforcement"]["rate"] == pytest.approx(0.10)
+    assert out["leakage"]["rate"] == pytest.approx(0.20)
+    # wrong actions / all actions in production: 0.99*0.10 / (0.99*0.10 + 0.01*0.80)
+    assert out["false_action_share"]["rate"] == pytest.approx(0.099 / (0.099 + 0.008))
+    per = out["per_10k"]
+    assert per["wrongly_actioned"]["value"] == pytest.approx(9900 * 0.10)
+    assert per["leaked"]["value"] == pytest.approx(100 * 0.20)
+    assert per["leaked"]["ci_low"] == pytest.approx(100 * out["leakage"]["ci_low"])
+    assert out["prevalence"]["rate"] == pytest.approx(0.01)
+
+
+def test_per_category_prevalence() -> None:
+    rows = ([("benign", "allowed", 1.0, "x")] * 100 + [("HS", "allowed", 1.0, "x")] * 10
+            + [("HS", "actioned", 1.0, "x")] * 40 + [("VS", "allowed", 1.0, "x")] * 25 + [("VS", "actioned", 1.0, "x")] * 25)
+    out = weighted_metrics(frame(rows), categories=["HS", "VS"], prevalence={"HS": 0.01, "VS": 0.03})
+    assert out["leakage"]["rate"] == pytest.approx((0.01 * 0.2 + 0.03 * 0.5) / 0.04)
+    per = out["per_10k"]
+    assert per["leaked_by_category"]["HS"]["value"] == pytest.approx(100 * 0.2)
+    assert per["leaked_by_category"]["VS"]["value"] == pytest.approx(300 * 0.5)
+    assert per["leaked"]["value"] == pytest.approx(20 + 150)
+
+
+def test_category_without_prevalence_is_left_out_with_a_warning() -> None:
+    rows = [("benign", "allowed", 1.0, "x")] * 5 + [("HS", "allowed", 1.0, "x")] * 5 + [("XX", "actioned", 1.0, "x")] * 5
+    out = weighted_metrics(frame(rows), categories=["HS", "XX"], prevalence={"HS": 0.05})
+    assert out["leakage"]["rate"] == pytest.approx(1.0)
+    assert any("XX" in w for w in out["warnings"])
+
+
+@pytest.mark.parametrize("rows", [
+    [("HS", "allowed", 1.0, "x")] * 3,                                     # no benign items at all
+    [("benign", "abstained", 1.0, "x"), ("HS", "abstained", 1.0, "x")],    # everything abstained
+    [("benign", "actioned", 1.0, "x")],                                    # one item
+    [("benign", "actioned", 0.0, "x"), ("HS", "allowed", 0.0, "x")],       # all weights zero
+])
+def test_edge_cases_give_defined_results_and_warnings(rows: list[tuple[str, str, float, str]]) -> None:
+    out = weighted_metrics(frame(rows), categories=["HS"], strata=None, prevalence=0.01)
+    text = json.dumps(out, allow_nan=False)  # raises on NaN or infinity
+    assert "NaN" not in text and out["warnings"]
+    for name in ("over_enforcement", "leakage", "false_action_share"):
+        value = out[name]
+        assert value["rate"] is None or (0.0 <= value["ci_low"] <= value["rate"] <= value["ci_high"] <= 1.0)
+
+
+def test_one_item_has_an_interval_not_a_point() -> None:
+    out = weighted_metrics(frame([("benign", "actioned", 2.0, "x")]), categories=[])
+    assert out["over_enforcement"]["rate"] == 1.0
+    assert out["over_enforcement"]["ci_low"] == pytest.approx(wilson(1, 1)["ci_low"])
+
+
+def test_zero_weights_do_not_count_and_are_reported() -> None:
+    rows = [("benign", "actioned", 0.0, "x")] * 10 + [("benign", "allowed", 1.0, "x")] * 10
+    out = weighted_metrics(frame(rows), categories=[])
+    assert out["over_enforcement"]["rate"] == 0.0 and out["over_enforcement"]["n"] == 20
+    assert any("weight 0" in w for w in out["warnings"])
+
+
+def test_unsized_stratum_is_dropped_with_a_warning() -> None:
+    rows = [("benign", "actioned", 1.0, "a")] * 4 + [("benign", "allowed", 1.0, "b")] * 4
+    out = weighted_metrics(frame(rows), categories=[], strata=StrataSpec(column="source", sizes={"b": 10}))
+    assert out["over_enforcement"]["rate"] == 0.0
+    assert any("'a'" in w and "no production size" in w for w in out["warnings"])
+
+
+def test_vectorised_over_replicates() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.random((5, 40)) < 0.3
+    out = ratio_interval(y, np.ones_like(y), np.ones(40))
+    for row in range(5):
+        single = weighted_rate(y[row], np.ones(40, dtype=bool), np.ones(40))
+        assert float(out["ci_high"][row]) == pytest.approx(single["ci_high"])
+    assert not any(math.isnan(v) for v in out["estimate"])
