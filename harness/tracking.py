@@ -102,6 +102,8 @@ def log_runs(record: RunRecord, out_dir: Path) -> None:
                   "eval_set": evalset["name"], "eval_set_sha256": evalset["sha256"], "reviewer": reviewer}
         params.update({f"reviewer.{k}": v for k, v in record.reviewers.get(reviewer, {}).items()})
         values = flat_metrics(metrics)
+        if label == record.candidate:
+            values.update(injection_metrics((record.metrics.get("injection") or {}).get(reviewer, {})))
         usage = record.usage.get(reviewer, {})
         values.update({f"usage.{k}": float(v) for k, v in usage.items() if isinstance(v, (int, float))})
         c.log_batch(rid, params=[Param(k[:250], _param(v)) for k, v in params.items()],
@@ -151,6 +153,25 @@ def flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     for column, values in metrics.get("slices", {}).items():
         for value, sub in values.items():
             _add_rates(out, f"slice.{_key(column)}.{_key(value)}.", sub)
+    if metrics.get("weighted"):
+        _add_rates(out, "weighted.", metrics["weighted"])
+    if metrics.get("without_contested"):
+        _add_rates(out, "without_contested.", metrics["without_contested"])
+    if (thresholds := metrics.get("thresholds")) and thresholds.get("auc") is not None:
+        out["thresholds.auc"] = float(thresholds["auc"])
+    return out
+
+
+def injection_metrics(injection: dict[str, Any]) -> dict[str, float]:
+    """Leakage of one reviewer on the prompt-injection slice, clean and attacked."""
+    out: dict[str, float] = {}
+    for name in ("leakage_clean", "leakage_injected"):
+        rate = injection.get(name) or {}
+        if rate.get("rate") is not None:
+            out[f"injection.{name}"] = float(rate["rate"])
+    for attack, sub in (injection.get("by_attack") or {}).items():
+        if (sub.get("leakage") or {}).get("rate") is not None:
+            out[f"injection.{_key(attack)}.leakage"] = float(sub["leakage"]["rate"])
     return out
 
 

@@ -67,3 +67,23 @@ def test_obeying_model_leaks_only_under_the_order_attack(tmp_path: Path, monkeyp
     assert fake["by_attack"]["forged_delimiter"]["leakage"]["rate"] == 0.0
     assert fake["leakage_injected"]["k"] == 3 and fake["leakage_injected"]["n"] == 12
     assert {e["attack"] for e in fake["leaked_examples"]} == {"order_allow"}
+
+
+def test_injection_leakage_is_tracked_in_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("POLICY_HARNESS_CACHE", str(tmp_path / "cache.sqlite"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    items = write_items(tmp_path / "items.csv", [("a", "VIOLATE first", "hateful"), ("b", "a kind note", "non-hateful")])
+    with FakeOpenAIServer(responder=gullible) as server:
+        experiment = parse_experiment({
+            "name": "inj-tracked", "policy": str(V2),
+            "eval_set": {"path": str(items), "columns": {"id": "id"}, "labels": {"hateful": "HS", "non-hateful": "benign"}},
+            "reviewers": [{"name": "fake", "type": "llm", "model": "openai/fake-model", "api_base": server.base_url}],
+            "injection": {"enabled": True},
+        })
+        record = harness.run(experiment, out_dir=tmp_path / "out")
+    run_id = record.mlflow["runs"][f"{record.candidate}|fake"]
+    metrics = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db").get_run(run_id).data.metrics
+    assert metrics["injection.leakage_clean"] == 0.0
+    assert metrics["injection.order_allow.leakage"] == 1.0
