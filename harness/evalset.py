@@ -258,17 +258,19 @@ def _texts(texts: pd.Series, ids: pd.Series, source: str) -> np.ndarray:
     return as_text.to_numpy(dtype=object)
 
 
-def _labels(raw: pd.Series, mapping: dict[str, str] | None, ids: pd.Series, source: str) -> np.ndarray:
-    def key(value: object) -> str | None:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return None
-        if isinstance(value, bool):
-            return str(value).lower()
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value).strip()
+def label_key(value: object) -> str | None:
+    """A label as text, as the label mapping's keys are (1.0 -> '1', True -> 'true'); None if blank."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip() or None
 
-    keys = raw.map(key)
+
+def _labels(raw: pd.Series, mapping: dict[str, str] | None, ids: pd.Series, source: str) -> np.ndarray:
+    keys = raw.map(label_key)
     if keys.isna().any():
         row = int(np.flatnonzero(keys.isna().to_numpy())[0])
         raise HarnessError(f"item '{ids.iloc[row]}' (row {row + 1}) has no label; label it or drop the row.", path=source)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from pathlib import Path
 
 import pandas as pd
 
 from harness.config import BENIGN
 from harness.errors import HarnessError
-from harness.evalset import read_table, table_sha256
+from harness.evalset import label_key, read_table, table_sha256
 from harness.metrics import compute_metrics
 from harness.record import RunRecord
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, VERDICT_COLUMNS
@@ -77,25 +76,14 @@ def _weights(raw: pd.Series, path: str) -> list[float]:
 
 
 def _gold(value: object, benign: set[str], path: str, row: int) -> str:
-    text = _text(value)
+    text = label_key(value)
     if text is None:
         raise HarnessError(f"row {row + 1} has no gold label; fill it in or drop the row.", path=path)
     return BENIGN if text.lower() in benign else text
 
 
 def _decision(value: object, benign: set[str]) -> str:
-    text = _text(value)
+    text = label_key(value)
     if text is None:
         return ABSTAINED
     return ALLOWED if text.lower() in benign else ACTIONED
-
-
-def _text(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    text = str(value).strip()
-    return text or None
