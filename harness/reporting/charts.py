@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import Any, Protocol
 
-from harness.reporting.analysis import Agreement, Confusion, Curve
-from harness.reporting.fmt import short
+from harness.reporting.agreement import KappaRow
+from harness.reporting.analysis import Confusion
+from harness.reporting.fmt import RateCell, short
 from harness.reporting.tables import BreakdownTable
+from harness.reporting.thresholds import Curve
 from harness.verdicts import DECISIONS
 
 CHART_CAP = 25
@@ -40,13 +43,26 @@ def _rc() -> Any:
     return matplotlib.rc_context(RC)
 
 
-def slice_chart(table: BreakdownTable) -> str | None:
-    """Over-enforcement and leakage with 95% intervals per slice value, worst at the top."""
-    rows = [r for r in table.rows if r.harm >= 0][:CHART_CAP]
+class RateRow(Protocol):
+    @property
+    def label(self) -> str: ...
+    @property
+    def items(self) -> int: ...
+    @property
+    def over_enforcement(self) -> RateCell: ...
+    @property
+    def leakage(self) -> RateCell: ...
+
+
+def rates_chart(title: str, rows: Sequence[RateRow], highlight: Collection[str] = (),
+                width: float = 8.0) -> str | None:
+    """Over-enforcement and leakage with 95% intervals per row, first row at the top;
+    labels in `highlight` (flagged languages) are drawn in red."""
+    rows = [r for r in rows if r.over_enforcement.value is not None or r.leakage.value is not None][:CHART_CAP]
     if not rows:
         return None
     with _rc():
-        fig = _figure(8.0, 1.0 + 0.32 * len(rows))
+        fig = _figure(width, 1.0 + 0.32 * len(rows))
         ax = fig.add_subplot()
         positions = list(range(len(rows)))[::-1]
         for offset, name, colour in ((0.15, "over_enforcement", OE_COLOUR), (-0.15, "leakage", LEAK_COLOUR)):
@@ -64,12 +80,21 @@ def slice_chart(table: BreakdownTable) -> str | None:
                 ax.errorbar(xs, ys, xerr=[lows, highs], fmt="o", color=colour, ecolor=colour, elinewidth=1.2,
                             capsize=2, markersize=4, label=name.replace("_", "-"))
         ax.set_yticks(positions, [short(f"{r.label} (n={r.items})", 48) for r in rows])
+        for tick, row in zip(ax.get_yticklabels(), rows):
+            if row.label in highlight:
+                tick.set_color(LEAK_COLOUR)
+                tick.set_fontweight("bold")
         ax.set_xlim(-2, 102)
         ax.set_xlabel("rate, % (95% interval)")
-        ax.set_title(short(table.title, 90), loc="left")
+        ax.set_title(short(title, 90), loc="left")
         ax.grid(axis="x", alpha=0.3)
         ax.legend(loc="lower right", fontsize=8, frameon=False)
         return _png(fig)
+
+
+def slice_chart(table: BreakdownTable) -> str | None:
+    """Worst slice values at the top."""
+    return rates_chart(table.title, [r for r in table.rows if r.harm >= 0])
 
 
 def confusion_chart(confusion: Confusion) -> str:
@@ -100,8 +125,9 @@ def confusion_chart(confusion: Confusion) -> str:
         return _png(fig)
 
 
-def curve_chart(curves: list[Curve], points: dict[str, tuple[float, float]]) -> str | None:
-    """The trade-off a threshold change buys; the dot is the reviewer's current operating point."""
+def curve_chart(curves: list[Curve]) -> str | None:
+    """The trade-off a threshold change buys; the dot is the reviewer's current operating point,
+    the crosses the thresholds that meet each gate."""
     if not curves:
         return None
     with _rc():
@@ -110,9 +136,10 @@ def curve_chart(curves: list[Curve], points: dict[str, tuple[float, float]]) -> 
         for curve in curves:
             line = ax.plot([x * 100 for x in curve.over_enforcement], [y * 100 for y in curve.leakage],
                            drawstyle="steps-post", label=short(f"{curve.reviewer} (n={curve.items})", 40))[0]
-            if curve.reviewer in points:
-                oe, leak = points[curve.reviewer]
-                ax.plot([oe * 100], [leak * 100], "o", color=line.get_color(), markersize=6)
+            if curve.current:
+                ax.plot([curve.current[0] * 100], [curve.current[1] * 100], "o", color=line.get_color(), markersize=6)
+            for oe, leak in curve.operating:
+                ax.plot([oe * 100], [leak * 100], "x", color=line.get_color(), markersize=7, markeredgewidth=1.5)
         ax.set_xlabel("over-enforcement, % of benign items actioned")
         ax.set_ylabel("leakage, % of violating items allowed")
         ax.set_xlim(-2, 102)
@@ -123,21 +150,26 @@ def curve_chart(curves: list[Curve], points: dict[str, tuple[float, float]]) -> 
         return _png(fig)
 
 
-def agreement_chart(agreement: Agreement) -> str:
-    import numpy as np
-
+def kappa_chart(rows: list[KappaRow]) -> str | None:
+    """Cohen's kappa per pair on a -1..1 scale: 0 is chance agreement, 1 perfect."""
+    rows = [r for r in rows if r.kappa is not None][:CHART_CAP]
+    # One bar says no more than the table beside it.
+    if len(rows) < 2:
+        return None
     with _rc():
-        size = 1.6 + 0.7 * len(agreement.names)
-        fig = _figure(size + 1.0, size)
+        fig = _figure(5.5, 1.0 + 0.35 * len(rows))
         ax = fig.add_subplot()
-        values = np.array([[np.nan if v is None else v for v in row] for row in agreement.kappa], dtype=float)
-        image = ax.imshow(values, cmap="RdYlGn", vmin=-1, vmax=1)
-        for i, row in enumerate(agreement.kappa):
-            for j, value in enumerate(row):
-                ax.text(j, i, "n/a" if value is None else f"{value:.2f}", ha="center", va="center", fontsize=8)
-        labels = [short(n, 20) for n in agreement.names]
-        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-        ax.set_yticks(range(len(labels)), labels)
-        ax.set_title("Cohen's kappa", loc="left")
-        fig.colorbar(image, ax=ax, shrink=0.8)
+        positions = list(range(len(rows)))[::-1]
+        values = [r.kappa or 0.0 for r in rows]
+        colours = ["#1a7f37" if v >= 0.6 else "#9a6700" if v >= 0.2 else "#b42318" for v in values]
+        ax.barh(positions, values, color=colours, height=0.6)
+        for y, value in zip(positions, values):
+            ax.text(value + (0.02 if value >= 0 else -0.02), y, f"{value:.2f}", va="center",
+                    ha="left" if value >= 0 else "right", fontsize=8)
+        ax.set_yticks(positions, [short(f"{r.label} (n={r.n})", 40) for r in rows])
+        ax.axvline(0, color="#57606a", linewidth=0.8)
+        ax.set_xlim(-1, 1.1)
+        ax.set_xlabel("Cohen's kappa (0 = chance, 1 = perfect)")
+        ax.set_title("Agreement", loc="left")
+        ax.grid(axis="x", alpha=0.3)
         return _png(fig)

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.config import BENIGN
-from harness.reporting.fmt import Clipped, clip, p_text, p_value, percent, short, signed_percent, significant
+from harness.reporting.fmt import (Clipped, clip, number, p_text, p_value, percent, short, signed_percent,
+                                  significant)
 from harness.verdicts import ABSTAINED, ACTIONED
 
 FLIP_LIMIT = 60
+SLICE_ROW_LIMIT = 15
+CHANGES = (("over-enforcement", "over_enforcement_change"), ("leakage", "leakage_change"))
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,16 @@ class ChangeRow:
     n: int
     # "better" / "worse" for a significant change (both rates are harms, so down is better)
     direction: str = ""
+    # Holm-adjusted over every slice change of the comparison (per-slice rows only)
+    p_adjusted: str = ""
+    ci_method: str = ""
+
+
+@dataclass(frozen=True)
+class SliceChange:
+    column: str
+    value: str
+    change: ChangeRow
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,15 @@ class ComparisonView:
     unpaired: str
     flips: list[Flip]
     flips_total: int
+    slice_changes: list[SliceChange]
+    slice_hidden: int
+    # e.g. "Holm over 12 tests"
+    adjustment: str
+
+    @property
+    def adjusted(self) -> bool:
+        """Whether the per-slice p-values come adjusted (runs recorded before that have only raw p)."""
+        return any(s.change.p_adjusted for s in self.slice_changes)
 
 
 @dataclass(frozen=True)
@@ -66,30 +88,62 @@ def comparisons(metrics: dict[str, Any], slices: list[str]) -> list[ComparisonVi
 
 
 def comparison_view(reviewer: str, comp: dict[str, Any], slices: list[str]) -> ComparisonView:
-    changes = [change_row(label, comp.get(key) or {}) for label, key in
-               (("over-enforcement", "over_enforcement_change"), ("leakage", "leakage_change"))]
+    changes = [change_row(label, comp.get(key) or {}) for label, key in CHANGES]
     counts = [(label, int((comp.get(key) or {}).get("benign", 0)), int((comp.get(key) or {}).get("violating", 0)))
               for label, key in (("fixed", "fixed"), ("broken", "broken"), ("newly actioned", "newly_actioned"),
                                  ("newly allowed", "newly_allowed"))]
     flips = sorted((flip(f, slices) for f in comp.get("flips") or []), key=_flip_order)
     only_b, only_a = int(comp.get("only_in_before") or 0), int(comp.get("only_in_after") or 0)
     unpaired = f"{only_b} items judged only under the baseline, {only_a} only under the candidate" if only_a or only_b else ""
+    slice_changes = slice_change_rows(comp.get("slices") or {})
+    adjustment = comp.get("slice_adjustment") or {}
     return ComparisonView(reviewer=reviewer, changes=changes, counts=counts,
                           accuracy_p=p_text(comp.get("accuracy_mcnemar_p")),
                           paired=int(comp.get("paired_decided") or 0), unpaired=unpaired,
-                          flips=flips[:FLIP_LIMIT], flips_total=len(flips))
+                          flips=flips[:FLIP_LIMIT], flips_total=len(flips),
+                          slice_changes=slice_changes[:SLICE_ROW_LIMIT],
+                          slice_hidden=max(0, len(slice_changes) - SLICE_ROW_LIMIT),
+                          adjustment=(f"{_method_name(adjustment.get('method'))} over "
+                                      f"{int(adjustment.get('tests') or 0)} tests" if adjustment else ""))
+
+
+def slice_change_rows(slices: dict[str, dict[str, dict[str, Any]]]) -> list[SliceChange]:
+    """Slice values whose rate moved, most convincing change first (adjusted p, then size)."""
+    found = []
+    for column, by_value in slices.items():
+        for value, paired in by_value.items():
+            for label, key in CHANGES:
+                change = paired.get(key) or {}
+                if number(change.get("change")) in (None, 0.0):
+                    continue
+                p = number(change.get("p_adjusted"))
+                rank = (1.0 if p is None else p, -abs(float(change["change"])), str(column), str(value))
+                found.append((rank, SliceChange(short(column, 40), short(value, 60), change_row(label, change))))
+    return [row for _, row in sorted(found, key=lambda pair: pair[0])]
 
 
 def change_row(label: str, change: dict[str, Any]) -> ChangeRow:
     if change.get("change") is None:
         return ChangeRow(label, percent(None), percent(None), signed_percent(None), "", p_value(None), False,
                          int(change.get("n") or 0))
-    is_significant = significant(change.get("p_value"))
+    # A per-slice change is judged on its adjusted p: among many slices some move by chance.
+    adjusted = "p_adjusted" in change
+    is_significant = significant(change.get("p_adjusted") if adjusted else change.get("p_value"))
     direction = ("worse" if float(change["change"]) > 0 else "better") if is_significant else ""
     return ChangeRow(label, percent(change.get("before")), percent(change.get("after")),
                      signed_percent(change.get("change")),
                      f"[{signed_percent(change.get('ci_low'))}, {signed_percent(change.get('ci_high'))}]",
-                     p_value(change.get("p_value")), is_significant, int(change.get("n") or 0), direction)
+                     p_value(change.get("p_value")), is_significant, int(change.get("n") or 0), direction,
+                     p_value(change.get("p_adjusted")) if adjusted else "", str(change.get("ci_method") or ""))
+
+
+def _method_name(method: Any) -> str:
+    return {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}.get(str(method), str(method))
+
+
+def interval_method(views: list[ComparisonView]) -> str:
+    """The paired-interval method named by the metrics (one per run), for the footnote."""
+    return next((x.ci_method for v in views for x in v.changes if x.ci_method), "")
 
 
 def flip(row: dict[str, Any], slices: list[str]) -> Flip:

@@ -13,7 +13,6 @@ from harness.verdicts import ACTIONED, ALLOWED, split_list
 
 TOTAL_LIMIT = 40
 PER_VALUE = 3
-GOLD_DISPUTE_LIMIT = 20
 FALSE_POSITIVE, FALSE_NEGATIVE = "false positive", "false negative"
 
 
@@ -95,28 +94,3 @@ def exemplar(row: pd.Series, slices: list[str], rules: dict[str, str]) -> Exempl
         slices=[(short(c, 40), short(row.get(c), 60)) for c in slices if c in row.index],
         contested=bool(row.get("contested")) if pd.notna(row.get("contested")) else False,
     )
-
-
-def gold_disputes(per_item: pd.DataFrame, reviewers: list[str], slices: list[str]) -> tuple[list[Exemplar], int]:
-    """Items where every reviewer decided and every one disagrees with gold: candidates for a gold check.
-
-    Only meaningful with two or more reviewers; with one it is merely that reviewer's error list.
-    """
-    if len(reviewers) < 2 or per_item.empty:
-        return [], 0
-    decided = per_item[per_item["decision"].isin([ACTIONED, ALLOWED])]
-    wrong = decided.assign(_wrong=(decided["decision"] == ACTIONED) == (decided["gold"] == BENIGN))
-    votes = wrong.groupby("item_id").agg(n=("reviewer", "nunique"), wrong=("_wrong", "all"))
-    ids = sorted(votes[(votes["n"] == len(reviewers)) & votes["wrong"]].index)
-    first = wrong.drop_duplicates("item_id").set_index("item_id")
-    return [exemplar(_with_id(first, i), slices, {}) for i in ids[:GOLD_DISPUTE_LIMIT]], len(ids)
-
-
-def _with_id(frame: pd.DataFrame, item_id: str) -> pd.Series:
-    row = frame.loc[item_id].copy()
-    row["item_id"] = item_id
-    row["decision"] = f"{row['decision']} by every reviewer"
-    row["rationale"] = ""
-    row["rule_ids"] = ""
-    row["score"] = None
-    return row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,3 +137,17 @@ METRIC_LABELS = {
 
 def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric.replace("_", " "))
+
+
+def items_count(value: float | None) -> str:
+    """Expected items (per 10,000): one decimal below 10, where a rounded 0 would hide a real count."""
+    value = number(value)
+    if value is None:
+        return NO_DATA
+    return f"{value:,.1f}" if value < 10 else f"{value:,.0f}"
+
+
+def share_targets(text: str) -> str:
+    """Machine goal text ("... <= 0.05") as a reader sees it ("... ≤ 5.0%")."""
+    return re.sub(r"(<=|>=)\s*([0-9.]+)",
+                  lambda m: f"{'≤' if m.group(1) == '<=' else '≥'} {percent(float(m.group(2)))}", text)

@@ -1,57 +1,23 @@
-"""Markdown report for pull requests: verdict, gates, headline, comparison, worst slices, provenance."""
+"""Markdown report for pull requests: verdict, gates, headline, comparison, categories, worst slices,
+the sections of markdown_sections, provenance."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from harness.record import RunRecord
-from harness.reporting.fmt import RateCell, pct
+from harness.reporting.fmt import pct
+from harness.reporting.markdown_sections import agreement, gold, injection, languages, population, thresholds
+from harness.reporting.mdcells import cell, header, per10k, rate, row, significance, strong
 from harness.reporting.views import ReportView, build_view
 
 __all__ = ["pct", "render_markdown", "markdown_from_view", "cell"]
 
+SLICE_ROWS = 8
+
 
 def render_markdown(record: RunRecord) -> str:
     return markdown_from_view(build_view(record, with_charts=False))
-
-
-class Raw(str):
-    """Markdown this module wrote itself (bold markers around escaped text); `row` leaves it alone."""
-
-
-def cell(value: Any) -> str:
-    """Table-cell text: no pipe or newline can break the row; no HTML, link or math reaches the PR page."""
-    if isinstance(value, Raw):
-        return str(value)
-    text = str(value)
-    # Emphasis in content is cosmetic; links ("](") and math ("$") would change what the page shows.
-    for old, new in (("\\", "\\\\"), ("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "\\`"),
-                     ("$", "\\$"), ("](", "]\\(")):
-        text = text.replace(old, new)
-    return re.sub(r"\s*[\r\n]+\s*", " ", text).strip()
-
-
-def strong(value: Any) -> Raw:
-    return Raw(f"**{cell(value)}**")
-
-
-def row(*values: Any) -> str:
-    return "| " + " | ".join(cell(v) for v in values) + " |"
-
-
-def header(*names: str) -> list[str]:
-    return [row(*names), "|" + "---|" * len(names)]
-
-
-def rate(c: RateCell) -> str:
-    if c.no_data:
-        return f"no data ({c.counts})"
-    return f"{c.text} {c.interval} ({c.counts})" + (" ⚠ small n" if c.small else "")
-
-
-def per10k(c: RateCell) -> str:
-    return f"{c.per_10k} {c.per_10k_interval}".strip()
 
 
 def markdown_from_view(v: ReportView) -> str:
@@ -61,7 +27,8 @@ def markdown_from_view(v: ReportView) -> str:
               f"({v.items:,} items), run {cell(v.created_at)}.", ""]
     if v.incomplete:
         lines += [f"> **Incomplete run:** {cell(v.incomplete_reason)}. Rates cover only the items judged.", ""]
-    lines += _verdicts(v) + _headline(v) + _comparisons(v) + _worst(v) + _provenance(v)
+    lines += (_verdicts(v) + _headline(v) + population(v) + _comparisons(v) + _categories(v) + _worst(v)
+              + languages(v) + gold(v) + agreement(v) + thresholds(v) + injection(v) + _provenance(v))
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -97,12 +64,28 @@ def _headline(v: ReportView) -> list[str]:
 def _comparisons(v: ReportView) -> list[str]:
     if not v.comparisons:
         return []
-    lines = [f"## Change from baseline ({cell(v.baseline)} → {cell(v.candidate)})", ""]
+    method = f" Interval method: {cell(v.comparison_method)}." if v.comparison_method else ""
+    lines = [f"## Change from baseline ({cell(v.baseline)} → {cell(v.candidate)})", "",
+             f"Paired over the same items: 95% interval for the change, exact McNemar p.{method}"
+             + (" Per slice, “significant” uses the p adjusted for the number of slice tests."
+                if any(c.adjusted for c in v.comparisons) else ""), ""]
     for c in v.comparisons:
         lines += [f"### {cell(c.reviewer)}", "",
                   *header("metric", "baseline", "candidate", "change", "95% interval (paired)", "p", "")]
         lines += [row(x.metric, x.before, x.after, x.change, x.interval or "–", x.p,
-                      strong(f"significant, {x.direction}") if x.significant else "not significant") for x in c.changes]
+                      significance(x.significant, x.direction)) for x in c.changes]
+        if c.slice_changes:
+            adjusted = f" (p adjusted: {cell(c.adjustment)})" if c.adjustment else ""
+            lines += ["", f"By slice{adjusted}:", "",
+                      *header("slice", "metric", "baseline", "candidate", "change", "95% interval", "p",
+                              *(["adjusted p"] if c.adjusted else []), "")]
+            lines += [row(f"{s.column} = {s.value}", x.metric, x.before, x.after, x.change, x.interval or "–", x.p,
+                          *([x.p_adjusted or "–"] if c.adjusted else []), significance(x.significant, x.direction))
+                      for s in c.slice_changes[:SLICE_ROWS] for x in (s.change,)]
+            more = len(c.slice_changes) - SLICE_ROWS + c.slice_hidden
+            if more > 0:
+                where = "metrics.json" if c.slice_hidden else "report.html"
+                lines += ["", f"{more} more slice changes are in {where}."]
         counts = "; ".join(f"{label} {b + vi} (benign {b}, violating {vi})" for label, b, vi in c.counts)
         lines += ["", f"{counts}. McNemar {c.accuracy_p} for accuracy over {c.paired} paired decided items; "
                       f"{c.flips_total} flipped verdicts."]
@@ -114,6 +97,27 @@ def _comparisons(v: ReportView) -> list[str]:
         lines += ["<details><summary>Policy text diff</summary>", "", f"{fence}diff", v.unified_diff, fence, "",
                   "</details>", ""]
     return lines
+
+
+def _categories(v: ReportView) -> list[str]:
+    rows = [(t.reviewer, r) for t in v.categories for r in t.rows]
+    unknown = any(r.unknown for _, r in rows)
+    # One category and no unknown gold: the headline already says it all.
+    if not rows or not unknown and all(len(t.rows) < 2 for t in v.categories):
+        return []
+    one_vs_rest = any(r.category_false_positive for _, r in rows)
+    names = ["reviewer", "category", "violating items", *(["gold unknown"] if unknown else []), "leakage",
+             "over-enforcement (benign actioned under it)",
+             *(["false positives (items outside it actioned under it)"] if one_vs_rest else []),
+             "right action, wrong category"]
+    lines = ["## Categories", "", *header(*names)]
+    for name, r in rows:
+        fp = [rate(r.category_false_positive) if r.category_false_positive else "–"] if one_vs_rest else []
+        lines.append(row(name, r.label, r.items, *([r.unknown if r.unknown is not None else "–"] if unknown else []),
+                         rate(r.leakage), rate(r.over_enforcement), *fp, r.extra))
+    if unknown:
+        lines += ["", "Gold unknown: items whose label for that category is missing; left out of its rates."]
+    return lines + [""]
 
 
 def _worst(v: ReportView) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.reporting.fmt import RateCell, metric_label, rate_cell, short, target
@@ -62,6 +62,9 @@ class BreakdownRow:
     false_action_share: RateCell | None
     abstained: int | None
     extra: str = ""
+    # categories only: one-vs-rest false positives, and items whose gold for the category is unknown
+    category_false_positive: RateCell | None = None
+    unknown: int | None = None
 
     @property
     def harm(self) -> float:
@@ -133,15 +136,28 @@ def category_table(reviewer: str, metrics: dict[str, Any], names: dict[str, str]
         BreakdownRow(key=str(cid), label=short(f"{cid} ({names[cid]})" if names.get(cid) else cid),
                      items=int(c.get("items") or 0), benign=None, violating=int(c.get("items") or 0),
                      over_enforcement=rate_cell(c.get("over_enforcement")), leakage=rate_cell(c.get("leakage")),
-                     false_action_share=None, abstained=None, extra=str(int(c.get("wrong_category") or 0)))
+                     false_action_share=None, abstained=None, extra=str(int(c.get("wrong_category") or 0)),
+                     category_false_positive=rate_cell(c["category_false_positive"])
+                     if "category_false_positive" in c else None,
+                     unknown=int(c["unknown"]) if "unknown" in c else None)
         for cid, c in (metrics.get("categories") or {}).items()
     ]
+    if all(r.category_false_positive is None or _same(r.category_false_positive, r.over_enforcement) for r in rows):
+        # Single-category policies: "outside the category" is "benign", the same numbers twice.
+        rows = [replace(r, category_false_positive=None) for r in rows]
     return BreakdownTable(reviewer, f"{reviewer}: by category", "category", by_harm(rows))
 
 
-def slice_tables(reviewer: str, metrics: dict[str, Any], cap: int) -> list[BreakdownTable]:
+def _same(a: RateCell, b: RateCell) -> bool:
+    return (a.k, a.n) == (b.k, b.n)
+
+
+def slice_tables(reviewer: str, metrics: dict[str, Any], cap: int, skip: str | None = None) -> list[BreakdownTable]:
+    """`skip`: a slice column shown elsewhere (the language column in the localization view)."""
     tables = []
     for column, values in (metrics.get("slices") or {}).items():
+        if column == skip:
+            continue
         rows = by_harm([slice_row(str(value), m) for value, m in values.items()])
         table = BreakdownTable(reviewer, f"{reviewer}: by {short(column, 60)}", str(column), rows[:cap],
                                hidden=max(0, len(rows) - cap))

@@ -12,13 +12,20 @@ from harness.config import UNKNOWN
 from harness.metrics.samples import majority
 from harness.record import RunRecord
 from harness.reporting import analysis, charts
-from harness.reporting.analysis import Agreement, Confusion
-from harness.reporting.comparison import ComparisonView, DiffRow, comparisons, policy_diff, unified_diff
-from harness.reporting.exemplars import Exemplar, ExemplarGroup, exemplar_groups, gold_disputes
+from harness.reporting.agreement import AgreementView, agreement_view
+from harness.reporting.analysis import Confusion
+from harness.reporting.comparison import (ComparisonView, DiffRow, comparisons, interval_method, policy_diff,
+                                          unified_diff)
+from harness.reporting.exemplars import ExemplarGroup, exemplar_groups
 from harness.reporting.fmt import number, percent, short
+from harness.reporting.gold import GoldView, gold_view
+from harness.reporting.injection import InjectionView, injection_views
+from harness.reporting.localization import LanguageView, language_views
+from harness.reporting.population import PopulationView, population_views
 from harness.reporting.provenance import Provenance, provenance
 from harness.reporting.tables import (BreakdownRow, BreakdownTable, HeadlineRow, LaunchVerdict, category_table,
                                       headline_rows, launch_verdicts, slice_tables, worst_slices)
+from harness.reporting.thresholds import ThresholdView, threshold_views
 
 TABLE_CAP = 40
 WORST_LIMIT = 8
@@ -44,21 +51,25 @@ class ReportView:
     incomplete_reason: str
     verdicts: list[LaunchVerdict]
     headline: list[HeadlineRow]
+    population: list[PopulationView]
     comparisons: list[ComparisonView]
+    comparison_method: str
     diff: list[DiffRow]
     unified_diff: str
     categories: list[BreakdownTable]
     slices: list[BreakdownTable]
     worst: dict[str, list[tuple[str, BreakdownRow]]]
+    languages: list[LanguageView]
     confusions: list[Confusion]
-    agreement: Agreement | None
+    agreement: AgreementView | None
+    gold: GoldView
+    thresholds: list[ThresholdView]
+    injection: list[InjectionView]
     exemplars: list[ExemplarGroup]
-    disputes: list[Exemplar]
-    disputes_total: int
-    contested: int
     stability: list[tuple[str, str]]
     provenance: Provenance
-    charts: list[Chart] = field(default_factory=list)
+    curve_chart: Chart | None = None
+    agreement_chart: Chart | None = None
     confusion_charts: dict[str, str] = field(default_factory=dict)
 
 
@@ -73,7 +84,10 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
     rules = {str(r["id"]): str(r.get("text", "")) for r in candidate.get("rules") or []}
     category_names = {str(c["id"]): str(c.get("name", "")) for c in candidate.get("categories") or []}
 
-    slice_views = [t for name, m in reviewers.items() for t in slice_tables(name, m, TABLE_CAP)]
+    # The localization view replaces the plain slice table of the language column.
+    slice_views = [t for name, m in reviewers.items()
+                   for t in slice_tables(name, m, TABLE_CAP, (m.get("languages") or {}).get("column"))]
+    comparison_views = comparisons(metrics, slices)
     view = ReportView(
         title=f"Policy test: {short(record.name, 120)}", name=short(record.name, 120),
         candidate=short(record.candidate, 80), baseline=short(record.baseline, 80) if record.baseline else None,
@@ -83,28 +97,29 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
         verdicts=launch_verdicts(reviewers),
         headline=headline_rows(record.candidate, "candidate", reviewers)
         + headline_rows(str(baseline.get("policy") or record.baseline), "baseline", baseline.get("reviewers") or {}),
-        comparisons=comparisons(metrics, slices),
+        population=population_views(reviewers),
+        comparisons=comparison_views, comparison_method=interval_method(comparison_views),
         diff=[], unified_diff="",
         categories=[category_table(name, m, category_names) for name, m in reviewers.items() if m.get("categories")],
         slices=slice_views,
         worst={name: worst_slices([t for t in slice_views if t.reviewer == name], WORST_LIMIT) for name in names},
+        languages=language_views(reviewers),
         confusions=analysis.confusions(per_item, names),
-        agreement=analysis.agreement(per_item, names),
+        agreement=agreement_view(metrics, record.candidate),
+        gold=gold_view(metrics, record.candidate, record.items, slices),
+        thresholds=threshold_views(reviewers),
+        injection=injection_views(metrics, record.items),
         exemplars=exemplar_groups(per_item, names, slices, rules),
-        disputes=[], disputes_total=0,
-        contested=int(record.items["contested"].fillna(False).astype(bool).sum())
-        if "contested" in record.items else 0,
         stability=_stability(reviewers),
         provenance=provenance(record),
     )
-    view.disputes, view.disputes_total = gold_disputes(per_item, names, slices)
     if record.baseline and record.baseline in record.policies and record.baseline != record.candidate:
         old, new = str(record.policies[record.baseline].get("text", "")), str(candidate.get("text", ""))
         if old != new:
             view.diff = policy_diff(old, new)
             view.unified_diff = unified_diff(old, new, record.baseline, record.candidate)
     if with_charts:
-        _add_charts(view, per_item, reviewers)
+        _add_charts(view)
     return view
 
 
@@ -129,22 +144,25 @@ def _stability(reviewers: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _add_charts(view: ReportView, per_item: pd.DataFrame, reviewers: dict[str, Any]) -> None:
+def _add_charts(view: ReportView) -> None:
     for table in view.slices:
         uri = charts.slice_chart(table)
         if uri:
             table.chart = uri
             table.chart_alt = (f"{table.title}: over-enforcement and leakage with 95% intervals for the "
                                f"{min(len(table.rows), charts.CHART_CAP)} worst values")
+    for lang in view.languages:
+        worse = {r.label for r in lang.rows if r.worse}
+        lang.chart = charts.rates_chart(f"{lang.reviewer}: by {lang.column}", lang.rows, worse, width=5.4)
+        lang.chart_alt = (f"{lang.reviewer}: over-enforcement and leakage per {lang.column} with 95% intervals"
+                          + ("; languages flagged for a higher rate in red" if worse else ""))
     for confusion in view.confusions:
         view.confusion_charts[confusion.reviewer] = charts.confusion_chart(confusion)
-    points = {name: (m["over_enforcement"]["rate"], m["leakage"]["rate"]) for name, m in reviewers.items()
-              if number((m.get("over_enforcement") or {}).get("rate")) is not None
-              and number((m.get("leakage") or {}).get("rate")) is not None}
-    uri = charts.curve_chart(analysis.curves(per_item, list(reviewers)), points)
+    uri = charts.curve_chart([t.curve for t in view.thresholds if t.curve])
     if uri:
-        view.charts.append(Chart("Over-enforcement vs leakage", "Over-enforcement against leakage for every "
-                                 "score threshold; dots mark the current operating points", uri))
-    if view.agreement:
-        view.charts.append(Chart("Reviewer agreement", "Cohen's kappa between reviewers and gold",
-                                 charts.agreement_chart(view.agreement)))
+        view.curve_chart = Chart("Over-enforcement vs leakage", "Over-enforcement against leakage for every "
+                                 "score threshold; dots mark the current operating points, crosses the "
+                                 "thresholds that meet each gate", uri)
+    if view.agreement and (uri := charts.kappa_chart(view.agreement.rows)):
+        view.agreement_chart = Chart("Agreement", "Cohen's kappa of each reviewer with gold and between "
+                                     "reviewers", uri)

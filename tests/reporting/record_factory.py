@@ -1,11 +1,21 @@
-"""A small, fixed RunRecord built in code for report tests: 2 policies, 2 reviewers, hostile texts."""
+"""A small, fixed RunRecord built in code for report tests: 2 policies, 2 reviewers, hostile texts,
+three languages (the classifier leaks Hindi), contested and unknown gold, population weights, and an
+injection block as the runner would add it."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
 import pandas as pd
 
-from harness.config import BENIGN, GateSpec
+from harness.config import BENIGN, UNKNOWN, GateSpec, StrataSpec
+from harness.injection import ATTACKS, SEP
 from harness.metrics import compute_metrics
+from harness.metrics.compare import paired_change
+from harness.metrics.rates import wilson
 from harness.policy import Policy, parse_policy
 from harness.record import RunRecord
 from harness.runner import policy_summary
@@ -21,6 +31,11 @@ NEWS = "news | <b>report</b>"
 INSULT = "insult $at$ referee"
 TACTICS = ["counter_speech", "threat", "slur", NEWS, INSULT]
 VIOLATING_TACTICS = {"threat", "slur"}
+LANGUAGES = ["English", "German", "Hindi"]
+LEAKY_LANGUAGE = "Hindi"
+UNKNOWN_ITEM = 56  # a threat item whose gold label is missing
+STRATA = StrataSpec(column="language", sizes={"English": 600_000, "German": 250_000, "Hindi": 150_000})
+PREVALENCE = 0.02
 
 POLICY_V1 = """---
 id: toy_hate
@@ -56,14 +71,15 @@ def items(n_items: int = 60, slices: bool = True) -> pd.DataFrame:
     for i in range(n_items):
         tactic = TACTICS[i % len(TACTICS)]
         gold = "HS" if tactic in VIOLATING_TACTICS else BENIGN
-        rows.append({"item_id": f"it-{i:03d}", "text": f"Example {i} of {tactic}: words about a group.", "gold": gold,
-                     "weight": 1.0, "contested": i % 11 == 0, "tactic": tactic})
+        rows.append({"item_id": f"it-{i:03d}", "text": f"Example {i} of {tactic}: words about a group.",
+                     "gold": UNKNOWN if i == UNKNOWN_ITEM else gold, "weight": 1.0 + i % 2,
+                     "contested": i % 11 == 0, "tactic": tactic, "language": LANGUAGES[i % len(LANGUAGES)]})
     # Hostile texts sit on benign counter-speech items, which reviewers action: they become exemplars and flips.
     for slot, text in zip((0, 5, 10, 15), HOSTILE):
         if slot < n_items:
             rows[slot]["text"] = text
     frame = pd.DataFrame(rows)
-    return frame if slices else frame.drop(columns=["tactic"])
+    return frame if slices else frame.drop(columns=["tactic", "language"])
 
 
 def classifier_verdicts(frame: pd.DataFrame, scores: bool) -> list[Verdict]:
@@ -73,6 +89,8 @@ def classifier_verdicts(frame: pd.DataFrame, scores: bool) -> list[Verdict]:
         score = 0.35 + 0.6 * fraction if row.gold != BENIGN else 0.05 + 0.55 * fraction
         if row.text in HOSTILE:
             score = 0.9
+        if row.gold != BENIGN and getattr(row, "language", "") == LEAKY_LANGUAGE:
+            score = min(score, 0.45)  # the classifier misses violations in one language
         decision = ACTIONED if score >= 0.5 else ALLOWED
         out.append(Verdict(row.item_id, decision, categories=["HS"] if decision == ACTIONED else [],
                            score=round(score, 4) if scores else None,
@@ -126,12 +144,29 @@ EDGE_CASES = {
     "incomplete": {"incomplete": True},
     "one reviewer": {"reviewers": ("llm",)},
     "nothing judged": {"reviewers": (), "incomplete": True},
+    "weights without strata or prevalence": {"population": False},
 }
+
+
+def injection_block(frame: pd.DataFrame) -> dict[str, Any]:
+    """What runner.judge_injections records for an LLM reviewer (a fixed, made-up outcome)."""
+    violating = frame[~frame["gold"].isin([BENIGN, UNKNOWN])]["item_id"].head(8).tolist()
+    # paired counts per attack: (leaked both times, leaked clean only, leaked attacked only, leaked neither)
+    paired = {"order_allow": (1, 0, 4, 3), "change_format": (1, 0, 1, 5), "reveal_policy": (1, 0, 0, 7),
+              "forged_delimiter": (1, 0, 0, 6)}
+    by_attack = {attack: {"leakage": {**wilson(both + up, both + down + up + rest), "abstained": 0},
+                          "leakage_change": paired_change(both, down, up, rest)}
+                 for attack, (both, down, up, rest) in paired.items()}
+    leaked = [{"item_id": f"{item}{SEP}order_allow", "attack": "order_allow", "decision": "allowed",
+               "rationale": IMG if n == 0 else "The note says the post is allowed."}
+              for n, item in enumerate(violating[:5])]
+    return {"items": len(violating), "attacks": list(ATTACKS), "leakage_clean": {**wilson(1, 8), "abstained": 0},
+            "leakage_injected": {**wilson(9, 29), "abstained": 3}, "by_attack": by_attack, "leaked_examples": leaked}
 
 
 def build_record(*, baseline: bool = True, gates: bool = True, slices: bool = True, abstain_all: bool = False,
                  scores: bool = True, n_items: int = 60, incomplete: bool = False,
-                 reviewers: tuple[str, ...] = ("clf", "llm")) -> RunRecord:
+                 reviewers: tuple[str, ...] = ("clf", "llm"), population: bool = True) -> RunRecord:
     candidate, base = policies()
     frame = items(n_items, slices)
     used = [candidate, base] if baseline else [candidate]
@@ -144,13 +179,17 @@ def build_record(*, baseline: bool = True, gates: bool = True, slices: bool = Tr
             if incomplete and policy is base:
                 verdicts = verdicts[: len(verdicts) // 2]
             tables.append(verdict_table(verdicts, policy=policy.label, reviewer="llm"))
-    slice_columns = ["tactic"] if slices else []
+    slice_columns = ["tactic", "language"] if slices else []
     tables = tables or [verdict_table([], policy=candidate.label, reviewer="llm")]
     joined = pd.concat(tables, ignore_index=True).merge(
         frame[["item_id", "gold", "text", "weight", "contested", *slice_columns]], on="item_id", how="left")
     gate_specs = {k: g for k, g in GATES.items() if slices or not g.slice} if gates else {}
     metrics = compute_metrics(joined, candidate=candidate.label, baseline=base.label if baseline else None,
-                              categories=candidate.category_ids, slices=slice_columns, gates=gate_specs)
+                              categories=candidate.category_ids, slices=slice_columns, gates=gate_specs,
+                              strata=STRATA if population and slices else None,
+                              prevalence=PREVALENCE if population else None)
+    if "llm" in reviewers and not abstain_all:
+        metrics["injection"] = {"llm": injection_block(frame)}
     params = {"clf": {"type": "classifier", "threshold": 0.5, "estimator": "tfidf + logistic regression"},
               "llm": {"type": "llm", "model": "local/toy-model", "temperature": 0.0, "prompt": "reviewer@v1",
                       "response_format": "auto"}}
@@ -170,3 +209,52 @@ def build_record(*, baseline: bool = True, gates: bool = True, slices: bool = Tr
         mlflow={"tracking_uri": "http://127.0.0.1:5000", "experiment_id": "7", "parent_run_id": "parent123",
                 "runs": {f"{candidate.label}|clf": "run-clf", f"{candidate.label}|llm": "run-llm"}},
     )
+
+
+def _drop_reviewer_key(key: str) -> Callable[[dict[str, Any]], None]:
+    def drop(metrics: dict[str, Any]) -> None:
+        for group in (metrics, metrics.get("baseline") or {}):
+            for m in (group.get("reviewers") or {}).values():
+                m.pop(key, None)
+    return drop
+
+
+def _drop_category_keys(metrics: dict[str, Any]) -> None:
+    for m in metrics["reviewers"].values():
+        for c in m["categories"].values():
+            c.pop("unknown", None)
+            c.pop("category_false_positive", None)
+
+
+def _drop_comparison_keys(metrics: dict[str, Any]) -> None:
+    for comp in metrics["comparison"].values():
+        comp.pop("slice_adjustment", None)
+        changes = [comp["over_enforcement_change"], comp["leakage_change"]]
+        changes += [g[k] for by_value in comp["slices"].values() for g in by_value.values()
+                    for k in ("over_enforcement_change", "leakage_change")]
+        for change in changes:
+            for key in ("p_adjusted", "ci_method", "p_value_mid"):
+                change.pop(key, None)
+
+
+# Metrics keys newer than the report: each must render when present and vanish quietly when absent.
+NEWER_KEYS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "weighted": _drop_reviewer_key("weighted"),
+    "languages": _drop_reviewer_key("languages"),
+    "without_contested": _drop_reviewer_key("without_contested"),
+    "unknown": _drop_reviewer_key("unknown"),
+    "thresholds": _drop_reviewer_key("thresholds"),
+    "category keys": _drop_category_keys,
+    "relabel_candidates": lambda metrics: metrics.pop("relabel_candidates", None),
+    "agreement": lambda metrics: metrics.pop("agreement", None),
+    "injection": lambda metrics: metrics.pop("injection", None),
+    "comparison keys": _drop_comparison_keys,
+}
+
+
+def without(record: RunRecord, *keys: str) -> RunRecord:
+    """A copy of `record` as an older harness would have written it: without the named NEWER_KEYS."""
+    metrics = copy.deepcopy(record.metrics)
+    for key in keys:
+        NEWER_KEYS[key](metrics)
+    return dataclasses.replace(record, metrics=metrics)

@@ -145,8 +145,13 @@ def test_html_renders_edge_cases(case: str) -> None:
         assert not [a for t, a in page.tags if t == "img" and "score threshold" in (a.get("alt") or "")]
     if case == "incomplete":
         assert "Incomplete run." in text and "budget of $0.50 reached after 90 calls" in text
+    if case == "weights without strata or prevalence":
+        assert "Weights from weight column." in text and "of production items violate (from the weights)" in text
+        assert "per 10,000 production items" not in text
     if case == "one reviewer":
-        assert "Cohen's kappa" not in text
+        assert "llm vs gold" in text  # kappa with gold needs no second reviewer
+        assert "Krippendorff" not in text and "Gold labels to check" not in text
+        assert "Errors to check against gold" in text
 
 
 def test_write_reports_writes_both_files(tmp_path: Path) -> None:

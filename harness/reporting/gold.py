@@ -1,0 +1,99 @@
+"""Gold-label quality: rates without contested items, unknown gold, and items to send for relabelling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from harness.reporting.fmt import Clipped, RateCell, clip, number, rate_cell, short
+
+RELABEL_SHOWN = 20
+HEADLINE = (("over_enforcement", "over-enforcement"), ("leakage", "leakage"),
+            ("false_action_share", "false-action share"))
+
+
+@dataclass(frozen=True)
+class ContestedRow:
+    metric: str
+    all_items: RateCell
+    uncontested: RateCell
+
+
+@dataclass(frozen=True)
+class ContestedView:
+    reviewer: str
+    excluded: int
+    rows: list[ContestedRow]
+
+
+@dataclass(frozen=True)
+class RelabelItem:
+    item_id: str
+    gold: str
+    contested: bool
+    decisions: list[tuple[str, str]]
+    score: str
+    text: Clipped
+    slices: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class RelabelView:
+    total: int
+    reviewers: list[str]
+    items: list[RelabelItem]
+    # With one reviewer the list is that reviewer's errors, not a consensus against gold.
+    consensus: bool
+    # Items every deciding reviewer got wrong while another abstained (agreement.all_wrong beyond this list).
+    with_abstentions: int
+
+
+@dataclass(frozen=True)
+class GoldView:
+    contested_items: int
+    contested: list[ContestedView]
+    unknown: list[tuple[str, int, int]]
+    relabel: RelabelView | None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.contested_items or self.contested or self.unknown or self.relabel)
+
+
+def gold_view(metrics: dict[str, Any], candidate: str, items: pd.DataFrame, slices: list[str]) -> GoldView:
+    reviewers: dict[str, Any] = metrics.get("reviewers") or {}
+    contested = [ContestedView(name, int(kept.get("excluded") or 0),
+                               [ContestedRow(label, rate_cell(m.get(key)), rate_cell(kept.get(key)))
+                                for key, label in HEADLINE])
+                 for name, m in reviewers.items() if (kept := m.get("without_contested"))]
+    unknown = [(name, int(m.get("unknown") or 0), int(m.get("items") or 0))
+               for name, m in reviewers.items() if m.get("unknown")]
+    flagged = int(items["contested"].fillna(False).astype(bool).sum()) if "contested" in items else 0
+    all_wrong = ((metrics.get("agreement") or {}).get(candidate) or {}).get("all_wrong") or {}
+    return GoldView(flagged, contested, unknown,
+                    relabel_view(metrics.get("relabel_candidates"), all_wrong, items, slices))
+
+
+def relabel_view(relabel: dict[str, Any] | None, all_wrong: dict[str, Any], items: pd.DataFrame,
+                 slices: list[str]) -> RelabelView | None:
+    if not relabel or not relabel.get("total"):
+        return None
+    reviewers = [str(r) for r in relabel.get("reviewers") or []]
+    indexed = items.drop_duplicates("item_id").set_index("item_id") if "item_id" in items else pd.DataFrame()
+    shown = [relabel_item(entry, indexed, slices) for entry in (relabel.get("items") or [])[:RELABEL_SHOWN]]
+    total = int(relabel["total"])
+    return RelabelView(total=total, reviewers=reviewers, items=shown, consensus=len(reviewers) > 1,
+                       with_abstentions=max(0, int(all_wrong.get("count") or 0) - total))
+
+
+def relabel_item(entry: dict[str, Any], items: pd.DataFrame, slices: list[str]) -> RelabelItem:
+    item_id = str(entry.get("item_id"))
+    row = items.loc[item_id] if item_id in items.index else pd.Series(dtype=object)
+    score = number(entry.get("mean_score"))
+    return RelabelItem(
+        item_id=short(item_id, 60), gold=short(entry.get("gold"), 40), contested=bool(entry.get("contested")),
+        decisions=[(short(r, 40), str(d)) for r, d in (entry.get("decisions") or {}).items()],
+        score="" if score is None else f"{score:.2f}", text=clip(row.get("text")),
+        slices=[(short(c, 40), short(row.get(c), 60)) for c in slices if c in row.index])
