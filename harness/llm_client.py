@@ -4,7 +4,7 @@ Two transports behind one `LLMClient`, with the same retry and error semantics:
 
 - OpenAI-compatible endpoints (`openai/<model>` with an `api_base`, and the managed local model)
   are called with `openai.AsyncOpenAI` directly, over aiohttp with a connection pool as large as
-  the reviewer's concurrency. It costs about a fifth of litellm's CPU per call, which is what
+  the reviewer's concurrency. It costs about a seventh of litellm's CPU per call, which is what
   decides throughput at high concurrency (benchmarks/, figure 2).
 - Every other provider goes through litellm.
 

@@ -87,7 +87,7 @@ def test_overall_rates_leave_out_unknown_gold() -> None:
     assert (out["leakage"]["k"], out["leakage"]["n"]) == (1, 3)
     # the action on 'd' is neither right nor wrong as far as we know
     assert (out["false_action_share"]["k"], out["false_action_share"]["n"]) == (1, 3)
-    assert any("1 items with unknown gold" in w for w in out["warnings"])
+    assert any("1 item with unknown gold is" in w for w in out["warnings"])
 
 
 def test_category_rates_with_multi_label_and_unknown() -> None:

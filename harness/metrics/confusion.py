@@ -39,7 +39,7 @@ def rates(frame: pd.DataFrame) -> dict[str, Any]:
         elif n < SMALL_SAMPLE:
             warnings.append(f"{name}: only {n} items, interval is wide")
     if out["unknown"]:
-        warnings.append(f"{out['unknown']} items with unknown gold are left out of over-enforcement, "
+        warnings.append(f"{out['unknown']} item{'s' if out['unknown'] != 1 else ''} with unknown gold {'are' if out['unknown'] != 1 else 'is'} left out of over-enforcement, "
                         "leakage and false-action share")
     out["warnings"] = warnings
     return out

@@ -182,7 +182,8 @@ def weighted_metrics(frame: pd.DataFrame, *, categories: list[str], strata: Stra
             weights, codes)} for cid in categories},
     }
     if unknown.any():
-        warnings.append(f"{int(unknown.sum())} items with unknown gold are left out of population estimates")
+        warnings.append(f"{int(unknown.sum())} item{'s' if int(unknown.sum()) != 1 else ''} with unknown gold "
+                        f"{'are' if int(unknown.sum()) != 1 else 'is'} left out of population estimates")
     for name, what in (("over_enforcement", "benign"), ("leakage", "violating"), ("false_action_share", "actioned")):
         if out[name]["rate"] is None:
             warnings.append(f"{name}: no decided {what} items with weight > 0; no population estimate")

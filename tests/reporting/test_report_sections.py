@@ -47,7 +47,7 @@ def test_population_estimates_sit_beside_the_eval_set_rates(record: RunRecord, h
     assert f"violating items leaked {items_count(leaked['value'])} [{items_count(leaked['ci_low'])}–" in text
     assert "2.00% of production items violate (given in the experiment)" in text
     assert "Weights from weight column, strata sizes, prevalence. Method: ratio estimator" in text
-    assert "1 items with unknown gold are left out of population estimates" in text
+    assert "1 item with unknown gold is left out of population estimates" in text
     eval_set = percent(record.metrics["reviewers"]["clf"]["over_enforcement"]["rate"])
     production = percent(weighted["over_enforcement"]["rate"])
     assert eval_set != production and f"{production} [" in text
