@@ -11,7 +11,6 @@ import pandas as pd
 from harness.config import Experiment
 from harness.errors import BudgetExceeded
 from harness.evalset import EvalSet, load_evalset
-from harness.metrics import compute_metrics
 from harness.policy import Policy, load_policy
 from harness.record import RunRecord, write_record
 from harness.reviewers import Reviewer, build_reviewer
@@ -33,6 +32,8 @@ def load_inputs(experiment: Experiment) -> tuple[Policy, Policy | None, EvalSet]
 def run(experiment: Experiment, *, out_dir: str | Path | None = None, limit: int | None = None,
         track: bool = True, report: bool = True) -> RunRecord:
     """Judge the eval set under the policy (and baseline) with every reviewer; score; record."""
+    from harness.metrics import compute_metrics  # here, so `validate` does not pay for scipy and sklearn
+
     started = dt.datetime.now(dt.timezone.utc)
     candidate, baseline, evalset = load_inputs(experiment)
     limit = limit or experiment.limit
