@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("a", help="the 'before' run")
     p.add_argument("b", help="the 'after' run")
     p.add_argument("--out", help="directory for compare.json and compare.html (default: reports/compare-<time>)")
+    p.add_argument("--no-track", action="store_true", help="do not log the comparison to MLflow")
     p.set_defaults(func=_compare)
 
     p = sub.add_parser("runs", help="list recent MLflow runs with their headline numbers")
@@ -195,7 +196,7 @@ def _score(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from harness.comparison import change_text, compare, coverage_warnings, write_comparison
+    from harness.comparison import change_text, compare, coverage_warnings, log_comparison, write_comparison
 
     result = compare(args.a, args.b)
     out = Path(args.out) if args.out else Path("reports") / f"compare-{dt.datetime.now():%Y%m%d-%H%M%S}"
@@ -210,6 +211,8 @@ def _compare(args: argparse.Namespace) -> int:
               f"broken {sum(r['broken'].values())}")
     print(f"  compare.json: {out / 'compare.json'}")
     print(f"  compare.html: {out / 'compare.html'}")
+    if not args.no_track and (run_id := log_comparison(result, out)):
+        print(f"  mlflow run: {run_id}")
     return 0
 
 

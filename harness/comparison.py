@@ -140,3 +140,41 @@ def change_text(change: dict[str, Any]) -> str:
         return "no paired decided items"
     return (f"{change['before']:.1%} → {change['after']:.1%} ({change['change']:+.1%}, 95% CI "
             f"[{change['ci_low']:+.1%}, {change['ci_high']:+.1%}], McNemar p = {change['p_value']:.3g}, n = {change['n']})")
+
+
+def log_comparison(result: dict[str, Any], out_dir: Path) -> str | None:
+    """Log a comparison as its own MLflow run (changes as metrics, both files as artifacts)."""
+    import time
+
+    from mlflow.entities import Metric, Param
+
+    import sys
+
+    from harness.tracking import EXPERIMENT_PREFIX, client, safe_uri
+
+    try:
+        c = client()
+        name = f"{EXPERIMENT_PREFIX}compare"
+        experiment = c.get_experiment_by_name(name)
+        experiment_id = experiment.experiment_id if experiment else c.create_experiment(name)
+        run = c.create_run(experiment_id, run_name=f"{result['a']['label']} -> {result['b']['label']}",
+                           tags={"policy_harness.kind": "comparison"})
+        now = int(time.time() * 1000)
+        metrics = []
+        for reviewer, r in result["reviewers"].items():
+            for key in ("over_enforcement_change", "leakage_change"):
+                change = r[key]
+                for field in ("change", "ci_low", "ci_high", "p_value"):
+                    if change.get(field) is not None:
+                        metrics.append(Metric(f"{reviewer}.{key}.{field}"[:250], float(change[field]), now, 0))
+        c.log_batch(run.info.run_id, metrics=metrics,
+                    params=[Param("a", str(result["a"]["source"])[:500]), Param("b", str(result["b"]["source"])[:500])])
+        for file in ("compare.json", "compare.html"):
+            c.log_artifact(run.info.run_id, str(out_dir / file))
+        c.set_terminated(run.info.run_id, "FINISHED")
+        return str(run.info.run_id)
+    except Exception as err:  # the comparison is on disk; tracking is a copy
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        print(f"warning: could not log the comparison to MLflow at {safe_uri()} ({first[:200]}); it is saved "
+              f"in {out_dir}.", file=sys.stderr)
+        return None

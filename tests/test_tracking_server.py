@@ -124,6 +124,9 @@ def test_compare_two_mlflow_run_ids(server: MlflowServer, tmp_path: Path) -> Non
     result = cli("compare", runs["hate_speech@v1|tfidf-lr"], runs["hate_speech@v2|tfidf-lr"], "--out",
                  str(tmp_path / "cmp"), uri=server.uri, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    logged = result.stdout.split("mlflow run:")[1].split()[0]
+    compare_run = MlflowClient(tracking_uri=server.uri).get_run(logged)
+    assert "tfidf-lr.over_enforcement_change.change" in compare_run.data.metrics
     compared = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     assert compared["reviewers"]["tfidf-lr"]["coverage"]["common"] == 302
     assert (tmp_path / "cmp" / "compare.html").exists()

@@ -32,6 +32,16 @@ def text_pipeline(max_features: int, seed: int) -> Pipeline:
     return Pipeline([("features", features), ("model", model)])
 
 
+PREDICT_CHUNK = 20_000
+
+
+def predict_in_chunks(model: object, texts: np.ndarray) -> np.ndarray:
+    """predict_proba over slices, so a million items never become one giant n-gram matrix."""
+    parts = [model.predict_proba(texts[start:start + PREDICT_CHUNK])  # type: ignore[attr-defined]
+             for start in range(0, len(texts), PREDICT_CHUNK)]
+    return np.vstack(parts) if parts else np.zeros((0, len(model.classes_)))  # type: ignore[attr-defined]
+
+
 class ClassifierReviewer:
     """Judges items by a text classifier's probability that they violate.
 
@@ -172,7 +182,7 @@ class ClassifierReviewer:
             train = load_evalset(self.config.train, base_dir=self.base_dir)
             train.check_labels(policy.category_ids, policy_path=policy.path)
             self.model_ = self._fit(train.items[TEXT].to_numpy(), train.items[GOLD].to_numpy(), train.source)
-            return list(self.model_.classes_), self.model_.predict_proba(texts)
+            return list(self.model_.classes_), predict_in_chunks(self.model_, texts)
         return self._cross_fit(texts, items[GOLD].to_numpy())
 
     def _fit(self, texts: np.ndarray, labels: np.ndarray, source: str) -> Pipeline:
@@ -219,7 +229,7 @@ class ClassifierReviewer:
             raise HarnessError(f"the model at '{self.config.model_uri}' predicts class '{unknown[0]}', which is "
                                f"neither '{BENIGN}' nor a category of policy {policy.label}.")
         self.model_ = model
-        return classes, model.predict_proba(texts)
+        return classes, predict_in_chunks(model, texts)
 
     def _verdicts(self, items: pd.DataFrame, classes: list[str], proba: np.ndarray) -> list[Verdict]:
         benign_col = classes.index(BENIGN) if BENIGN in classes else None
