@@ -18,6 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from harness.local_model import stop_process
+
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 V1 = REPO / "prompts" / "policies" / "hate_speech" / "v1.md"
@@ -69,12 +71,7 @@ def fake_provider(latency_ms: float) -> Iterator[str]:
             raise ChildFailed(f"the fake provider did not start (printed {url!r})")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def child(module: str, *args: object, tty: bool = False, timeout_s: float = 600.0,

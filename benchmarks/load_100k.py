@@ -24,6 +24,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from harness.local_model import stop_process
+
 REPO = Path(__file__).resolve().parents[1]
 V2 = REPO / "prompts" / "policies" / "hate_speech" / "v2.md"
 TEMPLATE = REPO / "prompts" / "templates" / "reviewer_v1.md"
@@ -78,12 +80,7 @@ def stop_server(proc: subprocess.Popen[str]) -> float:
                 peak_kb = int(line.split()[1])
     except OSError:
         pass
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc)
     return peak_kb / 1024
 
 

@@ -42,6 +42,18 @@ def gguf_path(model: str) -> Path:
     return path
 
 
+def stop_process(process: "subprocess.Popen[bytes] | subprocess.Popen[str]", timeout_s: float = 10.0) -> None:
+    """Terminate a child process, killing it if it does not exit within `timeout_s`."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -96,13 +108,8 @@ class LocalModelServer:
                            f"{self.startup_timeout_s:.0f} s; is the machine overloaded?")
 
     def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None:
+            stop_process(self._process)
         self._process = None
 
     def __enter__(self) -> "LocalModelServer":

@@ -64,3 +64,18 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch, seconds: float = 0.01) -> None
 def make_server(**kwargs: Any) -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer(**kwargs) as server:
         yield server
+
+
+@pytest.fixture
+def cache_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A judgement cache of the test's own (import with `pytest.mark.usefixtures` or autouse)."""
+    path = tmp_path / "cache" / "judgements.sqlite"
+    monkeypatch.setenv("POLICY_HARNESS_CACHE", str(path))
+    return path
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as srv:
+        yield srv
+

@@ -10,7 +10,6 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -20,22 +19,12 @@ from harness.llm_client import Endpoint, LLMClient
 from harness.policy import load_policy
 from harness.reviewers.llm_verdict import verdict_schema
 from harness.testing.openai_server import FakeOpenAIServer
-from llm_support import REPO_ROOT, V2, experiment, fast_backoff, free_port, item_text, write_items
+from llm_support import REPO_ROOT, V2, cache_path, experiment, fast_backoff, free_port, item_text, server, write_items  # noqa: F401
 
 ROWS = [("v", "VIOLATE this", "hateful"), ("b", "a sunny day", "non-hateful")]
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "cache" / "judgements.sqlite"
-    monkeypatch.setenv("POLICY_HARNESS_CACHE", str(path))
-    return path
-
-
-@pytest.fixture
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as srv:
-        yield srv
+pytestmark = pytest.mark.usefixtures("cache_path")
 
 
 def client(api_base: str, *, max_retries: int = 2, api_key: str | None = "sk-local", **kwargs) -> LLMClient:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from harness.local_model import free_port
+from harness.local_model import free_port, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,13 +50,8 @@ class MlflowServer:
         raise RuntimeError("mlflow server did not start in 120 s")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, timeout_s=15)
 
 
 @pytest.fixture(scope="module")

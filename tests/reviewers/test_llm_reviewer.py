@@ -11,7 +11,6 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 import pytest
@@ -19,22 +18,12 @@ import pytest
 import harness
 from harness.cache import JudgementCache
 from harness.testing.openai_server import FakeOpenAIServer
-from llm_support import REPO_ROOT, V2, experiment, fast_backoff, item_text, write_items
+from llm_support import REPO_ROOT, V2, cache_path, experiment, fast_backoff, item_text, server, write_items  # noqa: F401
 
 DECIDED = ["item_id", "decision", "categories", "rule_ids", "confidence", "rationale", "abstain_reason"]
 
 
-@pytest.fixture(autouse=True)
-def cache_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "cache" / "judgements.sqlite"
-    monkeypatch.setenv("POLICY_HARNESS_CACHE", str(path))
-    return path
-
-
-@pytest.fixture
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as srv:
-        yield srv
+pytestmark = pytest.mark.usefixtures("cache_path")
 
 
 def cached(path: Path) -> int:
