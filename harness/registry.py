@@ -34,7 +34,8 @@ def link_policy(client: Any, run_id: str, prompt_uri: str) -> None:
     client.link_prompt_version_to_run(run_id, client.get_prompt_version(name, int(version)))
 
 
-def log_evalset_input(client: Any, run_id: str, evalset: dict[str, Any], items: pd.DataFrame) -> None:
+def evalset_input(evalset: dict[str, Any], items: pd.DataFrame) -> Any:
+    """The eval set as an MLflow dataset input, built once and logged to every run of a record."""
     import warnings
 
     import mlflow.data
@@ -45,5 +46,4 @@ def log_evalset_input(client: Any, run_id: str, evalset: dict[str, Any], items: 
         warnings.simplefilter("ignore")  # MLflow warns that a path source is ambiguous; it picks the right one
         dataset = mlflow.data.from_pandas(items[columns], source=str(evalset["source"]), name=str(evalset["name"]),
                                           digest=str(evalset["sha256"])[:20])
-    client.log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(),
-                                                     tags=[InputTag("mlflow.data.context", "eval")])])
+    return DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "eval")])

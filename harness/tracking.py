@@ -78,7 +78,7 @@ def log_runs(record: RunRecord, out_dir: Path) -> None:
     """Params, metrics, dataset inputs, registered policy versions and artifacts of opened runs."""
     from mlflow.entities import Metric, Param, RunTag
 
-    from harness.registry import link_policy, log_evalset_input, register_policy
+    from harness.registry import evalset_input, link_policy, register_policy
 
     c = client()
     ids = record.mlflow
@@ -90,7 +90,8 @@ def log_runs(record: RunRecord, out_dir: Path) -> None:
         "eval_set_items": evalset["items"], "eval_set_sha256": evalset["sha256"]}.items()],
         tags=[RunTag("incomplete", str(record.incomplete).lower())]
         + [RunTag(k, str(v)) for k, v in record.lineage.items()])
-    log_evalset_input(c, pid, evalset, record.items)
+    dataset = evalset_input(evalset, record.items)
+    c.log_inputs(pid, datasets=[dataset])
     for name in (METRICS, RECORD, VERDICTS, ITEMS, REPORT, "report.md"):
         if (out_dir / name).exists():
             c.log_artifact(pid, str(out_dir / name))
@@ -119,7 +120,7 @@ def log_runs(record: RunRecord, out_dir: Path) -> None:
         c.log_table(rid, data=subset.drop(columns=["text"], errors="ignore").head(50_000), artifact_file="verdicts_table.json")
         if (out_dir / REPORT).exists():
             c.log_artifact(rid, str(out_dir / REPORT))
-        log_evalset_input(c, rid, evalset, record.items)
+        c.log_inputs(rid, datasets=[dataset])
         if prompts.get(label):
             link_policy(c, rid, prompts[label])
             c.set_tag(rid, "policy_prompt_uri", prompts[label])
