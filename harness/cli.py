@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -96,6 +97,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_warnings_to_stderr() -> None:
+    """The library warns through `logging` (a notebook chooses its own handlers); the CLI prints
+    them as 'warning: ...' lines."""
+    logger = logging.getLogger("harness")
+    if not any(getattr(h, "_policy_harness", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        handler._policy_harness = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+
+
 # Why an output could not be written, and what to do about it.
 _WRITE_ERRORS = {
     errno.ENOSPC: ("no space left on device", "free space"),
@@ -111,6 +125,7 @@ _WRITE_ERRORS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _log_warnings_to_stderr()
     try:
         return int(args.func(args) or 0)
     except HarnessError as err:
@@ -196,7 +211,8 @@ def _score(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from harness.comparison import change_text, compare, coverage_warnings, log_comparison, write_comparison
+    from harness.comparison import change_text, compare, coverage_warnings, write_comparison
+    from harness.tracking.comparison import log_comparison
 
     result = compare(args.a, args.b)
     out = Path(args.out) if args.out else Path("reports") / f"compare-{dt.datetime.now():%Y%m%d-%H%M%S}"
@@ -217,7 +233,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from harness.runs import list_runs
+    from harness.tracking.runs import list_runs
 
     runs = list_runs(policy=args.policy, version=args.version, reviewer=args.reviewer, limit=args.limit)
     if not runs:
@@ -236,7 +252,7 @@ def _fmt(value: float | None) -> str:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from harness.runs import sync_dir
+    from harness.tracking.runs import sync_dir
 
     for raw in args.run_dirs:
         record = sync_dir(Path(raw))
@@ -245,7 +261,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _rescore(args: argparse.Namespace) -> int:
-    from harness.runs import rescore
+    from harness.rescore import rescore
 
     record = rescore(Path(args.run_dir), experiment_path=args.experiment,
                      out_dir=Path(args.out) if args.out else None, track=not args.no_track)

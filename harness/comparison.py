@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 from pathlib import Path
 from typing import Any
 
@@ -108,31 +107,9 @@ def coverage_warnings(result: dict[str, Any]) -> list[str]:
 def write_comparison(result: dict[str, Any], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "compare.json", result)
+    from harness.reporting.compare_page import render_comparison_html
+
     atomic_write_text(out_dir / "compare.html", render_comparison_html(result))
-
-
-def render_comparison_html(result: dict[str, Any]) -> str:
-    e = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='Content-Security-Policy' "
-             f"content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>Comparison</title>"
-             "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto}"
-             "td,th{border:1px solid #ccc;padding:4px 8px}table{border-collapse:collapse}</style></head><body>",
-             f"<h1>{e(result['a']['label'])} → {e(result['b']['label'])}</h1>"]
-    for note in coverage_warnings(result):
-        parts.append(f"<p><b>Note:</b> {e(note)}</p>")
-    for reviewer, r in result["reviewers"].items():
-        parts.append(f"<h2>{e(reviewer)}</h2><ul>")
-        for name in ("over_enforcement_change", "leakage_change"):
-            parts.append(f"<li>{e(name.replace('_', ' '))}: {e(change_text(r[name]))}</li>")
-        parts.append(f"<li>fixed {sum(r['fixed'].values())}, broken {sum(r['broken'].values())}, "
-                     f"McNemar exact p = {r['accuracy_mcnemar_p']:.3g}</li></ul>")
-        parts.append("<table><tr><th>item</th><th>text</th><th>gold</th><th>before</th><th>after</th></tr>")
-        for flip in r["flips"][:500]:
-            parts.append("<tr>" + "".join(f"<td>{e(str(flip.get(k, '')))[:2000]}</td>"
-                                          for k in ("item_id", "text", "gold", "decision_before", "decision_after")) + "</tr>")
-        parts.append("</table>")
-    parts.append("</body></html>")
-    return "".join(parts)
 
 
 def change_text(change: dict[str, Any]) -> str:
@@ -140,41 +117,3 @@ def change_text(change: dict[str, Any]) -> str:
         return "no paired decided items"
     return (f"{change['before']:.1%} → {change['after']:.1%} ({change['change']:+.1%}, 95% CI "
             f"[{change['ci_low']:+.1%}, {change['ci_high']:+.1%}], McNemar p = {change['p_value']:.3g}, n = {change['n']})")
-
-
-def log_comparison(result: dict[str, Any], out_dir: Path) -> str | None:
-    """Log a comparison as its own MLflow run (changes as metrics, both files as artifacts)."""
-    import time
-
-    from mlflow.entities import Metric, Param
-
-    import sys
-
-    from harness.tracking import EXPERIMENT_PREFIX, client, safe_uri
-
-    try:
-        c = client()
-        name = f"{EXPERIMENT_PREFIX}compare"
-        experiment = c.get_experiment_by_name(name)
-        experiment_id = experiment.experiment_id if experiment else c.create_experiment(name)
-        run = c.create_run(experiment_id, run_name=f"{result['a']['label']} -> {result['b']['label']}",
-                           tags={"policy_harness.kind": "comparison"})
-        now = int(time.time() * 1000)
-        metrics = []
-        for reviewer, r in result["reviewers"].items():
-            for key in ("over_enforcement_change", "leakage_change"):
-                change = r[key]
-                for field in ("change", "ci_low", "ci_high", "p_value"):
-                    if change.get(field) is not None:
-                        metrics.append(Metric(f"{reviewer}.{key}.{field}"[:250], float(change[field]), now, 0))
-        c.log_batch(run.info.run_id, metrics=metrics,
-                    params=[Param("a", str(result["a"]["source"])[:500]), Param("b", str(result["b"]["source"])[:500])])
-        for file in ("compare.json", "compare.html"):
-            c.log_artifact(run.info.run_id, str(out_dir / file))
-        c.set_terminated(run.info.run_id, "FINISHED")
-        return str(run.info.run_id)
-    except Exception as err:  # the comparison is on disk; tracking is a copy
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        print(f"warning: could not log the comparison to MLflow at {safe_uri()} ({first[:200]}); it is saved "
-              f"in {out_dir}.", file=sys.stderr)
-        return None

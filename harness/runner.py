@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -171,7 +170,3 @@ def evalset_summary(evalset: EvalSet) -> dict[str, object]:
 
 def default_out_dir(name: str, started: dt.datetime) -> Path:
     return DEFAULT_REPORTS / f"{name}-{started.strftime('%Y%m%d-%H%M%S')}"
-
-
-def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.config import BENIGN
+from harness.labels import BENIGN
 from harness.errors import HarnessError
 from harness.evalset import label_key, read_table, table_sha256
 from harness.metrics import compute_metrics

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from harness.local_model import free_port, stop_process
+from harness.processes import free_port, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.config import UNKNOWN, GateSpec, StrataSpec
+from harness.config import GateSpec, StrataSpec
+from harness.labels import UNKNOWN
 from harness.metrics.agreement import agreement
 from harness.metrics.compare import paired_comparison
 from harness.metrics.confusion import category_rates, rates, relabel_candidates, slice_rates, without_contested

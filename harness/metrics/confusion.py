@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.config import BENIGN, UNKNOWN
+from harness.labels import BENIGN, UNKNOWN
 from harness.metrics.rates import SMALL_SAMPLE, wilson
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from harness.config import BENIGN
+from harness.labels import BENIGN
 from harness.verdicts import DECISIONS
 
 

@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from harness.config import BENIGN
+from harness.labels import BENIGN
 from harness.reporting.fmt import (Clipped, clip, number, p_text, p_value, percent, short, signed_percent,
                                   significant)
 from harness.verdicts import ABSTAINED, ACTIONED

@@ -7,7 +7,7 @@ from itertools import zip_longest
 
 import pandas as pd
 
-from harness.config import BENIGN
+from harness.labels import BENIGN
 from harness.reporting.fmt import Clipped, clip, number, short
 from harness.verdicts import ACTIONED, ALLOWED, split_list
 

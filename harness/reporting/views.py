@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.config import UNKNOWN
+from harness.labels import UNKNOWN
 
 from harness.metrics.samples import majority
 from harness.record import RunRecord

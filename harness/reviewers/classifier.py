@@ -13,7 +13,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from harness.config import BENIGN, UNKNOWN, ClassifierReviewerConfig
+from harness.config import ClassifierReviewerConfig
+from harness.labels import BENIGN, UNKNOWN
 from harness.errors import HarnessError
 from harness.evalset import GOLD, GOLD_UNKNOWN, TEXT, load_evalset
 from harness.hashing import sha256_json

@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.config import BENIGN, UNKNOWN, GateSpec, StrataSpec
+from harness.config import GateSpec, StrataSpec
+from harness.labels import BENIGN, UNKNOWN
 from harness.injection import ATTACKS, SEP
 from harness.metrics import compute_metrics
 from harness.metrics.compare import paired_change

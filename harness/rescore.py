@@ -1,53 +1,12 @@
-"""`runs`, `sync` and `rescore`: the MLflow side of stored run records."""
+"""`rescore`: new metrics and report from a stored run's verdicts, without calling any reviewer."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 from harness.errors import HarnessError
 from harness.record import RunRecord, read_record
-
-
-def list_runs(*, policy: str | None = None, version: str | None = None, reviewer: str | None = None,
-              limit: int = 20) -> list[dict[str, Any]]:
-    """Recent policy x reviewer runs across policy-harness experiments, newest first."""
-    from harness.tracking import EXPERIMENT_PREFIX, client, safe_uri
-
-    try:
-        c = client()
-        experiments = [e.experiment_id for e in c.search_experiments(filter_string=f"name LIKE '{EXPERIMENT_PREFIX}%'")]
-    except Exception as err:  # unreachable server or unreadable store
-        raise HarnessError(f"cannot read MLflow runs at {safe_uri()} ({str(err).splitlines()[0][:160]}); "
-                           "check MLFLOW_TRACKING_URI.") from None
-    if not experiments:
-        return []
-    filters = ["tags.`policy_harness.kind` = 'policy_reviewer'"]
-    for tag, value in (("policy_id", policy), ("policy_version", version), ("reviewer", reviewer)):
-        if value:
-            filters.append(f"tags.{tag} = '{value.replace(chr(39), '')}'")
-    runs = c.search_runs(experiments, filter_string=" and ".join(filters), max_results=limit,
-                         order_by=["attributes.start_time DESC"])
-    return [{"run_id": r.info.run_id, "started": dt.datetime.fromtimestamp(r.info.start_time / 1000).isoformat(timespec="minutes"),
-             "policy": f"{r.data.tags.get('policy_id')}@v{r.data.tags.get('policy_version')}",
-             "role": r.data.tags.get("role", ""), "reviewer": r.data.tags.get("reviewer", ""),
-             "eval_set": r.data.tags.get("eval_set", ""), "metrics": r.data.metrics} for r in runs]
-
-
-def sync_dir(out_dir: Path) -> RunRecord:
-    """Log a run whose tracking failed (server down) now; a synced run is left alone."""
-    from harness.runner import sync
-    from harness.tracking import open_runs
-
-    record = read_record(out_dir)
-    if record.mlflow.get("synced"):
-        return record
-    experiment_name = record.mlflow.get("experiment_name")
-    record.mlflow = open_runs(record, experiment_name=experiment_name)
-    if not sync(record, out_dir):
-        raise HarnessError(f"MLflow is still unreachable; the run stays saved in {out_dir}. Try again later.")
-    return record
 
 
 def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, track: bool) -> RunRecord:

@@ -7,13 +7,14 @@ A run whose tracking failed keeps `mlflow.synced = false` in record.json; `sync`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
-import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from harness.record import ITEMS, METRICS, RECORD, REPORT, VERDICTS, RunRecord
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 RATE_NAMES = ("over_enforcement", "leakage", "false_action_share", "abstention_rate")
 EXPERIMENT_PREFIX = "policy-harness/"
+log = logging.getLogger(__name__)
 
 
 def tracking_uri() -> str:
@@ -32,25 +34,43 @@ def safe_uri() -> str:
     return re.sub(r"//[^/@]*@", "//***@", tracking_uri())
 
 
-def client() -> Any:
-    # A dead or slow server must cost seconds, not MLflow's default minutes of retries.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
+# A dead or slow server must cost seconds, not MLflow's default minutes of retries. Set only while
+# the harness talks to MLflow, and only where the user has not set them: the process's own MLflow
+# use (a notebook's mlflow.log_metric) keeps its environment.
+_BOUNDED_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+
+
+@contextlib.contextmanager
+def client() -> Iterator[Any]:
+    """An MlflowClient for the configured store, with bounded retries and MLflow's chatter muted."""
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri())
+    added = {k: v for k, v in _BOUNDED_ENV.items() if k not in os.environ}
+    mlflow_logger = logging.getLogger("mlflow")
+    level = mlflow_logger.level
+    os.environ.update(added)
+    mlflow_logger.setLevel(logging.ERROR)
+    try:
+        yield MlflowClient(tracking_uri=tracking_uri())
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+        mlflow_logger.setLevel(level)
 
 
 def warn_unsynced(out_dir: Path, err: BaseException) -> None:
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    print(f"warning: MLflow tracking at {safe_uri()} failed ({first[:200]}); results are saved in {out_dir}. "
-          f"Log them later with: policy-harness sync {out_dir}", file=sys.stderr)
+    log.warning("MLflow tracking at %s failed (%s); results are saved in %s. Log them later with: "
+                "policy-harness sync %s", safe_uri(), first[:200], out_dir, out_dir)
 
 
 def open_runs(record: RunRecord, *, experiment_name: str | None = None) -> dict[str, Any]:
-    """Create the parent and child runs; {} (with a warning by the caller) when tracking fails."""
-    c = client()
+    """Create the parent and child runs; the caller warns when tracking fails."""
+    with client() as c:
+        return _open_runs(c, record, experiment_name)
+
+
+def _open_runs(c: Any, record: RunRecord, experiment_name: str | None) -> dict[str, Any]:
     name = experiment_name or f"{EXPERIMENT_PREFIX}{record.name}"
     experiment = c.get_experiment_by_name(name)
     experiment_id = experiment.experiment_id if experiment else c.create_experiment(
@@ -76,11 +96,15 @@ def open_runs(record: RunRecord, *, experiment_name: str | None = None) -> dict[
 
 def log_runs(record: RunRecord, out_dir: Path) -> None:
     """Params, metrics, dataset inputs, registered policy versions and artifacts of opened runs."""
+    with client() as c:
+        _log_runs(c, record, out_dir)
+
+
+def _log_runs(c: Any, record: RunRecord, out_dir: Path) -> None:
     from mlflow.entities import Metric, Param, RunTag
 
-    from harness.registry import evalset_input, link_policy, register_policy
+    from harness.tracking.registry import evalset_input, link_policy, register_policy
 
-    c = client()
     ids = record.mlflow
     pid, now = ids["parent_run_id"], int(time.time() * 1000)
     evalset = record.evalset

@@ -1,0 +1,172 @@
+"""A raw table -> the canonical item table (ids, text, gold, weight, contested, slices), validated."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from harness.config import EvalSetConfig
+from harness.errors import HarnessError
+from harness.evalset.columns import CONTESTED, CORE_COLUMNS, GOLD, GOLD_UNKNOWN, ID, MISSING_SLICE, TEXT, WEIGHT
+from harness.hashing import sha256_text
+from harness.labels import BENIGN, UNKNOWN, label_key
+
+
+def canonicalise(table: pd.DataFrame, config: EvalSetConfig, source: str) -> tuple[pd.DataFrame, list[str]]:
+    """Map a raw table to the canonical columns, validating as it goes."""
+    cols = config.columns
+    slices = list(cols.slices) + ([config.source_column] if config.source_column and config.source_column not in cols.slices else [])
+    if config.strata and config.strata.column not in slices:
+        slices.append(config.strata.column)  # strata travel with the verdicts as a slice
+    gold_columns = list(cols.categories.values()) if cols.categories else [cols.label]
+    wanted = [c for c in [cols.text, *gold_columns, cols.id, cols.weight, cols.contested, *slices] if c]
+    missing = [c for c in wanted if c not in table.columns]
+    if missing:
+        raise HarnessError(
+            f"column '{missing[0]}' is not in the eval set (columns: {', '.join(map(str, table.columns[:20]))}); "
+            "fix eval_set.columns in the experiment.", path=source)
+    clash = [s for s in slices if s in CORE_COLUMNS]
+    if clash:
+        raise HarnessError(f"slice column '{clash[0]}' clashes with a reserved column name; rename it.", path=source)
+    if table.empty:
+        raise HarnessError("the eval set has no items; point eval_set.path at a file with rows.", path=source)
+    out = pd.DataFrame(index=pd.RangeIndex(len(table)))
+    out[ID] = _ids(table, cols.id, source)
+    out[TEXT] = _texts(table[cols.text], out[ID], source)
+    if cols.categories:
+        out[GOLD], out[GOLD_UNKNOWN] = _multilabel_gold(table, cols.categories, out[ID], source)
+    else:
+        out[GOLD] = _labels(table[cols.label], config.labels, out[ID], source)
+        out[GOLD_UNKNOWN] = ""
+    out[WEIGHT] = _weights(table[cols.weight], out[ID], source) if cols.weight else 1.0
+    out[CONTESTED] = table[cols.contested].map(_flag_or_false).to_numpy(dtype=bool) if cols.contested else False
+    names = config.slice_labels or {}
+    for column in slices:
+        values = table[column].map(_slice_value).astype(str)
+        out[column] = values.map(lambda v, m=names.get(column, {}): m.get(v, v)).to_numpy()
+    if config.strata:
+        _check_strata(out[config.strata.column], config.strata.sizes, config.strata.column, source)
+    return out, slices
+
+
+def _check_strata(values: pd.Series, sizes: dict[str, float], column: str, source: str) -> None:
+    unsized = sorted(set(values) - set(sizes))
+    if unsized:
+        raise HarnessError(f"stratum '{unsized[0]}' of column '{column}' has no production size; add it to "
+                           f"eval_set.strata.sizes (sized: {', '.join(sorted(sizes)[:10])}).", path=source)
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "y", "t"}, {"0", "false", "no", "n", "f"}
+
+
+def _flag(value: object) -> bool | None:
+    """1/0, true/false, yes/no as a flag; missing as None; anything else raises ValueError."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, float, np.integer, np.floating)) and float(value) in (0.0, 1.0):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    if text in ("", "nan", "none", "null"):
+        return None
+    raise ValueError(value)
+
+
+def _flag_or_false(value: object) -> bool:
+    # "False" read as text must not become True (bool("False") is True).
+    try:
+        return bool(_flag(value))
+    except ValueError:
+        return bool(value)
+
+
+def _multilabel_gold(table: pd.DataFrame, categories: dict[str, str], ids: pd.Series,
+                     source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-category 1/0/missing columns -> (gold, gold_unknown); a missing label is unknown, not 0."""
+    flags: dict[str, list[bool | None]] = {}
+    for cid, column in categories.items():
+        values = []
+        for row, value in enumerate(table[column]):
+            try:
+                values.append(_flag(value))
+            except ValueError:
+                raise HarnessError(
+                    f"item '{ids.iloc[row]}' (row {row + 1}) has '{value}' in category column '{column}'; "
+                    "use 1 (violates), 0 (does not) or leave it empty (unknown).", path=source) from None
+        flags[cid] = values
+    gold, unknown = [], []
+    for row in range(len(table)):
+        positive = [c for c in categories if flags[c][row] is True]
+        missing = [c for c in categories if flags[c][row] is None]
+        gold.append(";".join(positive) if positive else UNKNOWN if missing else BENIGN)
+        unknown.append(";".join(missing))
+    return np.array(gold, dtype=object), np.array(unknown, dtype=object)
+
+
+def _slice_value(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING_SLICE
+    text = str(value).strip()
+    return text or MISSING_SLICE
+
+
+def _ids(table: pd.DataFrame, column: str | None, source: str) -> np.ndarray:
+    if column is None:
+        return np.array([str(i) for i in range(len(table))], dtype=object)
+    ids = table[column]
+    if ids.isna().any():
+        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
+        raise HarnessError(f"row {row + 1} has no id in column '{column}'; give every row an id.", path=source)
+    values = ids.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+    dupes = values[values.duplicated()]
+    if len(dupes):
+        raise HarnessError(f"id '{dupes.iloc[0]}' appears more than once in column '{column}'; ids must be unique.", path=source)
+    return values.to_numpy(dtype=object)
+
+
+def _texts(texts: pd.Series, ids: pd.Series, source: str) -> np.ndarray:
+    as_text = texts.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+    empty = as_text.str.strip() == ""
+    if empty.any():
+        row = int(np.flatnonzero(empty.to_numpy())[0])
+        raise HarnessError(f"item '{ids.iloc[row]}' (row {row + 1}) has empty text; remove it or fill it in.", path=source)
+    return as_text.to_numpy(dtype=object)
+
+
+def _labels(raw: pd.Series, mapping: dict[str, str] | None, ids: pd.Series, source: str) -> np.ndarray:
+    keys = raw.map(label_key)
+    if keys.isna().any():
+        row = int(np.flatnonzero(keys.isna().to_numpy())[0])
+        raise HarnessError(f"item '{ids.iloc[row]}' (row {row + 1}) has no label; label it or drop the row.", path=source)
+    if mapping is None:
+        return keys.to_numpy(dtype=object)
+    unmapped = sorted(set(keys) - set(mapping))
+    if unmapped:
+        shown = ", ".join(f"'{u}'" for u in unmapped[:5])
+        raise HarnessError(
+            f"label {shown} is not in eval_set.labels (mapped: {', '.join(sorted(mapping))}); "
+            "add it to the label mapping.", path=source)
+    return keys.map(mapping).to_numpy(dtype=object)
+
+
+def _weights(raw: pd.Series, ids: pd.Series, source: str) -> np.ndarray:
+    weights = pd.to_numeric(raw, errors="coerce")
+    bad = weights.isna() | (weights < 0) | ~np.isfinite(weights.fillna(0))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise HarnessError(
+            f"item '{ids.iloc[row]}' (row {row + 1}) has weight '{raw.iloc[row]}'; weights must be numbers >= 0.",
+            path=source)
+    return weights.astype(float).to_numpy()
+
+
+def table_sha256(items: pd.DataFrame, slices: list[str]) -> str:
+    # gold_unknown joins the hash only when used, so single-label sets keep their hashes.
+    extra = [GOLD_UNKNOWN] if GOLD_UNKNOWN in items and (items[GOLD_UNKNOWN] != "").any() else []
+    canonical = items[[ID, TEXT, GOLD, *extra, WEIGHT, *slices]].to_csv(index=False)
+    return sha256_text(canonical)

@@ -1,0 +1,175 @@
+"""Reading raw tables: local CSV, TSV, JSONL and Parquet files, and hf:<name>[:split]."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from harness.config import resolve_path
+from harness.errors import HarnessError
+
+_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+            ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+_BOM = b"\xef\xbb\xbf"
+
+
+def read_table(raw: str, *, fmt: str | None = None, base_dir: Path = Path(".")) -> pd.DataFrame:
+    """A raw table from a local file (CSV, TSV, JSONL, Parquet) or hf:<name>[:split]."""
+    if raw.startswith("hf:"):
+        return _read_hub(raw)
+    path = resolve_path(raw, base_dir)
+    if not path.exists():
+        raise HarnessError("file not found; check the path (read relative to the working directory).", path=raw)
+    if path.is_dir():
+        raise HarnessError("is a directory; point eval_set.path at a file (CSV, TSV, JSONL or Parquet).", path=raw)
+    fmt = fmt or _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise HarnessError(
+            f"cannot tell the format of '{path.suffix}' files; set eval_set.format to csv, tsv, jsonl or parquet.",
+            path=path)
+    try:
+        if fmt != "parquet":
+            _check_utf8(path)
+        return _read_local(path, fmt)
+    except OSError as err:  # permissions, a vanished file: the user's to fix, not a traceback
+        raise HarnessError(f"could not be read ({(err.strerror or str(err)).lower()}); check that the file "
+                           "exists and is readable.", path=path) from None
+
+
+def _check_utf8(path: Path) -> None:
+    offset = 0
+    blank = True
+    with path.open("rb") as handle:
+        pending = b""
+        while chunk := handle.read(1 << 22):
+            blank = blank and not chunk.replace(_BOM, b"").strip()
+            data = pending + chunk
+            try:
+                data.decode("utf-8")
+                pending = b""
+            except UnicodeDecodeError as err:
+                if err.reason == "unexpected end of data" and err.start >= len(data) - 3:
+                    pending = data[err.start:]
+                    offset += err.start
+                    continue
+                line = _line_number(path, offset + err.start)
+                raise HarnessError(f"line {line} has bytes that are not UTF-8; re-save the file as UTF-8.", path=path) from None
+            offset += len(data)
+        if pending:
+            raise HarnessError("the file ends in the middle of a UTF-8 character; re-save it as UTF-8.", path=path)
+    if blank:
+        raise HarnessError("the file is empty; point eval_set.path at a file with a header and rows.", path=path)
+
+
+def _line_number(path: Path, byte_offset: int) -> int:
+    with path.open("rb") as handle:
+        return handle.read(byte_offset).count(b"\n") + 1
+
+
+def _read_local(path: Path, fmt: str) -> pd.DataFrame:
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL + 10)
+    with path.open("rb") as handle:
+        has_bom = fmt != "parquet" and handle.read(3) == _BOM
+    kwargs: dict[str, object] = {}
+    builder = {"csv": "csv", "tsv": "csv", "jsonl": "json", "parquet": "parquet"}[fmt]
+    if fmt in ("csv", "tsv"):
+        kwargs = {"sep": "\t" if fmt == "tsv" else ",", "encoding": "utf-8-sig", "keep_default_na": False,
+                  "na_values": [""]}
+        _check_header(path, str(kwargs["sep"]))
+    elif has_bom:
+        return _read_jsonl_plain(path)
+    try:
+        loaded = datasets.load_dataset(builder, data_files=str(path.resolve()), split="train", **kwargs)
+    except Exception as err:  # datasets wraps parser errors in several exception types
+        if "corresponds to no data" in str(err):
+            what = "a header but no rows" if fmt in ("csv", "tsv") else "no rows"
+            raise HarnessError(f"the eval set has no items ({what}); add rows.", path=path) from None
+        if fmt == "jsonl":
+            _raise_jsonl_error(path)
+        raise HarnessError(f"could not be read as {fmt.upper()} ({_root_cause(err)}); fix the file or set eval_set.format.", path=path) from None
+    frame = loaded.to_pandas()
+    if fmt in ("csv", "tsv") and len(frame.columns) == 1 and len(frame):
+        header = str(frame.columns[0])
+        found = next((name for sep, name in ((";", "semicolon"), ("|", "pipe")) if sep in header), None)
+        if found:
+            raise HarnessError(f"only one column was found; the header looks {found}-separated. Re-save the file "
+                               "with commas (CSV) or tabs (TSV, eval_set.format: tsv).", path=path)
+        other = "tab" if fmt == "csv" else "comma"
+        raise HarnessError(f"only one column was found; is the file {other}-separated? Set eval_set.format to "
+                           f"{'tsv' if fmt == 'csv' else 'csv'} or fix the delimiter.", path=path)
+    return frame
+
+
+def _read_jsonl_plain(path: Path) -> pd.DataFrame:
+    """JSONL with a byte-order mark, which the Arrow JSON reader rejects."""
+    rows = []
+    with path.open(encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                rows.append(_json_row(line, number, path))
+    return pd.DataFrame(rows)
+
+
+def _raise_jsonl_error(path: Path) -> None:
+    with path.open(encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                _json_row(line, number, path)
+    raise HarnessError("could not be read as JSONL (rows do not share one structure); make every line an object with the same fields.", path=path)
+
+
+def _json_row(line: str, number: int, path: Path) -> dict[str, object]:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise HarnessError(f"line {number} is not valid JSON ({err.msg}); fix or remove that line.", path=path) from None
+    if not isinstance(row, dict):
+        raise HarnessError(f"line {number} is not a JSON object; each line must be one {{...}} record.", path=path)
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise HarnessError(f"line {number} has an escape such as \\ud800 that is not a character (a lone "
+                           "surrogate); fix or remove that line.", path=path) from None
+    return row
+
+
+def _check_header(path: Path, sep: str) -> None:
+    """Two columns with one name would silently become 'name' and 'name.1'."""
+    import csv
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            names = [name.strip() for name in next(csv.reader(handle, delimiter=sep), [])]
+    except csv.Error:
+        return  # the table reader reports a malformed header with its line
+    dupes = [name for i, name in enumerate(names) if name and name in names[:i]]
+    if dupes:
+        raise HarnessError(f"column '{dupes[0]}' appears twice in the header; give every column its own name.",
+                           path=path)
+
+
+def _root_cause(err: BaseException) -> str:
+    while err.__cause__ is not None or err.__context__ is not None:
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    text = str(err).strip().splitlines()
+    return text[-1] if text else type(err).__name__
+
+
+def _read_hub(raw: str) -> pd.DataFrame:
+    import datasets
+    import huggingface_hub
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL + 10)
+    huggingface_hub.utils.logging.set_verbosity_error()  # its retry chatter would bury our one-line error
+    name, _, split = raw[3:].partition(":")
+    try:
+        return datasets.load_dataset(name, split=split or "train").to_pandas()
+    except Exception as err:  # offline, unknown name, gated set: all are the user's to fix
+        raise HarnessError(f"could not load '{name}' from the Hugging Face hub ({_root_cause(err)}); "
+                           "check the name and split, and that this machine is online.", path=raw) from None

@@ -1,0 +1,32 @@
+"""The page of `policy-harness compare`: two stored runs, item by item."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from harness.comparison import change_text, coverage_warnings
+
+
+def render_comparison_html(result: dict[str, Any]) -> str:
+    e = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='Content-Security-Policy' "
+             f"content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>Comparison</title>"
+             "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto}"
+             "td,th{border:1px solid #ccc;padding:4px 8px}table{border-collapse:collapse}</style></head><body>",
+             f"<h1>{e(result['a']['label'])} → {e(result['b']['label'])}</h1>"]
+    for note in coverage_warnings(result):
+        parts.append(f"<p><b>Note:</b> {e(note)}</p>")
+    for reviewer, r in result["reviewers"].items():
+        parts.append(f"<h2>{e(reviewer)}</h2><ul>")
+        for name in ("over_enforcement_change", "leakage_change"):
+            parts.append(f"<li>{e(name.replace('_', ' '))}: {e(change_text(r[name]))}</li>")
+        parts.append(f"<li>fixed {sum(r['fixed'].values())}, broken {sum(r['broken'].values())}, "
+                     f"McNemar exact p = {r['accuracy_mcnemar_p']:.3g}</li></ul>")
+        parts.append("<table><tr><th>item</th><th>text</th><th>gold</th><th>before</th><th>after</th></tr>")
+        for flip in r["flips"][:500]:
+            parts.append("<tr>" + "".join(f"<td>{e(str(flip.get(k, '')))[:2000]}</td>"
+                                          for k in ("item_id", "text", "gold", "decision_before", "decision_after")) + "</tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "".join(parts)
