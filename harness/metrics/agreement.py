@@ -40,6 +40,10 @@ def agreement(per_item: pd.DataFrame) -> dict[str, Any]:
                   for a, b in itertools.combinations(reviewers, 2)],
         "krippendorff_alpha": _alpha(ratings.to_numpy().T, notes) if len(reviewers) >= 2 else None,
     }
+    if len(reviewers) < 2:
+        out["krippendorff_alpha_absent"] = (f"Krippendorff's alpha needs two or more reviewers; only "
+                                            f"{len(reviewers)} judged these items")
+        notes.append(out["krippendorff_alpha_absent"])
     out.update(_disagreements(ratings, gold, items, table))
     out["warnings"] = notes
     return out

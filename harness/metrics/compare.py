@@ -10,9 +10,9 @@ import pandas as pd
 from scipy.stats import binom
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportion_confint
 
-from harness.config import BENIGN
+from harness.labels import BENIGN
+from harness.metrics.rates import wilson_bounds
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
 
@@ -108,8 +108,8 @@ def newcombe_paired_interval(both: int, down: int, up: int, neither: int, alpha:
     """
     n = both + down + up + neither
     after, before = (both + up) / n, (both + down) / n
-    l_after, u_after = proportion_confint(both + up, n, alpha=alpha, method="wilson")
-    l_before, u_before = proportion_confint(both + down, n, alpha=alpha, method="wilson")
+    l_after, u_after = (float(v) for v in wilson_bounds(np.asarray(both + up), np.asarray(n), alpha))
+    l_before, u_before = (float(v) for v in wilson_bounds(np.asarray(both + down), np.asarray(n), alpha))
     margins = (both + up) * (down + neither) * (both + down) * (up + neither)
     cross = both * neither - up * down
     phi = 0.0
@@ -122,19 +122,26 @@ def newcombe_paired_interval(both: int, down: int, up: int, neither: int, alpha:
 
 
 def _mcnemar_mid_p(up: int, down: int) -> float:
-    """Mid-p McNemar: the exact two-sided p minus the probability of the observed table."""
+    """Mid-p McNemar (Fagerland, Lydersen & Laake 2013): the probability of a more extreme table
+    plus half that of the observed one. At a tie no table is less extreme, so it is 1 - pmf/2,
+    not the doubled one-sided value (which would give 1.0)."""
     total = up + down
     if total == 0:
         return 1.0
     low = min(up, down)
+    if up == down:
+        return float(1.0 - binom.pmf(low, total, 0.5) / 2)
     return float(min(1.0, 2 * binom.cdf(low, total, 0.5) - binom.pmf(low, total, 0.5)))
 
 
 def adjust_slice_p_values(slices: dict[str, dict[str, dict[str, Any]]], method: str = "holm") -> dict[str, Any]:
     """Adjust every per-slice change p-value of one comparison as one family (statsmodels
     multipletests: 'holm' controls the family-wise error, 'fdr_bh' the false discovery rate)."""
+    # A slice with no discordant pair is not a test (its p is 1 by construction), so it does not
+    # count in the family: counting it would make Holm stricter for no reason.
     changes = [group[name] for by_value in slices.values() for group in by_value.values()
-               for name in ("over_enforcement_change", "leakage_change") if group[name]["p_value"] is not None]
+               for name in ("over_enforcement_change", "leakage_change")
+               if group[name]["p_value"] is not None and group[name]["up"] + group[name]["down"] > 0]
     if changes:
         adjusted = multipletests([c["p_value"] for c in changes], alpha=0.05, method=method)[1]
         for change, value in zip(changes, adjusted):

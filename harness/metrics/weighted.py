@@ -1,13 +1,20 @@
 """Population estimates from a weighted or stratified eval set (what users in production would see).
 
-Each rate is a ratio of weighted totals, R = sum(w*y) / sum(w*x). statsmodels and scipy have no
-survey ratio estimator, so its variance is written out here: the Taylor-linearised,
-with-replacement estimator, stratified when strata are declared (Sarndal, Swensson & Wretman,
-Model Assisted Survey Sampling, 1992, result 5.6.1; Wolter, Introduction to Variance Estimation,
-2nd ed., 2007, section 6.11). The interval is statsmodels' Wilson interval on the effective sample
-size n_eff = R(1-R)/var (Korn & Graubard, Survey Methodology 24:193-201, 1998), which stays
-inside [0, 1] and keeps honest width when a rate is near 0; n_eff is capped at Kish's effective
-sample size of the weights (Kish, Survey Sampling, 1965, section 11.7).
+Each rate is a ratio of weighted totals, R = sum(w*y) / sum(w*x). Its standard error is the
+Taylor-linearised, with-replacement estimator, stratified when strata are declared (Sarndal,
+Swensson & Wretman, Model Assisted Survey Sampling, 1992, result 5.6.1; Wolter, Introduction to
+Variance Estimation, 2nd ed., 2007, section 6.11); statsmodels and scipy have no survey ratio
+estimator. The interval depends on the weights (docs/statistics.md has the coverage study):
+
+- one weight per stratum (strata sizes, a prevalence, or both): the stratified Jeffreys posterior
+  of harness.metrics.posterior, which stays honest when a heavy stratum holds few items;
+- weights that vary inside a stratum (a weight column): Korn & Graubard's Clopper-Pearson interval
+  on the effective sample size R(1-R)/var with their degrees-of-freedom adjustment (Survey
+  Methodology 24:193-201, 1998), the degrees of freedom by Satterthwaite's approximation over the
+  strata, each counting the denominator items it holds (Biometrics Bulletin 2:110-114, 1946).
+
+Either way the bounds are exactly 0 when no weighted item is in the numerator and exactly 1 when
+every one is, so a zero-tolerance gate is inconclusive, not failed, when no error was seen.
 """
 
 from __future__ import annotations
@@ -16,15 +23,21 @@ from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 from statsmodels.stats.proportion import proportion_confint
 
-from harness.config import BENIGN, UNKNOWN, StrataSpec
+from harness.config import StrataSpec
+from harness.labels import BENIGN, UNKNOWN
 from harness.metrics.confusion import gold_status, unknown_for
+from harness.metrics.posterior import DRAWS, constant_within_strata, stratified_posterior_interval
+from harness.metrics.rates import SMALL_SAMPLE
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
-METHOD = ("ratio estimator with Taylor-linearised (with-replacement{strata}) variance; "
-          "Wilson interval on the effective sample size (Korn & Graubard 1998)")
+METHOD = "ratio estimator with Taylor-linearised (with-replacement{strata}) standard error"
+POSTERIOR_METHOD = "stratified Jeffreys posterior (Monte Carlo)"
+KORN_GRAUBARD_METHOD = "Korn-Graubard Clopper-Pearson on the effective size, Satterthwaite df"
 PER = 10_000
+UNSEEN_SHARE = 0.10
 
 
 class WeightedRate(TypedDict):
@@ -37,64 +50,121 @@ class WeightedRate(TypedDict):
     n: int
     population_k: float
     population_n: float
+    interval_method: str
+    warning: str | None
 
 
 def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, weights: np.ndarray,
-                   strata: np.ndarray | None = None, alpha: float = 0.05) -> dict[str, np.ndarray]:
-    """Vectorised over leading axes: arrays of shape (..., items); `strata` holds one code per item.
+                   strata: np.ndarray | None = None, alpha: float = 0.05, *, fixed: str | None = None,
+                   draws: int = DRAWS) -> dict[str, Any]:
+    """Vectorised over leading axes: arrays of shape (..., items); `strata` holds one code per item;
+    `fixed` as in stratified_posterior_interval (strata that are gold classes).
 
-    Returns estimate, se, n_eff, ci_low, ci_high as arrays; NaN where the denominator total is 0.
+    Returns estimate, se, n_eff, ci_low, ci_high as arrays (NaN where the denominator total is 0)
+    and `method`, the interval used.
     """
     y = np.asarray(numerator, dtype=float) * np.asarray(denominator, dtype=float)
     x = np.asarray(denominator, dtype=float)
     w = np.broadcast_to(np.asarray(weights, dtype=float), np.broadcast_shapes(x.shape, np.shape(weights)))
     total_x = (w * x).sum(axis=-1)
+    total_y = (w * y).sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        estimate = (w * y).sum(axis=-1) / total_x
+        estimate = total_y / total_x
         z = w * (y - estimate[..., None] * x) / total_x[..., None]
     codes = np.zeros(x.shape[-1], dtype=int) if strata is None else pd.factorize(np.asarray(strata))[0]
     variance = np.zeros(estimate.shape)
+    satterthwaite = np.zeros(estimate.shape)
     for code in np.unique(codes):
         members = z[..., codes == code]
         size = members.shape[-1]
         if size > 1:  # a stratum of one item adds no estimable variance
-            spread = ((members - members.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
-            variance = variance + size / (size - 1) * spread
-    n_eff = _effective_size(estimate, variance, w * x)
-    with np.errstate(invalid="ignore"):
-        low, high = proportion_confint(np.nan_to_num(estimate) * n_eff, np.where(n_eff > 0, n_eff, 1.0),
-                                       alpha=alpha, method="wilson")
+            part = size / (size - 1) * ((members - members.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
+            variance = variance + part
+            in_domain = (x[..., codes == code] * (w[..., codes == code] > 0)).sum(axis=-1)
+            satterthwaite = satterthwaite + part ** 2 / np.maximum(in_domain - 1, 1)
+    kish, design = _effective_sizes(estimate, variance, w * x)
+    if constant_within_strata(w, codes):
+        method = POSTERIOR_METHOD
+        low, high = stratified_posterior_interval(numerator, denominator, w, codes, fixed=fixed,
+                                                  alpha=alpha, draws=draws)
+    else:
+        method = KORN_GRAUBARD_METHOD
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df = np.clip(variance ** 2 / satterthwaite, 1.0, max(x.shape[-1] - len(np.unique(codes)), 1))
+        low, high = _korn_graubard(estimate, np.where(np.isfinite(design) & (design > 0), design, kish),
+                                   np.where(np.isfinite(df), df, 1.0), x.shape[-1], alpha)
     undefined = ~(total_x > 0)
+    # With no error seen (or all errors), the posterior's bound is too short (Brown, Cai & DasGupta
+    # 2001): use at least the Clopper-Pearson one-sided bound on Kish's size there.
+    edge = 1 - (alpha / 2) ** (1 / np.where(kish > 0, kish, 1.0))
+    low = np.where(total_y > 0, np.minimum(np.nan_to_num(low), np.nan_to_num(estimate)), 0.0)
+    low = np.where((total_y >= total_x) & (total_y > 0), np.minimum(low, 1 - edge), low)
+    high = np.where(total_y < total_x, np.maximum(np.nan_to_num(high, nan=1.0), np.nan_to_num(estimate)), 1.0)
+    high = np.where(total_y <= 0, np.maximum(high, edge), high)
     nan = np.full(estimate.shape, np.nan)
     return {"estimate": estimate, "se": np.where(undefined, nan, np.sqrt(variance)),
-            "n_eff": np.where(undefined, nan, n_eff),
+            "n_eff": np.where(undefined, nan, np.where(np.isfinite(design) & (design > 0),
+                                                          np.minimum(np.nan_to_num(design), kish), kish)),
             "ci_low": np.where(undefined, nan, np.clip(low, 0.0, 1.0)),
-            "ci_high": np.where(undefined, nan, np.clip(high, 0.0, 1.0))}
+            "ci_high": np.where(undefined, nan, np.clip(high, 0.0, 1.0)), "method": method}
 
 
-def _effective_size(estimate: np.ndarray, variance: np.ndarray, wx: np.ndarray) -> np.ndarray:
-    """R(1-R)/var, but never more than Kish's (sum w)^2 / sum w^2: with a few heavy items the
-    linearised variance is itself noisy and too small, and the interval would be falsely narrow
-    (seen in simulation: 86% coverage instead of 95%). Kish alone where R is 0 or 1."""
+def _effective_sizes(estimate: np.ndarray, variance: np.ndarray, wx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kish's (sum w)^2 / sum w^2 of the denominator's weights, and the design's R(1-R)/var.
+    n_eff reported is the smaller: with a few heavy items the linearised variance is itself noisy
+    and too small, and then Kish's figure is the honest one to warn on."""
     with np.errstate(invalid="ignore", divide="ignore"):
         kish = np.nan_to_num(wx.sum(axis=-1) ** 2 / (wx ** 2).sum(axis=-1))
         design = estimate * (1 - estimate) / variance
-    usable = np.isfinite(design) & (design > 0)
-    return np.asarray(np.where(usable, np.minimum(np.where(usable, design, 0.0), kish), kish), dtype=float)
+    return np.asarray(kish, dtype=float), np.asarray(design, dtype=float)
+
+
+def _korn_graubard(estimate: np.ndarray, n_eff: np.ndarray, df: np.ndarray, items: int,
+                   alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Clopper-Pearson (statsmodels 'beta') on n* = n_eff (t_{n-1} / t_df)^2, x* = R n*."""
+    ratio = student_t.ppf(1 - alpha / 2, max(items - 1, 1)) / student_t.ppf(1 - alpha / 2, df)
+    size = np.where(n_eff > 0, n_eff * ratio ** 2, 1.0)
+    count = np.clip(np.nan_to_num(estimate) * size, 0.0, size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low, high = proportion_confint(count, size, alpha=alpha, method="beta")
+    return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
 
 
 def weighted_rate(numerator: np.ndarray, denominator: np.ndarray, weights: np.ndarray,
-                  strata: np.ndarray | None = None, alpha: float = 0.05) -> WeightedRate:
-    """One population rate with counts beside it; an empty (or zero-weight) denominator gives nulls."""
+                  strata: np.ndarray | None = None, alpha: float = 0.05, *, fixed: str | None = None) -> WeightedRate:
+    """One population rate with counts beside it; an empty (or zero-weight) denominator gives nulls.
+    `warning` is set when the rate rests on an effective sample under 30 items."""
     numerator, denominator = np.asarray(numerator, dtype=bool), np.asarray(denominator, dtype=bool)
     weights = np.asarray(weights, dtype=float)
-    out = ratio_interval(numerator, denominator, weights, strata, alpha)
+    out = ratio_interval(numerator, denominator, weights, strata, alpha, fixed=fixed)
     defined = bool(np.isfinite(out["estimate"]))
     value = (lambda key: float(out[key]) if defined else None)
+    n_eff = value("n_eff")
+    notes = []
+    if n_eff is not None and n_eff < SMALL_SAMPLE:
+        notes.append(f"rests on an effective sample of {n_eff:.1f} items (under {SMALL_SAMPLE}): "
+                     "read the interval, not the point estimate")
+    if defined and strata is not None and fixed is None:
+        notes.extend(_unseen_strata(denominator, weights, np.asarray(strata)))
     return {"rate": value("estimate"), "ci_low": value("ci_low"), "ci_high": value("ci_high"), "se": value("se"),
-            "n_eff": value("n_eff"), "k": int((numerator & denominator).sum()), "n": int(denominator.sum()),
+            "n_eff": n_eff, "k": int((numerator & denominator).sum()), "n": int(denominator.sum()),
             "population_k": float((weights * (numerator & denominator)).sum()),
-            "population_n": float((weights * denominator).sum())}
+            "population_n": float((weights * denominator).sum()),
+            "interval_method": str(out["method"]), "warning": "; ".join(notes) or None}
+
+
+def _unseen_strata(denominator: np.ndarray, weights: np.ndarray, codes: np.ndarray) -> list[str]:
+    """A stratum that is much of production but holds none of the denominator's items: its rate
+    is unseen, and the interval is wide (or, under Korn-Graubard, too narrow) because of it."""
+    total = weights.sum()
+    notes = []
+    for code in np.unique(codes):
+        members = codes == code
+        share = weights[members].sum() / total if total > 0 else 0.0
+        if share >= UNSEEN_SHARE and not (denominator[members] & (weights[members] > 0)).any():
+            notes.append(f"a stratum that is {100 * share:.0f}% of production holds none of this rate's items: "
+                         "the rate there is unseen")
+    return notes
 
 
 def population_weights(frame: pd.DataFrame, strata: StrataSpec | None,
@@ -136,8 +206,10 @@ def population_weights(frame: pd.DataFrame, strata: StrataSpec | None,
                 weights[members] *= share * grand / total
             elif share > 0:
                 warnings.append(f"no weighted '{label}' items: its prevalence share cannot be represented")
-        if codes is None:
-            codes = pd.factorize(classes)[0]
+        # Post-strata on gold (crossed with the strata, when both are given) keep one weight per
+        # cell, which the stratified posterior interval needs (Holt & Smith, JRSS A 142:33-46, 1979).
+        cells = classes.astype(str) if codes is None else np.char.add(codes.astype(str), "|" + classes.astype(str))
+        codes = pd.factorize(cells)[0]
     return weights, codes, warnings
 
 
@@ -165,6 +237,7 @@ def weighted_metrics(frame: pd.DataFrame, *, categories: list[str], strata: Stra
                      prevalence: float | dict[str, float] | None = None) -> dict[str, Any]:
     """Population over-enforcement, leakage and false-action share of one reviewer x policy."""
     weights, codes, warnings = population_weights(frame, strata, prevalence)
+    by_gold = prevalence is not None  # the strata are then gold classes: see stratified_posterior_interval
     benign, violating, unknown = gold_status(frame)
     gold_sets = [set(g.split(";")) for g in frame["gold"].astype(str).to_numpy()]
     decision = frame["decision"].to_numpy()
@@ -173,13 +246,13 @@ def weighted_metrics(frame: pd.DataFrame, *, categories: list[str], strata: Stra
         "method": METHOD.format(strata=", stratified" if codes is not None else ""),
         "weights_from": [name for name, used in (("weight column", _has_weights(frame)), ("strata sizes", strata is not None),
                                                  ("prevalence", prevalence is not None)) if used],
-        "over_enforcement": weighted_rate(actioned, decided & benign, weights, codes),
-        "leakage": weighted_rate(allowed, decided & violating, weights, codes),
-        "false_action_share": weighted_rate(benign, actioned & ~unknown, weights, codes),
-        "prevalence": weighted_rate(violating, ~unknown, weights, codes),
+        "over_enforcement": weighted_rate(actioned, decided & benign, weights, codes, fixed="denominator" if by_gold else None),
+        "leakage": weighted_rate(allowed, decided & violating, weights, codes, fixed="denominator" if by_gold else None),
+        "false_action_share": weighted_rate(benign, actioned & ~unknown, weights, codes, fixed="numerator" if by_gold else None),
+        "prevalence": weighted_rate(violating, ~unknown, weights, codes, fixed="numerator" if by_gold else None),
         "categories": {cid: {"leakage": weighted_rate(
             allowed, decided & np.array([cid in g for g in gold_sets], dtype=bool) & ~unknown_for(frame, cid),
-            weights, codes)} for cid in categories},
+            weights, codes, fixed="denominator" if by_gold else None)} for cid in categories},
     }
     if unknown.any():
         warnings.append(f"{int(unknown.sum())} item{'s' if int(unknown.sum()) != 1 else ''} with unknown gold "

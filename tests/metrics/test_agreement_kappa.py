@@ -92,3 +92,11 @@ def test_one_item() -> None:
     assert out["with_gold"]["a"]["kappa"] is None  # 'a' and gold both say violating: 0/0
     assert any("a vs gold" in w for w in out["warnings"])
     json.dumps(out, allow_nan=False)
+
+
+def test_single_reviewer_says_why_alpha_is_absent() -> None:
+    out = agreement(table({"only": [1, 0, 1, 0]}))
+    assert out["krippendorff_alpha"] is None
+    assert "two or more reviewers" in out["krippendorff_alpha_absent"]
+    assert out["krippendorff_alpha_absent"] in out["warnings"]
+    assert "krippendorff_alpha_absent" not in agreement(table({"A": [1, 0, 1], "B": [1, 1, 0]}))

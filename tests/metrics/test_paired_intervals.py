@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 import pytest
+from scipy.stats import binom
 from statsmodels.stats.multitest import multipletests
 
 from harness.metrics.compare import newcombe_paired_interval, paired_change, paired_comparison
@@ -90,3 +91,25 @@ def test_existing_top_level_keys_are_stable() -> None:
         assert key in out
     for key in ("before", "after", "change", "ci_low", "ci_high", "p_value", "n", "up", "down"):
         assert key in out["over_enforcement_change"]
+
+
+@pytest.mark.parametrize(("up", "down"), [(1, 1), (3, 3), (10, 10)])
+def test_mid_p_at_a_tie_is_one_minus_half_the_observed_probability(up: int, down: int) -> None:
+    # Fagerland, Lydersen & Laake (2013): no table is less extreme than a tie, so mid-p = 1 - pmf/2.
+    out = paired_change(0, down, up, 10)
+    assert out["p_value"] == 1.0
+    assert out["p_value_mid"] == pytest.approx(1 - binom.pmf(up, up + down, 0.5) / 2)
+    assert paired_change(0, 1, 1, 0)["p_value_mid"] == pytest.approx(0.75)
+
+
+def test_a_slice_with_no_discordant_pair_is_not_a_test() -> None:
+    before, after = sliced_frames()
+    still = after["tactic"] == "plain"
+    after.loc[still, "decision"] = before.loc[still, "decision"]  # 'plain' now has no flips
+    out = paired_comparison(before, after, ["tactic"])
+    slices = out["slices"]["tactic"]
+    assert out["slice_adjustment"]["tests"] == 2
+    assert slices["plain"]["over_enforcement_change"]["p_adjusted"] is None
+    raw = [slices[s]["over_enforcement_change"]["p_value"] for s in ("counter", "news")]
+    got = [slices[s]["over_enforcement_change"]["p_adjusted"] for s in ("counter", "news")]
+    assert got == pytest.approx(list(multipletests(raw, method="holm")[1]))

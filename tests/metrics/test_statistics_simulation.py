@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from harness.metrics.compare import paired_change
+from benchmarks.coverage import STUDY_DRAWS
 from harness.metrics.weighted import ratio_interval
 
 REPLICATES = 4000
@@ -17,7 +18,7 @@ REPLICATES = 4000
 
 def coverage(numerator: np.ndarray, denominator: np.ndarray, weights: np.ndarray, strata: np.ndarray | None,
              truth: float) -> float:
-    out = ratio_interval(numerator, denominator, weights, strata)
+    out = ratio_interval(numerator, denominator, weights, strata, draws=STUDY_DRAWS)
     return float(np.mean((out["ci_low"] <= truth) & (truth <= out["ci_high"])))
 
 
@@ -56,7 +57,15 @@ def test_stratified_weighted_intervals_cover_the_population_rates(name: str) -> 
     true_over = (sizes * benign_share * over).sum() / (sizes * benign_share).sum()
     true_leak = (sizes * (1 - benign_share) * leak).sum() / (sizes * (1 - benign_share)).sum()
     assert 0.93 <= coverage(actioned_benign, benign, weights, strata, true_over) <= 0.97
-    assert 0.93 <= coverage(allowed_violating, ~benign, weights, strata, true_leak) <= 0.97
+    leak = coverage(allowed_violating, ~benign, weights, strata, true_leak)
+    if name == "rare violations oversampled":
+        # The big stratum (99% of traffic) shows ~0.3 violating items per sample: its leakage is
+        # unseen, and the posterior interval stays wide to say so (99% coverage). The old Wilson
+        # interval covered 95% here only because this truth puts little leakage there; the same
+        # method covered 85% in issue 13's design. docs/statistics.md, limits.
+        assert leak >= 0.93
+    else:
+        assert 0.93 <= leak <= 0.97
 
 
 def test_paired_test_holds_its_false_positive_rate_when_versions_are_equal() -> None:

@@ -8,11 +8,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import t as student_t
 from statsmodels.stats.proportion import proportion_confint
 
 from harness.config import StrataSpec
 from harness.metrics.rates import wilson
-from harness.metrics.weighted import population_weights, ratio_interval, weighted_metrics, weighted_rate
+from harness.metrics.weighted import (KORN_GRAUBARD_METHOD, POSTERIOR_METHOD, population_weights, ratio_interval,
+                                     weighted_metrics, weighted_rate)
 
 
 def frame(rows: list[tuple[str, str, float, str]]) -> pd.DataFrame:
@@ -33,7 +35,7 @@ def test_stratified_proportion_matches_cochran_formula() -> None:
     assert float(out["se"]) ** 2 == pytest.approx((share**2 * p * (1 - p) / (samples - 1)).sum())
 
 
-def test_interval_is_wilson_on_the_effective_size() -> None:
+def test_effective_size_is_the_design_one_capped_by_kish() -> None:
     sizes, samples = np.array([9000.0, 1000.0]), np.array([40, 20])
     y = np.concatenate([np.arange(40) < 4, np.arange(20) < 10])
     strata = np.repeat([0, 1], samples)
@@ -41,26 +43,61 @@ def test_interval_is_wilson_on_the_effective_size() -> None:
     out = ratio_interval(y, np.ones_like(y), weights, strata)
     rate, var = float(out["estimate"]), float(out["se"]) ** 2
     kish = weights.sum() ** 2 / (weights**2).sum()
-    n_eff = min(rate * (1 - rate) / var, kish)
-    low, high = proportion_confint(rate * n_eff, n_eff, method="wilson")
-    assert float(out["n_eff"]) == pytest.approx(n_eff)
-    assert (float(out["ci_low"]), float(out["ci_high"])) == pytest.approx((low, high))
+    assert float(out["n_eff"]) == pytest.approx(min(rate * (1 - rate) / var, kish))
 
 
-def test_equal_weights_give_close_to_the_plain_wilson_interval() -> None:
+def test_stratified_interval_approaches_the_normal_one_in_large_samples() -> None:
+    # The interval is now the stratified Jeffreys posterior (it used to be Wilson on a Kish-capped
+    # effective size, which under-covered; see docs/statistics.md). With hundreds of items per
+    # stratum it must agree with estimate +- 1.96 se of the Cochran variance.
+    sizes, samples, hits = np.array([9000.0, 1000.0]), np.array([400, 200]), np.array([40, 100])
+    y = np.concatenate([np.arange(n) < k for n, k in zip(samples, hits)])
+    strata = np.repeat([0, 1], samples)
+    out = ratio_interval(y, np.ones_like(y), (sizes / samples)[strata], strata)
+    assert out["method"] == POSTERIOR_METHOD
+    rate, se = float(out["estimate"]), float(out["se"])
+    assert float(out["ci_low"]) == pytest.approx(rate - 1.96 * se, abs=5e-3)  # the posterior is a little skewed
+    assert float(out["ci_high"]) == pytest.approx(rate + 1.96 * se, abs=5e-3)
+
+
+def test_equal_weights_give_the_jeffreys_interval() -> None:
     actioned = np.arange(200) < 30
     out = weighted_rate(actioned, np.ones(200, dtype=bool), np.full(200, 3.0))
-    plain = wilson(30, 200)
+    low, high = proportion_confint(30, 200, method="jeffreys")
     assert out["rate"] == pytest.approx(0.15)
-    assert out["ci_low"] == pytest.approx(plain["ci_low"], abs=2e-3)
-    assert out["ci_high"] == pytest.approx(plain["ci_high"], abs=2e-3)
+    assert out["ci_low"] == pytest.approx(low, abs=2e-3)  # Monte Carlo quantiles of 4,000 draws
+    assert out["ci_high"] == pytest.approx(high, abs=2e-3)
     assert (out["k"], out["n"]) == (30, 200) and out["population_n"] == pytest.approx(600.0)
+    assert out["warning"] is None
 
 
 def test_zero_rate_keeps_an_honest_upper_bound() -> None:
+    # Jeffreys alone gives 0.049 at 0/50, short of Clopper-Pearson's 0.071 (Brown, Cai & DasGupta).
     out = weighted_rate(np.zeros(50, dtype=bool), np.ones(50, dtype=bool), np.ones(50))
     assert out["rate"] == 0.0 and out["ci_low"] == 0.0
-    assert out["ci_high"] == pytest.approx(wilson(0, 50)["ci_high"])
+    assert out["ci_high"] == pytest.approx(proportion_confint(0, 50, method="beta")[1])
+
+
+def test_varying_weights_use_korn_graubard_clopper_pearson() -> None:
+    y = np.arange(300) < 45
+    weights = np.where(np.arange(300) % 3 == 0, 4.0, 1.0)
+    out = ratio_interval(y, np.ones_like(y), weights)
+    assert out["method"] == KORN_GRAUBARD_METHOD
+    rate, n_eff = float(out["estimate"]), float(out["n_eff"])
+    df = 299  # one stratum: Satterthwaite gives the items less one
+    ratio = student_t.ppf(0.975, 299) / student_t.ppf(0.975, df)
+    low, high = proportion_confint(rate * n_eff * ratio**2, n_eff * ratio**2, method="beta")
+    assert (float(out["ci_low"]), float(out["ci_high"])) == pytest.approx((low, high))
+
+
+def test_small_effective_sample_and_unseen_stratum_are_flagged() -> None:
+    # Issue 13's design in miniature: a heavy stratum with no violating item at all.
+    rows = ([("HS", "allowed", 1.0, "reported")] * 3 + [("HS", "actioned", 1.0, "reported")] * 12
+            + [("benign", "allowed", 1.0, "random")] * 50)
+    strata = StrataSpec(column="source", sizes={"reported": 2_000, "random": 98_000})
+    leak = weighted_metrics(frame(rows), categories=[], strata=strata)["leakage"]
+    assert "effective sample of 14.0 items" in leak["warning"]  # R(1-R)/var: n - 1 with 15 items
+    assert "98% of production" in leak["warning"]
 
 
 def test_strata_sizes_weigh_each_stratum_by_its_production_share() -> None:
@@ -126,8 +163,9 @@ def test_edge_cases_give_defined_results_and_warnings(rows: list[tuple[str, str,
 
 def test_one_item_has_an_interval_not_a_point() -> None:
     out = weighted_metrics(frame([("benign", "actioned", 2.0, "x")]), categories=[])
-    assert out["over_enforcement"]["rate"] == 1.0
-    assert out["over_enforcement"]["ci_low"] == pytest.approx(wilson(1, 1)["ci_low"])
+    assert out["over_enforcement"]["rate"] == 1.0 and out["over_enforcement"]["ci_high"] == 1.0
+    assert out["over_enforcement"]["ci_low"] == pytest.approx(proportion_confint(1, 1, method="beta")[0])
+    assert "effective sample of 1.0" in out["over_enforcement"]["warning"]
 
 
 def test_zero_weights_do_not_count_and_are_reported() -> None:
@@ -150,5 +188,5 @@ def test_vectorised_over_replicates() -> None:
     out = ratio_interval(y, np.ones_like(y), np.ones(40))
     for row in range(5):
         single = weighted_rate(y[row], np.ones(40, dtype=bool), np.ones(40))
-        assert float(out["ci_high"][row]) == pytest.approx(single["ci_high"])
+        assert float(out["ci_high"][row]) == pytest.approx(single["ci_high"], abs=3e-3)
     assert not any(math.isnan(v) for v in out["estimate"])
