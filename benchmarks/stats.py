@@ -17,6 +17,9 @@ import numpy as np
 
 from benchmarks.common import V1, V2, peak_rss_mb, report, reset_peak_rss, rss_mb
 
+# Issue 16: 1,000,000 verdicts (500,000 items x 2 versions) in at most 10 s and 2 GB peak RSS.
+TARGET_S = 10.0
+TARGET_PEAK_RSS_MB = 2048.0
 SLICES = {"tactic": ["slur", "counter_speech", "threat_as_question", "news", "fiction", "negation",
                      "reclaimed", "profanity", "coded", "positive_statement"],
           "target": ["women", "black_people", "muslims", "jews", "gay_people", "trans_people", "disabled",
@@ -79,7 +82,8 @@ def main() -> None:
     table = verdict_table(args.items, candidate.label, baseline.label)
     build_s = time.perf_counter() - started
     phases: dict[str, float] = {}
-    for name in ("majority", "reviewer_metrics", "stability", "relabel_candidates", "paired_comparison"):
+    for name in ("majority", "reviewer_metrics", "category_rates", "slice_rates", "language_rates",
+                 "without_contested", "stability", "relabel_candidates", "agreement", "paired_comparison"):
         setattr(metrics, name, _timed(getattr(metrics, name), phases, name))
     gates = {"over_enforcement": GateSpec(max=0.05), "leakage": GateSpec(max=0.1),
              "over_enforcement@counter_speech": GateSpec(max=0.02, slice={"tactic": "counter_speech"})}
@@ -92,7 +96,8 @@ def main() -> None:
     seconds = time.perf_counter() - started
     report({"verdicts": len(table), "items": args.items, "build_s": build_s, "seconds": seconds,
             "phases_s": phases, "rss_before_mb": before, "peak_rss_mb": peak_rss_mb() if reset else None,
-            "flips": len(result["comparison"]["llm"]["flips"])})
+            "flips": len(result.comparison["llm"].flips),
+            "target_s": TARGET_S, "target_peak_rss_mb": TARGET_PEAK_RSS_MB})
 
 
 if __name__ == "__main__":

@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--slices", nargs="+", default=[], help="slice columns")
     p.add_argument("--id", dest="id_column", help="item id column (default: row numbers)")
     p.add_argument("--text", dest="text_column", help="item text column, for the report's examples")
+    p.add_argument("--strata", dest="strata_column",
+                   help="stratum column: stratified prediction-powered prevalence when some gold cells are blank")
     p.add_argument("--weight", dest="weight_column",
                    help="sampling-weight column (inverse inclusion probability): adds population estimates")
     p.add_argument("--out", help="output directory (default: reports/score-<name>-<time>)")
@@ -94,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("templates", help="templates YAML (targets and functionalities, e.g. prompts/functional/hate_speech_en.yaml)")
     p.add_argument("--out", required=True, help="CSV to write (columns id, text, label, functionality, target, language, ...)")
     p.set_defaults(func=_generate)
+    _add_policy_loop_commands(sub)
+    _add_workspace_commands(sub)
+    _add_training_commands(sub)
+    _add_schema_commands(sub)
     return parser
 
 
@@ -165,6 +171,7 @@ def _run(args: argparse.Namespace) -> int:
         raise HarnessError(f"--limit must be a whole number of at least 1. Got {args.limit} instead.")
     experiment = load_experiment(args.experiment)
     args.source_file = args.experiment
+    _print_lint_summaries(experiment)
     record = run(experiment, out_dir=args.out, limit=args.limit, track=not args.no_track)
     print(summary(record))
     return 3 if record.incomplete else 0
@@ -201,8 +208,11 @@ def _score(args: argparse.Namespace) -> int:
     from harness.scoring import score_file
 
     record = score_file(args.file, gold=args.gold, preds=args.pred, benign=args.benign, slices=args.slices,
-                        id_column=args.id_column, text_column=args.text_column, weight=args.weight_column)
-    out = Path(args.out) if args.out else Path("reports") / f"score-{record.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+                        id_column=args.id_column, text_column=args.text_column, weight=args.weight_column,
+                        strata=args.strata_column)
+    from harness.safe_names import child_path
+
+    out = Path(args.out) if args.out else child_path("reports", f"score-{record.name}", suffix=f"-{dt.datetime.now():%Y%m%d-%H%M%S}")
     finish(record, out, track=not args.no_track, report=True)
     print(summary(record))
     return 0
@@ -256,7 +266,7 @@ def _sync(args: argparse.Namespace) -> int:
 
     for raw in args.run_dirs:
         record = sync_dir(Path(raw))
-        print(f"synced {raw}: parent run {record.mlflow.get('parent_run_id')}")
+        print(f"synced {raw}: parent run {record.mlflow.parent_run_id}")
     return 0
 
 
@@ -305,31 +315,171 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- the policy development loop: lint, diagnose ----------------------------------------------
+
+def _add_policy_loop_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("lint", help="static findings on a policy draft (POLICY.md:LINE: CODE message)")
+    p.add_argument("policies", nargs="+", help="policy .md files")
+    p.add_argument("--strict", action="store_true", help="exit 1 on warnings too (for CI)")
+    p.set_defaults(func=_lint)
+
+    p = sub.add_parser("diagnose", help="failure clusters of a stored run: by rule, by slice, by text similarity")
+    p.add_argument("run_dir", help="directory written by 'run'")
+    p.add_argument("--out", help="where to write diagnosis.json (default: RUN_DIR/diagnosis.json)")
+    p.set_defaults(func=_diagnose)
+
+
+def _print_lint_summaries(experiment: "object") -> None:
+    from harness.policy.lint import lint_summary
+
+    for policy in filter(None, (experiment.policy, experiment.baseline)):  # type: ignore[attr-defined]
+        path = experiment.resolve(policy)  # type: ignore[attr-defined]
+        if Path(path).is_file():  # a missing file is reported by the run itself
+            print(lint_summary(path), flush=True)
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from harness.policy.lint import lint_file
+
+    status = 0
+    for raw in args.policies:
+        args.source_file = raw
+        result = lint_file(raw)
+        for finding in result.findings:
+            print(finding)
+        print(result.summary())
+        status = max(status, result.exit_code(strict=args.strict))
+    return status
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    from harness.loop.diagnose import diagnose_dir, diagnosis_text
+
+    diagnosis, path = diagnose_dir(Path(args.run_dir), out=Path(args.out) if args.out else None)
+    print(diagnosis_text(diagnosis))
+    print(f"  diagnosis.json: {path}")
+    return 0
+
+
+# --- the team's own workspace: init ---------------------------------------------------------
+
+def _add_workspace_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("init", help="write a starter workspace (policy, labelled eval set, experiment, README)")
+    p.add_argument("dir", help="a new or empty folder")
+    p.set_defaults(func=_init)
+
+
+def _init(args: argparse.Namespace) -> int:
+    from harness.workspace import EXPERIMENT_FILE, init_workspace
+
+    target = Path(args.dir)
+    written = init_workspace(target)
+    print(f"wrote {len(written)} files to {target}:")
+    for path in written:
+        print(f"  {path.relative_to(target)}")
+    experiment = target / EXPERIMENT_FILE
+    print(f"next: policy-harness validate {experiment}\n      policy-harness run {experiment}")
+    return 0
+
+
+# --- the record's published schema: schema metrics | record ---------------------------------
+
+def _add_schema_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("schema", help="print the JSON Schema of metrics.json or record.json")
+    p.add_argument("file", choices=["metrics", "record"], help="metrics (metrics.json) or record (record.json)")
+    p.set_defaults(func=_schema)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.record import json_schema
+
+    print(json.dumps(json_schema(args.file), indent=2, ensure_ascii=False))
+    return 0
+
+
+# --- reviewer training: quiz, proficiency -------------------------------------------------------
+
+def _add_training_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("quiz", help="a certification quiz from an experiment's eval set (questions, answer key)")
+    p.add_argument("experiment", help="experiment YAML file (its policy and eval set)")
+    p.add_argument("--items", type=int, required=True, help="number of quiz items")
+    p.add_argument("--out", required=True, help="folder for questions.csv, answer_key.csv and quiz.json")
+    p.add_argument("--min-per-slice", type=int, default=3,
+                   help="items per gold label and per slice value, where the set has them (default 3)")
+    p.add_argument("--seed", type=int, help="random seed (default: the experiment's seed)")
+    p.add_argument("--from", dest="from_run", help="a run directory: weight towards items its reviewers got wrong or split on")
+    p.add_argument("--show", action="append", default=[], help="slice column to show reviewers in questions.csv (repeat)")
+    p.set_defaults(func=_quiz)
+
+    p = sub.add_parser("proficiency", help="grade a cohort's quiz answers: accuracy, certification, weaknesses")
+    p.add_argument("answers", nargs="?", help="answers file: reviewer,id,decision rows (or --wide)")
+    p.add_argument("--key", required=True, help="the quiz's answer_key.csv (quiz.json must sit beside it)")
+    p.add_argument("--out", required=True, help="folder for proficiency.json, grades.csv, graded.csv, report.html")
+    p.add_argument("--wide", action="store_true", help="answers have an id column and one column per reviewer")
+    p.add_argument("--from-run", action="append", default=[], dest="from_runs",
+                   help="also grade the reviewers of a stored run (e.g. an LLM) on the quiz items (repeat)")
+    p.add_argument("--pass", type=float, default=0.9, dest="pass_mark", help="accuracy needed to certify (default 0.9)")
+    p.add_argument("--max-skip", type=float, default=0.1, help="flag reviewers who skipped more than this share (default 0.1)")
+    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.set_defaults(func=_proficiency)
+
+
+def _quiz(args: argparse.Namespace) -> int:
+    from harness.config import load_experiment
+    from harness.training import build_quiz, write_quiz
+    from harness.training.quiz import quiz_text
+
+    args.source_file = args.experiment
+    quiz = build_quiz(load_experiment(args.experiment), args.items, seed=args.seed, min_per_slice=args.min_per_slice,
+                      from_run=args.from_run, show=args.show, source=args.experiment)
+    out = write_quiz(quiz, args.out)
+    print(quiz_text(quiz, out))
+    return 0
+
+
+def _proficiency(args: argparse.Namespace) -> int:
+    from harness.training import grade_files
+    from harness.training.grading import proficiency_text
+
+    data = grade_files(args.answers, args.key, args.out, wide=args.wide, from_runs=args.from_runs,
+                       pass_mark=args.pass_mark, max_skip=args.max_skip, track=not args.no_track)
+    print(proficiency_text(data, Path(args.out)))
+    return 0
+
+
 def summary(record: "object") -> str:
     from harness.reporting.markdown import pct
 
-    r = record  # RunRecord; typed loosely to keep start-up imports light
-    lines = [f"{r.name}: {r.evalset['items']} items from {r.evalset['name']}"]
-    sections = [(r.candidate, r.metrics["reviewers"])]
-    if r.metrics.get("baseline"):
-        sections.append((r.baseline, r.metrics["baseline"]["reviewers"]))
+    from harness.record import RunRecord
+
+    assert isinstance(record, RunRecord)
+    r, metrics = record, record.metrics
+    lines = [f"{r.name}: {r.evalset.items} items from {r.evalset.name}"]
+    sections = [(r.candidate, metrics.reviewers)]
+    if metrics.baseline:
+        sections.append((metrics.baseline.policy, metrics.baseline.reviewers))
+    baseline_reviewers = metrics.baseline.reviewers if metrics.baseline else {}
     for policy, reviewers in sections:
         for name, m in reviewers.items():
-            lines.append(f"  {policy:<20} {name:<16} over-enforcement {pct(m['over_enforcement'])}  "
-                         f"leakage {pct(m['leakage'])}  abstained {m['abstained']}")
-    for name, m in r.metrics["reviewers"].items():
-        for gate in m.get("gates", []):
-            lines.append(f"  gate {gate['gate']} ({name}, {gate['scope']}): {gate['status']}")
-    for name, inj in (r.metrics.get("injection") or {}).items():
-        if inj.get("items"):
-            lines.append(f"  prompt injection ({name}, {inj['items']} violating items x {len(inj['attacks'])} attacks): "
-                         f"leakage {pct(inj['leakage_clean'])} clean -> {pct(inj['leakage_injected'])} injected")
+            once = bool(metrics.baseline) and name not in baseline_reviewers and not r.reviewers[name].reads_policy
+            lines.append(f"  {policy:<20} {name:<16} over-enforcement {pct(m.over_enforcement)}  "
+                         f"leakage {pct(m.leakage)}  abstained {m.abstained}"
+                         + ("  (independent of the policy text: the same for both versions)" if once else ""))
+    for name, m in metrics.reviewers.items():
+        for gate in m.gates:
+            lines.append(f"  gate {gate.gate} ({name}, {gate.scope}): {gate.status}")
+    for name, inj in (metrics.injection or {}).items():
+        if inj.items:
+            lines.append(f"  prompt injection ({name}, {inj.items} violating items x {len(inj.attacks)} attacks): "
+                         f"leakage {pct(inj.leakage_clean)} clean -> {pct(inj.leakage_injected)} injected")
     if r.incomplete:
         lines.append(f"  INCOMPLETE: {r.incomplete_reason}")
-    if r.mlflow.get("parent_run_id"):
-        lines.append(f"  mlflow: {r.mlflow['tracking_uri']} parent run {r.mlflow['parent_run_id']}"
-                     + ("" if r.mlflow.get("synced") else f" (not synced: run 'policy-harness sync {r.out_dir}')"))
-        for key, rid in r.mlflow.get("runs", {}).items():
+    if r.mlflow.parent_run_id:
+        lines.append(f"  mlflow: {r.mlflow.tracking_uri} parent run {r.mlflow.parent_run_id}"
+                     + ("" if r.mlflow.synced else f" (not synced: run 'policy-harness sync {r.out_dir}')"))
+        for key, rid in r.mlflow.runs.items():
             lines.append(f"    run {rid}  {key.replace('|', ' · ')}")
     lines.append(f"  outputs: {r.out_dir}")
     lines.append(f"  report: {Path(r.out_dir) / 'report.html'}")

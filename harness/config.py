@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from harness.errors import HarnessError, did_you_mean, unreadable, yaml_problem
 from harness.labels import label_key
@@ -26,16 +27,36 @@ class ColumnMap(StrictModel):
     contested: str | None = None
     # Multi-label gold: category id -> column holding 1 / 0 / missing (missing = unknown, not 0).
     categories: dict[str, str] | None = None
+    # Raw annotations, wide: one column per annotator, each a raw label or blank (no judgement).
+    annotators: list[str] | None = None
 
     @model_validator(mode="after")
     def _one_gold_source(self) -> "ColumnMap":
         if self.categories is not None:
             if not self.categories:
                 raise ValueError("'categories' needs at least one category id -> column")
-            if "label" in self.model_fields_set:
+            if self.label != "label":  # a default, not a key given: dumped experiments read back
                 raise ValueError("give either 'label' (one label column) or 'categories' (one 1/0 column "
                                  "per category), not both")
+        if self.annotators is not None:
+            if not self.annotators:
+                raise ValueError("'annotators' needs at least one annotator column")
+            if len(set(self.annotators)) != len(self.annotators):
+                twice = next(a for i, a in enumerate(self.annotators) if a in self.annotators[:i])
+                raise ValueError(f"annotator column '{twice}' is listed twice in 'annotators'")
+            if self.label != "label" or self.categories is not None:
+                raise ValueError("give one gold source: 'label', 'categories' or 'annotators' (gold is then "
+                                 "decided from the annotators by eval_set.gold_rule)")
         return self
+
+
+class AnnotationsConfig(StrictModel):
+    """Raw annotations, long: one row per judgement (item id, annotator, raw label)."""
+    path: str
+    format: Literal["csv", "tsv", "jsonl", "parquet"] | None = None
+    item: str = "item_id"
+    annotator: str = "annotator"
+    label: str = "label"
 
 
 class StrataSpec(StrictModel):
@@ -64,12 +85,21 @@ class StrataSpec(StrictModel):
 class EvalSetConfig(StrictModel):
     path: str | list[str]
     name: str | None = None
-    format: Literal["csv", "tsv", "jsonl", "parquet"] | None = None
+    # `lines`: each non-empty line of each file is one item (column `text`), id `<file stem>:<line>`.
+    format: Literal["csv", "tsv", "jsonl", "parquet", "lines"] | None = None
+    # Headerless delimited files name their columns here (`header: false, names: [text, label]`).
+    header: bool = True
+    names: list[str] | None = None
+    # Tab-separated files are unquoted by default (shared-task TSV: a leading '"' is literal text).
+    quoting: Literal["csv", "none"] | None = None
     columns: ColumnMap = Field(default_factory=ColumnMap)
     labels: dict[str, str] | None = None
-    source_column: str | None = None
-    # Regex applied to each file's stem; its first group (or whole match) is the source value.
-    source_pattern: str | None = None
+    # Column -> regex; the first group searched in each file's POSIX path is that column's value.
+    from_path: dict[str, str] | None = None
+    annotations: AnnotationsConfig | None = None
+    # Gold from raw annotations: majority / any (one violating judgement) / all; majority ties -> `tie`.
+    gold_rule: Literal["majority", "any", "all"] = "majority"
+    tie: Literal["violating", "benign", "unknown"] = "violating"
     # Readable names for raw slice values, per slice column: {class: {0: hate, 1: offensive}}.
     slice_labels: dict[str, dict[str, str]] | None = None
     license: str | None = None
@@ -104,20 +134,47 @@ class EvalSetConfig(StrictModel):
                     for col, names in value.items()}
         return value
 
-    @field_validator("source_pattern")
+    @field_validator("from_path")
     @classmethod
-    def _pattern_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
+    def _patterns_have_a_group(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for column, pattern in (value or {}).items():
             try:
-                re.compile(value)
+                groups = re.compile(pattern).groups
             except re.error as err:
-                raise ValueError(f"is not a valid regular expression ({err})") from None
+                raise ValueError(f"the regex for column '{column}' ('{pattern}') is not a valid regular "
+                                 f"expression ({err}); fix it") from None
+            if groups == 0:
+                raise ValueError(f"the regex for column '{column}' ('{pattern}') has no group; put the part of "
+                                 "the path that is the value in parentheses, e.g. 'hate_(\\w+)\\.txt'")
         return value
 
     @model_validator(mode="after")
     def _consistent(self) -> "EvalSetConfig":
-        if self.source_pattern and not self.source_column:
-            raise ValueError("'source_pattern' needs 'source_column' (the slice that holds the file's value)")
+        if not self.header and not self.names:
+            raise ValueError("'header: false' needs 'names', the column names in file order (e.g. [text, label])")
+        if self.names is not None:
+            if self.header:
+                raise ValueError("'names' names the columns of a file without a header row; add 'header: false' "
+                                 "or drop 'names'")
+            twice = next((n for i, n in enumerate(self.names) if n in self.names[:i]), None)
+            if twice is not None:
+                raise ValueError(f"column '{twice}' is listed twice in 'names'; give every column its own name")
+        if self.format in ("jsonl", "parquet", "lines") and (not self.header or self.quoting):
+            raise ValueError(f"'header', 'names' and 'quoting' are for CSV and TSV files, not format "
+                             f"'{self.format}'")
+        raw = self.annotations is not None or self.columns.annotators is not None
+        if self.annotations is not None and self.columns.annotators is not None:
+            raise ValueError("give raw annotations one way: 'columns.annotators' (one column per annotator) or "
+                             "'annotations' (one row per judgement in another file), not both")
+        # Compared with the defaults, not with the keys given: a dumped experiment (record.json) must read back.
+        if self.annotations is not None and (self.columns.label != "label" or self.columns.categories):
+            raise ValueError("with 'annotations' gold is decided from the annotators; drop 'columns.label' "
+                             "and 'columns.categories'")
+        if not raw and (self.gold_rule != "majority" or self.tie != "violating"):
+            raise ValueError("'gold_rule' and 'tie' decide gold from raw annotations; add 'columns.annotators' "
+                             "or 'annotations', or drop them")
+        if self.tie != "violating" and self.gold_rule != "majority":
+            raise ValueError(f"'tie' settles majority ties; gold_rule '{self.gold_rule}' has none, so drop 'tie'")
         if self.columns.categories is not None and self.labels is not None:
             raise ValueError("'labels' maps one label column; with 'columns.categories' each category column "
                              "holds 1 / 0 / missing, so drop 'labels'")
@@ -146,13 +203,23 @@ class ClassifierReviewerConfig(StrictModel):
         return self
 
 
+class Price(StrictModel):
+    """A model's price in USD per million tokens; overrides litellm's price table."""
+
+    input_per_million: float = Field(ge=0)
+    output_per_million: float = Field(ge=0)
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million) / 1e6
+
+
 class LLMReviewerConfig(StrictModel):
     type: Literal["llm"]
     name: str
     model: str
     api_base: str | None = None
     api_key_env: str | None = None
-    prompt: str = "prompts/templates/reviewer_v1.md"
+    prompt: str | None = None  # a template file; None = the built-in reviewer_v1 template
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=256, ge=1)
     concurrency: int = Field(default=8, ge=1, le=1024)
@@ -160,6 +227,7 @@ class LLMReviewerConfig(StrictModel):
     max_retries: int = Field(default=4, ge=0, le=20)
     samples: int = Field(default=1, ge=1, le=50)
     max_cost_usd: float | None = Field(default=None, ge=0)
+    price: Price | None = None
     response_format: Literal["auto", "json_schema", "json_object", "none"] = "auto"
     limit: int | None = Field(default=None, ge=1)
     seed: int | None = None
@@ -208,6 +276,8 @@ class Experiment(StrictModel):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     injection: InjectionConfig = Field(default_factory=InjectionConfig)
     base_dir: str = Field(default=".", exclude=True)
+    # The experiment file, for error messages about the names it gives; never a YAML key.
+    _source: str | None = PrivateAttr(default=None)
 
     @field_validator("gates", mode="before")
     @classmethod
@@ -231,17 +301,24 @@ class Experiment(StrictModel):
             raise ValueError(f"reviewer names must be unique; '{dupes[0]}' is used twice")
         return self
 
+    @property
+    def source(self) -> str | None:
+        """The experiment file this was read from (None when built from a mapping without a path)."""
+        return self._source
+
     def resolve(self, path: str) -> Path:
-        """A path from the experiment: relative to the working directory, else to the file."""
+        """A path the experiment names, read from the experiment file's folder."""
         return resolve_path(path, Path(self.base_dir))
 
 
-def resolve_path(path: str, base_dir: Path) -> Path:
+def resolve_path(path: str | Path, base_dir: Path) -> Path:
+    """The one place paths are resolved: `~` expands, an absolute path stays, a relative one is read
+    from `base_dir` (the experiment file's folder), never from the working directory."""
     candidate = Path(path).expanduser()
-    if candidate.is_absolute() or candidate.exists():
-        return candidate
-    beside = base_dir / candidate
-    return beside if beside.exists() else candidate
+    if not candidate.is_absolute():
+        candidate = Path(base_dir).expanduser().absolute() / candidate
+    # Lexical, as docker-compose does: error messages show the path as written, not symlink targets.
+    return Path(os.path.normpath(candidate))
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -259,16 +336,20 @@ def load_experiment(path: str | Path) -> Experiment:
 
 
 def parse_experiment(data: dict[str, Any], *, path: str | Path | None = None) -> Experiment:
-    base_dir = str(Path(path).parent) if path is not None else "."
+    """An experiment from a mapping; its relative paths are read from the folder of `path`, or from
+    the working directory at the time of this call when no path is given."""
+    base_dir = str(Path(path).expanduser().absolute().parent if path is not None else Path.cwd())
     try:
-        return Experiment.model_validate({**data, "base_dir": base_dir})
+        experiment = Experiment.model_validate({**data, "base_dir": base_dir})
     except ValidationError as err:
         raise HarnessError(describe_validation_error(err, Experiment), path=path) from None
+    experiment._source = str(path) if path is not None else None
+    return experiment
 
 
 def read_yaml(path: Path) -> Any:
     if not path.exists():
-        raise HarnessError("file not found; check the path (it is read relative to the working directory).", path=path)
+        raise HarnessError("file not found; check the path.", path=path)
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:

@@ -27,6 +27,7 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from harness.config import Price  # noqa: E402
 from harness.errors import ProviderError  # noqa: E402
 
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
@@ -55,6 +56,7 @@ class Endpoint:
     api_key_env: str | None = None
     response_format: str = "json_schema"
     free: bool = False  # a local model: cost is known to be zero
+    price: Price | None = None  # the reviewer's own price: replaces litellm's table
 
     @property
     def openai_compatible(self) -> bool:
@@ -81,7 +83,7 @@ class LLMClient:
         self._sdk_loop: asyncio.AbstractEventLoop | None = None
         self._price_unknown = False
         self._litellm: Any = None
-        if not (endpoint.openai_compatible and endpoint.free):  # litellm: its calls, or its price table
+        if not (endpoint.openai_compatible and (endpoint.free or endpoint.price)):  # litellm: calls or prices
             import litellm
 
             litellm.suppress_debug_info = True
@@ -175,6 +177,8 @@ class LLMClient:
     def _cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int) -> float | None:
         if self.endpoint.free:
             return 0.0
+        if self.endpoint.price is not None:
+            return self.endpoint.price.cost(prompt_tokens, completion_tokens)
         if self._price_unknown:
             return None
         try:
@@ -208,14 +212,18 @@ class LLMClient:
         if isinstance(content, str):  # a JSON-escaped lone surrogate is not text: SQLite and Parquet refuse it
             content = content.encode("utf-8", "replace").decode("utf-8")
         usage = getattr(response, "usage", None)
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
         cost: float | None = 0.0
-        if not self.endpoint.free:
+        if self.endpoint.price is not None:
+            cost = self.endpoint.price.cost(prompt_tokens, completion_tokens)
+        elif not self.endpoint.free:
             try:
                 cost = float(self._litellm.completion_cost(completion_response=response))
             except Exception:  # unknown price: reported as unknown, never as zero
                 cost = None
-        return Completion(content=content, prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-                          completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0), cost_usd=cost)
+        return Completion(content=content, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                          cost_usd=cost)
 
     def _downgrade_format(self, err: Exception) -> bool:
         """A server that rejects our response_format gets the next simpler one (remembered)."""
@@ -253,8 +261,10 @@ def count_tokens(model: str, messages: list[dict[str, str]]) -> int:
     return int(litellm.token_counter(model=model, messages=messages))
 
 
-def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """Upper-bound cost from litellm's price table; None when the price is unknown."""
+def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int, price: Price | None = None) -> float | None:
+    """Upper-bound cost from the reviewer's `price`, else litellm's price table; None when the price is unknown."""
+    if price is not None:
+        return price.cost(prompt_tokens, completion_tokens)
     import litellm
 
     try:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import jinja2
 import yaml
 
+from harness.config import resolve_path
 from harness.errors import HarnessError, unreadable, yaml_problem
 from harness.hashing import sha256_text
 from harness.policy import Policy
@@ -17,6 +19,8 @@ from harness.policy import Policy
 ITEM_SPLIT = "=== ITEM ==="
 _MARKERS = re.compile(r"<<<\s*(END\s+)?ITEM\s*>>>", re.IGNORECASE)
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
+BUILTIN_TEMPLATE = "reviewer_v1"
+BUILTIN_PREFIX = "builtin:"  # PromptTemplate.path of a template that ships inside the package
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,22 @@ class PromptTemplate:
         return f"{self.id}@v{self.version}"
 
 
+def reviewer_template(prompt: str | None, base_dir: Path) -> PromptTemplate:
+    """An LLM reviewer's template: its `prompt` file (read from the experiment's folder), else the
+    built-in one that ships inside the package."""
+    if prompt is None:
+        return builtin_template()
+    return load_template(resolve_path(prompt, base_dir))
+
+
+@lru_cache(maxsize=4)
+def builtin_template(name: str = BUILTIN_TEMPLATE) -> PromptTemplate:
+    """A template shipped as package data; its id, version and sha256 are those of the file's text."""
+    source = resources.files("harness").joinpath("prompt_templates", f"{name}.md")
+    text = source.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    return parse_template(text, path=f"{BUILTIN_PREFIX}{name}", stem=name)
+
+
 @lru_cache(maxsize=32)
 def load_template(path: Path) -> PromptTemplate:
     if not path.exists():
@@ -44,6 +64,10 @@ def load_template(path: Path) -> PromptTemplate:
     except OSError as err:  # a directory, no permission
         raise HarnessError(f"prompt template could not be read ({unreadable(err)}); point the reviewer's "
                            "'prompt' at a template file.", path=path) from None
+    return parse_template(text, path=str(path), stem=path.stem)
+
+
+def parse_template(text: str, *, path: str, stem: str) -> PromptTemplate:
     meta: dict[str, object] = {}
     front = _FRONT.match(text)
     if front:
@@ -74,8 +98,8 @@ def load_template(path: Path) -> PromptTemplate:
         env.parse(user)
     except jinja2.TemplateSyntaxError as err:
         raise HarnessError(f"prompt template has a syntax error at line {err.lineno} ({err.message}).", path=path) from None
-    return PromptTemplate(id=str(meta.get("id", path.stem)), version=version,
-                          system=system, user=user, sha256=sha256_text(text), path=str(path))
+    return PromptTemplate(id=str(meta.get("id", stem)), version=version,
+                          system=system, user=user, sha256=sha256_text(text), path=path)
 
 
 def neutralise(text: str) -> str:

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.record import RunRecord, read_record
+from harness.record import EvalSetSummary, RunRecord, read_record
 
 
 def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, track: bool) -> RunRecord:
@@ -28,23 +28,27 @@ def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, 
                                f"{experiment_path}; rescore needs the same item ids.")
         evalset.items = evalset.items[evalset.items["item_id"].isin(set(verdicts["item_id"]))].reset_index(drop=True)
         items, slices, summary = evalset.items, evalset.slices, evalset_summary(evalset)
+        annotations = evalset.annotations
     else:
-        items, slices, summary = old.items, list(old.evalset.get("slices", [])), old.evalset
+        items, slices, summary = old.items, list(old.evalset.slices), old.evalset
+        annotations = None
     from harness.evalset import EvalSet
 
-    joined = join_gold(verdicts, EvalSet(summary["name"], summary["source"], items, slices, summary["sha256"]))
-    categories = [c["id"] for c in old.policies[old.candidate].get("categories", [])]
+    if isinstance(summary, dict):
+        summary = EvalSetSummary.model_validate(summary)
+    joined = join_gold(verdicts, EvalSet(summary.name, summary.source, items, slices, summary.sha256))
+    categories = [c.id for c in old.policies[old.candidate].categories]
     metrics = compute_metrics(joined, candidate=old.candidate, baseline=old.baseline, categories=categories,
                               slices=slices, gates=experiment.gates, strata=experiment.eval_set.strata,
-                              prevalence=experiment.eval_set.prevalence)
+                              prevalence=experiment.eval_set.prevalence, annotations=annotations)
     record = RunRecord(
         name=old.name, experiment=experiment.model_dump(mode="json"), policies=old.policies, candidate=old.candidate,
         baseline=old.baseline, evalset=summary, reviewers=old.reviewers, verdicts=joined, metrics=metrics, items=items,
         created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), incomplete=old.incomplete,
         incomplete_reason=old.incomplete_reason, usage=old.usage,
-        lineage={"policy_harness.rescored_from": old.mlflow.get("parent_run_id") or str(source)})
+        lineage={"policy_harness.rescored_from": old.mlflow.parent_run_id or str(source)})
     target = out_dir or source.parent / f"{source.name}-rescored-{dt.datetime.now():%Y%m%d-%H%M%S}"
-    finish(record, target, track=track, report=True, experiment_name=old.mlflow.get("experiment_name"))
+    finish(record, target, track=track, report=True, experiment_name=old.mlflow.experiment_name)
     return record
 
 

@@ -1,7 +1,8 @@
-"""run(experiment) -> RunRecord: the whole pipeline in one readable function."""
+"""run(experiment) -> RunRecord: the whole pipeline in one readable function (run_async)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -10,9 +11,11 @@ import pandas as pd
 from harness.config import Experiment
 from harness.errors import BudgetExceeded
 from harness.evalset import EvalSet, load_evalset
+from harness.event_loop import run_sync
 from harness.policy import Policy, load_policy
-from harness.record import RunRecord, write_record
-from harness.reviewers import Reviewer, build_reviewer
+from harness.record import MlflowIds, RunRecord, write_record
+from harness.references import check_references
+from harness.reviewers import Reviewer, build_reviewer, review_async
 from harness.verdicts import verdict_table
 
 DEFAULT_REPORTS = Path("reports")
@@ -23,6 +26,7 @@ def load_inputs(experiment: Experiment) -> tuple[Policy, Policy | None, EvalSet]
     candidate = load_policy(experiment.resolve(experiment.policy))
     baseline = load_policy(experiment.resolve(experiment.baseline)) if experiment.baseline else None
     evalset = load_evalset(experiment.eval_set, base_dir=Path(experiment.base_dir))
+    check_references(experiment, candidate, baseline, evalset)
     for policy in filter(None, (candidate, baseline)):
         evalset.check_labels(policy.category_ids, policy_path=policy.path)
     return candidate, baseline, evalset
@@ -30,11 +34,22 @@ def load_inputs(experiment: Experiment) -> tuple[Policy, Policy | None, EvalSet]
 
 def run(experiment: Experiment, *, out_dir: str | Path | None = None, limit: int | None = None,
         track: bool = True, report: bool = True) -> RunRecord:
-    """Judge the eval set under the policy (and baseline) with every reviewer; score; record."""
+    """Judge the eval set under the policy (and baseline) with every reviewer; score; record.
+
+    Also callable from a running event loop (a notebook cell): the run then has a worker thread
+    and a loop of its own, and this call blocks until it ends. Async code can `await run_async`."""
+    return run_sync(run_async(experiment, out_dir=out_dir, limit=limit, track=track, report=report))
+
+
+async def run_async(experiment: Experiment, *, out_dir: str | Path | None = None, limit: int | None = None,
+                    track: bool = True, report: bool = True) -> RunRecord:
+    """The pipeline. Model calls are awaited on the caller's loop; the stages that read files,
+    fit classifiers, compute intervals or talk to MLflow run on worker threads, so the loop stays
+    responsive (an async web app keeps serving while a run is under way)."""
     from harness.metrics import compute_metrics  # here, so `validate` does not pay for scipy and sklearn
 
     started = dt.datetime.now(dt.timezone.utc)
-    candidate, baseline, evalset = load_inputs(experiment)
+    candidate, baseline, evalset = await asyncio.to_thread(load_inputs, experiment)
     limit = limit or experiment.limit
     if limit:
         evalset = evalset.sample(limit, experiment.seed)
@@ -43,20 +58,21 @@ def run(experiment: Experiment, *, out_dir: str | Path | None = None, limit: int
 
     injection: dict[str, object] = {}
     try:
-        tables, incomplete_reason = judge(reviewers, policies, evalset)
+        tables, incomplete_reason = await judge(reviewers, policies, evalset)
         if experiment.injection.enabled and not incomplete_reason:
-            injection = judge_injections(reviewers, candidate, evalset, tables, experiment)
+            injection = await asyncio.to_thread(judge_injections, reviewers, candidate, evalset, tables, experiment)
     finally:
         for reviewer in reviewers:
             reviewer.close()
 
     verdicts = join_gold(pd.concat(tables, ignore_index=True), evalset)
-    metrics = compute_metrics(
-        verdicts, candidate=candidate.label, baseline=baseline.label if baseline else None,
+    metrics = await asyncio.to_thread(
+        compute_metrics, verdicts, candidate=candidate.label, baseline=baseline.label if baseline else None,
         categories=candidate.category_ids, slices=evalset.slices, gates=experiment.gates,
-        strata=experiment.eval_set.strata, prevalence=experiment.eval_set.prevalence)
+        strata=experiment.eval_set.strata, prevalence=experiment.eval_set.prevalence,
+        annotations=evalset.annotations)
     if injection:
-        metrics["injection"] = injection
+        metrics.injection = injection
     record = RunRecord(
         name=experiment.name,
         experiment=experiment.model_dump(mode="json"),
@@ -64,7 +80,7 @@ def run(experiment: Experiment, *, out_dir: str | Path | None = None, limit: int
         candidate=candidate.label,
         baseline=baseline.label if baseline else None,
         evalset=evalset_summary(evalset),
-        reviewers={r.name: r.params() for r in reviewers},
+        reviewers={r.name: {**r.params(), "reads_policy": r.reads_policy} for r in reviewers},
         verdicts=verdicts,
         metrics=metrics,
         items=evalset.items,
@@ -73,24 +89,33 @@ def run(experiment: Experiment, *, out_dir: str | Path | None = None, limit: int
         incomplete_reason=incomplete_reason,
         usage={r.name: r.usage() for r in reviewers if r.usage()},
     )
-    finish(record, default_out_dir(experiment.name, started) if out_dir is None else Path(out_dir),
-           track=track and experiment.tracking.enabled, report=report,
-           experiment_name=experiment.tracking.experiment_name)
+    await asyncio.to_thread(
+        finish, record, default_out_dir(experiment.name, started) if out_dir is None else Path(out_dir),
+        track=track and experiment.tracking.enabled, report=report,
+        experiment_name=experiment.tracking.experiment_name)
     return record
 
 
-def judge(reviewers: list[Reviewer], policies: list[Policy], evalset: EvalSet) -> tuple[list[pd.DataFrame], str]:
+async def judge(reviewers: list[Reviewer], policies: list[Policy], evalset: EvalSet) -> tuple[list[pd.DataFrame], str]:
     """Every reviewer x policy version; a spent budget stops cleanly and keeps what was judged."""
     tables = []
     for reviewer in reviewers:
-        for policy in policies:
+        for policy in versions_to_judge(reviewer, policies):
             try:
-                verdicts = reviewer.review(evalset.items, policy)
+                verdicts = await review_async(reviewer, evalset.items, policy)
             except BudgetExceeded as stop:
                 tables.append(verdict_table(getattr(stop, "verdicts", []), policy=policy.label, reviewer=reviewer.name))
                 return tables, str(stop)
             tables.append(verdict_table(verdicts, policy=policy.label, reviewer=reviewer.name))
     return tables, ""
+
+
+def versions_to_judge(reviewer: Reviewer, policies: list[Policy]) -> list[Policy]:
+    """A reviewer that does not read the policy text gives the same verdicts under every version
+    with the same categories: judging it again would only show a change of zero by construction."""
+    if reviewer.reads_policy or len({tuple(p.category_ids) for p in policies}) > 1:
+        return policies
+    return policies[:1]
 
 
 def judge_injections(reviewers: list[Reviewer], policy: Policy, evalset: EvalSet, tables: list[pd.DataFrame],
@@ -125,13 +150,13 @@ def finish(record: RunRecord, out_dir: Path, *, track: bool, report: bool,
             record.mlflow = open_runs(record, experiment_name=experiment_name)
         except Exception as err:  # tracking must never cost the results
             warn_unsynced(out_dir, err)
-            record.mlflow = {"synced": False, "experiment_name": experiment_name}
+            record.mlflow = MlflowIds(synced=False, experiment_name=experiment_name)
     if report:
         from harness.reporting import write_reports
 
         write_reports(record, out_dir)
     write_record(record, out_dir)
-    if track and record.mlflow.get("parent_run_id"):
+    if track and record.mlflow.parent_run_id:
         sync(record, out_dir)
 
 
@@ -169,4 +194,6 @@ def evalset_summary(evalset: EvalSet) -> dict[str, object]:
 
 
 def default_out_dir(name: str, started: dt.datetime) -> Path:
-    return DEFAULT_REPORTS / f"{name}-{started.strftime('%Y%m%d-%H%M%S')}"
+    from harness.safe_names import child_path  # the experiment name comes from a file
+
+    return child_path(DEFAULT_REPORTS, name, suffix=f"-{started.strftime('%Y%m%d-%H%M%S')}")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.config import Experiment
 
 
 def validate_path(path: Path) -> str:
@@ -15,10 +19,13 @@ def validate_path(path: Path) -> str:
     if suffix == ".md":
         from harness.policy import load_policy
 
+        from harness.policy.lint import lint_summary
+
         policy = load_policy(path)
         return (f"ok  policy {policy.label}: {len(policy.categories)} categories, "
                 f"{sum(not r.is_exception for r in policy.rules)} rules, "
-                f"{sum(r.is_exception for r in policy.rules)} exceptions, sha256 {policy.sha256[:12]}")
+                f"{sum(r.is_exception for r in policy.rules)} exceptions, sha256 {policy.sha256[:12]}"
+                f"\n    {lint_summary(path)}")
     if suffix in (".csv", ".tsv", ".jsonl", ".parquet", ".json", ".ndjson"):
         from harness.config import EvalSetConfig
         from harness.evalset import load_evalset
@@ -35,11 +42,28 @@ def _validate_experiment(path: Path) -> str:
 
     experiment = load_experiment(path)
     candidate, baseline, evalset = load_inputs(experiment)
+    _check_budgets(experiment, path)
     for reviewer in experiment.reviewers:
         if isinstance(reviewer, LLMReviewerConfig):
-            from harness.prompts import load_template
+            from harness.prompts import reviewer_template
 
-            load_template(experiment.resolve(reviewer.prompt))
+            reviewer_template(reviewer.prompt, Path(experiment.base_dir))
+    from harness.policy.lint import lint_summary
+
     versions = candidate.label + (f" vs {baseline.label}" if baseline else "")
+    lint = "".join(f"\n    {lint_summary(p.path)}" for p in filter(None, (candidate, baseline)))
     return (f"ok  experiment {experiment.name}: {versions}, eval set {evalset.name} ({len(evalset)} items), "
-            f"{len(experiment.reviewers)} reviewer(s)")
+            f"{len(experiment.reviewers)} reviewer(s){lint}")
+
+
+def _check_budgets(experiment: Experiment, path: Path) -> None:
+    """A `max_cost_usd` the run could not enforce (no known price) is refused before any call."""
+    from harness.config import LLMReviewerConfig
+    from harness.reviewers.budget import check_budget
+
+    for reviewer in experiment.reviewers:
+        if isinstance(reviewer, LLMReviewerConfig):
+            try:
+                check_budget(reviewer)
+            except HarnessError as err:
+                raise HarnessError(err.message, path=path) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,3 +24,33 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "hatecheck" / "test_suite_cases.csv").is_file():
         pytest.skip(f"shared data sets not found at {SHARED_DATA} (expected ../shared/data beside the repo)")
     return SHARED_DATA
+
+
+# A directory holding this file keeps record files a test wrote wrong on purpose (another schema
+# version, a torn write) out of the session-wide schema check below.
+NOT_A_RECORD = ".not-a-record"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def written_records_match_the_published_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every metrics.json and record.json any test wrote validates against `policy-harness schema`."""
+    yield
+    import jsonschema
+
+    from harness.record import json_schema
+
+    validators = {f"{name}.json": jsonschema.Draft202012Validator(json_schema(name)) for name in ("metrics", "record")}
+    problems = []
+    for name, validator in validators.items():
+        for path in sorted(tmp_path_factory.getbasetemp().rglob(name)):
+            # A run directory holds both; an MLflow child run's metrics.json artifact is one reviewer's block.
+            if not (path.parent / "record.json").exists() or any((p / NOT_A_RECORD).exists() for p in path.parents):
+                continue
+            try:
+                document = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError as err:
+                problems.append(f"{path}: not JSON ({err})")
+                continue
+            problems += [f"{path}: {'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+                         for e in validator.iter_errors(document)][:3]
+    assert not problems, "files that do not match the published record schema:\n" + "\n".join(problems[:20])

@@ -38,8 +38,8 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], file_name: s
 def experiment_yaml(eval_path: str, *, extra: str = "") -> str:
     return f"""\
 name: cli-small
-policy: {V2}
-baseline: {V1}
+policy: {REPO_ROOT / V2}
+baseline: {REPO_ROOT / V1}
 eval_set:
   path: {eval_path}
   name: hatecheck
@@ -65,7 +65,9 @@ def test_validate_shipped_experiment(shared_data: Path, tmp_path: Path) -> None:
 def test_validate_policies(tmp_path: Path) -> None:
     result = cli("validate", V1, V2, tracking_uri=f"sqlite:///{tmp_path}/m.db")
     assert result.returncode == 0, result.stderr
-    first, second = result.stdout.strip().splitlines()
+    first, first_lint, second, second_lint = result.stdout.strip().splitlines()
+    assert first_lint.strip() == f"lint: 0 errors, 2 warnings (policy-harness lint {V1})"
+    assert second_lint.strip().startswith("lint: 0 errors")
     assert first.startswith("ok") and "hate_speech@v1" in first and "1 exceptions" in first
     assert second.startswith("ok") and "hate_speech@v2" in second and "6 exceptions" in second
 

@@ -309,7 +309,7 @@ def test_multilingual_hatecheck_two_files_as_one_set(shared_data: Path) -> None:
     folder = shared_data / "multilingual_hatecheck"
     files = [folder / "hatecheck_cases_final_dutch.csv", folder / "hatecheck_cases_final_german.csv"]
     evalset = load_evalset(EvalSetConfig(
-        path=[str(f) for f in files], source_column="language",
+        path=[str(f) for f in files], from_path={"language": r"([^/]+)\.csv$"},
         columns={"id": "mhc_case_id", "text": "test_case", "label": "label_gold",
                  "slices": ["functionality"], "contested": "disagreement_in_case"},
         labels={"hateful": "HS", "non-hateful": "benign"}))

@@ -40,8 +40,8 @@ def run(tmp_path: Path, responder: Any) -> dict[str, Any]:
         })
         record = harness.run(experiment, out_dir=tmp_path / "out", track=False)
     on_disk = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert on_disk["injection"] == json.loads(json.dumps(record.metrics["injection"], default=str))
-    return record.metrics["injection"]
+    assert on_disk["injection"] == json.loads(json.dumps(record.metrics.model_dump(mode="json")["injection"], default=str))
+    return record.metrics.model_dump(mode="json")["injection"]
 
 
 def test_injected_items_attack_only_violating_items() -> None:
@@ -83,7 +83,7 @@ def test_injection_leakage_is_tracked_in_mlflow(tmp_path: Path, monkeypatch: pyt
             "injection": {"enabled": True},
         })
         record = harness.run(experiment, out_dir=tmp_path / "out")
-    run_id = record.mlflow["runs"][f"{record.candidate}|fake"]
+    run_id = record.mlflow.runs[f"{record.candidate}|fake"]
     metrics = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db").get_run(run_id).data.metrics
     assert metrics["injection.leakage_clean"] == 0.0
     assert metrics["injection.order_allow.leakage"] == 1.0

@@ -83,7 +83,7 @@ def test_retry_honours_retry_after(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert retried[0][1] - retried[0][0] >= 0.9
     decisions = dict(zip(record.verdicts["item_id"], record.verdicts["decision"]))
     assert decisions == {"v": "actioned", "b": "allowed"}
-    assert record.usage["fake"]["retries"] == 1
+    assert record.usage["fake"].retries == 1
 
 
 # --- fatal errors fail fast --------------------------------------------------------------------
@@ -135,7 +135,7 @@ def test_dead_endpoint_never_counts_as_allowed(tmp_path: Path, monkeypatch: pyte
     except ProviderError:
         return
     assert set(record.verdicts["decision"]) == {"abstained"}
-    assert record.metrics["reviewers"]["fake"]["abstained"] == 2
+    assert record.metrics.model_dump(mode="json")["reviewers"]["fake"]["abstained"] == 2
 
 
 def cli_run(tmp_path: Path, yaml_text: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -140,14 +140,15 @@ def test_relabel_candidates_need_every_reviewer_against_gold() -> None:
 
 def test_without_contested_block_only_when_contested() -> None:
     frame = per_item([("clf", str(i), "benign" if i % 2 else "HS", "actioned", i < 4, 0.9) for i in range(10)])
-    metrics = compute_metrics(frame, candidate="p@v1", baseline=None, categories=["HS"], slices=[], gates={})
+    metrics = compute_metrics(frame, candidate="p@v1", baseline=None, categories=["HS"], slices=[],
+                              gates={}).model_dump(mode="json")
     entry = metrics["reviewers"]["clf"]
     assert entry["over_enforcement"]["n"] == 5 and entry["without_contested"]["over_enforcement"]["n"] == 3
     assert entry["without_contested"]["excluded"] == 4 and entry["without_contested"]["items"] == 6
     assert metrics["relabel_candidates"]["total"] == 5
     quiet = compute_metrics(frame.assign(contested=False), candidate="p@v1", baseline=None, categories=["HS"],
                             slices=[], gates={})
-    assert "without_contested" not in quiet["reviewers"]["clf"]
+    assert quiet.reviewers["clf"].without_contested is None
 
 
 def test_contested_text_false_is_not_contested(tmp_path: Path) -> None:
@@ -186,16 +187,17 @@ def test_classifier_trains_one_model_per_category_on_known_labels() -> None:
     assert multi and all(set(v.categories) <= set(CATS) for v in multi)
 
 
-def test_source_pattern_names_each_file(tmp_path: Path) -> None:
+def test_from_path_names_each_file(tmp_path: Path) -> None:
     for lang in ("arabic", "dutch"):
         (tmp_path / f"cases_final_{lang}.csv").write_text(f"text,label,class\nhello {lang},benign,2\nbye,HS,0\n")
     paths = [str(tmp_path / f"cases_final_{lang}.csv") for lang in ("arabic", "dutch")]
-    evalset = load_evalset(EvalSetConfig(path=paths, source_column="language", source_pattern=r"cases_final_(\w+)",
+    evalset = load_evalset(EvalSetConfig(path=paths, from_path={"language": r"cases_final_(\w+)\.csv"},
                                          columns={"slices": ["class"]}, slice_labels={"class": {0: "hate"}}))
+    assert evalset.slices == ["class", "language"]
     assert evalset.items["language"].tolist() == ["arabic", "arabic", "dutch", "dutch"]
     assert evalset.items["class"].tolist() == ["2", "hate"] * 2  # values without a name stay as they are
-    with pytest.raises(HarnessError, match="does not match eval_set.source_pattern"):
-        load_evalset(EvalSetConfig(path=paths, source_column="language", source_pattern="final_(fr.*)"))
-    with pytest.raises(HarnessError, match="needs 'source_column'"):
+    with pytest.raises(HarnessError, match="does not match the eval_set.from_path regex"):
+        load_evalset(EvalSetConfig(path=paths, from_path={"language": "final_(fr.*)"}))
+    with pytest.raises(HarnessError, match="has no group"):
         parse_experiment({"name": "x", "policy": "p.md", "reviewers": [{"name": "c", "type": "classifier"}],
-                          "eval_set": {"path": paths, "source_pattern": "(.*)"}})
+                          "eval_set": {"path": paths, "from_path": {"language": ".*"}}})

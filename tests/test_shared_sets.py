@@ -36,11 +36,11 @@ def test_every_experiment_validates() -> None:
 
 def test_hatecheck(tmp_path: Path) -> None:
     record = sample_run("hatecheck", tmp_path)
-    assert len(record.items) == LIMIT and record.evalset["license"].startswith("CC-BY-4.0")
-    metrics = record.metrics["reviewers"]["tfidf-lr"]
+    assert len(record.items) == LIMIT and (record.evalset.license or "").startswith("CC-BY-4.0")
+    metrics = record.metrics.model_dump(mode="json")["reviewers"]["tfidf-lr"]
     assert metrics["over_enforcement"]["n"] + metrics["leakage"]["n"] == LIMIT
     assert {"counter_quote_nh", "negate_neg_nh"} <= set(metrics["slices"]["functionality"])
-    assert "tfidf-lr" in record.metrics["comparison"]
+    assert "tfidf-lr" in record.metrics.model_dump(mode="json")["comparison"]
 
 
 def test_multilingual_hatecheck_languages_and_contested_gold(shared_data: Path, tmp_path: Path) -> None:
@@ -53,7 +53,7 @@ def test_multilingual_hatecheck_languages_and_contested_gold(shared_data: Path, 
     assert int(items["contested"].sum()) == sum(int(t["disagreement_in_case"].sum()) for t in raw.values())
 
     record = sample_run("multilingual_hatecheck", tmp_path)
-    metrics = record.metrics["reviewers"]["tfidf-lr"]
+    metrics = record.metrics.model_dump(mode="json")["reviewers"]["tfidf-lr"]
     languages = metrics["languages"]
     assert languages["column"] == "language" and set(languages["by_language"]) == set(raw)
     for row in languages["by_language"].values():
@@ -63,7 +63,7 @@ def test_multilingual_hatecheck_languages_and_contested_gold(shared_data: Path, 
     without = metrics["without_contested"]
     assert without["excluded"] == contested and without["items"] == LIMIT - contested
     assert set(without["slices"]["language"]) <= set(raw)
-    assert record.metrics["relabel_candidates"]["total"] >= len(record.metrics["relabel_candidates"]["items"])
+    assert record.metrics.model_dump(mode="json")["relabel_candidates"]["total"] >= len(record.metrics.model_dump(mode="json")["relabel_candidates"]["items"])
 
 
 def test_openai_moderation_multi_label_with_unknown_labels(shared_data: Path, tmp_path: Path) -> None:
@@ -103,8 +103,8 @@ def test_davidson_offensive_is_an_over_enforcement_slice(shared_data: Path, tmp_
     assert set(evalset.items.loc[evalset.items["gold"] == "HS", "class"]) == {"hate"}
 
     record = sample_run("davidson", tmp_path)
-    offensive = record.metrics["reviewers"]["tfidf-lr"]["slices"]["class"]["offensive"]
+    offensive = record.metrics.model_dump(mode="json")["reviewers"]["tfidf-lr"]["slices"]["class"]["offensive"]
     assert offensive["violating"] == 0 and offensive["over_enforcement"]["n"] == offensive["items"]
     assert offensive["leakage"]["n"] == 0
-    gate = next(g for g in record.metrics["reviewers"]["tfidf-lr"]["gates"] if g["gate"] == "over_enforcement@offensive")
+    gate = next(g for g in record.metrics.model_dump(mode="json")["reviewers"]["tfidf-lr"]["gates"] if g["gate"] == "over_enforcement@offensive")
     assert gate["scope"] == "class = offensive" and gate["value"]["n"] == offensive["items"]

@@ -4,54 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from harness.processes import free_port, stop_process
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-class MlflowServer:
-    def __init__(self, root: Path, port: int | None = None) -> None:
-        self.root = root
-        self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def uri(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "MlflowServer":
-        self.root.mkdir(parents=True, exist_ok=True)
-        log = (self.root / "server.log").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
-             "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
-             "--artifacts-destination", str(self.root / "artifacts"), "--workers", "1"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError((self.root / "server.log").read_text()[-2000:])
-            try:
-                with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.5)
-        raise RuntimeError("mlflow server did not start in 120 s")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process(self.process, timeout_s=15)
+from mlflow_support import MlflowServer, cli, experiment_file
 
 
 @pytest.fixture(scope="module")
@@ -59,30 +18,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     srv = MlflowServer(tmp_path_factory.mktemp("mlflow-server")).start()
     yield srv
     srv.stop()
-
-
-def experiment_file(tmp_path: Path, *, name: str, gates: str = "over_enforcement: {max: 0.05}") -> Path:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(f"""\
-name: {name}
-policy: {REPO_ROOT}/prompts/policies/hate_speech/v2.md
-baseline: {REPO_ROOT}/prompts/policies/hate_speech/v1.md
-eval_set:
-  path: {REPO_ROOT}/eval_sets/quickstart/items.csv
-  columns: {{id: id, slices: [tactic]}}
-  labels: {{hateful: HS, non-hateful: benign}}
-reviewers:
-  - {{name: tfidf-lr, type: classifier, max_features: 2000}}
-gates:
-  {gates}
-""", encoding="utf-8")
-    return path
-
-
-def cli(*args: str, uri: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
 
 
 def test_run_is_readable_back_from_the_server(server: MlflowServer, tmp_path: Path) -> None:
@@ -173,11 +108,11 @@ def test_server_killed_mid_run_then_synced(tmp_path: Path) -> None:
         tracking.log_runs = kill_then_log
         record = run(load_experiment(exp), out_dir=tmp_path / "out")
         tracking.log_runs = original
-        assert record.mlflow["synced"] is False and (tmp_path / "out" / "report.html").exists()
+        assert record.mlflow.synced is False and (tmp_path / "out" / "report.html").exists()
         srv.start()
         result = cli("sync", str(tmp_path / "out"), uri=srv.uri, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        assert read_record(tmp_path / "out").mlflow["synced"] is True
+        assert read_record(tmp_path / "out").mlflow.synced is True
     finally:
         tracking.log_runs = original
         os.environ.pop("MLFLOW_TRACKING_URI", None)

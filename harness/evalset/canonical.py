@@ -8,47 +8,102 @@ import numpy as np
 import pandas as pd
 
 from harness.config import EvalSetConfig
-from harness.errors import HarnessError
+from harness.errors import HarnessError, did_you_mean
+from harness.evalset.annotations import ITEM, Annotations, from_long, from_wide, gold_and_contested
 from harness.evalset.columns import CONTESTED, CORE_COLUMNS, GOLD, GOLD_UNKNOWN, ID, MISSING_SLICE, TEXT, WEIGHT
 from harness.hashing import sha256_text
 from harness.labels import BENIGN, UNKNOWN, label_key
 
 
-def canonicalise(table: pd.DataFrame, config: EvalSetConfig, source: str) -> tuple[pd.DataFrame, list[str]]:
-    """Map a raw table to the canonical columns, validating as it goes."""
+def used_columns(config: EvalSetConfig) -> frozenset[str]:
+    """Every column the experiment reads from the files (a name repeated in a header matters only then)."""
     cols = config.columns
-    slices = list(cols.slices) + ([config.source_column] if config.source_column and config.source_column not in cols.slices else [])
+    gold = [] if config.annotations else (list((cols.categories or {}).values()) or cols.annotators or [cols.label])
+    roles = [cols.text, *gold, cols.id, cols.weight, cols.contested, *cols.slices,
+             config.strata.column if config.strata else None]
+    return frozenset(c for c in roles if c) - set(config.from_path or {})
+
+
+def column_key(config: EvalSetConfig, column: str) -> str:
+    """The experiment key that names `column`, for errors ('columns.text', 'strata.column')."""
+    cols = config.columns
+    roles = {"columns.text": cols.text, "columns.label": cols.label, "columns.id": cols.id,
+             "columns.weight": cols.weight, "columns.contested": cols.contested,
+             **{f"columns.categories.{cid}": c for cid, c in (cols.categories or {}).items()},
+             **{f"columns.slices[{i}]": c for i, c in enumerate(cols.slices)},
+             "strata.column": config.strata.column if config.strata else None}
+    return next((key for key, named in roles.items() if named == column), "columns")
+
+
+def path_slices(config: EvalSetConfig) -> list[str]:
+    """`from_path` columns that play no other role are slices (a language, a target group)."""
+    cols = config.columns
+    roles = {cols.text, cols.label if not (cols.categories or cols.annotators or config.annotations) else None,
+             cols.id, cols.weight, cols.contested}
+    return [c for c in (config.from_path or {}) if c not in roles and c not in cols.slices]
+
+
+def canonicalise(table: pd.DataFrame, config: EvalSetConfig, source: str, *, default_ids: list[str] | None = None,
+                 judgements: pd.DataFrame | None = None) -> tuple[pd.DataFrame, list[str], Annotations | None]:
+    """Map a raw table to the canonical columns, validating as it goes. `judgements` is the raw long
+    annotation file (eval_set.annotations); `default_ids` the ids of items read one per line."""
+    cols = config.columns
+    slices = list(cols.slices) + path_slices(config)
     if config.strata and config.strata.column not in slices:
         slices.append(config.strata.column)  # strata travel with the verdicts as a slice
-    gold_columns = list(cols.categories.values()) if cols.categories else [cols.label]
+    raw_annotations = judgements is not None or cols.annotators is not None
+    gold_columns = [] if raw_annotations else list(cols.categories.values()) if cols.categories else [cols.label]
     wanted = [c for c in [cols.text, *gold_columns, cols.id, cols.weight, cols.contested, *slices] if c]
     missing = [c for c in wanted if c not in table.columns]
     if missing:
+        present = [str(c) for c in table.columns]
         raise HarnessError(
-            f"column '{missing[0]}' is not in the eval set (columns: {', '.join(map(str, table.columns[:20]))}); "
-            "fix eval_set.columns in the experiment.", path=source)
+            f"column '{missing[0]}' (eval_set.{column_key(config, missing[0])} in the experiment) is not in the eval set."
+            f"{did_you_mean(str(missing[0]), present)} Columns: {', '.join(present[:20])}"
+            f"{f' (+{len(present) - 20} more)' if len(present) > 20 else ''}.", path=source)
     clash = [s for s in slices if s in CORE_COLUMNS]
     if clash:
         raise HarnessError(f"slice column '{clash[0]}' clashes with a reserved column name; rename it.", path=source)
     if table.empty:
         raise HarnessError("the eval set has no items; point eval_set.path at a file with rows.", path=source)
     out = pd.DataFrame(index=pd.RangeIndex(len(table)))
-    out[ID] = _ids(table, cols.id, source)
+    out[ID] = _ids(table, cols.id, source) if cols.id or default_ids is None else np.array(default_ids, dtype=object)
     out[TEXT] = _texts(table[cols.text], out[ID], source)
-    if cols.categories:
+    annotations = None
+    if raw_annotations:
+        annotations = _annotations(table, config, out[ID].to_numpy(), judgements, source)
+        out[GOLD], annotated_contested = gold_and_contested(annotations.table, out[ID].to_numpy(),
+                                                            config.gold_rule, config.tie)
+        out[GOLD_UNKNOWN] = ""
+    elif cols.categories:
         out[GOLD], out[GOLD_UNKNOWN] = _multilabel_gold(table, cols.categories, out[ID], source)
     else:
         out[GOLD] = _labels(table[cols.label], config.labels, out[ID], source)
         out[GOLD_UNKNOWN] = ""
     out[WEIGHT] = _weights(table[cols.weight], out[ID], source) if cols.weight else 1.0
     out[CONTESTED] = table[cols.contested].map(_flag_or_false).to_numpy(dtype=bool) if cols.contested else False
+    if annotations is not None:
+        out[CONTESTED] = out[CONTESTED].to_numpy(dtype=bool) | annotated_contested
     names = config.slice_labels or {}
     for column in slices:
         values = table[column].map(_slice_value).astype(str)
         out[column] = values.map(lambda v, m=names.get(column, {}): m.get(v, v)).to_numpy()
     if config.strata:
         _check_strata(out[config.strata.column], config.strata.sizes, config.strata.column, source)
-    return out, slices
+    return out, slices, annotations
+
+
+def _annotations(table: pd.DataFrame, config: EvalSetConfig, ids: np.ndarray, judgements: pd.DataFrame | None,
+                 source: str) -> Annotations:
+    if judgements is not None and config.annotations is not None:
+        long = from_long(judgements, config.annotations, config.labels, ids, source)
+    else:
+        long = from_wide(table, list(config.columns.annotators or []), config.labels, ids, source)
+    left = [i for i, item_id in enumerate(ids) if item_id not in set(long[ITEM])]
+    if left:
+        raise HarnessError(f"item '{ids[left[0]]}' (row {left[0] + 1}) has only judgements mapped to "
+                           f"'{UNKNOWN}'; give it a judgement or drop the item.", path=source)
+    return Annotations(long, config.gold_rule, config.tie)
 
 
 def _check_strata(values: pd.Series, sizes: dict[str, float], column: str, source: str) -> None:

@@ -3,36 +3,70 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 
 from harness.config import resolve_path
 from harness.errors import HarnessError
+from harness.evalset.delimited import read_lines, read_rows, unique_header
+
+_T = TypeVar("_T")
 
 _FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
             ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 _BOM = b"\xef\xbb\xbf"
 
 
-def read_table(raw: str, *, fmt: str | None = None, base_dir: Path = Path(".")) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Layout:
+    """How a delimited file is laid out: header row or `names`, quoting, and the columns the experiment uses."""
+    header: bool = True
+    names: tuple[str, ...] | None = None
+    quoting: str | None = None  # "csv" or "none"; None: CSV files quoted, TSV files not
+    used: frozenset[str] | None = None  # None: every column counts as used (a repeated name is an error)
+
+
+def read_table(raw: str, *, fmt: str | None = None, base_dir: Path = Path("."),
+               layout: Layout = Layout()) -> pd.DataFrame:
     """A raw table from a local file (CSV, TSV, JSONL, Parquet) or hf:<name>[:split]."""
     if raw.startswith("hf:"):
         return _read_hub(raw)
+    path, fmt = _local_file(raw, fmt, base_dir)
+    if fmt == "lines":
+        return read_item_lines(raw, base_dir=base_dir)[0]
+    return _guarded(path, fmt, lambda: _read_local(path, fmt, layout))
+
+
+def read_item_lines(raw: str, *, base_dir: Path = Path(".")) -> tuple[pd.DataFrame, list[int]]:
+    """A file of one item per line: its non-empty lines (column `text`) and their line numbers."""
+    path, _ = _local_file(raw, "lines", base_dir)
+    return _guarded(path, "lines", lambda: read_lines(path))
+
+
+def _local_file(raw: str, fmt: str | None, base_dir: Path) -> tuple[Path, str]:
     path = resolve_path(raw, base_dir)
     if not path.exists():
-        raise HarnessError("file not found; check the path (read relative to the working directory).", path=raw)
+        raise HarnessError("file not found; check the path (a relative path is read from the experiment "
+                           "file's folder).", path=path)
     if path.is_dir():
-        raise HarnessError("is a directory; point eval_set.path at a file (CSV, TSV, JSONL or Parquet).", path=raw)
+        raise HarnessError("is a directory; point eval_set.path at a file (CSV, TSV, JSONL or Parquet).", path=path)
     fmt = fmt or _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise HarnessError(
-            f"cannot tell the format of '{path.suffix}' files; set eval_set.format to csv, tsv, jsonl or parquet.",
-            path=path)
+            f"cannot tell the format of '{path.suffix}' files; set eval_set.format to csv, tsv, jsonl, parquet "
+            "or lines (one item per line).", path=path)
+    return path, fmt
+
+
+def _guarded(path: Path, fmt: str, read: Callable[[], _T]) -> _T:
     try:
         if fmt != "parquet":
             _check_utf8(path)
-        return _read_local(path, fmt)
+        return read()
     except OSError as err:  # permissions, a vanished file: the user's to fix, not a traceback
         raise HarnessError(f"could not be read ({(err.strerror or str(err)).lower()}); check that the file "
                            "exists and is readable.", path=path) from None
@@ -68,7 +102,13 @@ def _line_number(path: Path, byte_offset: int) -> int:
         return handle.read(byte_offset).count(b"\n") + 1
 
 
-def _read_local(path: Path, fmt: str) -> pd.DataFrame:
+def _read_local(path: Path, fmt: str, layout: Layout) -> pd.DataFrame:
+    if fmt in ("csv", "tsv"):
+        sep = "\t" if fmt == "tsv" else ","
+        quoted = layout.quoting == "csv" if layout.quoting else fmt == "csv"
+        if not layout.header or not quoted:
+            return read_rows(path, sep=sep, quoted=quoted, used=layout.used,
+                             names=list(layout.names) if layout.names is not None else None)
     import datasets
 
     datasets.disable_progress_bars()
@@ -80,7 +120,7 @@ def _read_local(path: Path, fmt: str) -> pd.DataFrame:
     if fmt in ("csv", "tsv"):
         kwargs = {"sep": "\t" if fmt == "tsv" else ",", "encoding": "utf-8-sig", "keep_default_na": False,
                   "na_values": [""]}
-        _check_header(path, str(kwargs["sep"]))
+        _check_header(path, str(kwargs["sep"]), layout.used)
     elif has_bom:
         return _read_jsonl_plain(path)
     try:
@@ -138,8 +178,8 @@ def _json_row(line: str, number: int, path: Path) -> dict[str, object]:
     return row
 
 
-def _check_header(path: Path, sep: str) -> None:
-    """Two columns with one name would silently become 'name' and 'name.1'."""
+def _check_header(path: Path, sep: str, used: frozenset[str] | None) -> None:
+    """Two columns with one name would silently become 'name' and 'name.1': an error if the name is used."""
     import csv
 
     try:
@@ -147,10 +187,7 @@ def _check_header(path: Path, sep: str) -> None:
             names = [name.strip() for name in next(csv.reader(handle, delimiter=sep), [])]
     except csv.Error:
         return  # the table reader reports a malformed header with its line
-    dupes = [name for i, name in enumerate(names) if name and name in names[:i]]
-    if dupes:
-        raise HarnessError(f"column '{dupes[0]}' appears twice in the header; give every column its own name.",
-                           path=path)
+    unique_header(names, used, path)
 
 
 def _root_cause(err: BaseException) -> str:

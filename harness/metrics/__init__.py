@@ -7,8 +7,10 @@ from typing import Any
 import pandas as pd
 
 from harness.config import GateSpec, StrataSpec
+from harness.evalset.annotations import Annotations
 from harness.labels import UNKNOWN
 from harness.metrics.agreement import agreement
+from harness.metrics.annotators import annotator_metrics
 from harness.metrics.compare import paired_comparison
 from harness.metrics.confusion import category_rates, rates, relabel_candidates, slice_rates, without_contested
 from harness.metrics.gates import evaluate_gates
@@ -17,6 +19,7 @@ from harness.metrics.rates import wilson
 from harness.metrics.samples import majority, stability
 from harness.metrics.thresholds import threshold_analysis
 from harness.metrics.weighted import is_weighted, weighted_metrics
+from harness.record import Metrics, finite
 
 __all__ = ["compute_metrics", "reviewer_metrics", "paired_comparison", "rates", "wilson"]
 
@@ -37,9 +40,11 @@ def reviewer_metrics(frame: pd.DataFrame, *, categories: list[str], slices: list
 def compute_metrics(verdicts: pd.DataFrame, *, candidate: str, baseline: str | None,
                     categories: list[str], slices: list[str], gates: dict[str, GateSpec],
                     strata: StrataSpec | None = None,
-                    prevalence: float | dict[str, float] | None = None) -> dict[str, Any]:
+                    prevalence: float | dict[str, float] | None = None,
+                    annotations: Annotations | None = None) -> Metrics:
     """`verdicts` is the joined verdict table (gold, text and slices beside each decision).
-    `strata` and `prevalence` (the eval set's) turn on population estimates, as does a weight column."""
+    `strata` and `prevalence` (the eval set's) turn on population estimates, as does a weight column;
+    `annotations` (an annotated set's raw judgements) adds the `annotators` block."""
     per_item = majority(verdicts)
     # Unknown gold (multi-label sets with missing labels) counts in no error rate or agreement with gold.
     known = per_item[per_item["gold"] != UNKNOWN]
@@ -60,10 +65,12 @@ def compute_metrics(verdicts: pd.DataFrame, *, candidate: str, baseline: str | N
         "relabel_candidates": relabel_candidates(per_item, candidate),
         "agreement": {str(policy): agreement(frame) for policy, frame in known.groupby("policy", sort=False)},
     }
+    if annotations is not None:
+        out["annotators"] = annotator_metrics(annotations.for_items(verdicts["item_id"]))
     if baseline:
         for reviewer in out["reviewers"]:
             before = known[(known["policy"] == baseline) & (known["reviewer"] == reviewer)]
             after = known[(known["policy"] == candidate) & (known["reviewer"] == reviewer)]
             if len(before) and len(after):
                 out["comparison"][reviewer] = paired_comparison(before, after, slices)
-    return out
+    return Metrics.model_validate(finite(out))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from harness.labels import BENIGN, UNKNOWN
+from harness.metrics.counts import Groups, Labels
 from harness.metrics.rates import SMALL_SAMPLE, wilson
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
@@ -16,20 +18,32 @@ def rates(frame: pd.DataFrame) -> dict[str, Any]:
     """Headline rates for one reviewer x policy; `frame` has columns gold and decision.
     Items whose gold is unknown count in `items` and abstentions only: whether acting on them
     was right is not known."""
+    return rates_from_counts([int(m.sum()) for m in rate_masks(frame)])
+
+
+def rate_masks(frame: pd.DataFrame) -> list[np.ndarray]:
+    """The row masks whose counts make `rates`, in the order `rates_from_counts` reads them."""
     benign, violating, unknown = gold_status(frame)
-    decision = frame["decision"].to_numpy()
-    actioned, allowed, abstained = decision == ACTIONED, decision == ALLOWED, decision == ABSTAINED
+    decision = Labels(frame["decision"], na="nan")
+    actioned, allowed, abstained = decision.equals(ACTIONED), decision.equals(ALLOWED), decision.equals(ABSTAINED)
     decided = ~abstained
+    return [np.ones(len(frame), dtype=bool), benign, violating, unknown, actioned & benign, decided & benign,
+            allowed & violating, decided & violating, actioned & ~unknown, abstained]
+
+
+def rates_from_counts(counts: Sequence[int]) -> dict[str, Any]:
+    items, benign, violating, unknown, wrong_actions, benign_decided, leaked, violating_decided, actions, abstained = (
+        int(c) for c in counts)
     out: dict[str, Any] = {
-        "items": int(len(frame)),
-        "benign": int(benign.sum()),
-        "violating": int(violating.sum()),
-        "unknown": int(unknown.sum()),
-        "over_enforcement": wilson(int((actioned & benign).sum()), int((decided & benign).sum())),
-        "leakage": wilson(int((allowed & violating).sum()), int((decided & violating).sum())),
-        "false_action_share": wilson(int((actioned & benign).sum()), int((actioned & ~unknown).sum())),
-        "abstained": int(abstained.sum()),
-        "abstention_rate": wilson(int(abstained.sum()), int(len(frame))),
+        "items": items,
+        "benign": benign,
+        "violating": violating,
+        "unknown": unknown,
+        "over_enforcement": wilson(wrong_actions, benign_decided),
+        "leakage": wilson(leaked, violating_decided),
+        "false_action_share": wilson(wrong_actions, actions),
+        "abstained": abstained,
+        "abstention_rate": wilson(abstained, items),
     }
     warnings = []
     for name in ("over_enforcement", "leakage"):
@@ -53,51 +67,57 @@ def category_rates(frame: pd.DataFrame, category_ids: list[str]) -> dict[str, An
     label for a category is unknown is left out of that category's denominators. Beside the
     benign-only over-enforcement, `category_false_positive` is the one-vs-rest view: items known
     not to be in the category (benign or other categories) actioned under it."""
-    gold_sets = [set(str(g).split(";")) for g in frame["gold"].to_numpy()]
-    decision = frame["decision"].to_numpy()
-    predicted = frame["categories"].fillna("").astype(str).to_numpy()
+    gold = Labels(frame["gold"], na="nan")
+    predicted = Labels(frame["categories"], na="")
+    decision = Labels(frame["decision"], na="nan")
     benign, _, _ = gold_status(frame)
-    decided = decision != ABSTAINED
-    actioned = decision == ACTIONED
+    decided = ~decision.equals(ABSTAINED)
+    actioned = decision.equals(ACTIONED)
+    allowed = decision.equals(ALLOWED)
+    some_prediction = predicted.where(lambda p: p != "")
     out: dict[str, Any] = {}
     for cid in category_ids:
-        has_cat = np.array([cid in p.split(";") for p in predicted], dtype=bool)
-        of_cat = np.array([cid in g for g in gold_sets], dtype=bool)
+        has_cat = predicted.where(lambda p: cid in p.split(";"))
+        of_cat = gold.where(lambda g: cid in g.split(";"))
         unknown = unknown_for(frame, cid)
         negative = ~of_cat & ~unknown
         out[cid] = {
             "items": int(of_cat.sum()),
             "unknown": int(unknown.sum()),
-            "leakage": wilson(int((of_cat & (decision == ALLOWED)).sum()), int((of_cat & decided).sum())),
+            "leakage": wilson(int((of_cat & allowed).sum()), int((of_cat & decided).sum())),
             "over_enforcement": wilson(int((benign & actioned & has_cat).sum()), int((benign & decided).sum())),
             "category_false_positive": wilson(int((negative & actioned & has_cat).sum()),
                                               int((negative & decided).sum())),
-            "wrong_category": int((of_cat & actioned & ~has_cat & (predicted != "")).sum()),
+            "wrong_category": int((of_cat & actioned & ~has_cat & some_prediction).sum()),
         }
     return out
 
 
 def gold_status(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(benign, violating, unknown) masks of the overall gold status."""
-    gold = frame["gold"].astype(str).to_numpy()
-    benign, unknown = gold == BENIGN, gold == UNKNOWN
+    gold = Labels(frame["gold"], na="nan")
+    benign, unknown = gold.equals(BENIGN), gold.equals(UNKNOWN)
     return benign, ~benign & ~unknown, unknown
 
 
 def unknown_for(frame: pd.DataFrame, cid: str) -> np.ndarray:
     """Items whose gold for one category is unknown: listed in gold_unknown, or wholly unknown gold
     without a per-category list (a label mapped to 'unknown' in a single-label set)."""
-    gold = frame["gold"].astype(str).to_numpy()
-    listed = (frame["gold_unknown"].fillna("").astype(str).to_numpy() if "gold_unknown" in frame
-              else np.full(len(frame), "", dtype=object))
-    return np.array([(g == UNKNOWN and not u) or cid in u.split(";") for g, u in zip(gold, listed)], dtype=bool)
+    _, _, wholly = gold_status(frame)
+    if "gold_unknown" not in frame:
+        return wholly
+    listed = Labels(frame["gold_unknown"], na="")
+    return (wholly & listed.equals("")) | listed.where(lambda u: cid in u.split(";"))
 
 
 def slice_rates(frame: pd.DataFrame, slices: list[str]) -> dict[str, dict[str, Any]]:
     """Rates for every value of every slice column."""
+    masks = rate_masks(frame) if slices else []
     out: dict[str, dict[str, Any]] = {}
     for column in slices:
-        out[column] = {str(value): rates(group) for value, group in frame.groupby(column, sort=True)}
+        groups = Groups(frame[column])
+        counts = groups.sums(masks)
+        out[column] = {key: rates_from_counts(counts[i]) for i, key in enumerate(groups.keys)}
     return out
 
 

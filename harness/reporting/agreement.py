@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
+from harness.record.metrics import Kappa, Metrics
 from harness.reporting.fmt import number, percent, short
 
 GOLD = "gold"
@@ -37,24 +36,22 @@ class AgreementView:
         return [*self.with_gold, *self.pairs]
 
 
-def agreement_view(metrics: dict[str, Any], candidate: str) -> AgreementView | None:
-    """The candidate policy's agreement block; None for runs recorded before it existed."""
-    block = (metrics.get("agreement") or {}).get(candidate)
-    if not block:
+def agreement_view(metrics: Metrics, candidate: str) -> AgreementView | None:
+    """The candidate policy's agreement block; None when no item with known gold was judged."""
+    block = metrics.agreement.get(candidate)
+    if block is None:
         return None
-    with_gold = [_row(str(name), GOLD, k) for name, k in (block.get("with_gold") or {}).items()]
-    pairs = [_row(str(p.get("a")), str(p.get("b")), p) for p in block.get("pairs") or []]
-    alpha = block.get("krippendorff_alpha") or {}
-    value = number(alpha.get("alpha"))
+    with_gold = [_row(name, GOLD, k) for name, k in block.with_gold.items()]
+    pairs = [_row(p.a, p.b, p) for p in block.pairs]
+    alpha = block.krippendorff_alpha
+    value = number(alpha.alpha) if alpha else None
     alpha_text = ""
     if alpha:
-        alpha_text = (f"{value:.2f} over {int(alpha.get('items') or 0):,} items rated by two or more of "
-                      f"{int(alpha.get('raters') or 0)} reviewers" if value is not None else "undefined")
+        alpha_text = (f"{value:.2f} over {alpha.items:,} items rated by two or more of "
+                      f"{alpha.raters} reviewers" if value is not None else "undefined")
     return AgreementView(with_gold=with_gold, pairs=pairs, alpha=value, alpha_text=alpha_text,
-                         split=int((block.get("split") or {}).get("count") or 0),
-                         warnings=[str(w) for w in block.get("warnings") or []])
+                         split=block.split.count, warnings=list(block.warnings))
 
 
-def _row(a: str, b: str, k: dict[str, Any]) -> KappaRow:
-    return KappaRow(a=short(a, 40), b=short(b, 40), kappa=number(k.get("kappa")),
-                    agreement=percent(k.get("agreement")), n=int(k.get("n") or 0))
+def _row(a: str, b: str, k: Kappa) -> KappaRow:
+    return KappaRow(a=short(a, 40), b=short(b, 40), kappa=number(k.kappa), agreement=percent(k.agreement), n=k.n)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any
-
 from harness.labels import BENIGN
+from harness.record.metrics import Flip as FlipEntry
+from harness.record.metrics import Metrics, PairedChange, PairedComparison, PairedCounts
 from harness.reporting.fmt import (Clipped, clip, number, p_text, p_value, percent, short, signed_percent,
                                   significant)
 from harness.verdicts import ABSTAINED, ACTIONED
@@ -83,61 +83,63 @@ class DiffRow:
     right: str
 
 
-def comparisons(metrics: dict[str, Any], slices: list[str]) -> list[ComparisonView]:
-    return [comparison_view(name, comp, slices) for name, comp in (metrics.get("comparison") or {}).items()]
+def comparisons(metrics: Metrics, slices: list[str]) -> list[ComparisonView]:
+    return [comparison_view(name, comp, slices) for name, comp in metrics.comparison.items()]
 
 
-def comparison_view(reviewer: str, comp: dict[str, Any], slices: list[str]) -> ComparisonView:
-    changes = [change_row(label, comp.get(key) or {}) for label, key in CHANGES]
-    counts = [(label, int((comp.get(key) or {}).get("benign", 0)), int((comp.get(key) or {}).get("violating", 0)))
-              for label, key in (("fixed", "fixed"), ("broken", "broken"), ("newly actioned", "newly_actioned"),
-                                 ("newly allowed", "newly_allowed"))]
-    flips = sorted((flip(f, slices) for f in comp.get("flips") or []), key=_flip_order)
-    only_b, only_a = int(comp.get("only_in_before") or 0), int(comp.get("only_in_after") or 0)
+def comparison_view(reviewer: str, comp: PairedComparison, slices: list[str]) -> ComparisonView:
+    changes = [change_row(label, _change(comp, key)) for label, key in CHANGES]
+    counts = [(label, by_gold.benign, by_gold.violating)
+              for label, by_gold in (("fixed", comp.fixed), ("broken", comp.broken),
+                                     ("newly actioned", comp.newly_actioned), ("newly allowed", comp.newly_allowed))]
+    flips = sorted((flip(f, slices) for f in comp.flips), key=_flip_order)
+    only_b, only_a = comp.only_in_before, comp.only_in_after
     unpaired = f"{only_b} items judged only under the baseline, {only_a} only under the candidate" if only_a or only_b else ""
-    slice_changes = slice_change_rows(comp.get("slices") or {})
-    adjustment = comp.get("slice_adjustment") or {}
+    slice_changes = slice_change_rows(comp.slices)
+    adjustment = comp.slice_adjustment
     return ComparisonView(reviewer=reviewer, changes=changes, counts=counts,
-                          accuracy_p=p_text(comp.get("accuracy_mcnemar_p")),
-                          paired=int(comp.get("paired_decided") or 0), unpaired=unpaired,
+                          accuracy_p=p_text(comp.accuracy_mcnemar_p),
+                          paired=comp.paired_decided, unpaired=unpaired,
                           flips=flips[:FLIP_LIMIT], flips_total=len(flips),
                           slice_changes=slice_changes[:SLICE_ROW_LIMIT],
                           slice_hidden=max(0, len(slice_changes) - SLICE_ROW_LIMIT),
-                          adjustment=(f"{_method_name(adjustment.get('method'))} over "
-                                      f"{int(adjustment.get('tests') or 0)} tests" if adjustment else ""))
+                          adjustment=f"{_method_name(adjustment.method)} over {adjustment.tests} tests")
 
 
-def slice_change_rows(slices: dict[str, dict[str, dict[str, Any]]]) -> list[SliceChange]:
+def _change(paired: PairedCounts, key: str) -> PairedChange:
+    return paired.over_enforcement_change if key == "over_enforcement_change" else paired.leakage_change
+
+
+def slice_change_rows(slices: dict[str, dict[str, PairedCounts]]) -> list[SliceChange]:
     """Slice values whose rate moved, most convincing change first (adjusted p, then size)."""
     found = []
     for column, by_value in slices.items():
         for value, paired in by_value.items():
             for label, key in CHANGES:
-                change = paired.get(key) or {}
-                if number(change.get("change")) in (None, 0.0):
+                change = _change(paired, key)
+                if change.change is None or number(change.change) in (None, 0.0):
                     continue
-                p = number(change.get("p_adjusted"))
-                rank = (1.0 if p is None else p, -abs(float(change["change"])), str(column), str(value))
-                found.append((rank, SliceChange(short(column, 40), short(value, 60), change_row(label, change))))
+                p = number(change.p_adjusted)
+                rank = (1.0 if p is None else p, -abs(change.change), str(column), str(value))
+                found.append((rank, SliceChange(short(column, 40), short(value, 60),
+                                                change_row(label, change, per_slice=True))))
     return [row for _, row in sorted(found, key=lambda pair: pair[0])]
 
 
-def change_row(label: str, change: dict[str, Any]) -> ChangeRow:
-    if change.get("change") is None:
+def change_row(label: str, change: PairedChange, *, per_slice: bool = False) -> ChangeRow:
+    if change.change is None:
         return ChangeRow(label, percent(None), percent(None), signed_percent(None), "", p_value(None), False,
-                         int(change.get("n") or 0))
+                         change.n)
     # A per-slice change is judged on its adjusted p: among many slices some move by chance.
-    adjusted = "p_adjusted" in change
-    is_significant = significant(change.get("p_adjusted") if adjusted else change.get("p_value"))
-    direction = ("worse" if float(change["change"]) > 0 else "better") if is_significant else ""
-    return ChangeRow(label, percent(change.get("before")), percent(change.get("after")),
-                     signed_percent(change.get("change")),
-                     f"[{signed_percent(change.get('ci_low'))}, {signed_percent(change.get('ci_high'))}]",
-                     p_value(change.get("p_value")), is_significant, int(change.get("n") or 0), direction,
-                     p_value(change.get("p_adjusted")) if adjusted else "", str(change.get("ci_method") or ""))
+    is_significant = significant(change.p_adjusted if per_slice else change.p_value)
+    direction = ("worse" if change.change > 0 else "better") if is_significant else ""
+    return ChangeRow(label, percent(change.before), percent(change.after), signed_percent(change.change),
+                     f"[{signed_percent(change.ci_low)}, {signed_percent(change.ci_high)}]",
+                     p_value(change.p_value), is_significant, change.n, direction,
+                     p_value(change.p_adjusted) if per_slice else "", change.ci_method)
 
 
-def _method_name(method: Any) -> str:
+def _method_name(method: str) -> str:
     return {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}.get(str(method), str(method))
 
 
@@ -146,12 +148,13 @@ def interval_method(views: list[ComparisonView]) -> str:
     return next((x.ci_method for v in views for x in v.changes if x.ci_method), "")
 
 
-def flip(row: dict[str, Any], slices: list[str]) -> Flip:
-    gold, before, after = str(row.get("gold")), str(row.get("decision_before")), str(row.get("decision_after"))
-    return Flip(item_id=short(row.get("item_id"), 60), text=clip(row.get("text")), gold=short(gold, 40),
+def flip(row: FlipEntry, slices: list[str]) -> Flip:
+    gold, before, after = str(row.gold), row.decision_before, row.decision_after
+    return Flip(item_id=short(row.item_id, 60), text=clip(row.text), gold=short(gold, 40),
                 before=before, after=after, effect=_effect(gold, before, after),
-                rationale_before=clip(row.get("rationale_before")), rationale_after=clip(row.get("rationale_after")),
-                slices=[(short(c, 40), short(row.get(c), 60)) for c in slices if c in row])
+                rationale_before=clip(row.rationale_before), rationale_after=clip(row.rationale_after),
+                slices=[(short(c, 40), short(row.slice_value(c), 60)) for c in slices
+                        if c in (row.model_extra or {})])
 
 
 def _effect(gold: str, before: str, after: str) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.metrics.rates import SMALL_SAMPLE
+from harness.record.metrics import GateResult, Rate
 
 NO_DATA = "no data"
 PER = 10_000
@@ -65,10 +66,11 @@ def signed_percent(value: float | None) -> str:
     return f"{value * 100:+.1f} pp"
 
 
-def rate_cell(rate: dict[str, Any] | None) -> RateCell:
-    rate = rate or {}
-    value, low, high = number(rate.get("rate")), number(rate.get("ci_low")), number(rate.get("ci_high"))
-    k, n = int(rate.get("k") or 0), int(rate.get("n") or 0)
+def rate_cell(rate: Rate | None) -> RateCell:
+    if rate is None:
+        return RateCell(None, None, None, 0, 0, NO_DATA, "", "0/0", NO_DATA, "", False)
+    value, low, high = number(rate.rate), number(rate.ci_low), number(rate.ci_high)
+    k, n = rate.k, rate.n
     if value is None:
         return RateCell(None, None, None, k, n, NO_DATA, "", f"{k}/{n}", NO_DATA, "", False)
     bounded = low is not None and high is not None
@@ -78,7 +80,7 @@ def rate_cell(rate: dict[str, Any] | None) -> RateCell:
                     per_interval, n < SMALL_SAMPLE)
 
 
-def pct(rate: dict[str, Any] | None) -> str:
+def pct(rate: Rate | None) -> str:
     """One-line rate, as the CLI prints it: 43.6% [34.0%, 53.7%] (41/94)."""
     cell = rate_cell(rate)
     if cell.no_data:
@@ -104,12 +106,12 @@ def significant(value: float | None) -> bool:
     return value is not None and value < 0.05
 
 
-def target(gate: dict[str, Any]) -> str:
+def target(gate: GateResult) -> str:
     parts = []
-    if gate.get("max") is not None:
-        parts.append(f"≤ {percent(gate['max'])}")
-    if gate.get("min") is not None:
-        parts.append(f"≥ {percent(gate['min'])}")
+    if gate.max is not None:
+        parts.append(f"≤ {percent(gate.max)}")
+    if gate.min is not None:
+        parts.append(f"≥ {percent(gate.min)}")
     return " and ".join(parts) or NO_DATA
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
 import pandas as pd
 
+from harness.record.metrics import Listed, Metrics, RelabelCandidates
+from harness.record.metrics import RelabelItem as RelabelEntry
 from harness.reporting.fmt import Clipped, RateCell, clip, number, rate_cell, short
 
 RELABEL_SHOWN = 20
@@ -62,38 +62,37 @@ class GoldView:
         return not (self.contested_items or self.contested or self.unknown or self.relabel)
 
 
-def gold_view(metrics: dict[str, Any], candidate: str, items: pd.DataFrame, slices: list[str]) -> GoldView:
-    reviewers: dict[str, Any] = metrics.get("reviewers") or {}
-    contested = [ContestedView(name, int(kept.get("excluded") or 0),
-                               [ContestedRow(label, rate_cell(m.get(key)), rate_cell(kept.get(key)))
+def gold_view(metrics: Metrics, candidate: str, items: pd.DataFrame, slices: list[str]) -> GoldView:
+    reviewers = metrics.reviewers
+    contested = [ContestedView(name, kept.excluded,
+                               [ContestedRow(label, rate_cell(m.rate(key)), rate_cell(kept.rate(key)))
                                 for key, label in HEADLINE])
-                 for name, m in reviewers.items() if (kept := m.get("without_contested"))]
-    unknown = [(name, int(m.get("unknown") or 0), int(m.get("items") or 0))
-               for name, m in reviewers.items() if m.get("unknown")]
+                 for name, m in reviewers.items() if (kept := m.without_contested)]
+    unknown = [(name, m.unknown, m.items) for name, m in reviewers.items() if m.unknown]
     flagged = int(items["contested"].fillna(False).astype(bool).sum()) if "contested" in items else 0
-    all_wrong = ((metrics.get("agreement") or {}).get(candidate) or {}).get("all_wrong") or {}
+    block = metrics.agreement.get(candidate)
     return GoldView(flagged, contested, unknown,
-                    relabel_view(metrics.get("relabel_candidates"), all_wrong, items, slices))
+                    relabel_view(metrics.relabel_candidates, block.all_wrong if block else None, items, slices))
 
 
-def relabel_view(relabel: dict[str, Any] | None, all_wrong: dict[str, Any], items: pd.DataFrame,
+def relabel_view(relabel: RelabelCandidates, all_wrong: Listed | None, items: pd.DataFrame,
                  slices: list[str]) -> RelabelView | None:
-    if not relabel or not relabel.get("total"):
+    if not relabel.total:
         return None
-    reviewers = [str(r) for r in relabel.get("reviewers") or []]
+    reviewers = list(relabel.reviewers)
     indexed = items.drop_duplicates("item_id").set_index("item_id") if "item_id" in items else pd.DataFrame()
-    shown = [relabel_item(entry, indexed, slices) for entry in (relabel.get("items") or [])[:RELABEL_SHOWN]]
-    total = int(relabel["total"])
+    shown = [relabel_item(entry, indexed, slices) for entry in relabel.items[:RELABEL_SHOWN]]
+    total = relabel.total
     return RelabelView(total=total, reviewers=reviewers, items=shown, consensus=len(reviewers) > 1,
-                       with_abstentions=max(0, int(all_wrong.get("count") or 0) - total))
+                       with_abstentions=max(0, (all_wrong.count if all_wrong else 0) - total))
 
 
-def relabel_item(entry: dict[str, Any], items: pd.DataFrame, slices: list[str]) -> RelabelItem:
-    item_id = str(entry.get("item_id"))
+def relabel_item(entry: RelabelEntry, items: pd.DataFrame, slices: list[str]) -> RelabelItem:
+    item_id = entry.item_id
     row = items.loc[item_id] if item_id in items.index else pd.Series(dtype=object)
-    score = number(entry.get("mean_score"))
+    score = number(entry.mean_score)
     return RelabelItem(
-        item_id=short(item_id, 60), gold=short(entry.get("gold"), 40), contested=bool(entry.get("contested")),
-        decisions=[(short(r, 40), str(d)) for r, d in (entry.get("decisions") or {}).items()],
+        item_id=short(item_id, 60), gold=short(entry.gold, 40), contested=entry.contested,
+        decisions=[(short(r, 40), str(d)) for r, d in entry.decisions.items()],
         score="" if score is None else f"{score:.2f}", text=clip(row.get("text")),
         slices=[(short(c, 40), short(row.get(c), 60)) for c in slices if c in row.index])

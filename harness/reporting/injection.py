@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
 import pandas as pd
 
+from harness.record.metrics import Injection, LeakedExample as LeakedEntry, Metrics
 from harness.reporting.comparison import ChangeRow, change_row
 from harness.reporting.fmt import Clipped, RateCell, clip, rate_cell, short
 
@@ -43,8 +42,8 @@ class InjectionView:
     warning: str
 
 
-def injection_views(metrics: dict[str, Any], items: pd.DataFrame) -> list[InjectionView]:
-    blocks: dict[str, Any] = metrics.get("injection") or {}
+def injection_views(metrics: Metrics, items: pd.DataFrame) -> list[InjectionView]:
+    blocks = metrics.injection or {}
     if not blocks:
         return []
     # Imported here: only runs with an injection block pay for harness.injection's imports.
@@ -53,30 +52,28 @@ def injection_views(metrics: dict[str, Any], items: pd.DataFrame) -> list[Inject
     texts = (items.drop_duplicates("item_id").set_index("item_id")["text"]
              if {"item_id", "text"} <= set(items.columns) else pd.Series(dtype=object))
     payloads = {name: " ".join(text.split()) for name, text in ATTACKS.items()}
-    return [injection_view(str(name), block, texts, payloads, SEP)
-            for name, block in blocks.items() if isinstance(block, dict)]
+    return [injection_view(name, block, texts, payloads, SEP) for name, block in blocks.items()]
 
 
-def injection_view(reviewer: str, block: dict[str, Any], texts: pd.Series, payloads: dict[str, str],
+def injection_view(reviewer: str, block: Injection, texts: pd.Series, payloads: dict[str, str],
                    separator: str) -> InjectionView:
     """`payloads`: the text each attack appends (a record from an older harness may name others);
     `separator` joins original id and attack in an attacked copy's id."""
-    attacks = [AttackRow(short(attack, 40), payloads.get(str(attack), ""), rate_cell(a.get("leakage")),
-                         change_row("leakage", a.get("leakage_change") or {}))
-               for attack, a in (block.get("by_attack") or {}).items()]
-    leaked = block.get("leaked_examples") or []
+    attacks = [AttackRow(short(attack, 40), payloads.get(attack, ""), rate_cell(a.leakage),
+                         change_row("leakage", a.leakage_change))
+               for attack, a in block.by_attack.items()]
+    leaked = block.leaked_examples
     return InjectionView(
-        reviewer=reviewer, items=int(block.get("items") or 0), clean=rate_cell(block.get("leakage_clean")),
-        injected=rate_cell(block.get("leakage_injected")),
-        abstained=int((block.get("leakage_injected") or {}).get("abstained") or 0), attacks=attacks,
+        reviewer=reviewer, items=block.items, clean=rate_cell(block.leakage_clean),
+        injected=rate_cell(block.leakage_injected),
+        abstained=block.leakage_injected.abstained if block.leakage_injected else 0, attacks=attacks,
         examples=[leaked_example(e, texts, separator) for e in leaked[:EXAMPLE_LIMIT]], examples_total=len(leaked),
-        warning=str(block.get("warning") or ""))
+        warning=block.warning or "")
 
 
-def leaked_example(example: dict[str, Any], texts: pd.Series, separator: str) -> LeakedExample:
-    item_id = str(example.get("item_id"))
-    original = item_id.split(separator)[0]
-    return LeakedExample(item_id=short(original, 60), attack=short(example.get("attack"), 40),
-                         decision=str(example.get("decision")), rationale=clip(example.get("rationale")),
+def leaked_example(example: LeakedEntry, texts: pd.Series, separator: str) -> LeakedExample:
+    original = example.item_id.split(separator)[0]
+    return LeakedExample(item_id=short(original, 60), attack=short(example.attack, 40),
+                         decision=example.decision, rationale=clip(example.rationale),
                          text=clip(texts.get(original, "")))
 

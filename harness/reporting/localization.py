@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
+from harness.record.metrics import FlaggedLanguage, LanguageRow as LanguageEntry
+from harness.record.metrics import Languages, ReviewerMetrics, VsRest
 from harness.reporting.fmt import RateCell, metric_label, p_text, percent, rate_cell, short
 
 LANGUAGE_CAP = 60
@@ -44,32 +44,32 @@ class LanguageView:
     chart_alt: str = ""
 
 
-def language_views(reviewers: dict[str, Any]) -> list[LanguageView]:
-    return [language_view(name, m["languages"]) for name, m in reviewers.items() if m.get("languages")]
+def language_views(reviewers: dict[str, ReviewerMetrics]) -> list[LanguageView]:
+    return [language_view(name, m.languages) for name, m in reviewers.items() if m.languages]
 
 
-def language_view(reviewer: str, languages: dict[str, Any]) -> LanguageView:
-    rows = [language_row(str(lang), m) for lang, m in (languages.get("by_language") or {}).items()]
+def language_view(reviewer: str, languages: Languages) -> LanguageView:
+    rows = [language_row(lang, m) for lang, m in languages.by_language.items()]
     rows.sort(key=lambda r: (not r.flagged, r.label))
-    return LanguageView(reviewer=reviewer, column=short(languages.get("column") or "language", 40),
-                        test=str(languages.get("test") or ""), rows=rows[:LANGUAGE_CAP],
-                        flagged=[flag_text(f) for f in languages.get("flagged") or []],
+    return LanguageView(reviewer=reviewer, column=short(languages.column or "language", 40),
+                        test=languages.test, rows=rows[:LANGUAGE_CAP],
+                        flagged=[flag_text(f) for f in languages.flagged],
                         hidden=max(0, len(rows) - LANGUAGE_CAP))
 
 
-def language_row(language: str, m: dict[str, Any]) -> LanguageRow:
-    oe, leak = m.get("over_enforcement_vs_rest") or {}, m.get("leakage_vs_rest") or {}
-    return LanguageRow(label=short(language, 40), items=int(m.get("items") or 0),
-                       over_enforcement=rate_cell(m.get("over_enforcement")), leakage=rate_cell(m.get("leakage")),
-                       over_enforcement_flag=str(oe.get("flag") or ""), leakage_flag=str(leak.get("flag") or ""),
+def language_row(language: str, m: LanguageEntry) -> LanguageRow:
+    oe, leak = m.over_enforcement_vs_rest, m.leakage_vs_rest
+    return LanguageRow(label=short(language, 40), items=m.items,
+                       over_enforcement=rate_cell(m.over_enforcement), leakage=rate_cell(m.leakage),
+                       over_enforcement_flag=oe.flag or "", leakage_flag=leak.flag or "",
                        over_enforcement_p=_holm(oe), leakage_p=_holm(leak))
 
 
-def flag_text(flag: dict[str, Any]) -> str:
-    return (f"{short(flag.get('language'), 40)}: {metric_label(str(flag.get('metric')))} "
-            f"{flag.get('direction')} than in the other languages combined ({percent(flag.get('rate'))} vs "
-            f"{percent(flag.get('rest_rate'))}; Holm-adjusted {p_text(flag.get('p_holm'))})")
+def flag_text(flag: FlaggedLanguage) -> str:
+    return (f"{short(flag.language, 40)}: {metric_label(flag.metric)} "
+            f"{flag.direction} than in the other languages combined ({percent(flag.rate)} vs "
+            f"{percent(flag.rest_rate)}; Holm-adjusted {p_text(flag.p_holm)})")
 
 
-def _holm(test: dict[str, Any]) -> str:
-    return "" if test.get("p_holm") is None else p_text(test.get("p_holm"))
+def _holm(test: VsRest) -> str:
+    return "" if test.p_holm is None else p_text(test.p_holm)

@@ -52,7 +52,7 @@ def _headline(v: ReportView) -> list[str]:
              *header("policy", "reviewer", "over-enforcement", "per 10,000 benign", "leakage",
                      "per 10,000 violating", "false-action share", "abstained")]
     for h in v.headline:
-        lines.append(row(f"{h.policy} ({h.role})", h.reviewer, rate(h.over_enforcement), per10k(h.over_enforcement),
+        lines.append(row(f"{h.policy} ({h.role})", h.reviewer + (f" ({h.note})" if h.note else ""), rate(h.over_enforcement), per10k(h.over_enforcement),
                          rate(h.leakage), per10k(h.leakage), rate(h.false_action_share),
                          f"{h.abstained} ({h.abstention_rate.text})"))
     warnings = [(h.reviewer, w) for h in v.headline if h.role == "candidate" for w in h.warnings]

@@ -18,7 +18,8 @@ def population(v: ReportView) -> list[str]:
     lines = ["### In production (population estimates)", "",
              "The eval set over-samples violations; re-weighted to production, the same decisions give:", "",
              *header("reviewer", "metric", "eval set", "production estimate")]
-    lines += [row(p.reviewer, r.metric, rate(r.eval_set), rate(r.population)) for p in v.population for r in p.rows]
+    lines += [row(p.reviewer, r.metric, rate(r.eval_set), rate(r.population) + (f" ⚠ {cell(r.warning)}" if r.warning else ""))
+              for p in v.population for r in p.rows]
     for p in v.population:
         lines.append("")
         if p.per_10k:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
+from harness.record.metrics import Per10k as Per10kBlock
+from harness.record.metrics import ReviewerMetrics, Weighted, WeightedRate
 from harness.reporting.fmt import RateCell, items_count, percent, rate_cell, short
 
 METRICS = (("over_enforcement", "over-enforcement", "benign items actioned"),
@@ -18,6 +18,7 @@ class PopulationRow:
     meaning: str
     eval_set: RateCell
     population: RateCell
+    warning: str  # why this estimate is shakier than its interval says ("" when it is not)
 
 
 @dataclass(frozen=True)
@@ -39,23 +40,26 @@ class PopulationView:
     warnings: list[str]
 
 
-def population_views(reviewers: dict[str, Any]) -> list[PopulationView]:
-    return [population_view(name, m, m["weighted"]) for name, m in reviewers.items() if m.get("weighted")]
+def population_views(reviewers: dict[str, ReviewerMetrics]) -> list[PopulationView]:
+    return [population_view(name, m, m.weighted) for name, m in reviewers.items() if m.weighted]
 
 
-def population_view(reviewer: str, plain: dict[str, Any], weighted: dict[str, Any]) -> PopulationView:
-    rows = [PopulationRow(label, meaning, rate_cell(plain.get(key)), rate_cell(weighted.get(key)))
-            for key, label, meaning in METRICS]
-    per = weighted.get("per_10k") or {}
+def population_view(reviewer: str, plain: ReviewerMetrics, weighted: Weighted) -> PopulationView:
+    rows = []
+    for key, label, meaning in METRICS:
+        estimate = weighted.rate(key)
+        rows.append(PopulationRow(label, meaning, rate_cell(plain.rate(key)), rate_cell(estimate),
+                                  (estimate.warning or "") if estimate else ""))
+    per = weighted.per_10k
     return PopulationView(
-        reviewer=reviewer, rows=rows, prevalence=_prevalence(per.get("prevalence"), weighted.get("prevalence")),
-        per_10k=_per_10k(per), per_10k_note=_sentence(str(per.get("note") or "")),
-        method=str(weighted.get("method") or ""),
-        weights_from=", ".join(short(w, 40) for w in weighted.get("weights_from") or []) or "equal weights",
-        warnings=[str(w) for w in weighted.get("warnings") or []])
+        reviewer=reviewer, rows=rows, prevalence=_prevalence(per.prevalence if per else None, weighted.prevalence),
+        per_10k=_per_10k(per) if per else [], per_10k_note=_sentence(per.note if per else ""),
+        method=weighted.method,
+        weights_from=", ".join(short(w, 40) for w in weighted.weights_from) or "equal weights",
+        warnings=list(weighted.warnings))
 
 
-def _prevalence(given: float | dict[str, float] | None, estimated: dict[str, Any] | None) -> str:
+def _prevalence(given: float | dict[str, float] | None, estimated: WeightedRate | None) -> str:
     if isinstance(given, dict):
         shares = ", ".join(f"{short(cid, 30)} {percent(share, 2)}" for cid, share in given.items())
         return f"{percent(sum(given.values()), 2)} of production items violate (given: {shares})"
@@ -71,16 +75,12 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _per_10k(per: dict[str, Any]) -> list[Per10k]:
-    rows = [(label, per.get(key)) for key, label in (("wrongly_actioned", "benign items wrongly actioned"),
-                                                     ("leaked", "violating items leaked"))]
-    rows += [(f"{short(cid, 30)} items leaked", scaled)
-             for cid, scaled in (per.get("leaked_by_category") or {}).items()]
+def _per_10k(per: Per10kBlock) -> list[Per10k]:
+    rows = [("benign items wrongly actioned", per.wrongly_actioned), ("violating items leaked", per.leaked)]
+    rows += [(f"{short(cid, 30)} items leaked", scaled) for cid, scaled in (per.leaked_by_category or {}).items()]
     out = []
     for label, scaled in rows:
-        if not scaled:
-            continue
-        low, high = scaled.get("ci_low"), scaled.get("ci_high")
+        low, high = scaled.ci_low, scaled.ci_high
         interval = f"[{items_count(low)}–{items_count(high)}]" if low is not None and high is not None else ""
-        out.append(Per10k(label, items_count(scaled.get("value")), interval))
+        out.append(Per10k(label, items_count(scaled.value), interval))
     return out

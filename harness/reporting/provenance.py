@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from harness.record import RunRecord
+from harness.record import EvalSetSummary, MlflowIds, PolicySummary, RunRecord, Usage
 from harness.reporting.fmt import number, short
 
 UNKNOWN = "unknown"
@@ -52,58 +52,55 @@ def provenance(record: RunRecord) -> Provenance:
         description=short((record.experiment or {}).get("description") or "", 400),
         policies=[policy_row(record, label, p) for label, p in record.policies.items()],
         evalset=evalset_rows(record.evalset),
-        reviewers=[(name, [(short(k, 40), short(_text(v), 200)) for k, v in params.items()])
+        reviewers=[(name, [(short(k, 40), short(_text(v), 200)) for k, v in params.values().items()])
                    for name, params in record.reviewers.items()],
         usage=[usage_row(name, u) for name, u in record.usage.items()],
         mlflow=mlflow_rows(record.mlflow),
     )
 
 
-def policy_row(record: RunRecord, label: str, p: dict[str, Any]) -> PolicyRow:
+def policy_row(record: RunRecord, label: str, p: PolicySummary) -> PolicyRow:
     role = "candidate" if label == record.candidate else "baseline" if label == record.baseline else ""
-    return PolicyRow(role=role, label=short(label, 60), id=short(p.get("id", ""), 60),
-                     version=str(p.get("version", "")), title=short(p.get("title") or "", 80),
-                     sha256=str(p.get("sha256", "")), path=short(p.get("path") or "", 120))
+    return PolicyRow(role=role, label=short(label, 60), id=short(p.id, 60), version=str(p.version),
+                     title=short(p.title, 80), sha256=p.sha256, path=short(p.path, 120))
 
 
-def evalset_rows(evalset: dict[str, Any]) -> list[tuple[str, str]]:
-    counts = evalset.get("label_counts") or {}
+def evalset_rows(evalset: EvalSetSummary) -> list[tuple[str, str]]:
+    counts = evalset.label_counts
     return [
-        ("name", short(evalset.get("name", ""), 80)),
-        ("items", f"{int(evalset.get('items') or 0):,}"),
+        ("name", short(evalset.name, 80)),
+        ("items", f"{evalset.items:,}"),
         ("gold labels", ", ".join(f"{short(k, 30)}: {v:,}" for k, v in counts.items()) or UNKNOWN),
-        ("slice columns", ", ".join(short(s, 40) for s in evalset.get("slices") or []) or "none"),
-        ("sha256", str(evalset.get("sha256", ""))),
-        ("source", short(evalset.get("source") or UNKNOWN, 200)),
-        ("license / attribution", short(evalset.get("license") or "not stated", 200)),
+        ("slice columns", ", ".join(short(s, 40) for s in evalset.slices) or "none"),
+        ("sha256", evalset.sha256),
+        ("source", short(evalset.source or UNKNOWN, 200)),
+        ("license / attribution", short(evalset.license or "not stated", 200)),
     ]
 
 
-def usage_row(reviewer: str, usage: dict[str, Any]) -> UsageRow:
-    return UsageRow(reviewer=reviewer, calls=_count(usage.get("calls")), cached=_count(usage.get("cached")),
-                    prompt_tokens=_count(usage.get("prompt_tokens")),
-                    completion_tokens=_count(usage.get("completion_tokens")), cost=cost(usage),
-                    retries=_count(usage.get("retries")), abstained=_count(usage.get("abstained")))
+def usage_row(reviewer: str, usage: Usage) -> UsageRow:
+    return UsageRow(reviewer=reviewer, calls=_count(usage.calls), cached=_count(usage.cached),
+                    prompt_tokens=_count(usage.prompt_tokens), completion_tokens=_count(usage.completion_tokens),
+                    cost=cost(usage), retries=_count(usage.retries), abstained=_count(usage.abstained))
 
 
-def cost(usage: dict[str, Any]) -> str:
+def cost(usage: Usage) -> str:
     """Dollars, or "unknown" when the provider gave no price; a partial price says so."""
-    value = number(usage.get("cost_usd"))
+    value = number(usage.cost_usd)
     if value is None:
         return UNKNOWN
-    unknown_calls = int(usage.get("cost_unknown_calls") or 0)
+    unknown_calls = usage.cost_unknown_calls
     text = f"${value:,.4f}"
     return f"{text} + {unknown_calls:,} calls of unknown cost" if unknown_calls else text
 
 
-def mlflow_rows(mlflow: dict[str, Any]) -> list[tuple[str, str]]:
-    if not mlflow:
+def mlflow_rows(mlflow: MlflowIds) -> list[tuple[str, str]]:
+    if mlflow == MlflowIds():  # never tracked
         return []
-    rows = [("tracking URI", short(mlflow.get("tracking_uri") or UNKNOWN, 200)),
-            ("experiment id", str(mlflow.get("experiment_id") or UNKNOWN)),
-            ("parent run id", str(mlflow.get("parent_run_id") or UNKNOWN))]
-    rows += [(f"run {short(key.replace('|', ' · '), 80)}", str(run_id))
-             for key, run_id in (mlflow.get("runs") or {}).items()]
+    rows = [("tracking URI", short(mlflow.tracking_uri or UNKNOWN, 200)),
+            ("experiment id", mlflow.experiment_id or UNKNOWN),
+            ("parent run id", mlflow.parent_run_id or UNKNOWN)]
+    rows += [(f"run {short(key.replace('|', ' · '), 80)}", run_id) for key, run_id in mlflow.runs.items()]
     return rows
 
 

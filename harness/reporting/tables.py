@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
-
+from harness.record.metrics import GateResult, Rates, ReviewerMetrics
 from harness.reporting.fmt import RateCell, metric_label, rate_cell, short, target
 
 READY, NOT_READY, INCONCLUSIVE, NO_GATES = "ready", "not ready", "inconclusive", "no gates"
@@ -46,6 +45,7 @@ class HeadlineRow:
     false_action_share: RateCell
     abstention_rate: RateCell
     warnings: list[str]
+    note: str = ""  # e.g. that the reviewer does not read the policy text, so one row serves both versions
 
 
 @dataclass(frozen=True)
@@ -88,14 +88,14 @@ class BreakdownTable:
     notes: list[str] = field(default_factory=list)
 
 
-def launch_verdicts(reviewers: dict[str, Any]) -> list[LaunchVerdict]:
+def launch_verdicts(reviewers: dict[str, ReviewerMetrics]) -> list[LaunchVerdict]:
     """Any fail -> not ready; any inconclusive or gate without data -> inconclusive; else ready.
 
     A gate without data counts as inconclusive: launching on a target nobody measured is not "ready".
     """
     out = []
     for name, metrics in reviewers.items():
-        rows = [gate_row(g) for g in metrics.get("gates") or []]
+        rows = [gate_row(g) for g in metrics.gates]
         statuses = [r.status for r in rows]
         if not rows:
             verdict, reason = NO_GATES, "no launch gates are defined in the experiment"
@@ -112,35 +112,29 @@ def launch_verdicts(reviewers: dict[str, Any]) -> list[LaunchVerdict]:
     return out
 
 
-def gate_row(gate: dict[str, Any]) -> GateRow:
-    status = str(gate.get("status") or "no data")
-    return GateRow(gate=str(gate.get("gate", "")), metric=metric_label(str(gate.get("metric", ""))),
-                   scope=str(gate.get("scope", "overall")), target=target(gate),
-                   value=rate_cell(gate.get("value")), status=status, css=STATUS_CSS.get(status, "nodata"))
+def gate_row(gate: GateResult) -> GateRow:
+    return GateRow(gate=gate.gate, metric=metric_label(gate.metric), scope=gate.scope, target=target(gate),
+                   value=rate_cell(gate.value), status=gate.status, css=STATUS_CSS.get(gate.status, "nodata"))
 
 
-def headline_rows(policy: str, role: str, reviewers: dict[str, Any]) -> list[HeadlineRow]:
+def headline_rows(policy: str, role: str, reviewers: dict[str, ReviewerMetrics]) -> list[HeadlineRow]:
     return [
-        HeadlineRow(policy=policy, role=role, reviewer=name, items=int(m.get("items") or 0),
-                    benign=int(m.get("benign") or 0), violating=int(m.get("violating") or 0),
-                    abstained=int(m.get("abstained") or 0),
-                    over_enforcement=rate_cell(m.get("over_enforcement")), leakage=rate_cell(m.get("leakage")),
-                    false_action_share=rate_cell(m.get("false_action_share")),
-                    abstention_rate=rate_cell(m.get("abstention_rate")), warnings=list(m.get("warnings") or []))
+        HeadlineRow(policy=policy, role=role, reviewer=name, items=m.items, benign=m.benign, violating=m.violating,
+                    abstained=m.abstained, over_enforcement=rate_cell(m.over_enforcement),
+                    leakage=rate_cell(m.leakage), false_action_share=rate_cell(m.false_action_share),
+                    abstention_rate=rate_cell(m.abstention_rate), warnings=list(m.warnings))
         for name, m in reviewers.items()
     ]
 
 
-def category_table(reviewer: str, metrics: dict[str, Any], names: dict[str, str]) -> BreakdownTable:
+def category_table(reviewer: str, metrics: ReviewerMetrics, names: dict[str, str]) -> BreakdownTable:
     rows = [
         BreakdownRow(key=str(cid), label=short(f"{cid} ({names[cid]})" if names.get(cid) else cid),
-                     items=int(c.get("items") or 0), benign=None, violating=int(c.get("items") or 0),
-                     over_enforcement=rate_cell(c.get("over_enforcement")), leakage=rate_cell(c.get("leakage")),
-                     false_action_share=None, abstained=None, extra=str(int(c.get("wrong_category") or 0)),
-                     category_false_positive=rate_cell(c["category_false_positive"])
-                     if "category_false_positive" in c else None,
-                     unknown=int(c["unknown"]) if "unknown" in c else None)
-        for cid, c in (metrics.get("categories") or {}).items()
+                     items=c.items, benign=None, violating=c.items,
+                     over_enforcement=rate_cell(c.over_enforcement), leakage=rate_cell(c.leakage),
+                     false_action_share=None, abstained=None, extra=str(c.wrong_category),
+                     category_false_positive=rate_cell(c.category_false_positive), unknown=c.unknown)
+        for cid, c in metrics.categories.items()
     ]
     if all(r.category_false_positive is None or _same(r.category_false_positive, r.over_enforcement) for r in rows):
         # Single-category policies: "outside the category" is "benign", the same numbers twice.
@@ -152,10 +146,10 @@ def _same(a: RateCell, b: RateCell) -> bool:
     return (a.k, a.n) == (b.k, b.n)
 
 
-def slice_tables(reviewer: str, metrics: dict[str, Any], cap: int, skip: str | None = None) -> list[BreakdownTable]:
+def slice_tables(reviewer: str, metrics: ReviewerMetrics, cap: int, skip: str | None = None) -> list[BreakdownTable]:
     """`skip`: a slice column shown elsewhere (the language column in the localization view)."""
     tables = []
-    for column, values in (metrics.get("slices") or {}).items():
+    for column, values in metrics.slices.items():
         if column == skip:
             continue
         rows = by_harm([slice_row(str(value), m) for value, m in values.items()])
@@ -165,12 +159,10 @@ def slice_tables(reviewer: str, metrics: dict[str, Any], cap: int, skip: str | N
     return tables
 
 
-def slice_row(value: str, m: dict[str, Any]) -> BreakdownRow:
-    return BreakdownRow(key=value, label=short(value), items=int(m.get("items") or 0),
-                        benign=int(m.get("benign") or 0), violating=int(m.get("violating") or 0),
-                        over_enforcement=rate_cell(m.get("over_enforcement")), leakage=rate_cell(m.get("leakage")),
-                        false_action_share=rate_cell(m.get("false_action_share")),
-                        abstained=int(m.get("abstained") or 0))
+def slice_row(value: str, m: Rates) -> BreakdownRow:
+    return BreakdownRow(key=value, label=short(value), items=m.items, benign=m.benign, violating=m.violating,
+                        over_enforcement=rate_cell(m.over_enforcement), leakage=rate_cell(m.leakage),
+                        false_action_share=rate_cell(m.false_action_share), abstained=m.abstained)
 
 
 def by_harm(rows: list[BreakdownRow]) -> list[BreakdownRow]:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 
 from harness.labels import UNKNOWN
 
 from harness.metrics.samples import majority
-from harness.record import RunRecord
+from harness.record import ReviewerMetrics, RunRecord
 from harness.reporting import analysis, charts
 from harness.reporting.agreement import AgreementView, agreement_view
 from harness.reporting.analysis import Confusion
@@ -74,33 +74,33 @@ class ReportView:
 
 
 def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
-    metrics = record.metrics or {}
-    reviewers: dict[str, Any] = metrics.get("reviewers") or {}
+    metrics = record.metrics
+    reviewers = metrics.reviewers
     names = list(reviewers)
-    baseline = metrics.get("baseline") or {}
-    slices = [str(s) for s in record.evalset.get("slices") or []]
+    baseline = metrics.baseline
+    slices = list(record.evalset.slices)
     per_item = _candidate_items(record)
-    candidate = record.policies.get(record.candidate, {})
-    rules = {str(r["id"]): str(r.get("text", "")) for r in candidate.get("rules") or []}
-    category_names = {str(c["id"]): str(c.get("name", "")) for c in candidate.get("categories") or []}
+    candidate = record.policies.get(record.candidate)
+    rules = {r.id: r.text for r in candidate.rules} if candidate else {}
+    category_names = {c.id: c.name for c in candidate.categories} if candidate else {}
 
     # The localization view replaces the plain slice table of the language column.
     slice_views = [t for name, m in reviewers.items()
-                   for t in slice_tables(name, m, TABLE_CAP, (m.get("languages") or {}).get("column"))]
+                   for t in slice_tables(name, m, TABLE_CAP, m.languages.column if m.languages else None)]
     comparison_views = comparisons(metrics, slices)
     view = ReportView(
         title=f"Policy test: {short(record.name, 120)}", name=short(record.name, 120),
         candidate=short(record.candidate, 80), baseline=short(record.baseline, 80) if record.baseline else None,
-        evalset_name=short(record.evalset.get("name", ""), 80), items=int(record.evalset.get("items") or 0),
+        evalset_name=short(record.evalset.name, 80), items=record.evalset.items,
         created_at=str(record.created_at), incomplete=bool(record.incomplete),
         incomplete_reason=str(record.incomplete_reason or "the run stopped before every item was judged"),
         verdicts=launch_verdicts(reviewers),
-        headline=headline_rows(record.candidate, "candidate", reviewers)
-        + headline_rows(str(baseline.get("policy") or record.baseline), "baseline", baseline.get("reviewers") or {}),
+        headline=_mark_policy_independent(record, headline_rows(record.candidate, "candidate", reviewers))
+        + (headline_rows(baseline.policy, "baseline", baseline.reviewers) if baseline else []),
         population=population_views(reviewers),
         comparisons=comparison_views, comparison_method=interval_method(comparison_views),
         diff=[], unified_diff="",
-        categories=[category_table(name, m, category_names) for name, m in reviewers.items() if m.get("categories")],
+        categories=[category_table(name, m, category_names) for name, m in reviewers.items() if m.categories],
         slices=slice_views,
         worst={name: worst_slices([t for t in slice_views if t.reviewer == name], WORST_LIMIT) for name in names},
         languages=language_views(reviewers),
@@ -114,13 +114,23 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
         provenance=provenance(record),
     )
     if record.baseline and record.baseline in record.policies and record.baseline != record.candidate:
-        old, new = str(record.policies[record.baseline].get("text", "")), str(candidate.get("text", ""))
+        old, new = record.policies[record.baseline].text, candidate.text if candidate else ""
         if old != new:
             view.diff = policy_diff(old, new)
             view.unified_diff = unified_diff(old, new, record.baseline, record.candidate)
     if with_charts:
         _add_charts(view)
     return view
+
+
+def _mark_policy_independent(record: RunRecord, rows: list[HeadlineRow]) -> list[HeadlineRow]:
+    """A reviewer judged once because it does not read the policy text stands for both versions."""
+    baseline = record.metrics.baseline
+    once = {name for name, params in record.reviewers.items() if not params.reads_policy
+            and baseline is not None and name not in baseline.reviewers}
+    return [dataclasses.replace(row, note=f"independent of the policy text: the same verdicts under "
+                                          f"{short(record.baseline or '', 80)}") if row.reviewer in once else row
+            for row in rows]
 
 
 def _candidate_items(record: RunRecord) -> pd.DataFrame:
@@ -133,14 +143,14 @@ def _candidate_items(record: RunRecord) -> pd.DataFrame:
     return majority(known.reset_index(drop=True))
 
 
-def _stability(reviewers: dict[str, Any]) -> list[tuple[str, str]]:
+def _stability(reviewers: dict[str, ReviewerMetrics]) -> list[tuple[str, str]]:
     out = []
     for name, m in reviewers.items():
-        s = m.get("stability")
+        s = m.stability
         if s:
-            out.append((name, f"{s.get('samples')} samples per item; mean agreement with the majority "
-                              f"{percent(number(s.get('mean_agreement')))}; {s.get('unstable_items', 0)} items "
-                              f"({percent(number(s.get('unstable_share')))}) changed decision between samples"))
+            out.append((name, f"{s.samples} samples per item; mean agreement with the majority "
+                              f"{percent(number(s.mean_agreement))}; {s.unstable_items} items "
+                              f"({percent(number(s.unstable_share))}) changed decision between samples"))
     return out
 
 

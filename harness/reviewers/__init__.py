@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.config import ClassifierReviewerConfig, LLMReviewerConfig
-from harness.reviewers.base import Reviewer
+from harness.reviewers.base import Reviewer, review_async
 
 
 def build_reviewer(config: ClassifierReviewerConfig | LLMReviewerConfig, *, base_dir: Path) -> Reviewer:
@@ -18,4 +18,4 @@ def build_reviewer(config: ClassifierReviewerConfig | LLMReviewerConfig, *, base
     return LLMReviewer(config, base_dir=base_dir)
 
 
-__all__ = ["Reviewer", "build_reviewer"]
+__all__ = ["Reviewer", "build_reviewer", "review_async"]

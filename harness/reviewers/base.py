@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 import pandas as pd
@@ -15,6 +16,9 @@ class Reviewer(Protocol):
 
     name: str
     kind: str
+    # False for a reviewer whose verdicts do not depend on the policy text (a classifier trained on
+    # gold labels): it is judged once when the versions share their categories.
+    reads_policy: bool
 
     def review(self, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
         """One verdict per item (and per sample); items carry the canonical eval-set columns."""
@@ -31,3 +35,13 @@ class Reviewer(Protocol):
     def close(self) -> None:
         """Release what the reviewer started (a local model server, connections)."""
         ...
+
+
+async def review_async(reviewer: Reviewer, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
+    """`review` without blocking the event loop: the reviewer's own async path (model calls),
+    else its sync `review` on a worker thread (a classifier's fitting is CPU work)."""
+    native = getattr(reviewer, "review_async", None)
+    if native is not None:
+        verdicts: list[Verdict] = await native(items, policy)
+        return verdicts
+    return await asyncio.to_thread(reviewer.review, items, policy)

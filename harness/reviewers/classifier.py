@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from harness.config import ClassifierReviewerConfig
+from harness.config import ClassifierReviewerConfig, resolve_path
 from harness.labels import BENIGN, UNKNOWN
 from harness.errors import HarnessError
 from harness.evalset import GOLD, GOLD_UNKNOWN, TEXT, load_evalset
@@ -51,6 +51,7 @@ class ClassifierReviewer:
     """
 
     kind = "classifier"
+    reads_policy = False
 
     def __init__(self, config: ClassifierReviewerConfig, *, base_dir: Path = Path(".")) -> None:
         self.config = config
@@ -213,8 +214,11 @@ class ClassifierReviewer:
     def _from_mlflow(self, texts: np.ndarray, policy: Policy) -> tuple[list[str], np.ndarray]:
         import mlflow.sklearn
 
+        uri = str(self.config.model_uri)
+        if ":" not in uri:  # a plain folder (no runs:/, models:/, file:// scheme): from the experiment's folder
+            uri = str(resolve_path(uri, self.base_dir))
         try:
-            model = mlflow.sklearn.load_model(self.config.model_uri)
+            model = mlflow.sklearn.load_model(uri)
         except Exception as err:  # MLflow raises many types for a missing or unreadable model
             raise HarnessError(f"could not load the model of classifier '{self.name}' from "
                                f"'{self.config.model_uri}' ({str(err).splitlines()[0]}); check the URI and "

@@ -15,10 +15,12 @@ from harness.cache import JudgementCache
 from harness.config import LLMReviewerConfig
 from harness.errors import BudgetExceeded, HarnessError
 from harness.evalset import TEXT, stratified_sample
+from harness.event_loop import run_sync
 from harness.hashing import sha256_json, sha256_text
 from harness.local_model import LocalModelServer, is_local
 from harness.policy import Policy
-from harness.prompts import PromptBuilder, load_template
+from harness.prompts import PromptBuilder, reviewer_template
+from harness.reviewers.budget import Budget, check_budget
 from harness.reviewers.llm_verdict import parse_verdict, verdict_schema
 from harness.verdicts import Verdict
 
@@ -29,12 +31,13 @@ Job = tuple[str, str, int, str]
 
 class LLMReviewer:
     kind = "llm"
+    reads_policy = True
 
     def __init__(self, config: LLMReviewerConfig, *, base_dir: Path = Path("."),
                  cache: JudgementCache | None = None) -> None:
         self.config = config
         self.name = config.name
-        self.template = load_template(_resolve(config.prompt, base_dir))
+        self.template = reviewer_template(config.prompt, base_dir)
         self._cache = cache
         self._server: LocalModelServer | None = None
         self._client: Any = None
@@ -43,6 +46,7 @@ class LLMReviewer:
         if config.api_key_env and not is_local(config.model) and not os.environ.get(config.api_key_env):
             raise HarnessError(f"reviewer '{config.name}' reads its API key from the environment variable "
                                f"{config.api_key_env}, which is not set; export it before running.")
+        check_budget(config)
 
     @property
     def cache(self) -> JudgementCache:
@@ -99,9 +103,14 @@ class LLMReviewer:
         completion_tokens = len(todo) * self.config.max_tokens
         return {"judgements": len(jobs), "cached": len(jobs) - len(todo), "to_send": len(todo),
                 "prompt_tokens": prompt_tokens, "max_completion_tokens": completion_tokens,
-                "max_cost_usd": 0.0 if is_local(self.config.model) else estimate_cost(model, prompt_tokens, completion_tokens)}
+                "max_cost_usd": 0.0 if is_local(self.config.model)
+                else estimate_cost(model, prompt_tokens, completion_tokens, self.config.price)}
 
     def review(self, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
+        """`review_async` from sync code; inside a running event loop it runs on a worker thread."""
+        return run_sync(self.review_async(items, policy))
+
+    async def review_async(self, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
         builder, jobs = self.plan(items, policy)
         schema = verdict_schema(policy)
         answers = self.cache.get_many([key for *_, key in jobs])
@@ -110,7 +119,7 @@ class LLMReviewer:
         stop: BudgetExceeded | None = None
         if todo:
             try:
-                asyncio.run(self._judge(todo, builder, schema, answers))
+                await self._judge(todo, builder, schema, answers)
             except BudgetExceeded as err:
                 stop = err
         verdicts = []
@@ -129,8 +138,12 @@ class LLMReviewer:
 
     async def _judge(self, todo: list[Job], builder: PromptBuilder,
                      schema: dict[str, Any], answers: dict[str, dict[str, Any]]) -> None:
-        client = self._ensure_client()
-        budget = self.config.max_cost_usd
+        client = await asyncio.to_thread(self._ensure_client)  # may start the local model server: seconds
+        limit = self.config.max_cost_usd
+        budget: Budget | None = None
+        if limit is not None and not is_local(self.config.model):  # counting tokens may import litellm: seconds
+            budget = await asyncio.to_thread(Budget, limit, spent=self._usage["cost_usd"], config=self.config,
+                                             builder=builder)
         writer = _CacheWriter(self.cache)
         from tqdm import tqdm
 
@@ -143,9 +156,17 @@ class LLMReviewer:
             # `concurrency` workers pull from one queue: no task or semaphore wait per item.
             nonlocal postfix_at
             for item_id, text, sample, key in jobs:
-                if budget is not None and (self._usage["cost_usd"] or 0.0) >= budget:
+                worst = budget.worst_case(text) if budget is not None else 0.0
+                if budget is not None and not await budget.reserve(worst):
                     return
-                completion = await client.complete(builder.messages(text), schema)
+                try:
+                    completion = await client.complete(builder.messages(text), schema)
+                except BaseException:
+                    if budget is not None:
+                        budget.settle(worst, None)  # it may have been paid for
+                    raise
+                if budget is not None:
+                    budget.settle(worst, 0.0 if completion.error else completion.cost_usd)
                 if completion.error:
                     answers[key] = {"error": completion.error}  # not cached: a re-run tries again
                 else:
@@ -176,8 +197,8 @@ class LLMReviewer:
             finally:
                 progress.close()
                 await client.aclose()
-        if budget is not None and len([j for j in todo if j[3] in answers]) < len(todo):
-            raise BudgetExceeded(f"reviewer '{self.name}' reached its budget of ${budget:.2f}; "
+        if budget is not None and budget.exhausted:
+            raise BudgetExceeded(f"reviewer '{self.name}' reached its budget of ${budget.limit:.2f}; "
                                  f"{len(todo) - len([j for j in todo if j[3] in answers])} judgements were not made")
 
     def _count(self, completion: Any) -> None:
@@ -210,7 +231,7 @@ class LLMReviewer:
             # An OpenAI-compatible server without auth still needs some key in the request.
             key = os.environ.get(c.api_key_env) if c.api_key_env else (LOCAL_API_KEY if c.api_base else None)
             endpoint = Endpoint(model=c.model, api_base=c.api_base, api_key=key, api_key_env=c.api_key_env,
-                                response_format="json_schema" if fmt == "auto" else fmt)
+                                response_format="json_schema" if fmt == "auto" else fmt, price=c.price)
         self._client = LLMClient(endpoint, timeout_s=c.timeout_s, max_retries=c.max_retries,
                                  temperature=c.temperature, max_tokens=c.max_tokens, seed=c.seed,
                                  concurrency=c.concurrency)
@@ -256,8 +277,3 @@ class _CacheWriter:
         except Exception as err:  # in a loop callback it would only be logged: the next put or flush raises it
             self.failed = err
 
-
-def _resolve(path: str, base_dir: Path) -> Path:
-    from harness.config import resolve_path
-
-    return resolve_path(path, base_dir)

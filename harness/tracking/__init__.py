@@ -18,10 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.record import ITEMS, METRICS, RECORD, REPORT, VERDICTS, RunRecord
+from harness.record import ITEMS, METRICS, RECORD, REPORT, VERDICTS, Injection, MlflowIds, RunRecord
+from harness.record.metrics import RATE_NAMES, Rate, Rates, ReviewerMetrics, Weighted
+from harness.safe_names import child_path
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-RATE_NAMES = ("over_enforcement", "leakage", "false_action_share", "abstention_rate")
 EXPERIMENT_PREFIX = "policy-harness/"
 log = logging.getLogger(__name__)
 
@@ -64,34 +65,35 @@ def warn_unsynced(out_dir: Path, err: BaseException) -> None:
                 "policy-harness sync %s", safe_uri(), first[:200], out_dir, out_dir)
 
 
-def open_runs(record: RunRecord, *, experiment_name: str | None = None) -> dict[str, Any]:
+def open_runs(record: RunRecord, *, experiment_name: str | None = None) -> MlflowIds:
     """Create the parent and child runs; the caller warns when tracking fails."""
     with client() as c:
         return _open_runs(c, record, experiment_name)
 
 
-def _open_runs(c: Any, record: RunRecord, experiment_name: str | None) -> dict[str, Any]:
+def _open_runs(c: Any, record: RunRecord, experiment_name: str | None) -> MlflowIds:
     name = experiment_name or f"{EXPERIMENT_PREFIX}{record.name}"
     experiment = c.get_experiment_by_name(name)
     experiment_id = experiment.experiment_id if experiment else c.create_experiment(
         name, artifact_location=artifact_location(name))
-    common = {"eval_set": str(record.evalset["name"]), "eval_set_sha256": str(record.evalset["sha256"])}
+    common = {"eval_set": record.evalset.name, "eval_set_sha256": record.evalset.sha256}
     parent = c.create_run(experiment_id, run_name=f"{record.name} {record.created_at}",
                           tags={**common, "policy_harness.kind": "experiment"})
     pid = parent.info.run_id
     children: dict[str, str] = {}
     for label, policy in record.policies.items():
         for reviewer in _section(record, label):
-            params = record.reviewers.get(reviewer, {})
+            params = record.reviewers.get(reviewer)
+            model = (params.get("model") or params.type) if params else ""
             run = c.create_run(experiment_id, run_name=f"{label} · {reviewer}", tags={
                 **common, "mlflow.parentRunId": pid, "policy_harness.kind": "policy_reviewer",
-                "policy_id": str(policy["id"]), "policy_version": str(policy["version"]), "reviewer": reviewer,
+                "policy_id": policy.id, "policy_version": str(policy.version), "reviewer": reviewer,
                 "role": "candidate" if label == record.candidate else "baseline",
-                "model": str(params.get("model", params.get("type", ""))),
+                "model": str(model),
             })
             children[f"{label}|{reviewer}"] = run.info.run_id
-    return {"tracking_uri": safe_uri(), "experiment_id": experiment_id, "parent_run_id": pid, "runs": children,
-            "synced": False}
+    return MlflowIds(tracking_uri=safe_uri(), experiment_id=experiment_id, experiment_name=experiment_name,
+                     parent_run_id=pid, runs=children, synced=False)
 
 
 def log_runs(record: RunRecord, out_dir: Path) -> None:
@@ -106,31 +108,34 @@ def _log_runs(c: Any, record: RunRecord, out_dir: Path) -> None:
     from harness.tracking.registry import evalset_input, link_policy, register_policy
 
     ids = record.mlflow
-    pid, now = ids["parent_run_id"], int(time.time() * 1000)
+    pid, now = ids.parent_run_id, int(time.time() * 1000)
     evalset = record.evalset
-    prompts = {label: register_policy(c, p) for label, p in record.policies.items() if p.get("text")}
+    prompts = {label: register_policy(c, p.model_dump()) for label, p in record.policies.items() if p.text}
     c.log_batch(pid, params=[Param(k, _param(v)) for k, v in {
         "experiment": record.name, "candidate_policy": record.candidate, "baseline_policy": record.baseline or "",
-        "eval_set_items": evalset["items"], "eval_set_sha256": evalset["sha256"]}.items()],
+        "eval_set_items": evalset.items, "eval_set_sha256": evalset.sha256}.items()],
         tags=[RunTag("incomplete", str(record.incomplete).lower())]
         + [RunTag(k, str(v)) for k, v in record.lineage.items()])
-    dataset = evalset_input(evalset, record.items)
+    dataset = evalset_input(evalset.model_dump(), record.items)
     c.log_inputs(pid, datasets=[dataset])
     for name in (METRICS, RECORD, VERDICTS, ITEMS, REPORT, "report.md"):
         if (out_dir / name).exists():
             c.log_artifact(pid, str(out_dir / name))
-    for key, rid in ids["runs"].items():
+    for key, rid in ids.runs.items():
         label, reviewer = key.split("|", 1)
         policy = record.policies[label]
         metrics = _section(record, label)[reviewer]
-        params = {"policy_id": policy["id"], "policy_version": policy["version"], "policy_sha256": policy["sha256"],
-                  "eval_set": evalset["name"], "eval_set_sha256": evalset["sha256"], "reviewer": reviewer}
-        params.update({f"reviewer.{k}": v for k, v in record.reviewers.get(reviewer, {}).items()})
+        params: dict[str, object] = {"policy_id": policy.id, "policy_version": policy.version,
+                                     "policy_sha256": policy.sha256, "eval_set": evalset.name,
+                                     "eval_set_sha256": evalset.sha256, "reviewer": reviewer}
+        if reviewer in record.reviewers:
+            params.update({f"reviewer.{k}": v for k, v in record.reviewers[reviewer].values().items()})
         values = flat_metrics(metrics)
-        if label == record.candidate:
-            values.update(injection_metrics((record.metrics.get("injection") or {}).get(reviewer, {})))
-        usage = record.usage.get(reviewer, {})
-        values.update({f"usage.{k}": float(v) for k, v in usage.items() if isinstance(v, (int, float))})
+        injection = (record.metrics.injection or {}).get(reviewer)
+        if label == record.candidate and injection is not None:
+            values.update(injection_metrics(injection))
+        if (usage := record.usage.get(reviewer)) is not None:
+            values.update({f"usage.{k}": float(v) for k, v in usage.model_dump().items() if isinstance(v, (int, float))})
         c.log_batch(rid, params=[Param(k[:250], _param(v)) for k, v in params.items()],
                     metrics=[Metric(k, v, now, 0) for k, v in values.items()],
                     tags=[RunTag("incomplete", str(record.incomplete).lower())])
@@ -138,8 +143,8 @@ def _log_runs(c: Any, record: RunRecord, out_dir: Path) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             subset.to_parquet(folder / VERDICTS, index=False)
-            (folder / METRICS).write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
-            (folder / f"policy-{policy['id']}-v{policy['version']}.md").write_text(policy.get("text", ""), encoding="utf-8")
+            (folder / METRICS).write_text(metrics.model_dump_json(indent=2), encoding="utf-8")
+            child_path(folder, f"policy-{policy.id}-v{policy.version}", suffix=".md").write_text(policy.text, encoding="utf-8")
             c.log_artifacts(rid, str(folder))
         c.log_table(rid, data=subset.drop(columns=["text"], errors="ignore").head(50_000), artifact_file="verdicts_table.json")
         if (out_dir / REPORT).exists():
@@ -150,14 +155,11 @@ def _log_runs(c: Any, record: RunRecord, out_dir: Path) -> None:
             c.set_tag(rid, "policy_prompt_uri", prompts[label])
         c.set_terminated(rid, "FINISHED")
     c.set_terminated(pid, "FINISHED")
-    record.mlflow["policy_prompts"] = prompts
-    record.mlflow["synced"] = True
+    record.mlflow = record.mlflow.model_copy(update={"policy_prompts": prompts, "synced": True})
 
 
-def _section(record: RunRecord, label: str) -> dict[str, Any]:
-    if label == record.candidate:
-        return record.metrics["reviewers"]
-    return (record.metrics.get("baseline") or {}).get("reviewers", {})
+def _section(record: RunRecord, label: str) -> dict[str, ReviewerMetrics]:
+    return record.metrics.section(label)
 
 
 def artifact_location(experiment_name: str) -> str | None:
@@ -166,52 +168,56 @@ def artifact_location(experiment_name: str) -> str | None:
     if not uri.startswith("sqlite:///"):
         return None
     root = Path(uri.removeprefix("sqlite:///")).expanduser().resolve().parent / "mlartifacts"
-    return (root / re.sub(r"[^A-Za-z0-9_.-]", "_", experiment_name)).as_uri()
+    return child_path(root, experiment_name).as_uri()
 
 
-def flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+def flat_metrics(metrics: ReviewerMetrics) -> dict[str, float]:
     """Rates and interval bounds under stable names, overall, per category and per slice."""
-    out: dict[str, float] = {"abstained": float(metrics.get("abstained", 0)), "items": float(metrics.get("items", 0))}
+    out: dict[str, float] = {"abstained": float(metrics.abstained), "items": float(metrics.items)}
     _add_rates(out, "", metrics)
-    for cid, cat in metrics.get("categories", {}).items():
-        _add_rates(out, f"category.{_key(cid)}.", cat)
-    for column, values in metrics.get("slices", {}).items():
+    for cid, cat in metrics.categories.items():
+        for name in ("over_enforcement", "leakage"):
+            _add_rate(out, f"category.{_key(cid)}.{name}", cat.rate(name))
+    for column, values in metrics.slices.items():
         for value, sub in values.items():
             _add_rates(out, f"slice.{_key(column)}.{_key(value)}.", sub)
-    if metrics.get("weighted"):
-        _add_rates(out, "weighted.", metrics["weighted"])
-    if metrics.get("without_contested"):
-        _add_rates(out, "without_contested.", metrics["without_contested"])
-    if (thresholds := metrics.get("thresholds")) and thresholds.get("auc") is not None:
-        out["thresholds.auc"] = float(thresholds["auc"])
+    if metrics.weighted:
+        _add_rates(out, "weighted.", metrics.weighted)
+    if metrics.without_contested:
+        _add_rates(out, "without_contested.", metrics.without_contested)
+    if metrics.thresholds and metrics.thresholds.auc is not None:
+        out["thresholds.auc"] = float(metrics.thresholds.auc)
     return out
 
 
-def injection_metrics(injection: dict[str, Any]) -> dict[str, float]:
+def injection_metrics(injection: Injection) -> dict[str, float]:
     """Leakage of one reviewer on the prompt-injection slice, clean and attacked."""
     out: dict[str, float] = {}
-    for name in ("leakage_clean", "leakage_injected"):
-        rate = injection.get(name) or {}
-        if rate.get("rate") is not None:
-            out[f"injection.{name}"] = float(rate["rate"])
-    for attack, sub in (injection.get("by_attack") or {}).items():
-        if (sub.get("leakage") or {}).get("rate") is not None:
-            out[f"injection.{_key(attack)}.leakage"] = float(sub["leakage"]["rate"])
+    for name, rate in (("leakage_clean", injection.leakage_clean), ("leakage_injected", injection.leakage_injected)):
+        if rate is not None and rate.rate is not None:
+            out[f"injection.{name}"] = float(rate.rate)
+    for attack, sub in injection.by_attack.items():
+        if sub.leakage.rate is not None:
+            out[f"injection.{_key(attack)}.leakage"] = float(sub.leakage.rate)
     return out
 
 
-def _add_rates(out: dict[str, float], prefix: str, metrics: dict[str, Any]) -> None:
+def _add_rates(out: dict[str, float], prefix: str, metrics: Rates | Weighted) -> None:
     for name in RATE_NAMES:
-        rate = metrics.get(name)
-        if isinstance(rate, dict) and rate.get("rate") is not None:
-            out[f"{prefix}{name}"] = float(rate["rate"])
-            out[f"{prefix}{name}_ci_low"] = float(rate["ci_low"])
-            out[f"{prefix}{name}_ci_high"] = float(rate["ci_high"])
+        _add_rate(out, f"{prefix}{name}", metrics.rate(name))
+
+
+def _add_rate(out: dict[str, float], name: str, rate: Rate | None) -> None:
+    if rate is not None and rate.rate is not None and rate.ci_low is not None and rate.ci_high is not None:
+        out[name] = float(rate.rate)
+        out[f"{name}_ci_low"] = float(rate.ci_low)
+        out[f"{name}_ci_high"] = float(rate.ci_high)
 
 
 def _key(value: str) -> str:
-    """MLflow names allow letters, digits, _ - . / and space."""
-    return re.sub(r"[^A-Za-z0-9_\-./ ]", "_", str(value))[:100] or "_"
+    """MLflow names allow letters, digits, _ - . / and space; '/' is left out because MLflow treats a
+    name as a path and refuses one that normalises to another (a slice value '../x' or 'a//b')."""
+    return re.sub(r"[^A-Za-z0-9_\-. ]", "_", str(value))[:100] or "_"
 
 
 def _param(value: Any) -> str:

@@ -42,9 +42,9 @@ def sync_dir(out_dir: Path) -> RunRecord:
     from harness.tracking import open_runs
 
     record = read_record(out_dir)
-    if record.mlflow.get("synced"):
+    if record.mlflow.synced:
         return record
-    experiment_name = record.mlflow.get("experiment_name")
+    experiment_name = record.mlflow.experiment_name
     record.mlflow = open_runs(record, experiment_name=experiment_name)
     if not sync(record, out_dir):
         raise HarnessError(f"MLflow is still unreachable; the run stays saved in {out_dir}. Try again later.")

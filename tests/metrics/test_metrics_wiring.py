@@ -38,9 +38,10 @@ def verdicts(frame: pd.DataFrame, *, abstain: bool = False) -> pd.DataFrame:
 
 
 def compute(frame: pd.DataFrame, **kwargs: object) -> dict:
+    """The metrics as metrics.json carries them (the typed model's JSON form)."""
     return compute_metrics(verdicts(frame, abstain=bool(kwargs.pop("abstain", False))), candidate="p@v2",
                            baseline="p@v1", categories=["HS"], slices=["tactic", "source"],
-                           gates={"over_enforcement": GateSpec(max=0.1)}, **kwargs)
+                           gates={"over_enforcement": GateSpec(max=0.1)}, **kwargs).model_dump(mode="json")
 
 
 def test_metrics_json_carries_the_new_sections() -> None:
@@ -50,7 +51,7 @@ def test_metrics_json_carries_the_new_sections() -> None:
     assert {"over_enforcement", "leakage", "false_action_share", "per_10k", "method"} <= set(clf["weighted"])
     assert clf["weighted"]["weights_from"] == ["weight column", "strata sizes", "prevalence"]
     assert clf["thresholds"]["operating_points"][0]["goal"] == "lowest leakage with over-enforcement <= 0.1"
-    assert "thresholds" not in out["reviewers"]["llm"]  # no scores, no curve
+    assert out["reviewers"]["llm"]["thresholds"] is None  # no scores, no curve
     assert set(out["agreement"]) == {"p@v2", "p@v1"}
     assert out["agreement"]["p@v2"]["reviewers"] == ["clf", "llm"]
     change = out["comparison"]["clf"]["slices"]["tactic"]["counter"]["over_enforcement_change"]
@@ -62,8 +63,8 @@ def test_metrics_json_carries_the_new_sections() -> None:
 def test_no_weights_means_no_weighted_section() -> None:
     frame = items().assign(weight=1.0)
     out = compute(frame)
-    assert "weighted" not in out["reviewers"]["clf"]
-    assert "weighted" in compute(items())["reviewers"]["clf"]  # a weight column alone turns it on
+    assert out["reviewers"]["clf"]["weighted"] is None
+    assert compute(items())["reviewers"]["clf"]["weighted"] is not None  # a weight column alone turns it on
 
 
 @pytest.mark.parametrize("case", ["no benign in a slice", "all abstained", "one item", "zero weights"])
@@ -97,9 +98,9 @@ def test_score_weight_column_feeds_population_estimates(tmp_path: Path) -> None:
     rows += [{"label": "hate", "model": "hate", "w": 1.0}] * 10
     pd.DataFrame(rows).to_csv(path, index=False)
     record = score_file(str(path), gold="label", preds=["model"], weight="w")
-    weighted = record.metrics["reviewers"]["model"]["weighted"]
-    assert record.metrics["reviewers"]["model"]["over_enforcement"]["rate"] == pytest.approx(0.2)
-    assert weighted["over_enforcement"]["rate"] == pytest.approx(2 / 74)
+    weighted = record.metrics.reviewers["model"].weighted
+    assert record.metrics.reviewers["model"].over_enforcement.rate == pytest.approx(0.2)
+    assert weighted is not None and weighted.over_enforcement.rate == pytest.approx(2 / 74)
     assert record.experiment["score"]["weight"] == "w"
     pd.DataFrame(rows[:1] + [{"label": "hate", "model": "hate", "w": -1}]).to_csv(path, index=False)
     with pytest.raises(HarnessError, match="weights must be numbers >= 0"):

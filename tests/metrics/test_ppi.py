@@ -59,10 +59,10 @@ def test_score_reports_prediction_powered_prevalence_for_blank_gold(tmp_path: Pa
     path = tmp_path / "log.csv"
     frame.to_csv(path, index=False)
     record = score_file(str(path), gold="gold", preds=["pred"], strata="source")
-    assert record.evalset["items"] == 200  # the gold metrics use the labelled rows only
-    block = record.metrics["prediction_powered"]["pred"]
+    assert record.evalset.items == 200  # the gold metrics use the labelled rows only
+    block = record.metrics.model_dump(mode="json")["prediction_powered"]["pred"]
     assert (block["labelled"], block["unlabelled"]) == (200, 1000)
     prevalence = block["prevalence"]
     assert prevalence["gold_only"]["n"] == 200
     assert prevalence["stratified"]["ci_low"] < prevalence["stratified"]["rate"] < prevalence["stratified"]["ci_high"]
-    json.dumps(record.metrics, allow_nan=False)
+    json.dumps(record.metrics.model_dump(mode="json"), allow_nan=False)

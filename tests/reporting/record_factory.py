@@ -4,7 +4,6 @@ injection block as the runner would add it."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +17,8 @@ from harness.metrics import compute_metrics
 from harness.metrics.compare import paired_change
 from harness.metrics.rates import wilson
 from harness.policy import Policy, parse_policy
-from harness.record import RunRecord
+from harness.record import Metrics, RunRecord
+from harness.record.metrics import RelabelCandidates
 from harness.runner import policy_summary
 from harness.verdicts import ACTIONED, ALLOWED, Verdict, verdict_table
 
@@ -190,7 +190,7 @@ def build_record(*, baseline: bool = True, gates: bool = True, slices: bool = Tr
                               strata=STRATA if population and slices else None,
                               prevalence=PREVALENCE if population else None)
     if "llm" in reviewers and not abstain_all:
-        metrics["injection"] = {"llm": injection_block(frame)}
+        metrics.injection = {"llm": injection_block(frame)}
     params = {"clf": {"type": "classifier", "threshold": 0.5, "estimator": "tfidf + logistic regression"},
               "llm": {"type": "llm", "model": "local/toy-model", "temperature": 0.0, "prompt": "reviewer@v1",
                       "response_format": "auto"}}
@@ -212,50 +212,34 @@ def build_record(*, baseline: bool = True, gates: bool = True, slices: bool = Tr
     )
 
 
-def _drop_reviewer_key(key: str) -> Callable[[dict[str, Any]], None]:
-    def drop(metrics: dict[str, Any]) -> None:
-        for group in (metrics, metrics.get("baseline") or {}):
-            for m in (group.get("reviewers") or {}).values():
-                m.pop(key, None)
+def _drop_reviewer_key(key: str) -> Callable[[Metrics], None]:
+    def drop(metrics: Metrics) -> None:
+        for section in (metrics.reviewers, metrics.baseline.reviewers if metrics.baseline else {}):
+            for m in section.values():
+                setattr(m, key, None)
     return drop
 
 
-def _drop_category_keys(metrics: dict[str, Any]) -> None:
-    for m in metrics["reviewers"].values():
-        for c in m["categories"].values():
-            c.pop("unknown", None)
-            c.pop("category_false_positive", None)
+def _no_relabel_candidates(metrics: Metrics) -> None:
+    metrics.relabel_candidates = RelabelCandidates(total=0, reviewers=[], items=[])
 
 
-def _drop_comparison_keys(metrics: dict[str, Any]) -> None:
-    for comp in metrics["comparison"].values():
-        comp.pop("slice_adjustment", None)
-        changes = [comp["over_enforcement_change"], comp["leakage_change"]]
-        changes += [g[k] for by_value in comp["slices"].values() for g in by_value.values()
-                    for k in ("over_enforcement_change", "leakage_change")]
-        for change in changes:
-            for key in ("p_adjusted", "ci_method", "p_value_mid"):
-                change.pop(key, None)
-
-
-# Metrics keys newer than the report: each must render when present and vanish quietly when absent.
-NEWER_KEYS: dict[str, Callable[[dict[str, Any]], None]] = {
+# Metrics blocks a run may lack (no weights, no language slice, nothing contested, no scores, no
+# agreement with known gold, no LLM reviewer): each must render when present and vanish quietly when absent.
+NEWER_KEYS: dict[str, Callable[[Metrics], None]] = {
     "weighted": _drop_reviewer_key("weighted"),
     "languages": _drop_reviewer_key("languages"),
     "without_contested": _drop_reviewer_key("without_contested"),
-    "unknown": _drop_reviewer_key("unknown"),
     "thresholds": _drop_reviewer_key("thresholds"),
-    "category keys": _drop_category_keys,
-    "relabel_candidates": lambda metrics: metrics.pop("relabel_candidates", None),
-    "agreement": lambda metrics: metrics.pop("agreement", None),
-    "injection": lambda metrics: metrics.pop("injection", None),
-    "comparison keys": _drop_comparison_keys,
+    "relabel_candidates": _no_relabel_candidates,
+    "agreement": lambda metrics: setattr(metrics, "agreement", {}),
+    "injection": lambda metrics: setattr(metrics, "injection", None),
 }
 
 
 def without(record: RunRecord, *keys: str) -> RunRecord:
-    """A copy of `record` as an older harness would have written it: without the named NEWER_KEYS."""
-    metrics = copy.deepcopy(record.metrics)
+    """A copy of `record` without the named NEWER_KEYS blocks."""
+    metrics = record.metrics.model_copy(deep=True)
     for key in keys:
         NEWER_KEYS[key](metrics)
     return dataclasses.replace(record, metrics=metrics)

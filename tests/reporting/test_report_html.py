@@ -150,7 +150,8 @@ def test_html_renders_edge_cases(case: str) -> None:
         assert "per 10,000 production items" not in text
     if case == "one reviewer":
         assert "llm vs gold" in text  # kappa with gold needs no second reviewer
-        assert "Krippendorff" not in text and "Gold labels to check" not in text
+        assert "Krippendorff's alpha across reviewers" not in text and "Gold labels to check" not in text
+        assert "Krippendorff's alpha needs two or more reviewers" in text  # why it is absent, not silence
         assert "Errors to check against gold" in text
 
 

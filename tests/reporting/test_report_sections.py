@@ -13,7 +13,7 @@ from test_report_html import Page
 
 from harness.reporting import render_html, render_markdown
 from harness.reporting.fmt import items_count, percent
-from harness.record import RunRecord
+from harness.record import Injection, Rate, RunRecord
 
 
 @pytest.fixture(scope="module")
@@ -40,22 +40,23 @@ def hidden_text(html: str) -> str:
 
 
 def test_population_estimates_sit_beside_the_eval_set_rates(record: RunRecord, html: str, markdown: str) -> None:
-    weighted = record.metrics["reviewers"]["clf"]["weighted"]
-    leaked = weighted["per_10k"]["leaked"]
+    weighted = record.metrics.reviewers["clf"].weighted
+    assert weighted is not None and weighted.per_10k is not None
+    leaked = weighted.per_10k.leaked
     text = visible(html)
     assert "In production: population estimates" in text
-    assert f"violating items leaked {items_count(leaked['value'])} [{items_count(leaked['ci_low'])}–" in text
+    assert f"violating items leaked {items_count(leaked.value)} [{items_count(leaked.ci_low)}–" in text
     assert "2.00% of production items violate (given in the experiment)" in text
     assert "Weights from weight column, strata sizes, prevalence. Method: ratio estimator" in text
     assert "1 item with unknown gold is left out of population estimates" in text
-    eval_set = percent(record.metrics["reviewers"]["clf"]["over_enforcement"]["rate"])
-    production = percent(weighted["over_enforcement"]["rate"])
+    eval_set = percent(record.metrics.reviewers["clf"].over_enforcement.rate)
+    production = percent(weighted.over_enforcement.rate)
     assert eval_set != production and f"{production} [" in text
     section = markdown[markdown.index("### In production"):]
     line = next(x for x in section.splitlines() if x.startswith("| clf | over-enforcement |"))
     assert eval_set in line and production in line
     assert "### In production (population estimates)" in markdown
-    assert f"**{items_count(leaked['value'])}** violating items leaked" in markdown
+    assert f"**{items_count(leaked.value)}** violating items leaked" in markdown
 
 
 def test_languages_are_side_by_side_with_the_leaky_one_flagged(html: str, markdown: str) -> None:
@@ -73,10 +74,11 @@ def test_languages_are_side_by_side_with_the_leaky_one_flagged(html: str, markdo
 
 
 def test_contested_items_rates_with_and_without(record: RunRecord, html: str, markdown: str) -> None:
-    kept = record.metrics["reviewers"]["llm"]["without_contested"]
+    kept = record.metrics.reviewers["llm"].without_contested
+    assert kept is not None
     text = visible(html)
     assert "With and without contested items" in text and "6 contested items left out" in text
-    assert f"{percent(kept['leakage']['rate'])} small n [" in text
+    assert f"{percent(kept.leakage.rate)} small n [" in text
     assert "| llm | leakage |" in markdown and "llm: 6 contested items left out" in markdown
 
 
@@ -90,12 +92,11 @@ def test_unknown_gold_is_counted_overall_and_per_category(html: str, markdown: s
 
 def test_one_vs_rest_false_positives_show_only_when_they_differ(record: RunRecord, html: str) -> None:
     assert "items outside it actioned under it" not in html  # one category: the same as benign actioned
-    metrics = dict(record.metrics, reviewers={**record.metrics["reviewers"]})
-    clf = dict(metrics["reviewers"]["clf"])
-    second = {**clf["categories"]["HS"], "category_false_positive": {"rate": 0.1, "ci_low": 0.05, "ci_high": 0.2,
-                                                                     "k": 3, "n": 30}, "unknown": 4}
-    clf["categories"] = {**clf["categories"], "VI": second}
-    metrics["reviewers"]["clf"] = clf
+    metrics = record.metrics.model_copy(deep=True)
+    clf = metrics.reviewers["clf"]
+    second = clf.categories["HS"].model_copy(update={
+        "category_false_positive": Rate(rate=0.1, ci_low=0.05, ci_high=0.2, k=3, n=30), "unknown": 4})
+    clf.categories = {**clf.categories, "VI": second}
     page = render_html(dataclasses.replace(record, metrics=metrics))
     assert "items outside it actioned under it" in page and "10.0%" in visible(page)
     assert "false positives (items outside it actioned under it)" in render_markdown(
@@ -104,39 +105,42 @@ def test_one_vs_rest_false_positives_show_only_when_they_differ(record: RunRecor
 
 def test_relabel_candidates_come_from_metrics_with_text_behind_the_warning(record: RunRecord, html: str,
                                                                          markdown: str) -> None:
-    relabel = record.metrics["relabel_candidates"]
-    ids = [i["item_id"] for i in relabel["items"]]
+    relabel = record.metrics.relabel_candidates
+    ids = [i.item_id for i in relabel.items]
     text = visible(html)
-    assert f"{relabel['total']} items where every reviewer (clf, llm) disagrees with gold" in text
+    assert f"{relabel.total} items where every reviewer (clf, llm) disagrees with gold" in text
     section = html[html.index('id="gold"'):html.index('id="thresholds"')]
     assert all(i in section for i in ids) and "Example 46 of threat" in hidden_text(section)
     assert "Example 46 of threat" not in " ".join(d for d, h, _ in Page(section).text if not h)
-    assert f"**Gold labels to check**: {relabel['total']} items" in markdown
+    assert f"**Gold labels to check**: {relabel.total} items" in markdown
     assert "| it-046 | HS | " in markdown and "Example 46" not in markdown
 
 
 def test_agreement_is_read_from_metrics_with_alpha(record: RunRecord, html: str, markdown: str) -> None:
-    block = record.metrics["agreement"][record.candidate]
-    kappa = f"{block['with_gold']['clf']['kappa']:.2f}"
-    alpha = f"{block['krippendorff_alpha']['alpha']:.2f}"
+    block = record.metrics.agreement[record.candidate]
+    assert block.krippendorff_alpha is not None
+    kappa = f"{block.with_gold['clf'].kappa:.2f}"
+    alpha = f"{block.krippendorff_alpha.alpha:.2f}"
     text = visible(html)
     assert f"clf vs gold {kappa}" in text and "clf vs llm" in text
     assert f"Krippendorff's alpha across reviewers: {alpha} over 55 items" in text
-    assert f"split on {block['split']['count']} items" in text
+    assert f"split on {block.split.count} items" in text
     assert f"| clf vs gold | {kappa} |" in markdown and f"**{alpha} over 55 items" in markdown
 
 
 def test_thresholds_show_metrics_operating_points_and_the_held_out_warning(record: RunRecord, html: str,
                                                                            markdown: str) -> None:
-    points = record.metrics["reviewers"]["clf"]["thresholds"]["operating_points"]
+    thresholds = record.metrics.reviewers["clf"].thresholds
+    assert thresholds is not None
+    points = thresholds.operating_points
     text = visible(html)
     for point in points:
-        assert f"{point['threshold']:.3f}" in text
+        assert point.threshold is not None and f"{point.threshold:.3f}" in text
     assert "lowest leakage with over-enforcement ≤ 5.0%" in text
     assert "confirm it on held-out items" in text
     alts = [a.get("alt") or "" for t, a in Page(html).tags if t == "img"]
     assert any("crosses the thresholds that meet each gate" in a for a in alts)
-    assert "## Score thresholds" in markdown and f"| {points[0]['threshold']:.3f} |" in markdown
+    assert "## Score thresholds" in markdown and f"| {points[0].threshold:.3f} |" in markdown
 
 
 def test_prompt_injection_pairs_clean_and_attacked_leakage(html: str, markdown: str) -> None:
@@ -155,9 +159,9 @@ def test_prompt_injection_pairs_clean_and_attacked_leakage(html: str, markdown: 
 def test_per_slice_comparison_shows_the_adjusted_p_and_interval_method(html: str, markdown: str) -> None:
     text = visible(html)
     assert "newcombe square-and-add (method 10)" in text
-    assert "By slice (p adjusted: Holm over 11 tests)" in text
+    assert "By slice (p adjusted: Holm over 10 tests)" in text
     assert '<th class="num">adjusted p</th>' in html
-    assert "By slice (p adjusted: Holm over 11 tests):" in markdown and "| adjusted p |" in markdown
+    assert "By slice (p adjusted: Holm over 10 tests):" in markdown and "| adjusted p |" in markdown
 
 
 ABSENT: dict[str, tuple[str, str]] = {
@@ -165,13 +169,10 @@ ABSENT: dict[str, tuple[str, str]] = {
     "weighted": ("population estimates", "population estimates"),
     "languages": ("Flagged languages", "## Languages"),
     "without_contested": ("With and without contested items", "without contested"),
-    "unknown": ("have no known gold label", "have unknown gold"),
     "thresholds": ("Score thresholds", "## Score thresholds"),
-    "category keys": ("gold unknown", "gold unknown"),
     "relabel_candidates": ("Gold labels to check", "Gold labels to check"),
     "agreement": ("Krippendorff", "## Agreement"),
     "injection": ("Prompt injection", "## Prompt injection"),
-    "comparison keys": ("p adjusted", "| adjusted p |"),
 }
 
 
@@ -187,10 +188,10 @@ def test_a_record_without_a_newer_key_renders_without_its_section(record: RunRec
 
 def test_a_record_from_before_all_newer_keys_renders(record: RunRecord) -> None:
     older = without(record, *NEWER_KEYS)
-    older.metrics["reviewers"]["clf"]["languages"] = None  # as compute_metrics writes "no language slice"
+    older.metrics.reviewers["clf"].languages = None  # as compute_metrics writes "no language slice"
     html, markdown = visible(render_html(older)), render_markdown(older)
     for gone in ("population estimates", "Flagged languages", "Gold labels to check", "With and without contested",
-                 "Score thresholds", "Prompt injection", "Agreement (Cohen's kappa)", "adjusted p"):
+                 "Score thresholds", "Prompt injection", "Agreement (Cohen's kappa)"):
         assert gone not in html
     assert "6 items carry contested gold labels" in html  # from the items table, which old records have too
     assert "clf: by language" in html  # the plain slice table is back when there is no localization view
@@ -198,8 +199,21 @@ def test_a_record_from_before_all_newer_keys_renders(record: RunRecord) -> None:
 
 
 def test_an_injection_block_without_items_says_so(record: RunRecord) -> None:
-    metrics: dict[str, Any] = {**record.metrics, "injection": {"llm": {"items": 0,
-                                                                        "warning": "no violating items to attack"}}}
+    metrics = record.metrics.model_copy(update={"injection": {"llm": Injection(
+        items=0, warning="no violating items to attack")}})
     older = dataclasses.replace(record, metrics=metrics)
     assert "no violating items to attack" in visible(render_html(older))
     assert "| llm | 0 | no violating items to attack |" in render_markdown(older)
+
+
+def test_a_shaky_population_estimate_carries_its_warning_beside_the_number(record: RunRecord, html: str,
+                                                                          markdown: str) -> None:
+    weighted = record.metrics.reviewers["clf"].weighted
+    assert weighted is not None
+    warned = [(name, rate.warning) for name in ("over_enforcement", "leakage", "false_action_share")
+              if (rate := weighted.rate(name)) is not None and rate.warning]
+    assert warned, "the toy record's small strata should give at least one effective-size warning"
+    section = html[html.index('id="population"'):]
+    for _, warning in warned:
+        assert f"⚠ {warning}" in visible(section)
+        assert any(x.startswith("| clf |") and f"⚠ {warning}" in x for x in markdown.splitlines())

@@ -73,14 +73,14 @@ def test_every_item_gets_one_verdict_or_one_abstention_with_reason(
     assert sent["FAULT:500 VIOLATE benign text"] == 3  # first try + max_retries
     assert all(n == 1 for text, n in sent.items() if "FAULT:500" not in text)
 
-    m = record.metrics["reviewers"]["fake"]
+    m = record.metrics.model_dump(mode="json")["reviewers"]["fake"]
     assert m["items"] == 9 and m["abstained"] == 3
     assert (m["abstention_rate"]["k"], m["abstention_rate"]["n"]) == (3, 9)
     # abstentions are out of both denominators, and never counted as allowed
     assert (m["leakage"]["k"], m["leakage"]["n"]) == (1, 3)
     assert (m["over_enforcement"]["k"], m["over_enforcement"]["n"]) == (1, 3)
     assert (m["false_action_share"]["k"], m["false_action_share"]["n"]) == (1, 3)
-    usage = record.usage["fake"]
+    usage = record.usage["fake"].model_dump()
     assert usage["abstained"] == 3 and usage["retries"] == 2 and usage["cost_usd"] is None
     on_disk = pd.read_parquet(tmp_path / "out" / "verdicts.parquet")
     assert len(on_disk) == 9 and (on_disk["decision"] == "abstained").sum() == 3
@@ -96,7 +96,7 @@ def test_dropped_connection_mid_run_is_an_abstention(tmp_path: Path, monkeypatch
     assert v["ok"].decision == "allowed"
     assert v["d"].decision == "abstained" and "after 2 retries" in v["d"].abstain_reason
     assert server.stats["disconnects"] == 3
-    assert record.metrics["reviewers"]["fake"]["leakage"]["n"] == 0
+    assert record.metrics.model_dump(mode="json")["reviewers"]["fake"]["leakage"]["n"] == 0
 
 
 def test_timeout_is_an_abstention(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,7 +124,7 @@ def test_rerun_is_free_and_only_changes_are_paid(tmp_path: Path, server: FakeOpe
     server.reset_stats()
     second = harness.run(experiment(items, server.base_url), out_dir=tmp_path / "out2", track=False)
     assert server.stats["requests"] == 0
-    assert second.usage["fake"]["cached"] == 6 and second.usage["fake"]["calls"] == 0
+    assert second.usage["fake"].cached == 6 and second.usage["fake"].calls == 0
     pd.testing.assert_frame_equal(first.verdicts[DECIDED], second.verdicts[DECIDED])
 
     # a policy edit changes the system prompt for every item: every item is judged again
@@ -179,7 +179,7 @@ def test_resume_after_kill_does_not_pay_twice(tmp_path: Path, cache_path: Path) 
         exp = experiment(items, srv.base_url, concurrency=2)
         config = tmp_path / "exp.json"
         data = exp.model_dump(mode="json")
-        data["reviewers"][0]["prompt"] = str(REPO_ROOT / "prompts" / "templates" / "reviewer_v1.md")
+        data["reviewers"][0]["prompt"] = str(REPO_ROOT / "harness" / "prompt_templates" / "reviewer_v1.md")
         config.write_text(json.dumps(data), encoding="utf-8")
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "POLICY_HARNESS_CACHE": str(cache_path)}
         proc = subprocess.Popen([sys.executable, "-c", RUN_SCRIPT, str(config), str(tmp_path / "killed")],
@@ -200,7 +200,7 @@ def test_resume_after_kill_does_not_pay_twice(tmp_path: Path, cache_path: Path) 
         resumed = experiment(items, srv.base_url, concurrency=8)  # concurrency is not part of the cache key
         record = harness.run(resumed, out_dir=tmp_path / "out", track=False)
         assert srv.stats["requests"] == n - done  # nothing already paid for is paid again
-    assert record.usage["fake"]["cached"] == done
+    assert record.usage["fake"].cached == done
     assert sorted(record.verdicts["item_id"]) == [r[0] for r in rows]
     assert not (record.verdicts["decision"] == "abstained").any()
     assert cached(cache_path) == n
@@ -220,7 +220,7 @@ def test_samples_are_requested_and_cached_separately(tmp_path: Path, server: Fak
     assert len(verdicts) == 12
     assert (verdicts.groupby("item_id")["sample"].apply(sorted) == pd.Series([[0, 1, 2]] * 4, index=sorted(
         r[0] for r in rows))).all()
-    metrics = record.metrics["reviewers"]["fake"]
+    metrics = record.metrics.model_dump(mode="json")["reviewers"]["fake"]
     assert metrics["items"] == 4
     assert metrics["stability"]["samples"] == 3 and metrics["stability"]["mean_agreement"] == 1.0
 
@@ -232,13 +232,12 @@ def test_samples_are_requested_and_cached_separately(tmp_path: Path, server: Fak
 
 # --- budget ------------------------------------------------------------------------------------
 
-def test_unknown_price_with_budget_completes_and_reports_unknown_cost(tmp_path: Path,
-                                                                    server: FakeOpenAIServer) -> None:
+def test_unknown_price_is_reported_as_unknown_not_free(tmp_path: Path, server: FakeOpenAIServer) -> None:
     items = write_items(tmp_path / "items.csv", CACHE_ROWS)
-    record = harness.run(experiment(items, server.base_url, max_cost_usd=0.01), out_dir=tmp_path / "out", track=False)
+    record = harness.run(experiment(items, server.base_url), out_dir=tmp_path / "out", track=False)
     assert not record.incomplete and len(record.verdicts) == 6
     usage = record.usage["fake"]
-    assert usage["cost_usd"] is None and usage["cost_unknown_calls"] == 6
+    assert usage.cost_usd is None and usage.cost_unknown_calls == 6
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["usage"]["fake"]["cost_usd"] is None
 
 
@@ -257,8 +256,8 @@ def test_budget_stops_the_run_and_keeps_what_was_paid(tmp_path: Path, monkeypatc
     usage = record.usage["fake"]
     paid = server.stats["requests"]
     assert record.incomplete and "budget" in record.incomplete_reason
-    assert usage["cost_usd"] is not None and usage["cost_usd"] >= 2.0
-    assert 0 < len(record.verdicts) < 10 and len(record.verdicts) == paid == usage["calls"]
+    assert usage.cost_usd is not None and usage.cost_usd <= 2.0  # calls in flight were reserved first
+    assert 0 < len(record.verdicts) < 10 and len(record.verdicts) == paid == usage.calls
     assert cached(cache_path) == paid  # everything paid for is kept
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["incomplete"] is True
 

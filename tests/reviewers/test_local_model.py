@@ -39,7 +39,7 @@ def test_smollm2_reviewer_judges_every_item(tmp_path: Path, monkeypatch: pytest.
         "name": "local", "policy": str(REPO / "prompts/policies/hate_speech/v2.md"),
         "eval_set": {"path": str(items), "columns": {"id": "id"}, "labels": {"hateful": "HS", "non-hateful": "benign"}},
         "reviewers": [{"name": "smol", "type": "llm", "model": "local/smollm2", "max_tokens": 48,
-                       "concurrency": 1, "prompt": str(REPO / "prompts/templates/reviewer_v1.md")}],
+                       "concurrency": 1, "prompt": str(REPO / "harness/prompt_templates/reviewer_v1.md")}],
     })
     record = harness.run(experiment, out_dir=tmp_path / "out", track=False)
     verdicts = record.verdicts
@@ -47,8 +47,8 @@ def test_smollm2_reviewer_judges_every_item(tmp_path: Path, monkeypatch: pytest.
     assert set(verdicts["decision"]) <= {"actioned", "allowed", "abstained"}
     abstained = verdicts[verdicts["decision"] == "abstained"]
     assert (abstained["abstain_reason"].str.len() > 0).all()
-    assert record.usage["smol"]["cost_usd"] == 0.0
-    assert record.usage["smol"]["calls"] == 3
+    assert record.usage["smol"].cost_usd == 0.0
+    assert record.usage["smol"].calls == 3
     again = harness.run(experiment, out_dir=tmp_path / "out2", track=False)
     assert again.usage["smol"]["calls"] == 0 and again.usage["smol"]["cached"] == 3
     assert again.verdicts["decision"].tolist() == verdicts["decision"].tolist()

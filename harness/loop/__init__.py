@@ -1,0 +1,8 @@
+"""The policy development loop: diagnose a run's errors; the held-out split and candidate checks `revise` builds on."""
+
+from harness.loop.candidate import CandidateCheck, check_candidate, policy_document
+from harness.loop.diagnose import Cluster, Diagnosis, diagnose, diagnose_dir, run_view
+from harness.loop.split import Split, split_items
+
+__all__ = ["CandidateCheck", "Cluster", "Diagnosis", "Split", "check_candidate", "diagnose", "diagnose_dir",
+           "policy_document", "run_view", "split_items"]

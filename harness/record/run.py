@@ -1,0 +1,43 @@
+"""RunRecord: the single source of truth of a run (tables, typed metrics and header)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pandas as pd
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass
+
+from harness.record.header import EvalSetSummary, MlflowIds, PolicySummary, ReviewerParams
+from harness.record.metrics import Metrics, Usage
+
+
+@dataclass(config=ConfigDict(arbitrary_types_allowed=True, validate_assignment=True))
+class RunRecord:
+    """What a run produced. `verdicts` is a DataFrame (one row per item x reviewer x policy
+    version x sample, with gold, text and slices); `metrics` is the typed `Metrics` model.
+    Plain dicts given for the typed fields are validated into their models."""
+
+    name: str
+    experiment: dict[str, Any]
+    policies: dict[str, PolicySummary]
+    candidate: str
+    baseline: str | None
+    evalset: EvalSetSummary
+    reviewers: dict[str, ReviewerParams]
+    verdicts: pd.DataFrame
+    metrics: Metrics
+    items: pd.DataFrame
+    created_at: str
+    incomplete: bool = False
+    incomplete_reason: str = ""
+    usage: dict[str, Usage] = Field(default_factory=dict)
+    mlflow: MlflowIds = Field(default_factory=MlflowIds)
+    lineage: dict[str, str] = Field(default_factory=dict)
+    out_dir: str = ""
+
+
+def replace(record: RunRecord, **changes: Any) -> RunRecord:
+    """A copy of `record` with some fields changed (validated like the constructor)."""
+    return dataclasses.replace(record, **changes)

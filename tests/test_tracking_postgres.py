@@ -1,0 +1,184 @@
+"""The team deployment: `mlflow server` on a real PostgreSQL backend store; run, compare and rescore through it.
+
+The set-up installs what a fresh CI machine lacks: Debian's `postgresql` package (apt-get, as root or through
+passwordless sudo) and the psycopg2 driver (pip). PostgreSQL refuses to run as root, so as root its commands run
+as the `postgres` user the package creates.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from harness.processes import free_port
+from mlflow_support import MlflowServer, cli, experiment_file
+
+pytestmark = pytest.mark.slow
+
+PG_ROOT = Path("/usr/lib/postgresql")
+
+
+def _apt_prefix() -> list[str]:
+    if os.geteuid() == 0:
+        return []
+    if shutil.which("sudo"):
+        return ["sudo", "-n"]
+    raise RuntimeError("PostgreSQL is not installed and this user can neither apt-get nor sudo: "
+                       "run `apt-get install -y postgresql` as root once")
+
+
+def postgres_bin() -> Path:
+    """The newest installed PostgreSQL's bin folder, installing Debian's package first when there is none."""
+    found = sorted(PG_ROOT.glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    if not found:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        prefix = _apt_prefix()
+        subprocess.run([*prefix, "apt-get", "update", "-q"], check=True, env=env, capture_output=True, timeout=600)
+        subprocess.run([*prefix, "apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"],
+                       check=True, env=env, capture_output=True, timeout=900)
+        found = sorted(PG_ROOT.glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    assert found, f"apt-get installed postgresql but no initdb is under {PG_ROOT}"
+    return found[-1].parent
+
+
+def ensure_driver() -> None:
+    if importlib.util.find_spec("psycopg2") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "psycopg2-binary"], check=True,
+                       timeout=600)
+
+
+@dataclass
+class PostgresServer:
+    """A throwaway cluster in a temporary folder, listening on a loopback port only, trusting local users."""
+
+    bin: Path
+    data: Path
+    port: int
+    as_user: list[str]
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://mlflow@127.0.0.1:{self.port}/mlflow"
+
+    @property
+    def uri(self) -> str:
+        """The backend store URI; SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3, so name the driver."""
+        return f"postgresql+psycopg2://mlflow@127.0.0.1:{self.port}/mlflow"
+
+    def _run(self, tool: str, *args: str) -> None:
+        result = subprocess.run([*self.as_user, str(self.bin / tool), *args], capture_output=True, text=True,
+                                timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"{tool} failed: {result.stdout[-1500:]}{result.stderr[-1500:]}")
+
+    @classmethod
+    def start(cls) -> "PostgresServer":
+        root = Path(tempfile.mkdtemp(prefix="policy-harness-pg-"))
+        as_user: list[str] = []
+        if os.geteuid() == 0:  # initdb and postgres refuse root
+            shutil.chown(root, user="postgres", group="postgres")
+            as_user = ["runuser", "-u", "postgres", "--"]
+        server = cls(bin=postgres_bin(), data=root / "data", port=free_port(), as_user=as_user)
+        server._run("initdb", "-D", str(server.data), "-U", "mlflow", "--auth=trust", "-E", "UTF8")
+        server._run("pg_ctl", "-D", str(server.data), "-l", str(root / "postgres.log"), "-w", "-t", "60",
+                    "-o", f"-p {server.port} -c listen_addresses=127.0.0.1 -k {root}", "start")
+        server._run("createdb", "-h", "127.0.0.1", "-p", str(server.port), "-U", "mlflow", "mlflow")
+        return server
+
+    def stop(self) -> None:
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        finally:
+            shutil.rmtree(self.data.parent, ignore_errors=True)
+
+    def query(self, sql: str) -> list[tuple[object, ...]]:
+        import psycopg2
+
+        with psycopg2.connect(self.dsn) as connection, connection.cursor() as cursor:
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+
+
+@dataclass
+class Deployment:
+    postgres: PostgresServer
+    mlflow: MlflowServer
+    work: Path
+    record: dict[str, object]
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    ensure_driver()
+    postgres = PostgresServer.start()
+    try:
+        mlflow = MlflowServer(tmp_path_factory.mktemp("mlflow-pg"), backend_store_uri=postgres.uri).start()
+        try:
+            work = tmp_path_factory.mktemp("pg-work")
+            exp = experiment_file(work, name="pg-team")
+            result = cli("run", str(exp), "--out", str(work / "out"), uri=mlflow.uri, cwd=work)
+            assert result.returncode == 0, result.stderr
+            record = json.loads((work / "out" / "record.json").read_text())
+            yield Deployment(postgres=postgres, mlflow=mlflow, work=work, record=record)
+        finally:
+            mlflow.stop()
+    finally:
+        postgres.stop()
+
+
+def test_runs_land_in_the_postgres_store(deployment: Deployment) -> None:
+    ids = deployment.record["mlflow"]
+    assert isinstance(ids, dict) and ids["synced"] is True and len(ids["runs"]) == 2
+    stored = {row[0] for row in deployment.postgres.query("SELECT run_uuid FROM runs")}
+    assert {ids["parent_run_id"], *ids["runs"].values()} <= stored
+    assert ("pg-team",) in deployment.postgres.query("SELECT name FROM experiments")
+    metric_rows = deployment.postgres.query(
+        f"SELECT value FROM latest_metrics WHERE key = 'over_enforcement' AND run_uuid = '{ids['runs']['hate_speech@v2|tfidf-lr']}'")
+    metrics = json.loads((deployment.work / "out" / "metrics.json").read_text())
+    assert metric_rows and metric_rows[0][0] == pytest.approx(metrics["reviewers"]["tfidf-lr"]["over_enforcement"]["rate"])
+    client = MlflowClient(tracking_uri=deployment.mlflow.uri)
+    parent = client.get_run(ids["parent_run_id"])
+    assert parent.data.params["candidate_policy"] == "hate_speech@v2"
+    assert {"metrics.json", "record.json", "verdicts.parquet", "report.html"} <= {
+        a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert any((deployment.mlflow.root / "artifacts").rglob("verdicts.parquet"))
+
+
+def test_compare_two_runs_by_mlflow_run_id(deployment: Deployment) -> None:
+    runs = deployment.record["mlflow"]["runs"]  # type: ignore[index]
+    out = deployment.work / "cmp"
+    result = cli("compare", runs["hate_speech@v1|tfidf-lr"], runs["hate_speech@v2|tfidf-lr"], "--out", str(out),
+                 uri=deployment.mlflow.uri, cwd=deployment.work)
+    assert result.returncode == 0, result.stderr
+    logged = result.stdout.split("mlflow run:")[1].split()[0]
+    assert (logged,) in deployment.postgres.query("SELECT run_uuid FROM runs")
+    compare_run = MlflowClient(tracking_uri=deployment.mlflow.uri).get_run(logged)
+    assert "tfidf-lr.over_enforcement_change.change" in compare_run.data.metrics
+    compared = json.loads((out / "compare.json").read_text())
+    assert compared["reviewers"]["tfidf-lr"]["coverage"]["common"] == 302
+
+
+def test_rescore_logs_a_linked_run(deployment: Deployment) -> None:
+    strict = experiment_file(deployment.work, name="pg-team-strict", gates="leakage: {max: 0.01}")
+    out = deployment.work / "re"
+    result = cli("rescore", str(deployment.work / "out"), "--experiment", str(strict), "--out", str(out),
+                 uri=deployment.mlflow.uri, cwd=deployment.work)
+    assert result.returncode == 0, result.stderr
+    new = json.loads((out / "record.json").read_text())
+    parent_id = new["mlflow"]["parent_run_id"]
+    old_parent = deployment.record["mlflow"]["parent_run_id"]  # type: ignore[index]
+    tags = dict(deployment.postgres.query(f"SELECT key, value FROM tags WHERE run_uuid = '{parent_id}'"))
+    assert tags["policy_harness.rescored_from"] == old_parent
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [g["gate"] for g in metrics["reviewers"]["tfidf-lr"]["gates"]] == ["leakage"]
