@@ -142,13 +142,13 @@ def main(argv: list[str] | None = None) -> int:
         server_rss = stop_server(server)
     verdicts = record.verdicts
     checks = account(items_csv, verdicts)
-    usage = record.usage.get("flaky", {})
+    usage = record.usage["flaky"]
     reasons = Counter(reason_kind(r) for r in verdicts.loc[verdicts["decision"] == "abstained", "abstain_reason"])
     summary = {
         "items": args.items, "concurrency": args.concurrency, "timeout_s": args.timeout_s,
         "max_retries": args.max_retries, "faults": {k.lstrip("-"): float(v) for k, v in FAULTS.items()},
         "wall_s": round(wall, 1), "items_per_s": round(args.items / wall, 1),
-        "calls": usage.get("calls"), "retries": usage.get("retries"), "cached": usage.get("cached"),
+        "calls": usage.calls, "retries": usage.retries, "cached": usage.cached,
         "abstained": int(sum(reasons.values())), "abstained_by_reason": dict(reasons.most_common()),
         "decisions": verdicts["decision"].value_counts().to_dict(),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

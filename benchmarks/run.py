@@ -100,7 +100,10 @@ def stats(size: dict[str, Any], tmp: Path, profile: bool) -> dict[str, Any]:
     r = child("benchmarks.stats", "--items", size["stats_items"])
     return {"stats": {"verdicts": r["verdicts"], "seconds": r["seconds"], "phases_s": r["phases_s"],
                       "rss_before_mb": r["rss_before_mb"], "peak_rss_mb": r["peak_rss_mb"],
-                      "process_peak_rss_mb": r["process"]["peak_rss_mb"], "flips": r["flips"]}}
+                      "process_peak_rss_mb": r["process"]["peak_rss_mb"], "flips": r["flips"],
+                      "target_s": r["target_s"], "target_peak_rss_mb": r["target_peak_rss_mb"],
+                      "meets_target": r["seconds"] <= r["target_s"]
+                      and r["process"]["peak_rss_mb"] <= r["target_peak_rss_mb"]}}
 
 
 def evalset(size: dict[str, Any], tmp: Path, profile: bool) -> dict[str, Any]:
@@ -168,7 +171,9 @@ def table(results: dict[str, Any]) -> str:
         slowest = max(s["phases_s"].items(), key=lambda kv: kv[1])
         rows.append((f"4 metrics on {s['verdicts']:,} verdicts",
                      f"{s['seconds']:.1f} s, peak RSS {s['peak_rss_mb'] or s['process_peak_rss_mb']:.0f} MB",
-                     f"slowest phase {slowest[0]} {slowest[1]:.1f} s"))
+                     f"slowest phase {slowest[0]} {slowest[1]:.1f} s; "
+                     + (f"target <= {s['target_s']:.0f} s, <= {s['target_peak_rss_mb'] / 1024:.0f} GB: "
+                        f"{'ok' if s['meets_target'] else 'MISSED'}" if "target_s" in s else "")))
     e = results.get("large_evalset")
     if e:
         load, clf = e["phases"]["load_and_validate"], e["phases"]["classifier_review"]

@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", help="policy version")
     p.add_argument("--reviewer", help="reviewer name")
     p.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    p.add_argument("--proficiency", action="store_true",
+                   help="list proficiency gradings instead: each reviewer's accuracy and certification")
     p.set_defaults(func=_runs)
 
     p = sub.add_parser("sync", help="log a run to MLflow whose tracking failed (e.g. the server was down)")
@@ -97,9 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="CSV to write (columns id, text, label, functionality, target, language, ...)")
     p.set_defaults(func=_generate)
     _add_policy_loop_commands(sub)
+    _add_revise_commands(sub)
     _add_workspace_commands(sub)
     _add_training_commands(sub)
     _add_schema_commands(sub)
+    _add_portfolio_commands(sub)
     return parser
 
 
@@ -243,8 +247,16 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from harness.tracking.runs import list_runs
+    from harness.tracking.runs import list_gradings, list_runs
 
+    if args.proficiency:
+        gradings = list_gradings(policy=args.policy, version=args.version, reviewer=args.reviewer, limit=args.limit)
+        if not gradings:
+            print("no proficiency gradings found")
+        for g in gradings:
+            print(f"{g.run_id}  {g.started}  {g.policy:<18} {g.reviewer:<16} accuracy {_fmt(g.accuracy)} "
+                  f"[{_fmt(g.accuracy_ci_low)}, {_fmt(g.accuracy_ci_high)}]  {g.status}")
+        return 0
     runs = list_runs(policy=args.policy, version=args.version, reviewer=args.reviewer, limit=args.limit)
     if not runs:
         print("no policy-harness runs found")
@@ -358,6 +370,51 @@ def _diagnose(args: argparse.Namespace) -> int:
     diagnosis, path = diagnose_dir(Path(args.run_dir), out=Path(args.out) if args.out else None)
     print(diagnosis_text(diagnosis))
     print(f"  diagnosis.json: {path}")
+    return 0
+
+
+# --- the policy loop: revise (author model, held-out acceptance) and promote -----------------
+
+def _add_revise_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("revise", help="an author model proposes revisions; accept only what the held-out split proves")
+    p.add_argument("experiment", help="experiment YAML file with an 'author:' section")
+    p.add_argument("--out", help="output directory (default: reports/<name>-revise-<time>)")
+    p.add_argument("--no-track", action="store_true", help="do not register accepted candidates in MLflow")
+    p.set_defaults(func=_revise)
+
+    p = sub.add_parser("promote", help="copy an accepted candidate to v<N+1>.md beside the current policy")
+    p.add_argument("candidate", help="a file under OUT/candidates/ written by revise")
+    p.add_argument("--by", help="who approves it (default: git config user.name)")
+    p.add_argument("--force", action="store_true", help="promote a candidate revise did not accept")
+    p.add_argument("--no-track", action="store_true", help="do not tag the registry version status=approved")
+    p.set_defaults(func=_promote)
+
+
+def _revise(args: argparse.Namespace) -> int:
+    from harness.config import load_experiment
+    from harness.loop.revise import revise
+
+    args.source_file = args.experiment
+    experiment = load_experiment(args.experiment)
+    result = revise(experiment, out_dir=args.out, track=not args.no_track)
+    print(f"{result.experiment}: {len(result.candidates)} candidates for {result.policy}, target {result.target}; "
+          f"{len(result.split.dev)} dev / {len(result.split.holdout)} held-out items")
+    for candidate in result.candidates:
+        print(f"  candidate {candidate.index} ({candidate.file or 'no file'}): {candidate.why}")
+    print(f"  revise.json: {Path(result.out_dir) / 'revise.json'}")
+    print(f"  revise.html: {Path(result.out_dir) / 'revise.html'}")
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from harness.loop.promote import promote
+
+    args.source_file = args.candidate
+    done = promote(Path(args.candidate), by=args.by, force=args.force, track=not args.no_track)
+    forced = " (forced: revise did not accept it)" if done.forced else ""
+    print(f"promoted {done.source} -> {done.target}, approved by {done.by} at {done.at}{forced}")
+    if done.registry_uri:
+        print(f"  registry: {done.registry_uri} tagged status=approved")
     return 0
 
 
@@ -484,6 +541,26 @@ def summary(record: "object") -> str:
     lines.append(f"  outputs: {r.out_dir}")
     lines.append(f"  report: {Path(r.out_dir) / 'report.html'}")
     return "\n".join(lines)
+
+
+# --- the portfolio: every policy, version and language on one page ------------------------------
+
+def _add_portfolio_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("portfolio", help="launch readiness, time to deploy, languages and training across all policies")
+    p.add_argument("--out", required=True, help="folder for portfolio.html and portfolio.json")
+    p.add_argument("--from", dest="from_dirs", nargs="+", metavar="DIR",
+                   help="run directories (or folders holding them) instead of the MLflow store")
+    p.set_defaults(func=_portfolio)
+
+
+def _portfolio(args: argparse.Namespace) -> int:
+    from harness.portfolio import collect, write_portfolio
+    from harness.portfolio.page import portfolio_text
+
+    portfolio = collect([Path(d) for d in args.from_dirs] if args.from_dirs else None)
+    html, data = write_portfolio(portfolio, Path(args.out))
+    print(portfolio_text(portfolio, html, data))
+    return 0
 
 
 if __name__ == "__main__":

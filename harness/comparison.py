@@ -78,7 +78,8 @@ def compare(a: str, b: str) -> dict[str, Any]:
 
 
 _NOT_SLICES = {"policy", "reviewer", "item_id", "sample", "decision", "categories", "rule_ids", "score",
-               "confidence", "rationale", "abstain_reason", "notes", "gold", "text", "weight", "contested"}
+               "confidence", "rationale", "abstain_reason", "notes", "reasoning", "gold", "text", "weight",
+               "contested"}
 
 
 def _coverage(x: pd.DataFrame, y: pd.DataFrame) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, ValidationError, field_validator,
+                      model_validator)
 
 from harness.errors import HarnessError, did_you_mean, unreadable, yaml_problem
 from harness.labels import label_key
@@ -213,6 +214,9 @@ class Price(StrictModel):
         return (prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million) / 1e6
 
 
+REASONING_MAX_TOKENS = 8192  # the default max_tokens of a reviewer with a reasoning_effort
+
+
 class LLMReviewerConfig(StrictModel):
     type: Literal["llm"]
     name: str
@@ -231,6 +235,25 @@ class LLMReviewerConfig(StrictModel):
     response_format: Literal["auto", "json_schema", "json_object", "none"] = "auto"
     limit: int | None = Field(default=None, ge=1)
     seed: int | None = None
+    # How long a reasoning model thinks before it answers; sent as litellm's reasoning_effort.
+    reasoning_effort: Literal["low", "medium", "high"] | None = None
+    # Provider settings passed through to the call as they are (top_p, extra_body, extra_headers).
+    params: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @field_validator("params")
+    @classmethod
+    def _plain_settings(cls, params: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        from harness.provider_params import check_params
+
+        check_params(params)
+        return params
+
+    @model_validator(mode="after")
+    def _room_to_reason(self) -> "LLMReviewerConfig":
+        # The reasoning comes before the answer: 256 tokens would cut most answers off.
+        if self.reasoning_effort is not None and "max_tokens" not in self.model_fields_set:
+            self.max_tokens = REASONING_MAX_TOKENS
+        return self
 
 
 ReviewerConfig = Annotated[
@@ -263,6 +286,23 @@ class TrackingConfig(StrictModel):
     experiment_name: str | None = None
 
 
+class AuthorConfig(StrictModel):
+    """The model `revise` asks for revised policies (called through the same client and cache as reviewers)."""
+    model: str
+    api_base: str | None = None
+    api_key_env: str | None = None
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    candidates: int = Field(default=3, ge=1, le=20)
+    holdout: float = Field(default=0.5, gt=0.0, lt=1.0)
+    target: Literal["over_enforcement", "leakage", "errors"] = "errors"
+    max_tokens: int = Field(default=2048, ge=1)
+    max_policy_tokens: int = Field(default=900, ge=1)
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=20)
+    price: Price | None = None
+
+
 class Experiment(StrictModel):
     name: str
     description: str | None = None
@@ -275,6 +315,7 @@ class Experiment(StrictModel):
     seed: int = 0
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     injection: InjectionConfig = Field(default_factory=InjectionConfig)
+    author: AuthorConfig | None = None  # for `revise`: the model that proposes revised policies
     base_dir: str = Field(default=".", exclude=True)
     # The experiment file, for error messages about the names it gives; never a YAML key.
     _source: str | None = PrivateAttr(default=None)

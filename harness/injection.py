@@ -9,7 +9,7 @@ import pandas as pd
 
 from harness.labels import BENIGN, UNKNOWN
 from harness.evalset import GOLD, ID, TEXT
-from harness.metrics.compare import paired_comparison
+from harness.metrics.paired import paired_comparison
 from harness.metrics.rates import wilson
 from harness.policy import Policy
 from harness.reviewers.base import Reviewer

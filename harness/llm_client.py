@@ -29,6 +29,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from harness.config import Price  # noqa: E402
 from harness.errors import ProviderError  # noqa: E402
+from harness.provider_params import EXTRA_BODY, EXTRA_HEADERS, EXTRA_QUERY  # noqa: E402
 
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 MAX_RETRY_AFTER_S = 120.0
@@ -44,6 +45,10 @@ class Completion:
     cost_usd: float | None = None
     error: str | None = None
     retries: int = 0
+    reasoning: str | None = None  # from the provider's reasoning field; one in the content is split off later
+    reasoning_tokens: int = 0  # part of completion_tokens (OpenAI's usage semantics)
+    reasoning_cost_usd: float | None = None  # those tokens at the output price (already inside cost_usd)
+    finish_reason: str | None = None  # "length": cut off at max_tokens
 
 
 @dataclass
@@ -66,7 +71,8 @@ class Endpoint:
 
 class LLMClient:
     def __init__(self, endpoint: Endpoint, *, timeout_s: float, max_retries: int, temperature: float,
-                 max_tokens: int, seed: int | None = None, backoff_s: float = 0.5, concurrency: int = 8) -> None:
+                 max_tokens: int, seed: int | None = None, backoff_s: float = 0.5, concurrency: int = 8,
+                 reasoning_effort: str | None = None, params: dict[str, Any] | None = None) -> None:
         self.endpoint = endpoint
         self.timeout_s = timeout_s
         self.max_retries = max_retries
@@ -75,6 +81,8 @@ class LLMClient:
         self.seed = seed
         self.backoff_s = backoff_s
         self.concurrency = concurrency
+        self.reasoning_effort = reasoning_effort
+        self.params: dict[str, Any] = dict(params or {})
         self.response_format = endpoint.response_format
         self.successes = 0
         self.retries = 0
@@ -142,16 +150,32 @@ class LLMClient:
                                 "temperature": self.temperature, "max_tokens": self.max_tokens}
         if self.seed is not None:
             body["seed"] = self.seed
+        if self.reasoning_effort is not None:
+            body["reasoning_effort"] = self.reasoning_effort  # vLLM, Ollama and OpenAI read it as it is
         response_format = self._response_format(schema)
         if response_format is not None:
             body["response_format"] = response_format
+        # As the SDK's create() does: extra_body merges into the body, the other extras are request options.
+        params = dict(self.params)
+        body.update(params.pop(EXTRA_BODY, None) or {})
+        options: dict[str, Any] = {}
+        if headers := params.pop(EXTRA_HEADERS, None):
+            options["headers"] = {str(k): str(v) for k, v in headers.items()}
+        if query := params.pop(EXTRA_QUERY, None):
+            options["params"] = query
+        body.update(params)
         # A plain POST: the SDK's typed create() re-walks every message against its TypedDicts and
         # builds pydantic models of the answer, which is most of its CPU per call. Status errors,
         # auth headers and timeouts are still the SDK's.
-        raw = await self._openai_client().post("/chat/completions", body=body, cast_to=bytes)
+        raw = await self._openai_client().post("/chat/completions", body=body, cast_to=bytes, options=options)
         try:
             data = json.loads(raw)
-            content = data["choices"][0]["message"].get("content")
+            choice = data["choices"][0]
+            message = choice["message"]
+            content = message.get("content")
+            # vLLM and Ollama put it in `reasoning` (older vLLM: `reasoning_content`); DeepSeek in `reasoning_content`.
+            reasoning = message.get("reasoning_content") or message.get("reasoning")
+            finish_reason = choice.get("finish_reason")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
             raise MalformedResponse(f"malformed response body ({_first_line(err)}): {raw[:120]!r}") from None
         if isinstance(content, str):  # as in _completion: a JSON-escaped lone surrogate is not text
@@ -160,8 +184,12 @@ class LLMClient:
         prompt_tokens = int(usage.get("prompt_tokens") or 0)
         completion_tokens = int(usage.get("completion_tokens") or 0)
         cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        reasoning_tokens = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
+        cost = self._cost(prompt_tokens, completion_tokens, cached)
         return Completion(content=content, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                          cost_usd=self._cost(prompt_tokens, completion_tokens, cached))
+                          cost_usd=cost, reasoning=_text(reasoning), reasoning_tokens=reasoning_tokens,
+                          reasoning_cost_usd=self._reasoning_cost(reasoning_tokens, cost),
+                          finish_reason=finish_reason if isinstance(finish_reason, str) else None)
 
     def _openai_client(self) -> Any:
         loop = asyncio.get_running_loop()
@@ -190,6 +218,12 @@ class LLMClient:
             return None
         return float(prompt_cost + completion_cost)
 
+    def _reasoning_cost(self, reasoning_tokens: int, cost: float | None) -> float | None:
+        """What the reasoning tokens cost at the output price (they are billed as completion tokens)."""
+        if cost is None:
+            return None
+        return self._cost(0, reasoning_tokens, 0) if reasoning_tokens else 0.0
+
     async def _call_litellm(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> Any:
         kwargs: dict[str, Any] = {
             "model": self.endpoint.model, "messages": messages, "temperature": self.temperature,
@@ -201,9 +235,12 @@ class LLMClient:
             kwargs["api_key"] = self.endpoint.api_key
         if self.seed is not None:
             kwargs["seed"] = self.seed
+        if self.reasoning_effort is not None:
+            kwargs["reasoning_effort"] = self.reasoning_effort  # litellm maps it per provider (thinking budgets)
         response_format = self._response_format(schema)
         if response_format is not None:
             kwargs["response_format"] = response_format
+        kwargs.update(self.params)  # litellm takes extra_body, extra_headers and provider settings as they are
         return await self._litellm.acompletion(**kwargs)
 
     def _completion(self, response: Any) -> Completion:
@@ -214,6 +251,8 @@ class LLMClient:
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        details = getattr(usage, "completion_tokens_details", None)
+        reasoning_tokens = int(getattr(details, "reasoning_tokens", 0) or 0)
         cost: float | None = 0.0
         if self.endpoint.price is not None:
             cost = self.endpoint.price.cost(prompt_tokens, completion_tokens)
@@ -222,8 +261,11 @@ class LLMClient:
                 cost = float(self._litellm.completion_cost(completion_response=response))
             except Exception:  # unknown price: reported as unknown, never as zero
                 cost = None
+        finish_reason = getattr(choice, "finish_reason", None)
         return Completion(content=content, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                          cost_usd=cost)
+                          cost_usd=cost, reasoning=_text(getattr(choice.message, "reasoning_content", None)),
+                          reasoning_tokens=reasoning_tokens, reasoning_cost_usd=self._reasoning_cost(reasoning_tokens, cost),
+                          finish_reason=finish_reason if isinstance(finish_reason, str) else None)
 
     def _downgrade_format(self, err: Exception) -> bool:
         """A server that rejects our response_format gets the next simpler one (remembered)."""
@@ -273,6 +315,13 @@ def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int, price:
     except Exception:  # litellm raises for models missing from its price table
         return None
     return float(prompt_cost + completion_cost)
+
+
+def _text(value: Any) -> str | None:
+    """Model text as storable text: a JSON-escaped lone surrogate is not text (SQLite and Parquet refuse it)."""
+    if not isinstance(value, str) or not value:
+        return None
+    return value.encode("utf-8", "replace").decode("utf-8")
 
 
 def _status(err: Exception) -> int | None:

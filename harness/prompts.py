@@ -21,6 +21,11 @@ _MARKERS = re.compile(r"<<<\s*(END\s+)?ITEM\s*>>>", re.IGNORECASE)
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 BUILTIN_TEMPLATE = "reviewer_v1"
 BUILTIN_PREFIX = "builtin:"  # PromptTemplate.path of a template that ships inside the package
+# How the two parts of a template become chat messages (front matter `layout:`):
+# policy_as_system: the policy part is the system message, the item part the user message;
+# single_user: both parts in one user message (for models whose chat template drops the system role).
+DEFAULT_LAYOUT = "policy_as_system"
+LAYOUTS = (DEFAULT_LAYOUT, "single_user")
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class PromptTemplate:
     user: str
     sha256: str
     path: str
+    layout: str = DEFAULT_LAYOUT
 
     @property
     def label(self) -> str:
@@ -42,6 +48,8 @@ def reviewer_template(prompt: str | None, base_dir: Path) -> PromptTemplate:
     built-in one that ships inside the package."""
     if prompt is None:
         return builtin_template()
+    if prompt.startswith(BUILTIN_PREFIX):
+        return _named_builtin(prompt)
     return load_template(resolve_path(prompt, base_dir))
 
 
@@ -51,6 +59,16 @@ def builtin_template(name: str = BUILTIN_TEMPLATE) -> PromptTemplate:
     source = resources.files("harness").joinpath("prompt_templates", f"{name}.md")
     text = source.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
     return parse_template(text, path=f"{BUILTIN_PREFIX}{name}", stem=name)
+
+
+def _named_builtin(prompt: str) -> PromptTemplate:
+    name = prompt.removeprefix(BUILTIN_PREFIX)
+    shipped = sorted(p.name.removesuffix(".md") for p in resources.files("harness").joinpath("prompt_templates").iterdir()
+                     if p.name.endswith(".md"))
+    if name not in shipped:
+        raise HarnessError(f"the reviewer's prompt '{prompt}' names no shipped template; use one of "
+                           f"{', '.join(BUILTIN_PREFIX + s for s in shipped)}, or the path of a template file.")
+    return builtin_template(name)
 
 
 @lru_cache(maxsize=32)
@@ -86,6 +104,10 @@ def parse_template(text: str, *, path: str, stem: str) -> PromptTemplate:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise HarnessError("prompt template front matter needs 'version' as a whole number from 1 up; "
                            f"got {version!r}.", path=path)
+    layout = meta.get("layout", DEFAULT_LAYOUT)
+    if layout not in LAYOUTS:
+        raise HarnessError(f"prompt template front matter has unknown 'layout' {layout!r}; use one of "
+                           f"{', '.join(LAYOUTS)}.", path=path)
     if ITEM_SPLIT not in text:
         raise HarnessError(f"prompt template needs a line '{ITEM_SPLIT}' separating the policy part "
                            "(sent first, the same for every item) from the item part.", path=path)
@@ -99,7 +121,7 @@ def parse_template(text: str, *, path: str, stem: str) -> PromptTemplate:
     except jinja2.TemplateSyntaxError as err:
         raise HarnessError(f"prompt template has a syntax error at line {err.lineno} ({err.message}).", path=path) from None
     return PromptTemplate(id=str(meta.get("id", stem)), version=version,
-                          system=system, user=user, sha256=sha256_text(text), path=path)
+                          system=system, user=user, sha256=sha256_text(text), path=path, layout=str(layout))
 
 
 def neutralise(text: str) -> str:
@@ -118,6 +140,7 @@ class PromptBuilder:
             "categories": ", ".join(f"{c.id} ({c.name})" for c in policy.categories),
             "rule_ids": ", ".join(policy.rule_ids) or "(none)",
         }
+        self.layout = template.layout
         try:
             self.system = env.from_string(template.system).render(**context)
             self._user = env.from_string(template.user)
@@ -128,5 +151,7 @@ class PromptBuilder:
                                f"{', '.join(sorted(context))}, item.", path=template.path) from None
 
     def messages(self, item_text: str) -> list[dict[str, str]]:
-        return [{"role": "system", "content": self.system},
-                {"role": "user", "content": self._user.render(**self._context, item=neutralise(item_text))}]
+        user = self._user.render(**self._context, item=neutralise(item_text))
+        if self.layout == "single_user":  # the policy part still comes first: the provider's prompt cache keeps it
+            return [{"role": "user", "content": f"{self.system}\n\n{user}"}]
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]

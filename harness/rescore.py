@@ -53,4 +53,4 @@ def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, 
 
 
 _VERDICT_CORE = {"policy", "reviewer", "item_id", "sample", "decision", "categories", "rule_ids", "score",
-                 "confidence", "rationale", "abstain_reason", "notes"}
+                 "confidence", "rationale", "abstain_reason", "notes", "reasoning"}

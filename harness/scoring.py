@@ -55,7 +55,7 @@ def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | No
                               "decision": decisions, "categories": "", "rule_ids": "", "score": float("nan"),
                               "confidence": float("nan"), "rationale": "",
                               "abstain_reason": [("no decision" if d == ABSTAINED else "") for d in decisions],
-                              "notes": ""}, columns=VERDICT_COLUMNS)
+                              "notes": "", "reasoning": ""}, columns=VERDICT_COLUMNS)
         tables.append(frame)
     verdicts = pd.concat(tables, ignore_index=True).merge(items, on="item_id", how="left")
     categories = sorted(set(items["gold"]) - {BENIGN})

@@ -11,7 +11,7 @@ DECISIONS = (ACTIONED, ALLOWED, ABSTAINED)
 
 VERDICT_COLUMNS = [
     "policy", "reviewer", "item_id", "sample", "decision", "categories", "rule_ids",
-    "score", "confidence", "rationale", "abstain_reason", "notes",
+    "score", "confidence", "rationale", "abstain_reason", "notes", "reasoning",
 ]
 
 
@@ -27,10 +27,11 @@ class Verdict:
     abstain_reason: str = ""
     notes: str = ""
     sample: int = 0
+    reasoning: str = ""  # a reasoning model's reasoning before its answer, clipped (llm_verdict.REASONING_MAX_CHARS)
 
     @classmethod
-    def abstain(cls, item_id: str, reason: str, sample: int = 0) -> "Verdict":
-        return cls(item_id=item_id, decision=ABSTAINED, abstain_reason=reason, sample=sample)
+    def abstain(cls, item_id: str, reason: str, sample: int = 0, reasoning: str = "") -> "Verdict":
+        return cls(item_id=item_id, decision=ABSTAINED, abstain_reason=reason, sample=sample, reasoning=reasoning)
 
 
 def verdict_table(verdicts: list[Verdict], *, policy: str, reviewer: str) -> pd.DataFrame:
@@ -49,6 +50,7 @@ def verdict_table(verdicts: list[Verdict], *, policy: str, reviewer: str) -> pd.
             "rationale": _storable(v.rationale),
             "abstain_reason": _storable(v.abstain_reason),
             "notes": _storable(v.notes),
+            "reasoning": _storable(v.reasoning),
         }
         for v in verdicts
     ]

@@ -52,19 +52,20 @@ class MlflowServer:
             stop_process(self.process, timeout_s=15)
 
 
-def experiment_file(tmp_path: Path, *, name: str, gates: str = "over_enforcement: {max: 0.05}") -> Path:
-    """A small classifier-only experiment (v1 baseline vs v2 candidate) on the quickstart set."""
+def experiment_file(tmp_path: Path, *, name: str, gates: str = "over_enforcement: {max: 0.05}",
+                    max_features: int = 2000, policy: str = "v2", baseline: str | None = "v1") -> Path:
+    """A small classifier-only experiment (by default v1 baseline vs v2 candidate) on the quickstart set."""
     path = tmp_path / f"{name}.yaml"
+    against = f"baseline: {REPO_ROOT}/prompts/policies/hate_speech/{baseline}.md\n" if baseline else ""
     path.write_text(f"""\
 name: {name}
-policy: {REPO_ROOT}/prompts/policies/hate_speech/v2.md
-baseline: {REPO_ROOT}/prompts/policies/hate_speech/v1.md
-eval_set:
+policy: {REPO_ROOT}/prompts/policies/hate_speech/{policy}.md
+{against}eval_set:
   path: {REPO_ROOT}/eval_sets/quickstart/items.csv
   columns: {{id: id, slices: [tactic]}}
   labels: {{hateful: HS, non-hateful: benign}}
 reviewers:
-  - {{name: tfidf-lr, type: classifier, max_features: 2000}}
+  - {{name: tfidf-lr, type: classifier, max_features: {max_features}}}
 gates:
   {gates}
 """, encoding="utf-8")

@@ -112,10 +112,10 @@ def test_run_metrics_json(small_run: dict) -> None:
     assert reviewer["over_enforcement"]["n"] == reviewer["benign"]
     assert reviewer["leakage"]["n"] == reviewer["violating"]
     assert reviewer["benign"] + reviewer["violating"] == 200
+    # The classifier does not read the policy text and v1 and v2 share their categories: it is judged
+    # once, and no "change from baseline" that is zero by construction is reported.
     assert metrics["baseline"]["policy"] == "hate_speech@v1"
-    assert "tfidf-lr" in metrics["baseline"]["reviewers"]
-    comparison = metrics["comparison"]["tfidf-lr"]
-    assert comparison["items"] == 200 and "accuracy_mcnemar_p" in comparison
+    assert "tfidf-lr" not in metrics["baseline"]["reviewers"] and "tfidf-lr" not in metrics["comparison"]
     slices = reviewer["slices"]["functionality"]
     assert len(slices) > 10 and "counter_quote_nh" in slices
     assert sum(s["items"] for s in slices.values()) == 200
@@ -126,9 +126,9 @@ def test_run_metrics_json(small_run: dict) -> None:
 
 def test_run_verdicts_parquet(small_run: dict) -> None:
     verdicts = pd.read_parquet(small_run["out"] / "verdicts.parquet")
-    assert len(verdicts) == 200 * 1 * 2  # items x reviewers x policy versions
+    assert len(verdicts) == 200 * 1 * 1  # items x reviewers x versions (a classifier is judged once)
     assert not verdicts.duplicated(["policy", "reviewer", "item_id"]).any()
-    assert set(verdicts["policy"]) == {"hate_speech@v1", "hate_speech@v2"}
+    assert set(verdicts["policy"]) == {"hate_speech@v2"}
     assert set(verdicts["reviewer"]) == {"tfidf-lr"}
     assert verdicts["item_id"].nunique() == 200
     assert set(verdicts["gold"]) == {"HS", "benign"}
@@ -152,11 +152,10 @@ def test_run_is_tracked_in_mlflow(small_run: dict, repo_root: Path) -> None:
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 1
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
-    assert len(children) == 2 and len(runs) == 3
+    assert len(children) == 1 and len(runs) == 2
     record = json.loads((small_run["out"] / "record.json").read_text(encoding="utf-8"))
     assert record["mlflow"]["parent_run_id"] == parents[0].info.run_id
-    hashes = {load_policy(repo_root / V1).sha256, load_policy(repo_root / V2).sha256}
-    assert {c.data.params["policy_sha256"] for c in children} == hashes
+    assert {c.data.params["policy_sha256"] for c in children} == {load_policy(repo_root / V2).sha256}
     for child in children:
         assert 0 <= child.data.metrics["over_enforcement"] <= 1
         assert "leakage" in child.data.metrics

@@ -139,10 +139,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 def test_runs_land_in_the_postgres_store(deployment: Deployment) -> None:
     ids = deployment.record["mlflow"]
-    assert isinstance(ids, dict) and ids["synced"] is True and len(ids["runs"]) == 2
+    # A classifier does not read the policy text: it is judged once, so one child run.
+    assert isinstance(ids, dict) and ids["synced"] is True and list(ids["runs"]) == ["hate_speech@v2|tfidf-lr"]
     stored = {row[0] for row in deployment.postgres.query("SELECT run_uuid FROM runs")}
     assert {ids["parent_run_id"], *ids["runs"].values()} <= stored
-    assert ("pg-team",) in deployment.postgres.query("SELECT name FROM experiments")
+    assert ("policy-harness/pg-team",) in deployment.postgres.query("SELECT name FROM experiments")
     metric_rows = deployment.postgres.query(
         f"SELECT value FROM latest_metrics WHERE key = 'over_enforcement' AND run_uuid = '{ids['runs']['hate_speech@v2|tfidf-lr']}'")
     metrics = json.loads((deployment.work / "out" / "metrics.json").read_text())
@@ -156,10 +157,14 @@ def test_runs_land_in_the_postgres_store(deployment: Deployment) -> None:
 
 
 def test_compare_two_runs_by_mlflow_run_id(deployment: Deployment) -> None:
-    runs = deployment.record["mlflow"]["runs"]  # type: ignore[index]
+    first = deployment.record["mlflow"]["runs"]["hate_speech@v2|tfidf-lr"]  # type: ignore[index]
+    smaller = experiment_file(deployment.work, name="pg-team-small", max_features=300)
+    done = cli("run", str(smaller), "--out", str(deployment.work / "small"), uri=deployment.mlflow.uri,
+               cwd=deployment.work)
+    assert done.returncode == 0, done.stderr
+    second = json.loads((deployment.work / "small" / "record.json").read_text())["mlflow"]["runs"]["hate_speech@v2|tfidf-lr"]
     out = deployment.work / "cmp"
-    result = cli("compare", runs["hate_speech@v1|tfidf-lr"], runs["hate_speech@v2|tfidf-lr"], "--out", str(out),
-                 uri=deployment.mlflow.uri, cwd=deployment.work)
+    result = cli("compare", first, second, "--out", str(out), uri=deployment.mlflow.uri, cwd=deployment.work)
     assert result.returncode == 0, result.stderr
     logged = result.stdout.split("mlflow run:")[1].split()[0]
     assert (logged,) in deployment.postgres.query("SELECT run_uuid FROM runs")

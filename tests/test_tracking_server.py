@@ -27,7 +27,8 @@ def test_run_is_readable_back_from_the_server(server: MlflowServer, tmp_path: Pa
         assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "out0" / "record.json").read_text())
     ids = record["mlflow"]
-    assert ids["synced"] is True and len(ids["runs"]) == 2
+    # One child: the classifier does not read the policy text, so it is judged under the candidate only.
+    assert ids["synced"] is True and list(ids["runs"]) == ["hate_speech@v2|tfidf-lr"]
     client = MlflowClient(tracking_uri=server.uri)
     parent = client.get_run(ids["parent_run_id"])
     assert parent.data.params["candidate_policy"] == "hate_speech@v2"
@@ -48,9 +49,12 @@ def test_run_is_readable_back_from_the_server(server: MlflowServer, tmp_path: Pa
 
 
 def test_compare_two_mlflow_run_ids(server: MlflowServer, tmp_path: Path) -> None:
-    exp = experiment_file(tmp_path, name="srv-compare")
-    assert cli("run", str(exp), "--out", str(tmp_path / "out"), uri=server.uri, cwd=tmp_path).returncode == 0
-    runs = json.loads((tmp_path / "out" / "record.json").read_text())["mlflow"]["runs"]
+    runs: dict[str, str] = {}
+    for version in ("v1", "v2"):
+        exp = experiment_file(tmp_path, name=f"srv-compare-{version}", policy=version, baseline=None)
+        out = tmp_path / f"out-{version}"
+        assert cli("run", str(exp), "--out", str(out), uri=server.uri, cwd=tmp_path).returncode == 0
+        runs.update(json.loads((out / "record.json").read_text())["mlflow"]["runs"])
     result = cli("compare", runs["hate_speech@v1|tfidf-lr"], runs["hate_speech@v2|tfidf-lr"], "--out",
                  str(tmp_path / "cmp"), uri=server.uri, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -2,7 +2,9 @@
 
 from harness.loop.candidate import CandidateCheck, check_candidate, policy_document
 from harness.loop.diagnose import Cluster, Diagnosis, diagnose, diagnose_dir, run_view
+from harness.loop.promote import Promotion, promote
+from harness.loop.revise import ReviseResult, revise
 from harness.loop.split import Split, split_items
 
 __all__ = ["CandidateCheck", "Cluster", "Diagnosis", "Split", "check_candidate", "diagnose", "diagnose_dir",
-           "policy_document", "run_view", "split_items"]
+           "policy_document", "Promotion", "promote", "ReviseResult", "revise", "run_view", "split_items"]

@@ -28,7 +28,8 @@ def agreement(per_item: pd.DataFrame) -> dict[str, Any]:
     table = per_item.pivot_table(index="item_id", columns="reviewer", values="decision", aggfunc="first")
     reviewers = [str(r) for r in table.columns]
     ratings = table.apply(lambda col: col.map({ACTIONED: 1.0, ALLOWED: 0.0})).astype(float)
-    items = per_item.drop_duplicates("item_id").set_index("item_id").reindex(table.index)
+    columns = [c for c in ("item_id", "gold", "text") if c in per_item]
+    items = per_item[columns].drop_duplicates("item_id").set_index("item_id").reindex(table.index)
     _, violating, unknown = gold_status(items)
     gold = np.where(unknown, np.nan, violating.astype(float))  # unknown gold is no rating
     notes: list[str] = []
@@ -95,10 +96,13 @@ def _disagreements(ratings: pd.DataFrame, gold: np.ndarray, items: pd.DataFrame,
 
 def _listed(mask: np.ndarray, decisions: pd.DataFrame, items: pd.DataFrame) -> dict[str, Any]:
     rows = []
-    for item_id in decisions.index[mask][:MAX_LISTED]:
-        row = decisions.loc[item_id]
-        text = items.at[item_id, "text"] if "text" in items else ""
-        rows.append({"item_id": str(item_id), "gold": str(items.at[item_id, "gold"]),
+    # `items` is aligned with `decisions`: rows are taken by position, not looked up by id.
+    at = np.flatnonzero(mask)[:MAX_LISTED]
+    reviewers = [str(r) for r in decisions.columns]
+    texts = items["text"].to_numpy()[at] if "text" in items else [""] * len(at)
+    for item_id, gold, text, row in zip(decisions.index[at], items["gold"].to_numpy()[at], texts,
+                                        decisions.to_numpy()[at]):
+        rows.append({"item_id": str(item_id), "gold": str(gold),
                      "text": "" if pd.isna(text) else str(text)[:TEXT_CHARS],
-                     "decisions": {str(r): ("not judged" if pd.isna(v) else str(v)) for r, v in row.items()}})
+                     "decisions": {r: ("not judged" if pd.isna(v) else str(v)) for r, v in zip(reviewers, row)}})
     return {"count": int(mask.sum()), "items": rows}

@@ -70,7 +70,8 @@ def category_rates(frame: pd.DataFrame, category_ids: list[str]) -> dict[str, An
     gold = Labels(frame["gold"], na="nan")
     predicted = Labels(frame["categories"], na="")
     decision = Labels(frame["decision"], na="nan")
-    benign, _, _ = gold_status(frame)
+    benign, _, wholly_unknown = gold_status(frame)
+    listed = Labels(frame["gold_unknown"], na="") if "gold_unknown" in frame else None
     decided = ~decision.equals(ABSTAINED)
     actioned = decision.equals(ACTIONED)
     allowed = decision.equals(ALLOWED)
@@ -79,7 +80,7 @@ def category_rates(frame: pd.DataFrame, category_ids: list[str]) -> dict[str, An
     for cid in category_ids:
         has_cat = predicted.where(lambda p: cid in p.split(";"))
         of_cat = gold.where(lambda g: cid in g.split(";"))
-        unknown = unknown_for(frame, cid)
+        unknown = _unknown_for(wholly_unknown, listed, cid)
         negative = ~of_cat & ~unknown
         out[cid] = {
             "items": int(of_cat.sum()),
@@ -104,9 +105,12 @@ def unknown_for(frame: pd.DataFrame, cid: str) -> np.ndarray:
     """Items whose gold for one category is unknown: listed in gold_unknown, or wholly unknown gold
     without a per-category list (a label mapped to 'unknown' in a single-label set)."""
     _, _, wholly = gold_status(frame)
-    if "gold_unknown" not in frame:
+    return _unknown_for(wholly, Labels(frame["gold_unknown"], na="") if "gold_unknown" in frame else None, cid)
+
+
+def _unknown_for(wholly: np.ndarray, listed: Labels | None, cid: str) -> np.ndarray:
+    if listed is None:
         return wholly
-    listed = Labels(frame["gold_unknown"], na="")
     return (wholly & listed.equals("")) | listed.where(lambda u: cid in u.split(";"))
 
 
@@ -128,7 +132,9 @@ def without_contested(frame: pd.DataFrame, category_ids: list[str], slices: list
     contested = frame["contested"].fillna(False).astype(bool).to_numpy()
     if not contested.any():
         return None
-    kept = frame[~contested]
+    # Only the columns the rates read: copying the texts of a million rows is most of the cost.
+    needed = ["gold", "decision", "categories", "gold_unknown", *slices]
+    kept = frame.loc[~contested, [c for c in dict.fromkeys(needed) if c in frame]]
     out = rates(kept)
     out["excluded"] = int(contested.sum())
     out["categories"] = category_rates(kept, category_ids)
@@ -143,7 +149,8 @@ def relabel_candidates(per_item: pd.DataFrame, policy: str, limit: int = RELABEL
     """Items every reviewer decided, and every one against gold, under the candidate policy:
     candidates for a second look at the gold label. Contested items first, then the most
     confident disagreements (score = probability of violating, where the reviewer gives one)."""
-    frame = per_item[(per_item["policy"] == policy) & (per_item["gold"].astype(str) != UNKNOWN)]
+    needed = [c for c in ("item_id", "reviewer", "gold", "decision", "score", "contested") if c in per_item]
+    frame = per_item.loc[(per_item["policy"] == policy) & (per_item["gold"].astype(str) != UNKNOWN), needed]
     reviewers = sorted(map(str, frame["reviewer"].unique()))
     out: dict[str, Any] = {"total": 0, "reviewers": reviewers, "items": []}
     if frame.empty:

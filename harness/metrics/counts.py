@@ -6,6 +6,7 @@ runs once per distinct value and is spread back over the rows by code; per-group
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -47,6 +48,11 @@ class Groups:
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, object]]:
-    """`frame.to_dict(orient="records")` without its per-cell boxing: columns become lists once."""
+    """`frame.to_dict(orient="records")` without its per-cell boxing (columns become lists once),
+    NaN and infinities as None as in metrics.json."""
     columns = list(frame.columns)
-    return [dict(zip(columns, row)) for row in zip(*(frame[c].tolist() for c in frame.columns))]
+    return [dict(zip(columns, row)) for row in zip(*(_finite_list(frame[c].tolist()) for c in frame.columns))]
+
+
+def _finite_list(values: list[object]) -> list[object]:
+    return [None if isinstance(v, float) and not math.isfinite(v) else v for v in values]

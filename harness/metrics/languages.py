@@ -12,6 +12,7 @@ from scipy.stats import fisher_exact
 from statsmodels.stats.multitest import multipletests
 
 from harness.metrics.confusion import gold_status
+from harness.metrics.counts import Labels
 from harness.metrics.rates import wilson
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
@@ -35,18 +36,22 @@ def language_rates(frame: pd.DataFrame, slices: list[str], alpha: float = ALPHA)
     benign, violating, _ = gold_status(frame)
     decision = frame["decision"].to_numpy()
     decided = decision != ABSTAINED
-    language = frame[column].astype(str).to_numpy()
+    language = Labels(frame[column].astype(str), na="nan")
     # metric -> (numerator mask, denominator mask)
     masks = {"over_enforcement": (decided & benign & (decision == ACTIONED), decided & benign),
              "leakage": (decided & violating & (decision == ALLOWED), decided & violating)}
-    values = sorted(set(language))
-    rows: dict[str, dict[str, Any]] = {v: {"items": int((language == v).sum())} for v in values}
+    codes = {v: i for i, v in enumerate(language.values[:-1])}
+    if (language.codes < 0).any():
+        codes["nan"] = len(language.values) - 1
+    values = sorted(codes)
+    rows_of = {v: language.codes % len(language.values) == codes[v] for v in values}
+    rows: dict[str, dict[str, Any]] = {v: {"items": int(rows_of[v].sum())} for v in values}
     flagged: list[dict[str, Any]] = []
     for metric, (hit, base) in masks.items():
         k_all, n_all = int(hit.sum()), int(base.sum())
         tests: dict[str, dict[str, Any]] = {}
         for value in values:
-            here = language == value
+            here = rows_of[value]
             k, n = int((hit & here).sum()), int((base & here).sum())
             rows[value][metric] = wilson(k, n)
             rest = wilson(k_all - k, n_all - n)

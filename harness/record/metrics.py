@@ -427,6 +427,8 @@ class Usage(Model):
     cost_unknown_calls: int = 0
     retries: int = 0
     abstained: int = 0
+    reasoning_tokens: int = 0  # part of completion_tokens
+    reasoning_cost_usd: float | None = 0.0  # part of cost_usd
 
 
 class Metrics(Model):

@@ -27,6 +27,7 @@ class Exemplar:
     rules: list[tuple[str, str]]
     slices: list[tuple[str, str]]
     contested: bool
+    reasoning: Clipped = Clipped("", "")  # a reasoning model's reasoning before its answer
 
 
 @dataclass(frozen=True)
@@ -93,4 +94,5 @@ def exemplar(row: pd.Series, slices: list[str], rules: dict[str, str]) -> Exempl
         rules=[(short(r, 40), rules.get(r, "(not a rule of the candidate policy)")) for r in cited],
         slices=[(short(c, 40), short(row.get(c), 60)) for c in slices if c in row.index],
         contested=bool(row.get("contested")) if pd.notna(row.get("contested")) else False,
+        reasoning=clip(row.get("reasoning")),
     )

@@ -52,7 +52,9 @@ def provenance(record: RunRecord) -> Provenance:
         description=short((record.experiment or {}).get("description") or "", 400),
         policies=[policy_row(record, label, p) for label, p in record.policies.items()],
         evalset=evalset_rows(record.evalset),
-        reviewers=[(name, [(short(k, 40), short(_text(v), 200)) for k, v in params.values().items()])
+        reviewers=[(name, [(short(k, 40), short(_text(v), 200)) for k, v in params.values().items()
+                           if k != "reads_policy"]
+                    + ([] if params.reads_policy else [("reads the policy text", "no")]))
                    for name, params in record.reviewers.items()],
         usage=[usage_row(name, u) for name, u in record.usage.items()],
         mlflow=mlflow_rows(record.mlflow),

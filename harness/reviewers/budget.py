@@ -49,13 +49,16 @@ class Budget:
         self._max_tokens = config.max_tokens
         self._builder = builder
         self._count = count_tokens
-        # The system part (policy and instructions) is the same for every item: count it once.
-        self._system_tokens = count_tokens(self._model, builder.messages("")[:1])
+        # The system part (policy and instructions) is the same for every item: count it once
+        # (in a single-user-message layout it is inside the item's message, counted with it).
+        self._split = len(builder.messages("")) > 1
+        self._system_tokens = count_tokens(self._model, builder.messages("")[:1]) if self._split else 0
 
     def worst_case(self, text: str) -> float:
         from harness.llm_client import estimate_cost
 
-        user = self._count(self._model, self._builder.messages(text)[1:])
+        messages = self._builder.messages(text)
+        user = self._count(self._model, messages[1:] if self._split else messages)
         prompt_tokens = int((self._system_tokens + user) * PROMPT_TOKEN_MARGIN) + 1
         cost = estimate_cost(self._model, prompt_tokens, self._max_tokens, self._price)
         return float("inf") if cost is None else cost

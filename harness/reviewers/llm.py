@@ -19,7 +19,7 @@ from harness.event_loop import run_sync
 from harness.hashing import sha256_json, sha256_text
 from harness.local_model import LocalModelServer, is_local
 from harness.policy import Policy
-from harness.prompts import PromptBuilder, reviewer_template
+from harness.prompts import DEFAULT_LAYOUT, PromptBuilder, reviewer_template
 from harness.reviewers.budget import Budget, check_budget
 from harness.reviewers.llm_verdict import parse_verdict, verdict_schema
 from harness.verdicts import Verdict
@@ -42,7 +42,8 @@ class LLMReviewer:
         self._server: LocalModelServer | None = None
         self._client: Any = None
         self._usage: dict[str, Any] = {"calls": 0, "cached": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                                       "cost_usd": 0.0, "cost_unknown_calls": 0, "retries": 0, "abstained": 0}
+                                       "cost_usd": 0.0, "cost_unknown_calls": 0, "retries": 0, "abstained": 0,
+                                       "reasoning_tokens": 0, "reasoning_cost_usd": 0.0}
         if config.api_key_env and not is_local(config.model) and not os.environ.get(config.api_key_env):
             raise HarnessError(f"reviewer '{config.name}' reads its API key from the environment variable "
                                f"{config.api_key_env}, which is not set; export it before running.")
@@ -64,20 +65,36 @@ class LLMReviewer:
             out["api_base"] = c.api_base
         if c.seed is not None:
             out["seed"] = c.seed
+        if c.reasoning_effort is not None:
+            out["reasoning_effort"] = c.reasoning_effort
+        if c.params:
+            out["params"] = c.params
+        if self.template.layout != DEFAULT_LAYOUT:
+            out["prompt_layout"] = self.template.layout
         return out
 
     def usage(self) -> dict[str, object]:
         usage = dict(self._usage)
         if usage["cost_unknown_calls"] and not usage["cost_usd"]:
             usage["cost_usd"] = None  # unknown, not free
+            usage["reasoning_cost_usd"] = None
         return usage
 
     def identity(self) -> dict[str, object]:
         """What makes two judgements interchangeable (the cache key, minus item and policy)."""
         c = self.config
         model = c.model if is_local(c.model) else f"{c.model}@{c.api_base or ''}"
-        return {"model": model, "temperature": c.temperature, "max_tokens": c.max_tokens, "seed": c.seed,
-                "response_format": c.response_format, "template": self.template.sha256}
+        out: dict[str, object] = {"model": model, "temperature": c.temperature, "max_tokens": c.max_tokens,
+                                  "seed": c.seed, "response_format": c.response_format,
+                                  "template": self.template.sha256}
+        # Only when set, so judgements cached before these settings existed keep their keys.
+        if c.reasoning_effort is not None:
+            out["reasoning_effort"] = c.reasoning_effort
+        if c.params:
+            out["params"] = c.params
+        if self.template.layout != DEFAULT_LAYOUT:
+            out["layout"] = self.template.layout
+        return out
 
     def plan(self, items: pd.DataFrame, policy: Policy) -> tuple[PromptBuilder, list[Job]]:
         """The judgements this reviewer needs for these items: (item id, text, sample, cache key)."""
@@ -128,7 +145,9 @@ class LLMReviewer:
             if answer is None:
                 continue  # not judged: the budget ran out before this item
             verdict = (Verdict.abstain(item_id, answer["error"], sample) if answer.get("error")
-                       else parse_verdict(answer.get("content"), policy, item_id, sample))
+                       else parse_verdict(answer.get("content"), policy, item_id, sample,
+                                          reasoning=answer.get("reasoning"), finish_reason=answer.get("finish_reason"),
+                                          max_tokens=self.config.max_tokens))
             self._usage["abstained"] += verdict.decision == "abstained"
             verdicts.append(verdict)
         if stop is not None:
@@ -172,6 +191,12 @@ class LLMReviewer:
                 else:
                     entry = {"content": completion.content, "prompt_tokens": completion.prompt_tokens,
                              "completion_tokens": completion.completion_tokens, "cost_usd": completion.cost_usd}
+                    if completion.reasoning is not None:
+                        entry["reasoning"] = completion.reasoning
+                    if completion.reasoning_tokens:
+                        entry["reasoning_tokens"] = completion.reasoning_tokens
+                    if completion.finish_reason not in (None, "stop"):
+                        entry["finish_reason"] = completion.finish_reason
                     writer.put(key, entry)
                     answers[key] = entry
                     self._count(completion)
@@ -205,10 +230,12 @@ class LLMReviewer:
         self._usage["calls"] += 1
         self._usage["prompt_tokens"] += completion.prompt_tokens
         self._usage["completion_tokens"] += completion.completion_tokens
+        self._usage["reasoning_tokens"] += completion.reasoning_tokens
         if completion.cost_usd is None:
             self._usage["cost_unknown_calls"] += 1
         else:
             self._usage["cost_usd"] += completion.cost_usd
+            self._usage["reasoning_cost_usd"] += completion.reasoning_cost_usd or 0.0
 
     def _cost_text(self) -> str:
         if self._usage["cost_unknown_calls"]:
@@ -234,7 +261,7 @@ class LLMReviewer:
                                 response_format="json_schema" if fmt == "auto" else fmt, price=c.price)
         self._client = LLMClient(endpoint, timeout_s=c.timeout_s, max_retries=c.max_retries,
                                  temperature=c.temperature, max_tokens=c.max_tokens, seed=c.seed,
-                                 concurrency=c.concurrency)
+                                 concurrency=c.concurrency, reasoning_effort=c.reasoning_effort, params=c.params)
         return self._client
 
     def close(self) -> None:

@@ -1,4 +1,10 @@
-"""Turn a model's answer into a verdict; anything unusable is an abstention with its reason."""
+"""Turn a model's answer into a verdict; anything unusable is an abstention with its reason.
+
+A reasoning model's answer may carry its reasoning in the content, before the answer: a
+`<think>...</think>` block (DeepSeek-R1, Qwen3), or harmony channels (gpt-oss:
+`<|channel|>analysis<|message|>...<|end|>...<|channel|>final<|message|>{...}`, or the same with the
+special tokens stripped, `analysis...assistantfinal{...}`). It is split off and kept; the answer
+after it is parsed."""
 
 from __future__ import annotations
 
@@ -12,6 +18,12 @@ from harness.verdicts import ACTIONED, ALLOWED, Verdict
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _REFUSAL = re.compile(r"\b(I(?:'m| am) sorry|I can(?:'|no)t (?:help|assist|comply)|I (?:won't|will not) "
                       r"(?:help|assist)|as an AI)\b", re.IGNORECASE)
+_THINK = re.compile(r"\A\s*<(think|thinking|reasoning)>(.*?)(?:</\1>|\Z)", re.DOTALL | re.IGNORECASE)
+_THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.IGNORECASE)
+_HARMONY_SEGMENT = re.compile(r"<\|channel\|>\s*(\w+)(?:\s+to=[^<]*)?\s*(?:<\|constrain\|>\s*\w+\s*)?<\|message\|>"
+                              r"(.*?)(?=<\|end\|>|<\|return\|>|<\|start\|>|<\|channel\|>|\Z)", re.DOTALL)
+_HARMONY_BARE = re.compile(r"\A\s*analysis(.*?)assistantfinal", re.DOTALL)
+REASONING_MAX_CHARS = 4000  # kept per verdict: the first 3/4 and the last 1/4 (where the conclusion is)
 _TRUE = {"true", "yes", "violates", "violation", "1"}
 _FALSE = {"false", "no", "allowed", "allow", "0", "none"}
 
@@ -32,7 +44,57 @@ def verdict_schema(policy: Policy) -> dict[str, Any]:
     }
 
 
-def parse_verdict(content: str | None, policy: Policy, item_id: str, sample: int = 0) -> Verdict:
+def split_reasoning(content: str | None) -> tuple[str | None, str]:
+    """(reasoning before the answer or None, the answer); an answer cut off mid-reasoning is empty."""
+    if not content:
+        return None, content or ""
+    think = _THINK.match(content)
+    if think:
+        return think.group(2).strip(), content[think.end():]
+    closing = list(_THINK_CLOSE.finditer(content))
+    if closing:  # chat templates that open the block in the prompt leave only its end in the answer
+        return content[:closing[-1].start()].strip(), content[closing[-1].end():]
+    if "<|channel|>" in content:
+        segments = _HARMONY_SEGMENT.findall(content)
+        reasoning = "\n".join(text.strip() for channel, text in segments if channel != "final").strip()
+        final = [text for channel, text in segments if channel == "final"]
+        return reasoning or None, final[-1] if final else ""
+    bare = _HARMONY_BARE.match(content)
+    if bare:
+        return bare.group(1).strip(), content[bare.end():]
+    return None, content
+
+
+def clip_reasoning(text: str | None) -> str:
+    """Reasoning as kept in the verdict table: at most REASONING_MAX_CHARS characters."""
+    if not text:
+        return ""
+    text = text.strip()
+    if len(text) <= REASONING_MAX_CHARS:
+        return text
+    marker = f" […{len(text) - REASONING_MAX_CHARS} characters clipped…] "
+    head = REASONING_MAX_CHARS * 3 // 4
+    return text[:head] + marker + text[len(text) - (REASONING_MAX_CHARS - head):]
+
+
+def parse_verdict(content: str | None, policy: Policy, item_id: str, sample: int = 0, *,
+                  reasoning: str | None = None, finish_reason: str | None = None,
+                  max_tokens: int | None = None) -> Verdict:
+    """The verdict in `content`, with the reasoning kept (the provider's `reasoning`, or the block
+    before the answer); an answer cut off at the token limit is an abstention."""
+    embedded, content = split_reasoning(content)
+    kept = clip_reasoning("\n\n".join(part for part in (reasoning, embedded) if part))
+    verdict = _parse_answer(content, policy, item_id, sample, finish_reason, max_tokens)
+    verdict.reasoning = kept
+    return verdict
+
+
+def _parse_answer(content: str | None, policy: Policy, item_id: str, sample: int,
+                  finish_reason: str | None, max_tokens: int | None) -> Verdict:
+    if finish_reason == "length":
+        limit = f" of {max_tokens}" if max_tokens else ""
+        return Verdict.abstain(item_id, f"answer cut off at the token limit{limit} (finish_reason 'length'); "
+                               "raise the reviewer's 'max_tokens'", sample)
     if content is None or not content.strip():
         return Verdict.abstain(item_id, "empty answer", sample)
     answer = _json_object(content)
@@ -42,7 +104,9 @@ def parse_verdict(content: str | None, policy: Policy, item_id: str, sample: int
     violation = _boolean(answer.get("violation", answer.get("violates")))
     if violation is None:
         return Verdict.abstain(item_id, f"answer has no true/false 'violation': {_clip(content)}", sample)
-    categories, unknown_categories = _split_known(answer.get("categories"), policy.category_ids)
+    # gpt-oss-safeguard's own output format names one category `policy_category`.
+    categories, unknown_categories = _split_known(answer.get("categories", answer.get("policy_category")),
+                                                  policy.category_ids)
     rule_ids, unknown_rules = _split_known(answer.get("rule_ids"), policy.rule_ids)
     if violation and not categories and len(policy.categories) == 1:
         categories = policy.category_ids
@@ -102,7 +166,7 @@ def _split_known(value: Any, known: list[str]) -> tuple[list[str], list[str]]:
         value = [value]
     if not isinstance(value, list):
         return [], []
-    cited = [str(v).strip() for v in value if str(v).strip()]
+    cited = [str(v).strip() for v in value if str(v).strip() and str(v).strip().lower() != "none"]
     return [c for c in cited if c in known], [c for c in cited if c not in known]
 
 

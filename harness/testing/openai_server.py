@@ -24,7 +24,12 @@ REFUSAL_TEXT = "I'm sorry, I can't help with that."
 CANNED_CONTENT = {"garbage": GARBAGE_TEXT, "refusal": REFUSAL_TEXT}
 MALFORMED_BODY = b'{"id": "chatcmpl-broken", "choices": [{"message": '
 RATE_FAULTS = ("429", "500", "503", "timeout", "disconnect", "garbage", "malformed_body")
-FAULTS = frozenset(RATE_FAULTS + ("ok", "refusal"))
+# The forms a reasoning model's reasoning arrives in: a message field (vLLM/Ollama `reasoning`,
+# DeepSeek/litellm `reasoning_content`), or inside the content before the answer.
+REASONING_FORMS = ("reasoning", "reasoning_content", "think", "harmony", "harmony_bare")
+REASONING_TEXT = "The policy bans dehumanising language. Checking the item against each rule before answering."
+# "length": the answer is cut off at max_tokens (finish_reason "length").
+FAULTS = frozenset(RATE_FAULTS + ("ok", "refusal", "length") + REASONING_FORMS)
 FAULT_TOKEN = re.compile(r"FAULT:([a-z0-9_]+)")
 MAX_BODY_BYTES = 16 * 1024 * 1024
 LOG_CAP = 10_000
@@ -36,13 +41,24 @@ ERROR_FAULTS = {
     "503": (503, "The engine is currently overloaded, please try again later.", "server_error", "service_unavailable"),
 }
 
-Responder = Callable[[dict[str, Any]], str]
+class Reply(NamedTuple):
+    """What a responder may return instead of the bare content: reasoning, its form, how it ended."""
+
+    content: str | None
+    reasoning: str | None = None
+    reasoning_form: str = "reasoning"  # one of REASONING_FORMS
+    reasoning_tokens: int | None = None  # None: counted from the reasoning text
+    finish_reason: str = "stop"
+
+
+Responder = Callable[[dict[str, Any]], "str | Reply"]
 
 
 class LoggedRequest(NamedTuple):
     received_at: float
     body: dict[str, Any]
     has_authorization: bool
+    headers: dict[str, str] = {}  # every request header except authorization (its value is a secret)
 
 
 class HttpRequest(NamedTuple):
@@ -116,18 +132,46 @@ def error_response(status: int, message: str, type_: str, code: str | None,
     return json_response(status, {"error": {"message": message, "type": type_, "param": None, "code": code}}, headers)
 
 
-def completion_payload(request: dict[str, Any], content: str) -> dict[str, Any]:
+def with_reasoning(reply: Reply) -> tuple[dict[str, Any], int]:
+    """The assistant message for a reply, and its reasoning tokens."""
+    content, reasoning = reply.content, reply.reasoning
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if reasoning is None:
+        return message, 0
+    tokens = approx_tokens(reasoning) if reply.reasoning_tokens is None else reply.reasoning_tokens
+    form = reply.reasoning_form
+    if form in ("reasoning", "reasoning_content"):
+        message[form] = reasoning
+    elif form == "think":
+        message["content"] = f"<think>\n{reasoning}\n</think>\n\n{content or ''}"
+    elif form == "harmony":
+        final = f"<|start|>assistant<|channel|>final<|message|>{content}<|return|>" if content is not None else ""
+        message["content"] = f"<|channel|>analysis<|message|>{reasoning}<|end|>{final}"
+    elif form == "harmony_bare":  # the same with the special tokens stripped by the server
+        message["content"] = f"analysis{reasoning}" + (f"assistantfinal{content}" if content is not None else "")
+    else:
+        raise ValueError(f"unknown reasoning form {form!r}; expected one of {REASONING_FORMS}")
+    return message, tokens
+
+
+def completion_payload(request: dict[str, Any], content: str | Reply) -> dict[str, Any]:
+    reply = content if isinstance(content, Reply) else Reply(content)
+    message, reasoning_tokens = with_reasoning(reply)
     messages = request.get("messages")
     prompt = "".join(message_text(m) for m in (messages if isinstance(messages, list) else []))
-    prompt_tokens, completion_tokens = approx_tokens(prompt), approx_tokens(content)
+    prompt_tokens = approx_tokens(prompt)
+    completion_tokens = approx_tokens(reply.content or "") + reasoning_tokens
+    usage: dict[str, Any] = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                             "total_tokens": prompt_tokens + completion_tokens}
+    if reasoning_tokens:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": request.get("model") or MODEL_ID,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason}],
+        "usage": usage,
     }
 
 
@@ -185,7 +229,7 @@ class FakeOpenAIServer:
                  rate_timeout: float = 0.0, rate_disconnect: float = 0.0, rate_garbage: float = 0.0,
                  rate_malformed_body: float = 0.0, retry_after_s: float = 1.0, hang_s: float = 30.0,
                  script: list[str] | None = None, responder: Responder | None = None,
-                 require_api_key: str | None = None) -> None:
+                 require_api_key: str | None = None, reasoning: str | None = None) -> None:
         self._rates = list(zip(RATE_FAULTS, (rate_429, rate_500, rate_503, rate_timeout,
                                              rate_disconnect, rate_garbage, rate_malformed_body)))
         if any(not 0.0 <= rate <= 1.0 for _, rate in self._rates) or sum(r for _, r in self._rates) > 1.0:
@@ -198,6 +242,9 @@ class FakeOpenAIServer:
         self.retry_after_s = retry_after_s
         self.hang_s = hang_s
         self.require_api_key = require_api_key
+        if reasoning is not None and reasoning not in REASONING_FORMS:
+            raise ValueError(f"unknown reasoning form {reasoning!r}; expected one of {REASONING_FORMS}")
+        self.reasoning = reasoning  # every answer comes with REASONING_TEXT in this form
         self._responder = responder or default_responder
         self._script = deque(script or [])
         self._rng = random.Random(seed)
@@ -333,7 +380,8 @@ class FakeOpenAIServer:
         payload = parse_json_object(request.body)
         if payload is not None:  # logged before auth so tests can inspect rejected requests too
             with self._lock:
-                self._log.append(LoggedRequest(time.time(), payload, "authorization" in request.headers))
+                headers = {k: v for k, v in request.headers.items() if k != "authorization"}
+                self._log.append(LoggedRequest(time.time(), payload, "authorization" in request.headers, headers))
         auth_error = self._auth_error(request.headers)
         if auth_error or payload is None:
             return auth_error or error_response(400, "Request body must be a JSON object.",
@@ -375,7 +423,14 @@ class FakeOpenAIServer:
             content = CANNED_CONTENT[fault] if fault in CANNED_CONTENT else self._responder(payload)
         except Exception as exc:  # a buggy test responder should surface as a 500, not a silent hang-up
             return error_response(500, f"responder failed: {exc!r}", "server_error", "responder_error")
-        return json_response(200, completion_payload(payload, content))
+        reply = content if isinstance(content, Reply) else Reply(content)
+        form = fault if fault in REASONING_FORMS else self.reasoning
+        if form is not None and reply.reasoning is None:
+            reply = reply._replace(reasoning=REASONING_TEXT, reasoning_form=form)
+        if fault == "length":  # the token limit struck mid-answer
+            reply = reply._replace(content=(reply.content or "")[: len(reply.content or "") // 2],
+                                   finish_reason="length")
+        return json_response(200, completion_payload(payload, reply))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -390,6 +445,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--script", type=lambda s: [f for f in s.split(",") if f], default=None,
                         help="comma-separated faults for the first requests, e.g. 429,500,ok")
     parser.add_argument("--require-api-key", default=None)
+    parser.add_argument("--reasoning", choices=REASONING_FORMS, default=None,
+                        help="answer every request with reasoning in this form")
     return parser.parse_args(argv)
 
 

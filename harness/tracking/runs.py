@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,52 @@ def list_runs(*, policy: str | None = None, version: str | None = None, reviewer
              "policy": f"{r.data.tags.get('policy_id')}@v{r.data.tags.get('policy_version')}",
              "role": r.data.tags.get("role", ""), "reviewer": r.data.tags.get("reviewer", ""),
              "eval_set": r.data.tags.get("eval_set", ""), "metrics": r.data.metrics} for r in runs]
+
+
+@dataclass(frozen=True)
+class GradingRow:
+    """One reviewer in one proficiency grading (`policy-harness proficiency`), for a trend across versions."""
+
+    run_id: str
+    started: str
+    policy: str
+    reviewer: str
+    accuracy: float | None
+    accuracy_ci_low: float | None
+    accuracy_ci_high: float | None
+    status: str
+
+
+def list_gradings(*, policy: str | None = None, version: str | None = None, reviewer: str | None = None,
+                  limit: int = 20) -> list[GradingRow]:
+    """Recent proficiency gradings, one row per graded reviewer, newest first."""
+    from harness.tracking import EXPERIMENT_PREFIX, client, safe_uri
+    from harness.training.tracking import KIND, metric_key
+
+    filters = [f"tags.`policy_harness.kind` = '{KIND}'"]
+    for tag, value in (("policy_id", policy), ("policy_version", version)):
+        if value:
+            filters.append(f"tags.{tag} = '{value.replace(chr(39), '')}'")
+    try:
+        with client() as c:
+            experiments = [e.experiment_id for e in c.search_experiments(filter_string=f"name LIKE '{EXPERIMENT_PREFIX}%'")]
+            runs = c.search_runs(experiments, filter_string=" and ".join(filters), max_results=limit,
+                                 order_by=["attributes.start_time DESC"]) if experiments else []
+    except Exception as err:  # unreachable server or unreadable store
+        raise HarnessError(f"cannot read MLflow runs at {safe_uri()} ({str(err).splitlines()[0][:160]}); "
+                           "check MLFLOW_TRACKING_URI.") from None
+    rows = []
+    for r in runs:
+        names = [n for n in r.data.tags.get("reviewers", "").split(",") if n and (reviewer is None or n == reviewer)]
+        for name in names:
+            key, m = metric_key(name), r.data.metrics
+            rows.append(GradingRow(
+                run_id=r.info.run_id,
+                started=dt.datetime.fromtimestamp(r.info.start_time / 1000).isoformat(timespec="minutes"),
+                policy=f"{r.data.tags.get('policy_id')}@v{r.data.tags.get('policy_version')}", reviewer=name,
+                accuracy=m.get(f"accuracy/{key}"), accuracy_ci_low=m.get(f"accuracy_ci_low/{key}"),
+                accuracy_ci_high=m.get(f"accuracy_ci_high/{key}"), status=r.data.tags.get(f"status/{key}", "")))
+    return rows
 
 
 def sync_dir(out_dir: Path) -> RunRecord:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy.stats import binomtest
 
-from harness.metrics.compare import paired_comparison
+from harness.metrics.paired import paired_comparison
 
 # (gold, before, after, count)
 PAIRS = [

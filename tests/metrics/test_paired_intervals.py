@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import binom
 from statsmodels.stats.multitest import multipletests
 
-from harness.metrics.compare import newcombe_paired_interval, paired_change, paired_comparison
+from harness.metrics.paired import newcombe_paired_interval, paired_change, paired_comparison
 
 # Cavo et al. (2012), complete response before (rows) and after (columns) consolidation therapy:
 # both 59, before only 6, after only 16, neither 80. Published values from Fagerland, Lydersen & Laake,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.metrics.compare import paired_change
+from harness.metrics.paired import paired_change
 from benchmarks.coverage import STUDY_DRAWS
 from harness.metrics.weighted import ratio_interval
 

@@ -14,7 +14,7 @@ from harness.config import GateSpec, StrataSpec
 from harness.labels import BENIGN, UNKNOWN
 from harness.injection import ATTACKS, SEP
 from harness.metrics import compute_metrics
-from harness.metrics.compare import paired_change
+from harness.metrics.paired import paired_change
 from harness.metrics.rates import wilson
 from harness.policy import Policy, parse_policy
 from harness.record import Metrics, RunRecord

@@ -171,6 +171,10 @@ def test_mlflow_run_per_grading(quiz_dir: Path, answers: Path, tmp_path: Path, m
     assert run.data.tags["policy_id"] == "demo_hate" and run.data.tags["policy_version"] == "1"
     assert run.data.metrics["certified/ada"] == 1.0 and 0.9 < run.data.metrics["accuracy/ada"] <= 1.0
     assert {"leakage/cy", "over_enforcement/eve", "skipped/dee"} <= set(run.data.metrics)
+    # `runs --proficiency` shows each reviewer's grading, for a trend across policy versions.
+    assert main(["runs", "--proficiency", "--policy", "demo_hate", "--reviewer", "ada"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith(run_id)]
+    assert len(listed) == 1 and "demo_hate@v1" in listed[0] and "ada" in listed[0] and listed[0].endswith("certified")
 
 
 def test_a_run_reviewer_is_graded_as_one_more_member(quiz_dir: Path, answers: Path, tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
-"""Paired comparison of two policy versions judged by the same reviewer on the same items."""
+"""Paired statistics: two policy versions judged by the same reviewer on the same items (McNemar, Newcombe)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from harness.labels import BENIGN
+from harness.metrics.counts import Groups, Labels, records
 from harness.metrics.rates import wilson_bounds
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
@@ -27,39 +29,65 @@ def paired_comparison(before: pd.DataFrame, after: pd.DataFrame, slices: list[st
     out = _paired(joined)
     out["only_in_before"] = int(len(before) - len(joined))
     out["only_in_after"] = int(len(after) - len(joined))
-    out["slices"] = {
-        column: {str(value): _paired(group) for value, group in joined.groupby(column, sort=True)}
-        for column in slices
-    }
+    masks = _paired_masks(joined) if slices else []
+    out["slices"] = {}
+    for column in slices:
+        groups = Groups(joined[column])
+        counts = groups.sums(masks)
+        out["slices"][column] = {key: _paired_from_counts(counts[i]) for i, key in enumerate(groups.keys)}
     out["slice_adjustment"] = adjust_slice_p_values(out["slices"], adjust)
     flips = joined[joined["decision_before"] != joined["decision_after"]]
     keep = ["item_id", "text", "gold", "decision_before", "decision_after", "rationale_before",
             "rationale_after", *slices]
-    out["flips"] = flips[[c for c in keep if c in flips.columns]].to_dict(orient="records")
+    out["flips"] = records(flips[[c for c in keep if c in flips.columns]])
     return out
 
 
 def _paired(joined: pd.DataFrame) -> dict[str, Any]:
-    benign = joined["gold"].to_numpy() == BENIGN
-    b, a = joined["decision_before"].to_numpy(), joined["decision_after"].to_numpy()
-    decided = (b != ABSTAINED) & (a != ABSTAINED)
-    right_b = decided & ((b == ACTIONED) != benign)
-    right_a = decided & ((a == ACTIONED) != benign)
+    return _paired_from_counts([int(m.sum()) for m in _paired_masks(joined)])
+
+
+def _paired_masks(joined: pd.DataFrame) -> list[np.ndarray]:
+    """The row masks whose counts make `_paired`, in the order `_paired_from_counts` reads them."""
+    benign = Labels(joined["gold"], na="nan").equals(BENIGN)
+    before, after = Labels(joined["decision_before"], na="nan"), Labels(joined["decision_after"], na="nan")
+    decided = ~before.equals(ABSTAINED) & ~after.equals(ABSTAINED)
+    actioned_b, actioned_a = before.equals(ACTIONED), after.equals(ACTIONED)
+    allowed_b, allowed_a = before.equals(ALLOWED), after.equals(ALLOWED)
+    right_b = decided & (actioned_b != benign)
+    right_a = decided & (actioned_a != benign)
     fixed = decided & ~right_b & right_a
     broken = decided & right_b & ~right_a
-    newly_actioned = (b != ACTIONED) & (a == ACTIONED)
-    newly_allowed = (b != ALLOWED) & (a == ALLOWED)
+    newly_actioned = ~actioned_b & actioned_a
+    newly_allowed = ~allowed_b & allowed_a
+    masks = [np.ones(len(joined), dtype=bool), decided]
+    for mask in (newly_actioned, newly_allowed, fixed, broken):
+        masks += [mask & benign, mask & ~benign]
+    for b, a, among in ((actioned_b, actioned_a, decided & benign), (allowed_b, allowed_a, decided & ~benign)):
+        masks += [b & a & among, b & ~a & among, ~b & a & among, among]
+    return masks
+
+
+def _paired_from_counts(counts: Sequence[int]) -> dict[str, Any]:
+    (items, decided, na_benign, na_violating, nl_benign, nl_violating, fixed_benign, fixed_violating,
+     broken_benign, broken_violating, *changes) = (int(c) for c in counts)
     return {
-        "items": int(len(joined)),
-        "paired_decided": int(decided.sum()),
-        "newly_actioned": {"benign": int((newly_actioned & benign).sum()), "violating": int((newly_actioned & ~benign).sum())},
-        "newly_allowed": {"benign": int((newly_allowed & benign).sum()), "violating": int((newly_allowed & ~benign).sum())},
-        "fixed": {"benign": int((fixed & benign).sum()), "violating": int((fixed & ~benign).sum())},
-        "broken": {"benign": int((broken & benign).sum()), "violating": int((broken & ~benign).sum())},
-        "accuracy_mcnemar_p": _mcnemar_p(int(fixed.sum()), int(broken.sum())),
-        "over_enforcement_change": _paired_change(b == ACTIONED, a == ACTIONED, decided & benign),
-        "leakage_change": _paired_change(b == ALLOWED, a == ALLOWED, decided & ~benign),
+        "items": items,
+        "paired_decided": decided,
+        "newly_actioned": {"benign": na_benign, "violating": na_violating},
+        "newly_allowed": {"benign": nl_benign, "violating": nl_violating},
+        "fixed": {"benign": fixed_benign, "violating": fixed_violating},
+        "broken": {"benign": broken_benign, "violating": broken_violating},
+        "accuracy_mcnemar_p": _mcnemar_p(fixed_benign + fixed_violating, broken_benign + broken_violating),
+        "over_enforcement_change": _change_from_counts(changes[0:4]),
+        "leakage_change": _change_from_counts(changes[4:8]),
     }
+
+
+def _change_from_counts(counts: Sequence[int]) -> dict[str, Any]:
+    """(both, down, up, all) among the items of one rate -> `paired_change`."""
+    both, down, up, total = counts
+    return paired_change(both, down, up, total - both - down - up)
 
 
 def _mcnemar_p(fixed: int, broken: int) -> float:
@@ -67,14 +95,6 @@ def _mcnemar_p(fixed: int, broken: int) -> float:
     if fixed + broken == 0:
         return 1.0
     return float(mcnemar(np.array([[0, fixed], [broken, 0]]), exact=True).pvalue)
-
-
-def _paired_change(before: np.ndarray, after: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
-    """Change in a rate between paired versions (after - before) among the items in `mask`."""
-    both = int((before & after & mask).sum())
-    down = int((before & ~after & mask).sum())
-    up = int((~before & after & mask).sum())
-    return paired_change(both, down, up, int(mask.sum()) - both - down - up)
 
 
 def paired_change(both: int, down: int, up: int, neither: int, alpha: float = 0.05) -> dict[str, Any]:

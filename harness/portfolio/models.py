@@ -1,0 +1,143 @@
+"""Typed data of the portfolio: portfolio.json is written from these models and the page renders them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.record import Rate
+
+PORTFOLIO_JSON, PORTFOLIO_HTML = "portfolio.json", "portfolio.html"
+SCHEMA_VERSION = 1
+
+# ready: every gate passed; blocked: a gate failed; undecided: none failed but some are inconclusive or
+# have no data; no gates: the experiment set none; incomplete: the latest run did not judge every item.
+Verdict = Literal["ready", "blocked", "undecided", "no gates", "incomplete"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunRef(Model):
+    """Where one run lives: a run directory, or an MLflow run (child run id beside its parent)."""
+
+    name: str
+    created_at: str
+    source: str  # run directory, or "mlflow:<run id>"
+    report: str | None = None  # path or file: URI of the run's launch report, when it is on disk
+
+
+class Gate(Model):
+    gate: str
+    metric: str
+    scope: str
+    max: float | None
+    min: float | None
+    value: Rate | None
+    status: str
+
+
+class GateCounts(Model):
+    passed: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    no_data: int = 0
+
+
+class TimeToDeploy(Model):
+    first_run: str
+    first_passing_run: str | None
+    hours: float | None
+    text: str  # "2 d 3 h", or "not yet"
+
+
+class VersionRow(Model):
+    """One policy version under one reviewer, as its latest run as the candidate left it."""
+
+    policy_id: str
+    version: int
+    reviewer: str
+    runs: int
+    latest: RunRef
+    items: int
+    over_enforcement: Rate
+    leakage: Rate
+    gates: list[Gate]
+    counts: GateCounts
+    verdict: Verdict
+    blocking: list[str]  # the failing gates, as "<gate> (<scope>)"
+    time_to_deploy: TimeToDeploy
+
+
+class TrendPoint(Model):
+    version: int
+    reviewer: str
+    run: RunRef
+    over_enforcement: Rate
+    leakage: Rate
+    verdict: Verdict
+
+
+class PolicyTrend(Model):
+    policy_id: str
+    points: list[TrendPoint]  # oldest first
+
+
+class LanguageCell(Model):
+    """One language of one policy version's latest run (per reviewer)."""
+
+    policy_id: str
+    version: int
+    reviewer: str
+    language: str
+    items: int
+    over_enforcement: Rate
+    leakage: Rate
+    gates: list[Gate]
+    flagged: list[str]  # "over_enforcement higher than the other languages", ...
+    under_tested: bool
+    items_to_decide: int | None = None  # further items in the gate's denominator the planner says would decide it
+    note: str = ""
+
+
+class LanguageMatrix(Model):
+    languages: list[str]
+    policies: list[str]  # "<policy id> v<version> · <reviewer>", the matrix's columns
+    cells: list[LanguageCell]
+
+
+class Certified(Model):
+    policy_id: str
+    version: int
+    graded: int
+    certified: int
+    certified_reviewers: list[str]
+    created_at: str
+    source: str
+
+
+class PolicyTraining(Model):
+    policy_id: str
+    promoted_version: int | None  # newest version approved with `promote`, when the runs show one
+    certified_on_promoted: int | None
+    graded_on_promoted: int | None
+    note: str
+
+
+class Training(Model):
+    gradings: list[Certified]  # newest grading per policy version
+    policies: list[PolicyTraining]
+
+
+class Portfolio(Model):
+    schema_version: int = SCHEMA_VERSION
+    generated_at: str
+    source: str  # the tracking URI (credentials masked), or "run directories"
+    summary: list[str]
+    rows: list[VersionRow]
+    trends: list[PolicyTrend]
+    languages: LanguageMatrix
+    training: Training
+    notes: list[str] = Field(default_factory=list)
