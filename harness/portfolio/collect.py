@@ -48,7 +48,7 @@ def _order(obs: Observation) -> tuple[dt.datetime, str]:
 
 
 def gates_of(metrics: ReviewerMetrics) -> list[Gate]:
-    return [Gate.model_validate(g.model_dump()) for g in metrics.gates]
+    return list(metrics.gates)
 
 
 def verdict(obs: Observation) -> Verdict:

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.record import Rate
+from harness.record.metrics import GateResult as Gate  # one gate model: the run's own
 
 PORTFOLIO_JSON, PORTFOLIO_HTML = "portfolio.json", "portfolio.html"
 SCHEMA_VERSION = 1
@@ -27,16 +28,6 @@ class RunRef(Model):
     created_at: str
     source: str  # run directory, or "mlflow:<run id>"
     report: str | None = None  # path or file: URI of the run's launch report, when it is on disk
-
-
-class Gate(Model):
-    gate: str
-    metric: str
-    scope: str
-    max: float | None
-    min: float | None
-    value: Rate | None
-    status: str
 
 
 class GateCounts(Model):
