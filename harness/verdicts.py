@@ -63,5 +63,18 @@ def _storable(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
+# How an LLM answer that came back failed to become a verdict, by the reason's opening words (the
+# parser in reviewers/llm_verdict.py writes them); any other abstention is an answer that never came.
+ABSTENTION_KINDS = (("answer cut off", "cut off at the token limit"), ("empty answer", "empty answer"),
+                    ("refusal", "refusal"), ("unparseable answer", "unparseable answer"),
+                    ("answer has no true/false", "no verdict in the answer"))
+NO_ANSWER = "no answer (provider error, timeout or budget)"
+
+
+def abstention_kind(reason: str) -> str:
+    """The kind of one abstention: a returned answer that did not parse, or no answer at all."""
+    return next((kind for prefix, kind in ABSTENTION_KINDS if reason.startswith(prefix)), NO_ANSWER)
+
+
 def split_list(value: str) -> list[str]:
     return [part for part in str(value).split(";") if part] if value else []

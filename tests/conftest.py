@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from record_support import NOT_A_RECORD
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 POLICIES = REPO_ROOT / "prompts" / "policies" / "hate_speech"
@@ -26,9 +28,6 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-# A directory holding this file keeps record files a test wrote wrong on purpose (another schema
-# version, a torn write) out of the session-wide schema check below.
-NOT_A_RECORD = ".not-a-record"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -110,7 +110,7 @@ def _a_record_naming_a_file_outside_its_folder_is_refused(run_dir: Path, scratch
 
     from harness.errors import HarnessError
     from harness.record import read_record
-    from conftest import NOT_A_RECORD
+    from record_support import NOT_A_RECORD
 
     scratch.mkdir()
     (scratch / NOT_A_RECORD).touch()

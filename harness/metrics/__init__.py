@@ -11,6 +11,7 @@ from harness.evalset.annotations import Annotations
 from harness.labels import UNKNOWN
 from harness.metrics.agreement import agreement
 from harness.metrics.annotators import annotator_metrics
+from harness.metrics.answers import answer_breakdown
 from harness.metrics.paired import paired_comparison
 from harness.metrics.confusion import category_rates, rates, relabel_candidates, slice_rates, without_contested
 from harness.metrics.gates import evaluate_gates
@@ -51,7 +52,9 @@ def compute_metrics(verdicts: pd.DataFrame, *, candidate: str, baseline: str | N
     by_policy: dict[str, dict[str, Any]] = {}
     for (policy, reviewer), frame in per_item.groupby(["policy", "reviewer"], sort=False):
         entry = reviewer_metrics(frame, categories=categories, slices=slices, gates=gates)
-        entry["stability"] = stability(verdicts[(verdicts["policy"] == policy) & (verdicts["reviewer"] == reviewer)])
+        own = verdicts[(verdicts["policy"] == policy) & (verdicts["reviewer"] == reviewer)]
+        entry["stability"] = stability(own)
+        entry["answers"] = answer_breakdown(own)
         if is_weighted(frame, strata, prevalence):
             entry["weighted"] = weighted_metrics(frame, categories=categories, strata=strata, prevalence=prevalence)
         if (thresholds := threshold_analysis(frame[frame["gold"] != UNKNOWN], gates)) is not None:

@@ -188,6 +188,16 @@ class Thresholds(Model):
     operating_points: list[OperatingPoint]
 
 
+class Answers(Model):
+    """Every judgement of one reviewer (each sample): answers returned, parsed, abstentions by kind."""
+
+    judgements: int
+    returned: int  # answers that came back (parsed or not); provider errors and timeouts return none
+    parsed: int
+    parse_rate: Rate  # parsed / returned
+    abstentions: dict[str, int]
+
+
 class ReviewerMetrics(Rates):
     """All metrics of one reviewer under one policy version."""
 
@@ -197,6 +207,7 @@ class ReviewerMetrics(Rates):
     without_contested: WithoutContested | None = None
     gates: list[GateResult]
     stability: Stability | None = None
+    answers: Answers | None = None
     weighted: Weighted | None = None
     thresholds: Thresholds | None = None
 

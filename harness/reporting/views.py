@@ -67,6 +67,7 @@ class ReportView:
     injection: list[InjectionView]
     exemplars: list[ExemplarGroup]
     stability: list[tuple[str, str]]
+    answers: list[tuple[str, str]]
     provenance: Provenance
     curve_chart: Chart | None = None
     agreement_chart: Chart | None = None
@@ -111,6 +112,7 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
         injection=injection_views(metrics, record.items),
         exemplars=exemplar_groups(per_item, names, slices, rules),
         stability=_stability(reviewers),
+        answers=_answers(record, reviewers),
         provenance=provenance(record),
     )
     if record.baseline and record.baseline in record.policies and record.baseline != record.candidate:
@@ -151,6 +153,22 @@ def _stability(reviewers: dict[str, ReviewerMetrics]) -> list[tuple[str, str]]:
             out.append((name, f"{s.samples} samples per item; mean agreement with the majority "
                               f"{percent(number(s.mean_agreement))}; {s.unstable_items} items "
                               f"({percent(number(s.unstable_share))}) changed decision between samples"))
+    return out
+
+
+def _answers(record: RunRecord, reviewers: dict[str, ReviewerMetrics]) -> list[tuple[str, str]]:
+    """Parse rate of each LLM reviewer (a classifier always answers)."""
+    out = []
+    for name, m in reviewers.items():
+        params = record.reviewers.get(name)
+        a = m.answers
+        if a is None or params is None or params.type != "llm":
+            continue
+        kinds = "; ".join(f"{count} {short(kind, 60)}" for kind, count in a.abstentions.items()) or "no abstentions"
+        rate = a.parse_rate
+        parsed = (f"{percent(rate.rate)} [{percent(rate.ci_low)}, {percent(rate.ci_high)}] of the {a.returned} answers "
+                  f"returned parsed as a verdict" if rate.rate is not None else "no answer was returned")
+        out.append((name, f"{parsed}; abstentions: {kinds}"))
     return out
 
 

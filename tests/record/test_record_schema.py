@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import NOT_A_RECORD
+from record_support import NOT_A_RECORD
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.record import METRICS, RECORD, SCHEMA_VERSION, Metrics, RunRecord, read_record, write_record
