@@ -268,11 +268,16 @@ class GateSpec(StrictModel):
     min: float | None = Field(default=None, ge=0.0, le=1.0)
     category: str | None = None
     slice: dict[str, str] | None = None
+    # One gate per value of this slice column (e.g. `per: language`), each reported like a slice gate.
+    per: str | None = None
 
     @model_validator(mode="after")
     def _has_bound(self) -> "GateSpec":
         if self.max is None and self.min is None:
             raise ValueError("a gate needs 'max' or 'min'")
+        if self.per is not None and (self.slice is not None or self.category is not None):
+            raise ValueError("'per' makes one gate per value of a slice column; it cannot be combined with "
+                             "'slice' or 'category'")
         return self
 
 

@@ -100,7 +100,11 @@ def check_gates(scope: Scope, evalset: EvalSet) -> None:
         if gate.category is not None and gate.slice is not None:
             raise scope.fail(f"'{key}' gives both 'category' and 'slice'; a gate measures one scope, so split it "
                              "into two gates.")
-        if gate.category is not None:
+        if gate.per is not None:
+            if gate.per not in evalset.slices:
+                raise scope.fail(unknown(f"{key}.per", gate.per, f"a slice column of eval set {evalset.source}",
+                                         evalset.slices, fix="add it to eval_set.columns.slices or "))
+        elif gate.category is not None:
             check_category(scope, f"{key}.category", gate.category)
             if metric not in CATEGORY_METRICS:
                 raise scope.fail(f"'{key}' gates {metric} on category '{gate.category}', which is reported "

@@ -404,8 +404,15 @@ def judge_candidate(reviewer: str, before: pd.DataFrame, after: pd.DataFrame, ex
     gate_scopes: list[tuple[str, str]] = []
     for key, gate in experiment.gates.items():
         metric = key.split("@", 1)[0]
-        if gate.slice and metric in ("over_enforcement", "leakage"):
-            column, value = next(iter(gate.slice.items()))
+        if metric not in ("over_enforcement", "leakage"):
+            continue
+        if gate.slice:
+            scopes = [next(iter(gate.slice.items()))]
+        elif gate.per and gate.per in joined.columns:  # a gate per value: each value is a checked slice
+            scopes = [(gate.per, value) for value in sorted(set(joined[gate.per].astype(str)))]
+        else:
+            scopes = []
+        for column, value in scopes:
             if column in joined.columns and (metric, f"{column}={value}") not in gate_scopes:
                 gate_scopes.append((metric, f"{column}={value}"))
                 b, a, among = outcomes[metric]

@@ -11,13 +11,27 @@ PASS, FAIL, INCONCLUSIVE, NO_DATA = "pass", "fail", "inconclusive", "no data"
 
 def evaluate_gates(gates: dict[str, GateSpec], reviewer_metrics: dict[str, Any]) -> list[dict[str, Any]]:
     results = []
-    for key, gate in gates.items():
-        metric = key.split("@", 1)[0]
+    for key, metric, gate in expand_per_value(gates, reviewer_metrics):
         scope, value = _scope(gate, reviewer_metrics)
         rate = value.get(metric) if value else None
         results.append({"gate": key, "metric": metric, "scope": scope, "max": gate.max, "min": gate.min,
                         "value": rate, "status": _status(gate, rate)})
     return results
+
+
+def expand_per_value(gates: dict[str, GateSpec], metrics: dict[str, Any]) -> list[tuple[str, str, GateSpec]]:
+    """(name, metric, gate) of every gate; `leakage: {max: 0.1, per: language}` becomes one slice gate
+    per language the reviewer judged, named `leakage [language = de]`."""
+    out: list[tuple[str, str, GateSpec]] = []
+    for key, gate in gates.items():
+        metric = key.split("@", 1)[0]
+        if gate.per is None:
+            out.append((key, metric, gate))
+            continue
+        for value in sorted(metrics.get("slices", {}).get(gate.per, {})):
+            out.append((f"{key} [{gate.per} = {value}]", metric,
+                        GateSpec(max=gate.max, min=gate.min, slice={gate.per: str(value)})))
+    return out
 
 
 def _scope(gate: GateSpec, metrics: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
