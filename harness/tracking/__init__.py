@@ -116,7 +116,7 @@ def _log_runs(c: Any, record: RunRecord, out_dir: Path) -> None:
         "eval_set_items": evalset.items, "eval_set_sha256": evalset.sha256}.items()],
         tags=[RunTag("incomplete", str(record.incomplete).lower())]
         + [RunTag(k, str(v)) for k, v in record.lineage.items()])
-    dataset = evalset_input(evalset.model_dump(), record.items)
+    dataset = evalset_input(evalset, record.items)
     c.log_inputs(pid, datasets=[dataset])
     for name in (METRICS, RECORD, VERDICTS, ITEMS, REPORT, "report.md"):
         if (out_dir / name).exists():

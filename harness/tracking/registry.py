@@ -6,6 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from harness.record import EvalSetSummary
+
 SHA_TAG = "policy_harness.sha256"
 
 
@@ -34,16 +36,16 @@ def link_policy(client: Any, run_id: str, prompt_uri: str) -> None:
     client.link_prompt_version_to_run(run_id, client.get_prompt_version(name, int(version)))
 
 
-def evalset_input(evalset: dict[str, Any], items: pd.DataFrame) -> Any:
+def evalset_input(evalset: EvalSetSummary, items: pd.DataFrame) -> Any:
     """The eval set as an MLflow dataset input, built once and logged to every run of a record."""
     import warnings
 
     import mlflow.data
     from mlflow.entities import DatasetInput, InputTag
 
-    columns = [c for c in ("item_id", "text", "gold", "weight", *evalset.get("slices", [])) if c in items.columns]
+    columns = [c for c in ("item_id", "text", "gold", "weight", *evalset.slices) if c in items.columns]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MLflow warns that a path source is ambiguous; it picks the right one
-        dataset = mlflow.data.from_pandas(items[columns], source=str(evalset["source"]), name=str(evalset["name"]),
-                                          digest=str(evalset["sha256"])[:20])
+        dataset = mlflow.data.from_pandas(items[columns], source=str(evalset.source), name=str(evalset.name),
+                                          digest=str(evalset.sha256)[:20])
     return DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "eval")])

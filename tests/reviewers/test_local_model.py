@@ -50,5 +50,5 @@ def test_smollm2_reviewer_judges_every_item(tmp_path: Path, monkeypatch: pytest.
     assert record.usage["smol"].cost_usd == 0.0
     assert record.usage["smol"].calls == 3
     again = harness.run(experiment, out_dir=tmp_path / "out2", track=False)
-    assert again.usage["smol"]["calls"] == 0 and again.usage["smol"]["cached"] == 3
+    assert again.usage["smol"].calls == 0 and again.usage["smol"].cached == 3
     assert again.verdicts["decision"].tolist() == verdicts["decision"].tolist()
