@@ -15,7 +15,9 @@ from harness.verdicts import ABSTAINED, NO_ANSWER, abstention_kind
 def answer_breakdown(verdicts: pd.DataFrame) -> dict[str, Any]:
     """`verdicts`: one reviewer's rows under one policy (all samples), with decision and abstain_reason."""
     abstained = verdicts["decision"].to_numpy() == ABSTAINED
-    reasons = verdicts["abstain_reason"].fillna("").astype(str).to_numpy()[abstained]
+    # A verdict table built by hand (imported decisions, tests) may carry no reasons at all.
+    raw = verdicts["abstain_reason"] if "abstain_reason" in verdicts else pd.Series("", index=verdicts.index)
+    reasons = raw.fillna("").astype(str).to_numpy()[abstained]
     kinds = pd.Series([abstention_kind(r) for r in reasons], dtype=object).value_counts()
     by_kind = {str(kind): int(count) for kind, count in kinds.items()}
     parsed = int((~abstained).sum())
