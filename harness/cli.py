@@ -517,13 +517,12 @@ def summary(record: "object") -> str:
     sections = [(r.candidate, metrics.reviewers)]
     if metrics.baseline:
         sections.append((metrics.baseline.policy, metrics.baseline.reviewers))
-    baseline_reviewers = metrics.baseline.reviewers if metrics.baseline else {}
     for policy, reviewers in sections:
         for name, m in reviewers.items():
-            once = bool(metrics.baseline) and name not in baseline_reviewers and not r.reviewers[name].reads_policy
             lines.append(f"  {policy:<20} {name:<16} over-enforcement {pct(m.over_enforcement)}  "
                          f"leakage {pct(m.leakage)}  abstained {m.abstained}"
-                         + ("  (independent of the policy text: the same for both versions)" if once else ""))
+                         + ("  (independent of the policy text: the same for both versions)"
+                            if r.judged_once(name) else ""))
     for name, m in metrics.reviewers.items():
         for gate in m.gates:
             lines.append(f"  gate {gate.gate} ({name}, {gate.scope}): {gate.status}")

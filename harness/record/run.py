@@ -37,6 +37,14 @@ class RunRecord:
     lineage: dict[str, str] = Field(default_factory=dict)
     out_dir: str = ""
 
+    def judged_once(self, reviewer: str) -> bool:
+        """True for a reviewer that does not read the policy text and was judged under the candidate
+        only (the versions share their categories): its figures stand for both versions."""
+        params = self.reviewers.get(reviewer)
+        baseline = self.metrics.baseline
+        return (params is not None and not params.reads_policy and baseline is not None
+                and reviewer not in baseline.reviewers)
+
 
 def replace(record: RunRecord, **changes: Any) -> RunRecord:
     """A copy of `record` with some fields changed (validated like the constructor)."""

@@ -127,11 +127,8 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
 
 def _mark_policy_independent(record: RunRecord, rows: list[HeadlineRow]) -> list[HeadlineRow]:
     """A reviewer judged once because it does not read the policy text stands for both versions."""
-    baseline = record.metrics.baseline
-    once = {name for name, params in record.reviewers.items() if not params.reads_policy
-            and baseline is not None and name not in baseline.reviewers}
     return [dataclasses.replace(row, note=f"independent of the policy text: the same verdicts under "
-                                          f"{short(record.baseline or '', 80)}") if row.reviewer in once else row
+                                          f"{short(record.baseline or '', 80)}") if record.judged_once(row.reviewer) else row
             for row in rows]
 
 
