@@ -65,13 +65,7 @@ class LLMReviewer:
             out["api_base"] = c.api_base
         if c.seed is not None:
             out["seed"] = c.seed
-        if c.reasoning_effort is not None:
-            out["reasoning_effort"] = c.reasoning_effort
-        if c.params:
-            out["params"] = c.params
-        if self.template.layout != DEFAULT_LAYOUT:
-            out["prompt_layout"] = self.template.layout
-        return out
+        return {**out, **self._optional_settings(layout_key="prompt_layout")}
 
     def usage(self) -> dict[str, object]:
         usage = dict(self._usage)
@@ -87,13 +81,19 @@ class LLMReviewer:
         out: dict[str, object] = {"model": model, "temperature": c.temperature, "max_tokens": c.max_tokens,
                                   "seed": c.seed, "response_format": c.response_format,
                                   "template": self.template.sha256}
-        # Only when set, so judgements cached before these settings existed keep their keys.
+        return {**out, **self._optional_settings(layout_key="layout")}
+
+    def _optional_settings(self, *, layout_key: str) -> dict[str, object]:
+        """Settings that count only when set, so judgements cached before they existed keep their keys
+        (`layout_key`: the cache key has always said 'layout', the run's parameters 'prompt_layout')."""
+        c = self.config
+        out: dict[str, object] = {}
         if c.reasoning_effort is not None:
             out["reasoning_effort"] = c.reasoning_effort
         if c.params:
             out["params"] = c.params
         if self.template.layout != DEFAULT_LAYOUT:
-            out["layout"] = self.template.layout
+            out[layout_key] = self.template.layout
         return out
 
     def plan(self, items: pd.DataFrame, policy: Policy) -> tuple[PromptBuilder, list[Job]]:
