@@ -31,6 +31,7 @@ from harness.loop.candidate import check_candidate, policy_document
 from harness.loop.split import split_items
 from harness.policy import Policy
 from harness.prompts import neutralise
+from harness.record.metrics import Usage
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
 log = logging.getLogger(__name__)
@@ -115,12 +116,9 @@ class CurrentRates(BaseModel):
     errors: float | None
 
 
-class AuthorUsage(BaseModel):
-    calls: int = 0
-    cached: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float | None = 0.0
+class AuthorUsage(Usage):
+    """The author model's calls, counted like a reviewer's, plus the calls a spent budget skipped."""
+
     skipped_for_budget: int = 0
 
 

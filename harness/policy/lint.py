@@ -10,7 +10,7 @@ import importlib.util
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -205,16 +205,22 @@ def _body_start(text: str) -> int:
     return text[:match.end()].count("\n") if match else 0
 
 
-def _scan_rules(lines: list[str], start: int) -> list[_RuleLine]:
-    rules: list[_RuleLine] = []
-    in_exceptions, section = False, ""
+def _body_lines(lines: list[str], start: int) -> Iterator[tuple[int, str, str]]:
+    """(index, heading of the section it stands in, line) for every body line that is not a heading."""
+    section = ""
     for index in range(start, len(lines)):
         heading = _SECTION.match(lines[index])
         if heading:
             section = heading.group(1)
-            in_exceptions = "exception" in section.lower()
             continue
-        found = _RULE_LINE.match(lines[index])
+        yield index, section, lines[index]
+
+
+def _scan_rules(lines: list[str], start: int) -> list[_RuleLine]:
+    rules: list[_RuleLine] = []
+    for index, section, line in _body_lines(lines, start):
+        in_exceptions = "exception" in section.lower()
+        found = _RULE_LINE.match(line)
         if found and "example" not in section.lower() and "definition" not in section.lower():
             rule_id = found.group(1)
             rules.append(_RuleLine(rule_id, found.group(2).strip(), index + 1,
@@ -253,15 +259,10 @@ def _parse_without_duplicates(text: str, lines: list[str], rules: list[_RuleLine
 def _examples(lines: list[str], start: int) -> list[tuple[int, list[str]]]:
     """(line number, ids cited after the arrow) for every example line."""
     found: list[tuple[int, list[str]]] = []
-    section = ""
-    for index in range(start, len(lines)):
-        heading = _SECTION.match(lines[index])
-        if heading:
-            section = heading.group(1).lower()
+    for index, section, line in _body_lines(lines, start):
+        if "example" not in section.lower():
             continue
-        if "example" not in section:
-            continue
-        parts = _ARROW.split(lines[index], maxsplit=1)
+        parts = _ARROW.split(line, maxsplit=1)
         if len(parts) == 2:
             found.append((index + 1, [m.group(1) for m in _ID_TOKEN.finditer(_QUOTED.sub("", parts[1]))]))
     return found
@@ -297,28 +298,18 @@ def _categories_without_rules(policy: Policy, rules: list[_RuleLine], lines: lis
 
 
 def _hedges(lines: list[str], start: int, path: str) -> Iterable[Finding]:
-    section = ""
-    for index in range(start, len(lines)):
-        heading = _SECTION.match(lines[index])
-        if heading:
-            section = heading.group(1).lower()
-            continue
+    for index, section, line in _body_lines(lines, start):
         # Quoted example items are content, not instructions: their wording is not the policy's.
-        words = sorted({m.group(1).lower() for m in _HEDGE.finditer(_QUOTED.sub("", lines[index]))})
-        if words and "example" not in section:
+        words = sorted({m.group(1).lower() for m in _HEDGE.finditer(_QUOTED.sub("", line))})
+        if words and "example" not in section.lower():
             quoted = ", ".join(f"'{w}'" for w in words)
             yield Finding(path, index + 1, "W202", f"hedge word {quoted}; say exactly when the rule applies.")
 
 
 def _unused_terms(lines: list[str], start: int, rules: list[_RuleLine], path: str) -> Iterable[Finding]:
     rule_text = " ".join(r.text for r in rules).lower()
-    section = ""
-    for index in range(start, len(lines)):
-        heading = _SECTION.match(lines[index])
-        if heading:
-            section = heading.group(1).lower()
-            continue
-        found = _DEFINITION.match(lines[index]) if "definition" in section else None
+    for index, section, line in _body_lines(lines, start):
+        found = _DEFINITION.match(line) if "definition" in section.lower() else None
         if found:
             term = found.group(1).strip().rstrip(":")
             # A prefix match lets 'Slur' count in 'slurs' and 'Dehumanising language' in '... language,'.
