@@ -18,8 +18,10 @@ def answer_breakdown(verdicts: pd.DataFrame) -> dict[str, Any]:
     # A verdict table built by hand (imported decisions, tests) may carry no reasons at all.
     raw = verdicts["abstain_reason"] if "abstain_reason" in verdicts else pd.Series("", index=verdicts.index)
     reasons = raw.fillna("").astype(str).to_numpy()[abstained]
-    kinds = pd.Series([abstention_kind(r) for r in reasons], dtype=object).value_counts()
-    by_kind = {str(kind): int(count) for kind, count in kinds.items()}
+    by_kind: dict[str, int] = {}
+    for reason, count in pd.Series(reasons, dtype=object).value_counts().items():  # each distinct reason once
+        kind = abstention_kind(str(reason))
+        by_kind[kind] = by_kind.get(kind, 0) + int(count)
     parsed = int((~abstained).sum())
     returned = parsed + sum(count for kind, count in by_kind.items() if kind != NO_ANSWER)
     return {"judgements": int(len(verdicts)), "returned": returned, "parsed": parsed,
