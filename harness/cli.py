@@ -8,9 +8,14 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.config import Experiment
+    from harness.record import RunRecord
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -341,11 +346,11 @@ def _add_policy_loop_commands(sub: "argparse._SubParsersAction[argparse.Argument
     p.set_defaults(func=_diagnose)
 
 
-def _print_lint_summaries(experiment: "object") -> None:
+def _print_lint_summaries(experiment: "Experiment") -> None:
     from harness.policy.lint import lint_summary
 
-    for policy in filter(None, (experiment.policy, experiment.baseline)):  # type: ignore[attr-defined]
-        path = experiment.resolve(policy)  # type: ignore[attr-defined]
+    for policy in filter(None, (experiment.policy, experiment.baseline)):
+        path = experiment.resolve(policy)
         if Path(path).is_file():  # a missing file is reported by the run itself
             print(lint_summary(path), flush=True)
 
@@ -506,12 +511,9 @@ def _proficiency(args: argparse.Namespace) -> int:
     return 0
 
 
-def summary(record: "object") -> str:
+def summary(record: "RunRecord") -> str:
     from harness.reporting.markdown import pct
 
-    from harness.record import RunRecord
-
-    assert isinstance(record, RunRecord)
     r, metrics = record, record.metrics
     lines = [f"{r.name}: {r.evalset.items} items from {r.evalset.name}"]
     sections = [(r.candidate, metrics.reviewers)]
