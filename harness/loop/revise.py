@@ -31,7 +31,7 @@ from harness.loop.candidate import check_candidate, policy_document
 from harness.loop.split import split_items
 from harness.policy import Policy
 from harness.prompts import neutralise
-from harness.record.metrics import Usage
+from harness.record.metrics import PairedChange, Usage
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
 log = logging.getLogger(__name__)
@@ -43,20 +43,11 @@ MAX_EXEMPLARS_PER_KIND = 12
 Target = Literal["over_enforcement", "leakage", "errors"]
 
 
-class RateCheck(BaseModel):
-    """One paired comparison on the held-out part: current policy (before) vs candidate (after)."""
+class RateCheck(PairedChange):
+    """One paired comparison on the held-out part: current policy (before) vs candidate (after);
+    `p_adjusted` is Holm's, across the regression checks of one candidate x reviewer."""
 
     name: str  # "over_enforcement", "leakage", "errors", "leakage@HS", "over_enforcement@tactic=counter"
-    before: float | None
-    after: float | None
-    change: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    p_adjusted: float | None = None  # Holm, across the regression checks of one candidate x reviewer
-    n: int
-    up: int
-    down: int
     worse: bool = False
 
 
@@ -370,9 +361,7 @@ def paired_rate(name: str, before: pd.Series, after: pd.Series, among: pd.Series
 
     b, a = before[among], after[among]
     change = paired_change(int((b & a).sum()), int((b & ~a).sum()), int((~b & a).sum()), int((~b & ~a).sum()))
-    return RateCheck(name=name, before=change["before"], after=change["after"], change=change["change"],
-                     ci_low=change["ci_low"], ci_high=change["ci_high"], p_value=change["p_value"], n=change["n"],
-                     up=change["up"], down=change["down"])
+    return RateCheck(name=name, **change)
 
 
 def judge_candidate(reviewer: str, before: pd.DataFrame, after: pd.DataFrame, experiment: Experiment,
