@@ -7,26 +7,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from browser_support import Dom, chromium, run_chromium  # noqa: F401  (chromium is a fixture)
 from portfolio_runs import HOSTILE, Built
 
 from harness.portfolio import collect, write_portfolio
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "portfolio-screenshot.png"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        pytest.skip("chromium is not installed (tests/reporting/test_report_browser.py installs it when root)")
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -35,27 +24,8 @@ def page(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return html
 
 
-def _chromium(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([chromium, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True,
-                          timeout=180, check=False)
-
-
-class Dom(HTMLParser):
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
 def test_browser_dom_keeps_hostile_names_as_text(chromium: str, page: Path, tmp_path: Path) -> None:
-    result = _chromium(chromium, tmp_path / "profile", "--dump-dom", page.as_uri())
+    result = run_chromium(chromium, tmp_path / "profile", "--dump-dom", page.as_uri())
     assert result.returncode == 0, result.stderr[-2000:]
     dom = Dom(result.stdout)
     text = "".join(dom.text)
@@ -68,7 +38,7 @@ def test_browser_dom_keeps_hostile_names_as_text(chromium: str, page: Path, tmp_
 
 def test_browser_screenshot(chromium: str, page: Path, tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"
-    result = _chromium(chromium, tmp_path / "profile", "--hide-scrollbars", f"--screenshot={shot}",
+    result = run_chromium(chromium, tmp_path / "profile", "--hide-scrollbars", f"--screenshot={shot}",
                        "--window-size=1280,2200", page.as_uri())
     assert result.returncode == 0, result.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
