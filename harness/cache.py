@@ -12,12 +12,26 @@ import json
 import os
 import sqlite3
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
 
 DEFAULT_CACHE = Path(".cache") / "policy-harness" / "judgements.sqlite"
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A provider batch as submitted: which judgements (cache keys = custom ids) it holds and where."""
+
+    batch_id: str
+    input_file_id: str
+    provider: str
+    api_base: str
+    custom_ids: tuple[str, ...]
+    submitted_at: float
+    attempt: int  # 1: first submission; 2: the one resubmission of lines that failed transiently
 
 
 def default_cache_path() -> Path:
@@ -34,6 +48,10 @@ class JudgementCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS judgements (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            # Submitted provider batches, recorded the moment they exist: a re-run polls them, never resubmits.
+            self._db.execute("CREATE TABLE IF NOT EXISTS batches (batch_id TEXT PRIMARY KEY, input_file_id TEXT "
+                             "NOT NULL, provider TEXT NOT NULL, api_base TEXT NOT NULL, custom_ids TEXT NOT NULL, "
+                             "submitted_at REAL NOT NULL, attempt INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0)")
         except sqlite3.DatabaseError as err:  # not a cache (a stray file, a damaged disk): never guess at it
             self._db.close()
             raise HarnessError(f"is not a judgement cache SQLite can read ({err}); move it aside or set "
@@ -75,6 +93,25 @@ class JudgementCache:
                 if "full" in str(err):  # as in put
                     raise OSError(errno.ENOSPC, "No space left on device", str(self.path)) from err
                 raise
+
+    def record_batch(self, batch: BatchRecord) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO batches (batch_id, input_file_id, provider, api_base, custom_ids, "
+                             "submitted_at, attempt) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (batch.batch_id, batch.input_file_id, batch.provider, batch.api_base,
+                              json.dumps(list(batch.custom_ids)), batch.submitted_at, batch.attempt))
+
+    def live_batches(self, provider: str, api_base: str) -> list[BatchRecord]:
+        """Batches submitted to this endpoint whose lines are not all handled yet, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT batch_id, input_file_id, provider, api_base, custom_ids, submitted_at, "
+                                    "attempt FROM batches WHERE done = 0 AND provider = ? AND api_base = ? "
+                                    "ORDER BY submitted_at", (provider, api_base)).fetchall()
+        return [BatchRecord(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), row[5], row[6]) for row in rows]
+
+    def finish_batch(self, batch_id: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE batches SET done = 1 WHERE batch_id = ?", (batch_id,))
 
     def __len__(self) -> int:
         with self._lock:

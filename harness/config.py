@@ -239,6 +239,14 @@ class LLMReviewerConfig(StrictModel):
     reasoning_effort: Literal["low", "medium", "high"] | None = None
     # Provider settings passed through to the call as they are (top_p, extra_body, extra_headers).
     params: dict[str, JsonValue] = Field(default_factory=dict)
+    # Provider batch API (docs/batch.md): uncached judgements go out as JSONL files of requests.
+    batch: bool = False
+    batch_window: str = "24h"
+    poll_s: float = Field(default=30.0, gt=0)
+    batch_max_lines: int = Field(default=50_000, ge=1)
+    batch_max_bytes: int = Field(default=200_000_000, ge=1024)
+    batch_provider: Literal["openai", "azure", "vertex_ai", "bedrock"] | None = None  # litellm's custom_llm_provider
+    batch_discount: float = Field(default=0.5, gt=0.0, le=1.0)  # batch price = online price x this
 
     @field_validator("params")
     @classmethod
@@ -247,6 +255,31 @@ class LLMReviewerConfig(StrictModel):
 
         check_params(params)
         return params
+
+    @field_validator("batch_window")
+    @classmethod
+    def _window_in_hours(cls, window: str) -> str:
+        if not re.fullmatch(r"[1-9][0-9]*h", window):
+            raise ValueError(f"'batch_window' must be a whole number of hours such as '24h' (OpenAI accepts only "
+                             f"'24h'); got {window!r}")
+        return window
+
+    @model_validator(mode="after")
+    def _batch_provider(self) -> "LLMReviewerConfig":
+        if self.batch and self.model.startswith("local/"):
+            raise ValueError(f"reviewer '{self.name}' sets batch: true but the local model server has no batch "
+                             "API; remove 'batch' or use a provider model")
+        if not self.batch or self.batch_provider is not None:
+            return self
+        prefix = self.model.split("/", 1)[0] if "/" in self.model else ""
+        if prefix == "openai" or self.api_base:
+            self.batch_provider = "openai"
+        elif prefix in ("azure", "vertex_ai", "bedrock"):
+            self.batch_provider = prefix  # type: ignore[assignment]
+        else:
+            raise ValueError(f"reviewer '{self.name}' sets batch: true but no batch API is known for model "
+                             f"'{self.model}'; set 'batch_provider' to one of openai, azure, vertex_ai, bedrock")
+        return self
 
     @model_validator(mode="after")
     def _room_to_reason(self) -> "LLMReviewerConfig":
@@ -302,6 +335,7 @@ class AuthorConfig(StrictModel):
     target: Literal["over_enforcement", "leakage", "errors"] = "errors"
     max_tokens: int = Field(default=2048, ge=1)
     max_policy_tokens: int = Field(default=900, ge=1)
+    describe_clusters: int = Field(default=3, ge=0)  # largest N clusters per grouping get a description; 0: none
     max_cost_usd: float | None = Field(default=None, ge=0)
     timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)

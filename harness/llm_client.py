@@ -146,7 +146,22 @@ class LLMClient:
         return None
 
     async def _call_openai(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> Completion:
-        body: dict[str, Any] = {"model": self.endpoint.model.removeprefix(OPENAI_PREFIX), "messages": messages,
+        body, options = self.chat_request(messages, schema, self.endpoint.model.removeprefix(OPENAI_PREFIX))
+        # A plain POST: the SDK's typed create() re-walks every message against its TypedDicts and
+        # builds pydantic models of the answer, which is most of its CPU per call. Status errors,
+        # auth headers and timeouts are still the SDK's.
+        raw = await self._openai_client().post("/chat/completions", body=body, cast_to=bytes, options=options)
+        try:
+            data = json.loads(raw)
+        except ValueError as err:
+            raise MalformedResponse(f"malformed response body ({_first_line(err)}): {raw[:120]!r}") from None
+        return self.parse_chat_completion(data)
+
+    def chat_request(self, messages: list[dict[str, str]], schema: dict[str, Any],
+                     model: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The chat-completions body as sent (online, or as a batch line), and the request options
+        (headers, query) that travel beside it."""
+        body: dict[str, Any] = {"model": model, "messages": messages,
                                 "temperature": self.temperature, "max_tokens": self.max_tokens}
         if self.seed is not None:
             body["seed"] = self.seed
@@ -164,31 +179,35 @@ class LLMClient:
         if query := params.pop(EXTRA_QUERY, None):
             options["params"] = query
         body.update(params)
-        # A plain POST: the SDK's typed create() re-walks every message against its TypedDicts and
-        # builds pydantic models of the answer, which is most of its CPU per call. Status errors,
-        # auth headers and timeouts are still the SDK's.
-        raw = await self._openai_client().post("/chat/completions", body=body, cast_to=bytes, options=options)
+        return body, options
+
+    def parse_chat_completion(self, data: Any, *, price_factor: float = 1.0) -> Completion:
+        """A chat-completion JSON object as a Completion, its cost at the price x `price_factor`
+        (a batch's discount); MalformedResponse when it is not one."""
         try:
-            data = json.loads(raw)
             choice = data["choices"][0]
             message = choice["message"]
             content = message.get("content")
             # vLLM and Ollama put it in `reasoning` (older vLLM: `reasoning_content`); DeepSeek in `reasoning_content`.
             reasoning = message.get("reasoning_content") or message.get("reasoning")
             finish_reason = choice.get("finish_reason")
+            usage = data.get("usage") or {}
+            prompt_tokens = int(usage.get("prompt_tokens") or 0)
+            completion_tokens = int(usage.get("completion_tokens") or 0)
+            cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+            reasoning_tokens = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
-            raise MalformedResponse(f"malformed response body ({_first_line(err)}): {raw[:120]!r}") from None
+            raise MalformedResponse(f"malformed response body ({_first_line(err)}): {str(data)[:120]!r}") from None
         if isinstance(content, str):  # as in _completion: a JSON-escaped lone surrogate is not text
             content = content.encode("utf-8", "replace").decode("utf-8")
-        usage = data.get("usage") or {}
-        prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        completion_tokens = int(usage.get("completion_tokens") or 0)
-        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-        reasoning_tokens = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
         cost = self._cost(prompt_tokens, completion_tokens, cached)
+        reasoning_cost = self._reasoning_cost(reasoning_tokens, cost)
+        if price_factor != 1.0:
+            cost = None if cost is None else cost * price_factor
+            reasoning_cost = None if reasoning_cost is None else reasoning_cost * price_factor
         return Completion(content=content, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                           cost_usd=cost, reasoning=_text(reasoning), reasoning_tokens=reasoning_tokens,
-                          reasoning_cost_usd=self._reasoning_cost(reasoning_tokens, cost),
+                          reasoning_cost_usd=reasoning_cost,
                           finish_reason=finish_reason if isinstance(finish_reason, str) else None)
 
     def _openai_client(self) -> Any:

@@ -440,6 +440,7 @@ class Usage(Model):
     abstained: int = 0
     reasoning_tokens: int = 0  # part of completion_tokens
     reasoning_cost_usd: float | None = 0.0  # part of cost_usd
+    batches: int = 0  # provider batches submitted (batch: true)
 
 
 class Metrics(Model):

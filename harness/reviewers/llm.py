@@ -43,7 +43,7 @@ class LLMReviewer:
         self._client: Any = None
         self._usage: dict[str, Any] = {"calls": 0, "cached": 0, "prompt_tokens": 0, "completion_tokens": 0,
                                        "cost_usd": 0.0, "cost_unknown_calls": 0, "retries": 0, "abstained": 0,
-                                       "reasoning_tokens": 0, "reasoning_cost_usd": 0.0}
+                                       "reasoning_tokens": 0, "reasoning_cost_usd": 0.0, "batches": 0}
         if config.api_key_env and not is_local(config.model) and not os.environ.get(config.api_key_env):
             raise HarnessError(f"reviewer '{config.name}' reads its API key from the environment variable "
                                f"{config.api_key_env}, which is not set; export it before running.")
@@ -65,6 +65,8 @@ class LLMReviewer:
             out["api_base"] = c.api_base
         if c.seed is not None:
             out["seed"] = c.seed
+        if c.batch:  # how the judgements were sent; not part of their cache key
+            out.update(batch=True, batch_provider=c.batch_provider, batch_discount=c.batch_discount)
         return {**out, **self._optional_settings(layout_key="prompt_layout")}
 
     def usage(self) -> dict[str, object]:
@@ -118,10 +120,12 @@ class LLMReviewer:
         model = self.config.model if not is_local(self.config.model) else "openai/" + self.config.model[6:]
         prompt_tokens = sum(count_tokens(model, builder.messages(text)) for _, text, _, _ in todo)
         completion_tokens = len(todo) * self.config.max_tokens
+        cost = 0.0 if is_local(self.config.model) else estimate_cost(model, prompt_tokens, completion_tokens,
+                                                                     self.config.price)
         return {"judgements": len(jobs), "cached": len(jobs) - len(todo), "to_send": len(todo),
-                "prompt_tokens": prompt_tokens, "max_completion_tokens": completion_tokens,
-                "max_cost_usd": 0.0 if is_local(self.config.model)
-                else estimate_cost(model, prompt_tokens, completion_tokens, self.config.price)}
+                "prompt_tokens": prompt_tokens, "max_completion_tokens": completion_tokens, "max_cost_usd": cost,
+                # what the same requests cost through the provider's batch API (`batch_discount`)
+                "max_cost_usd_batch": None if cost is None else cost * self.config.batch_discount}
 
     def review(self, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
         """`review_async` from sync code; inside a running event loop it runs on a worker thread."""
@@ -163,6 +167,14 @@ class LLMReviewer:
         if limit is not None and not is_local(self.config.model):  # counting tokens may import litellm: seconds
             budget = await asyncio.to_thread(Budget, limit, spent=self._usage["cost_usd"], config=self.config,
                                              builder=builder)
+        if self.config.batch:
+            from harness.reviewers.batch import BatchRun
+
+            try:
+                await BatchRun(self, client, builder, schema, answers, budget).run(todo)
+            finally:
+                await client.aclose()
+            return
         writer = _CacheWriter(self.cache)
         from tqdm import tqdm
 
@@ -189,14 +201,7 @@ class LLMReviewer:
                 if completion.error:
                     answers[key] = {"error": completion.error}  # not cached: a re-run tries again
                 else:
-                    entry = {"content": completion.content, "prompt_tokens": completion.prompt_tokens,
-                             "completion_tokens": completion.completion_tokens, "cost_usd": completion.cost_usd}
-                    if completion.reasoning is not None:
-                        entry["reasoning"] = completion.reasoning
-                    if completion.reasoning_tokens:
-                        entry["reasoning_tokens"] = completion.reasoning_tokens
-                    if completion.finish_reason not in (None, "stop"):
-                        entry["finish_reason"] = completion.finish_reason
+                    entry = answer_entry(completion)
                     writer.put(key, entry)
                     answers[key] = entry
                     self._count(completion)
@@ -223,8 +228,11 @@ class LLMReviewer:
                 progress.close()
                 await client.aclose()
         if budget is not None and budget.exhausted:
-            raise BudgetExceeded(f"reviewer '{self.name}' reached its budget of ${budget.limit:.2f}; "
-                                 f"{len(todo) - len([j for j in todo if j[3] in answers])} judgements were not made")
+            raise self.budget_exceeded(budget.limit, todo, answers)
+
+    def budget_exceeded(self, limit: float, todo: list[Job], answers: dict[str, dict[str, Any]]) -> BudgetExceeded:
+        return BudgetExceeded(f"reviewer '{self.name}' reached its budget of ${limit:.2f}; "
+                              f"{len(todo) - len([j for j in todo if j[3] in answers])} judgements were not made")
 
     def _count(self, completion: Any) -> None:
         self._usage["calls"] += 1
@@ -269,6 +277,19 @@ class LLMReviewer:
             self._server.stop()
             self._server = None
         self._client = None
+
+
+def answer_entry(completion: Any) -> dict[str, Any]:
+    """A good answer as the judgement cache stores it (online and batch alike)."""
+    entry: dict[str, Any] = {"content": completion.content, "prompt_tokens": completion.prompt_tokens,
+                             "completion_tokens": completion.completion_tokens, "cost_usd": completion.cost_usd}
+    if completion.reasoning is not None:
+        entry["reasoning"] = completion.reasoning
+    if completion.reasoning_tokens:
+        entry["reasoning_tokens"] = completion.reasoning_tokens
+    if completion.finish_reason not in (None, "stop"):
+        entry["finish_reason"] = completion.finish_reason
+    return entry
 
 
 class _CacheWriter:

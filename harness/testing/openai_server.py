@@ -450,15 +450,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def serve_until_signalled(server: FakeOpenAIServer) -> int:
+    """Run a server from the command line: print its base URL, stop on SIGINT or SIGTERM."""
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
-    with FakeOpenAIServer(**vars(args)) as server:
+    with server:
         print(server.base_url, flush=True)
         stopped.wait()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return serve_until_signalled(FakeOpenAIServer(**vars(parse_args(argv))))
 
 
 if __name__ == "__main__":
