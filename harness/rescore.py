@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.record import EvalSetSummary, RunRecord, read_record
+from harness.record import EvalSetSummary, MlflowIds, RunRecord, read_record, replace
 
 
 def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, track: bool) -> RunRecord:
@@ -18,6 +18,8 @@ def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, 
     from harness.runner import evalset_summary, finish, join_gold
 
     old = read_record(source)
+    if experiment_path is None and "score" in old.experiment:
+        return _rescore_scored(old, source, out_dir, track)
     experiment = load_experiment(experiment_path) if experiment_path else Experiment.model_validate(old.experiment)
     verdicts = old.verdicts[[c for c in old.verdicts.columns if c in _VERDICT_CORE]]
     if experiment_path:
@@ -47,6 +49,29 @@ def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, 
         created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), incomplete=old.incomplete,
         incomplete_reason=old.incomplete_reason, usage=old.usage,
         lineage={"policy_harness.rescored_from": old.mlflow.parent_run_id or str(source)})
+    target = out_dir or source.parent / f"{source.name}-rescored-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    finish(record, target, track=track, report=True, experiment_name=old.mlflow.experiment_name)
+    return record
+
+
+def _rescore_scored(old: RunRecord, source: Path, out_dir: Path | None, track: bool) -> RunRecord:
+    """A `score` record has no experiment: the metrics are rebuilt from its verdicts and items (one
+    row per item, or the collapsed table), and its prediction-powered block, which reads rows
+    without gold that the record does not keep, is carried over."""
+    from harness.evalset import EvalSet
+    from harness.metrics import compute_metrics
+    from harness.runner import finish, join_gold
+
+    summary = old.evalset
+    verdicts = old.verdicts[[c for c in old.verdicts.columns if c in _VERDICT_CORE]]
+    joined = join_gold(verdicts, EvalSet(summary.name, summary.source, old.items, list(summary.slices), summary.sha256))
+    metrics = compute_metrics(joined, candidate=old.candidate, baseline=old.baseline,
+                              categories=[c.id for c in old.policies[old.candidate].categories],
+                              slices=list(summary.slices), gates={})
+    metrics.prediction_powered = old.metrics.prediction_powered
+    record = replace(old, verdicts=joined, metrics=metrics, mlflow=MlflowIds(), out_dir="",
+                     created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                     lineage={"policy_harness.rescored_from": old.mlflow.parent_run_id or str(source)})
     target = out_dir or source.parent / f"{source.name}-rescored-{dt.datetime.now():%Y%m%d-%H%M%S}"
     finish(record, target, track=track, report=True, experiment_name=old.mlflow.experiment_name)
     return record

@@ -13,6 +13,7 @@ from harness.metrics.agreement import agreement
 from harness.metrics.annotators import annotator_metrics
 from harness.metrics.answers import answer_breakdown
 from harness.metrics.paired import paired_comparison
+from harness.metrics.counts import COUNT, ITEM_KEY, with_item_keys
 from harness.metrics.confusion import category_rates, rates, relabel_candidates, slice_rates, without_contested
 from harness.metrics.gates import evaluate_gates
 from harness.metrics.languages import language_rates
@@ -46,13 +47,19 @@ def compute_metrics(verdicts: pd.DataFrame, *, candidate: str, baseline: str | N
     """`verdicts` is the joined verdict table (gold, text and slices beside each decision).
     `strata` and `prevalence` (the eval set's) turn on population estimates, as does a weight column;
     `annotations` (an annotated set's raw judgements) adds the `annotators` block."""
+    [verdicts] = with_item_keys(verdicts)
     per_item = majority(verdicts)
     # Unknown gold (multi-label sets with missing labels) counts in no error rate or agreement with gold.
-    known = per_item[per_item["gold"] != UNKNOWN]
+    # Only the columns agreement and the paired comparison read: copying every column of a million
+    # rows costs more than their counting.
+    paired_columns = [ITEM_KEY, "item_id", "policy", "reviewer", "gold", "decision", "text", "rationale", "rule_ids",
+                      COUNT, *slices]
+    known = per_item.loc[per_item["gold"] != UNKNOWN, [c for c in dict.fromkeys(paired_columns) if c in per_item]]
+    repeated = per_item is not verdicts
     by_policy: dict[str, dict[str, Any]] = {}
     for (policy, reviewer), frame in per_item.groupby(["policy", "reviewer"], sort=False):
         entry = reviewer_metrics(frame, categories=categories, slices=slices, gates=gates)
-        own = verdicts[(verdicts["policy"] == policy) & (verdicts["reviewer"] == reviewer)]
+        own = verdicts[(verdicts["policy"] == policy) & (verdicts["reviewer"] == reviewer)] if repeated else frame
         entry["stability"] = stability(own)
         entry["answers"] = answer_breakdown(own)
         if is_weighted(frame, strata, prevalence):

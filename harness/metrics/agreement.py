@@ -7,12 +7,12 @@ import itertools
 import warnings as python_warnings
 from typing import Any
 
-import krippendorff
 import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
 from harness.metrics.confusion import gold_status
+from harness.metrics.counts import COUNT, ITEM_KEY, multiplicity, tally, with_item_keys
 from harness.verdicts import ACTIONED, ALLOWED
 
 MAX_LISTED = 200
@@ -25,64 +25,77 @@ def agreement(per_item: pd.DataFrame) -> dict[str, Any]:
     Decisions are compared as actioned / allowed; an abstention is a missing rating (left out of a
     kappa pair, and handled as missing by Krippendorff's alpha), never a third answer.
     """
-    table = per_item.pivot_table(index="item_id", columns="reviewer", values="decision", aggfunc="first")
+    [per_item] = with_item_keys(per_item)
+    table = per_item.pivot_table(index=ITEM_KEY, columns="reviewer", values="decision", aggfunc="first")
     reviewers = [str(r) for r in table.columns]
-    ratings = table.apply(lambda col: col.map({ACTIONED: 1.0, ALLOWED: 0.0})).astype(float)
-    columns = [c for c in ("item_id", "gold", "text") if c in per_item]
-    items = per_item[columns].drop_duplicates("item_id").set_index("item_id").reindex(table.index)
+    decisions = table.to_numpy()
+    ratings = pd.DataFrame(np.where(decisions == ACTIONED, 1.0, np.where(decisions == ALLOWED, 0.0, np.nan)),
+                           index=table.index, columns=table.columns)
+    columns = [c for c in ("item_id", "gold", "text", COUNT) if c in per_item]
+    items = per_item[[ITEM_KEY, *columns]].drop_duplicates(ITEM_KEY).set_index(ITEM_KEY).reindex(table.index)
     _, violating, unknown = gold_status(items)
     gold = np.where(unknown, np.nan, violating.astype(float))  # unknown gold is no rating
+    count = multiplicity(items)
     notes: list[str] = []
     out: dict[str, Any] = {
         "scale": "actioned vs allowed; abstentions are missing ratings",
         "reviewers": reviewers,
-        "with_gold": {r: _kappa(gold, ratings[r].to_numpy(), f"{r} vs gold", notes) for r in reviewers},
-        "pairs": [{"a": a, "b": b, **_kappa(ratings[a].to_numpy(), ratings[b].to_numpy(), f"{a} vs {b}", notes)}
+        "with_gold": {r: _kappa(gold, ratings[r].to_numpy(), count, f"{r} vs gold", notes) for r in reviewers},
+        "pairs": [{"a": a, "b": b, **_kappa(ratings[a].to_numpy(), ratings[b].to_numpy(), count, f"{a} vs {b}", notes)}
                   for a, b in itertools.combinations(reviewers, 2)],
-        "krippendorff_alpha": _alpha(ratings.to_numpy().T, notes) if len(reviewers) >= 2 else None,
+        "krippendorff_alpha": _alpha(ratings.to_numpy().T, count, notes) if len(reviewers) >= 2 else None,
     }
     if len(reviewers) < 2:
         out["krippendorff_alpha_absent"] = (f"Krippendorff's alpha needs two or more reviewers; only "
                                             f"{len(reviewers)} judged these items")
         notes.append(out["krippendorff_alpha_absent"])
-    out.update(_disagreements(ratings, gold, items, table))
+    out.update(_disagreements(ratings, gold, items, table, count))
     out["warnings"] = notes
     return out
 
 
-def _kappa(x: np.ndarray, y: np.ndarray, label: str, notes: list[str]) -> dict[str, Any]:
+def _kappa(x: np.ndarray, y: np.ndarray, count: np.ndarray, label: str, notes: list[str]) -> dict[str, Any]:
+    """Each item counts `count` times (sklearn's sample_weight)."""
     both = ~np.isnan(x) & ~np.isnan(y)
-    n = int(both.sum())
+    n = tally(both, count)
     if n == 0:
         notes.append(f"{label}: no item rated by both; no kappa")
         return {"kappa": None, "agreement": None, "n": 0}
-    a, b = x[both].astype(int), y[both].astype(int)
-    observed = float((a == b).mean())
+    a, b, w = x[both].astype(int), y[both].astype(int), count[both]
+    observed = tally(a == b, w) / n
     if len(set(a) | set(b)) < 2:
         # Both raters gave one and the same answer throughout: chance agreement is 1, kappa is 0/0.
         notes.append(f"{label}: every rating is the same answer; kappa is undefined")
         return {"kappa": None, "agreement": observed, "n": n}
     with python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore", RuntimeWarning)
-        kappa = float(cohen_kappa_score(a, b, labels=[0, 1]))
+        kappa = float(cohen_kappa_score(a, b, labels=[0, 1], sample_weight=w))
     return {"kappa": kappa if np.isfinite(kappa) else None, "agreement": observed, "n": n}
 
 
-def _alpha(reliability: np.ndarray, notes: list[str]) -> dict[str, Any] | None:
-    """Nominal Krippendorff's alpha over reviewers x items (the `krippendorff` package)."""
+def _alpha(reliability: np.ndarray, count: np.ndarray, notes: list[str]) -> dict[str, Any] | None:
+    """Nominal Krippendorff's alpha over reviewers x items, each item counting `count` times.
+
+    From the coincidence matrix (Krippendorff, "Computing Krippendorff's Alpha-Reliability", 2011):
+    alpha = 1 - (n - 1) o_01 / (n_0 n_1). The `krippendorff` package takes no unit weights, which a
+    collapsed prediction log needs; tests/metrics check this gives the package's value."""
     pairable = (~np.isnan(reliability)).sum(axis=0) >= 2
     rated = reliability[:, pairable]
     values = set(rated[~np.isnan(rated)].tolist())
+    items = tally(pairable, count)
     if not pairable.any() or len(values) < 2:
         notes.append("Krippendorff's alpha: fewer than two items rated twice, or one answer throughout; undefined")
-        return {"alpha": None, "raters": int(reliability.shape[0]), "items": int(pairable.sum())}
-    value = float(krippendorff.alpha(reliability_data=rated, level_of_measurement="nominal"))
-    return {"alpha": value if np.isfinite(value) else None, "raters": int(reliability.shape[0]),
-            "items": int(pairable.sum())}
+        return {"alpha": None, "raters": int(reliability.shape[0]), "items": items}
+    ones, zeros = (rated == 1).sum(axis=0), (rated == 0).sum(axis=0)
+    w = count[pairable] / (ones + zeros - 1)
+    o_01, o_00, o_11 = (w * ones * zeros).sum(), (w * zeros * (zeros - 1)).sum(), (w * ones * (ones - 1)).sum()
+    n_0, n_1 = o_00 + o_01, o_11 + o_01
+    value = float(1.0 - (n_0 + n_1 - 1) * o_01 / (n_0 * n_1))
+    return {"alpha": value if np.isfinite(value) else None, "raters": int(reliability.shape[0]), "items": items}
 
 
 def _disagreements(ratings: pd.DataFrame, gold: np.ndarray, items: pd.DataFrame,
-                   decisions: pd.DataFrame) -> dict[str, Any]:
+                   decisions: pd.DataFrame, count: np.ndarray) -> dict[str, Any]:
     """Items the reviewers split on, and items every deciding reviewer got wrong against gold."""
     values = ratings.to_numpy()
     decided = ~np.isnan(values)
@@ -91,18 +104,18 @@ def _disagreements(ratings: pd.DataFrame, gold: np.ndarray, items: pd.DataFrame,
         actioned = np.nansum(values, axis=1)
     split = some & (actioned > 0) & (actioned < decided.sum(axis=1))
     wrong = some & ~np.isnan(gold) & (np.where(decided, values != gold[:, None], True).all(axis=1))
-    return {"split": _listed(split, decisions, items), "all_wrong": _listed(wrong, decisions, items)}
+    return {"split": _listed(split, decisions, items, count), "all_wrong": _listed(wrong, decisions, items, count)}
 
 
-def _listed(mask: np.ndarray, decisions: pd.DataFrame, items: pd.DataFrame) -> dict[str, Any]:
+def _listed(mask: np.ndarray, decisions: pd.DataFrame, items: pd.DataFrame, count: np.ndarray) -> dict[str, Any]:
     rows = []
     # `items` is aligned with `decisions`: rows are taken by position, not looked up by id.
     at = np.flatnonzero(mask)[:MAX_LISTED]
     reviewers = [str(r) for r in decisions.columns]
     texts = items["text"].to_numpy()[at] if "text" in items else [""] * len(at)
-    for item_id, gold, text, row in zip(decisions.index[at], items["gold"].to_numpy()[at], texts,
+    for item_id, gold, text, row in zip(items["item_id"].to_numpy()[at], items["gold"].to_numpy()[at], texts,
                                         decisions.to_numpy()[at]):
         rows.append({"item_id": str(item_id), "gold": str(gold),
                      "text": "" if pd.isna(text) else str(text)[:TEXT_CHARS],
                      "decisions": {r: ("not judged" if pd.isna(v) else str(v)) for r, v in zip(reviewers, row)}})
-    return {"count": int(mask.sum()), "items": rows}
+    return {"count": tally(mask, count), "items": rows}

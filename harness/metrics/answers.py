@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness.metrics.counts import multiplicity, tally
 from harness.metrics.rates import wilson
 from harness.verdicts import ABSTAINED, NO_ANSWER, abstention_kind
 
@@ -18,11 +19,13 @@ def answer_breakdown(verdicts: pd.DataFrame) -> dict[str, Any]:
     # A verdict table built by hand (imported decisions, tests) may carry no reasons at all.
     raw = verdicts["abstain_reason"] if "abstain_reason" in verdicts else pd.Series("", index=verdicts.index)
     reasons = raw.fillna("").astype(str).to_numpy()[abstained]
+    count = multiplicity(verdicts)
     by_kind: dict[str, int] = {}
-    for reason, count in pd.Series(reasons, dtype=object).value_counts().items():  # each distinct reason once
+    # each distinct reason once
+    for reason, n in pd.Series(count[abstained]).groupby(pd.Series(reasons, dtype=object)).sum().items():
         kind = abstention_kind(str(reason))
-        by_kind[kind] = by_kind.get(kind, 0) + int(count)
-    parsed = int((~abstained).sum())
-    returned = parsed + sum(count for kind, count in by_kind.items() if kind != NO_ANSWER)
-    return {"judgements": int(len(verdicts)), "returned": returned, "parsed": parsed,
+        by_kind[kind] = by_kind.get(kind, 0) + int(n)
+    parsed = tally(~abstained, count)
+    returned = parsed + sum(n for kind, n in by_kind.items() if kind != NO_ANSWER)
+    return {"judgements": int(count.sum()), "returned": returned, "parsed": parsed,
             "parse_rate": wilson(parsed, returned), "abstentions": by_kind}

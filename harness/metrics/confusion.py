@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from harness.labels import BENIGN, UNKNOWN
-from harness.metrics.counts import Groups, Labels
+from harness.metrics.counts import COUNT, ITEM_KEY, Groups, Labels, multiplicity, tally, with_item_keys
 from harness.metrics.rates import SMALL_SAMPLE, wilson
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
@@ -18,7 +18,8 @@ def rates(frame: pd.DataFrame) -> dict[str, Any]:
     """Headline rates for one reviewer x policy; `frame` has columns gold and decision.
     Items whose gold is unknown count in `items` and abstentions only: whether acting on them
     was right is not known."""
-    return rates_from_counts([int(m.sum()) for m in rate_masks(frame)])
+    count = multiplicity(frame)
+    return rates_from_counts([tally(m, count) for m in rate_masks(frame)])
 
 
 def rate_masks(frame: pd.DataFrame) -> list[np.ndarray]:
@@ -76,6 +77,7 @@ def category_rates(frame: pd.DataFrame, category_ids: list[str]) -> dict[str, An
     actioned = decision.equals(ACTIONED)
     allowed = decision.equals(ALLOWED)
     some_prediction = predicted.where(lambda p: p != "")
+    count = multiplicity(frame)
     out: dict[str, Any] = {}
     for cid in category_ids:
         has_cat = predicted.where(lambda p: cid in p.split(";"))
@@ -83,13 +85,13 @@ def category_rates(frame: pd.DataFrame, category_ids: list[str]) -> dict[str, An
         unknown = _unknown_for(wholly_unknown, listed, cid)
         negative = ~of_cat & ~unknown
         out[cid] = {
-            "items": int(of_cat.sum()),
-            "unknown": int(unknown.sum()),
-            "leakage": wilson(int((of_cat & allowed).sum()), int((of_cat & decided).sum())),
-            "over_enforcement": wilson(int((benign & actioned & has_cat).sum()), int((benign & decided).sum())),
-            "category_false_positive": wilson(int((negative & actioned & has_cat).sum()),
-                                              int((negative & decided).sum())),
-            "wrong_category": int((of_cat & actioned & ~has_cat & some_prediction).sum()),
+            "items": tally(of_cat, count),
+            "unknown": tally(unknown, count),
+            "leakage": wilson(tally(of_cat & allowed, count), tally(of_cat & decided, count)),
+            "over_enforcement": wilson(tally(benign & actioned & has_cat, count), tally(benign & decided, count)),
+            "category_false_positive": wilson(tally(negative & actioned & has_cat, count),
+                                              tally(negative & decided, count)),
+            "wrong_category": tally(of_cat & actioned & ~has_cat & some_prediction, count),
         }
     return out
 
@@ -117,10 +119,11 @@ def _unknown_for(wholly: np.ndarray, listed: Labels | None, cid: str) -> np.ndar
 def slice_rates(frame: pd.DataFrame, slices: list[str]) -> dict[str, dict[str, Any]]:
     """Rates for every value of every slice column."""
     masks = rate_masks(frame) if slices else []
+    count = multiplicity(frame) if COUNT in frame else None
     out: dict[str, dict[str, Any]] = {}
     for column in slices:
         groups = Groups(frame[column])
-        counts = groups.sums(masks)
+        counts = groups.sums(masks, count)
         out[column] = {key: rates_from_counts(counts[i]) for i, key in enumerate(groups.keys)}
     return out
 
@@ -133,10 +136,10 @@ def without_contested(frame: pd.DataFrame, category_ids: list[str], slices: list
     if not contested.any():
         return None
     # Only the columns the rates read: copying the texts of a million rows is most of the cost.
-    needed = ["gold", "decision", "categories", "gold_unknown", *slices]
+    needed = ["gold", "decision", "categories", "gold_unknown", COUNT, *slices]
     kept = frame.loc[~contested, [c for c in dict.fromkeys(needed) if c in frame]]
     out = rates(kept)
-    out["excluded"] = int(contested.sum())
+    out["excluded"] = tally(contested, multiplicity(frame))
     out["categories"] = category_rates(kept, category_ids)
     out["slices"] = slice_rates(kept, slices)
     return out
@@ -149,7 +152,9 @@ def relabel_candidates(per_item: pd.DataFrame, policy: str, limit: int = RELABEL
     """Items every reviewer decided, and every one against gold, under the candidate policy:
     candidates for a second look at the gold label. Contested items first, then the most
     confident disagreements (score = probability of violating, where the reviewer gives one)."""
-    needed = [c for c in ("item_id", "reviewer", "gold", "decision", "score", "contested") if c in per_item]
+    [per_item] = with_item_keys(per_item)
+    needed = [c for c in (ITEM_KEY, "item_id", "reviewer", "gold", "decision", "score", "contested", COUNT)
+              if c in per_item]
     frame = per_item.loc[(per_item["policy"] == policy) & (per_item["gold"].astype(str) != UNKNOWN), needed]
     reviewers = sorted(map(str, frame["reviewer"].unique()))
     out: dict[str, Any] = {"total": 0, "reviewers": reviewers, "items": []}
@@ -160,22 +165,23 @@ def relabel_candidates(per_item: pd.DataFrame, policy: str, limit: int = RELABEL
     wrong = np.isin(decision, [ACTIONED, ALLOWED]) & ((decision == ACTIONED) == benign)
     score = pd.to_numeric(frame["score"], errors="coerce").to_numpy(dtype=float)
     strength = np.where(benign, score, 1.0 - score)
-    marked = frame.assign(_wrong=wrong, _strength=strength, _score=score)
-    votes = marked.groupby("item_id", sort=False).agg(n=("reviewer", "nunique"), wrong=("_wrong", "all"),
-                                                     strength=("_strength", "mean"), score=("_score", "mean"))
+    marked = frame.assign(_wrong=wrong, _strength=strength, _score=score, _count=multiplicity(frame))
+    votes = marked.groupby(ITEM_KEY, sort=False).agg(n=("reviewer", "nunique"), wrong=("_wrong", "all"),
+                                                     strength=("_strength", "mean"), score=("_score", "mean"),
+                                                     count=("_count", "first"))
     ids = votes[(votes["n"] == len(reviewers)) & votes["wrong"]]
-    first = marked.drop_duplicates("item_id").set_index("item_id")
+    first = marked.drop_duplicates(ITEM_KEY).set_index(ITEM_KEY)
     contested = (first["contested"].fillna(False).astype(bool) if "contested" in first
                  else pd.Series(False, index=first.index)).reindex(ids.index)
     order = pd.DataFrame({"contested": contested, "strength": ids["strength"].fillna(0.5)})
     order = order.sort_values(["contested", "strength"], ascending=[False, False], kind="stable")
-    decisions = marked.pivot_table(index="item_id", columns="reviewer", values="decision", aggfunc="first")
-    out["total"] = int(len(order))
+    decisions = marked.pivot_table(index=ITEM_KEY, columns="reviewer", values="decision", aggfunc="first")
+    out["total"] = int(ids["count"].sum())
     if len(reviewers) == 1:
         out["note"] = "one reviewer: these are its errors, not a consensus against gold"
-    out["items"] = [{"item_id": str(item_id), "gold": str(first.at[item_id, "gold"]),
-                     "contested": bool(order.at[item_id, "contested"]),
-                     "decisions": {str(r): str(d) for r, d in decisions.loc[item_id].items()},
-                     "mean_score": None if pd.isna(ids.at[item_id, "score"]) else float(ids.at[item_id, "score"])}
-                    for item_id in order.index[:limit]]
+    out["items"] = [{"item_id": str(first.at[key, "item_id"]), "gold": str(first.at[key, "gold"]),
+                     "contested": bool(order.at[key, "contested"]),
+                     "decisions": {str(r): str(d) for r, d in decisions.loc[key].items()},
+                     "mean_score": None if pd.isna(ids.at[key, "score"]) else float(ids.at[key, "score"])}
+                    for key in order.index[:limit]]
     return out

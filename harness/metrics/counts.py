@@ -13,6 +13,37 @@ import numpy as np
 import pandas as pd
 
 
+ITEM_KEY = "item_key"
+COUNT = "_count"
+
+
+def multiplicity(frame: pd.DataFrame) -> np.ndarray:
+    """How many items each row stands for: the COUNT column of a collapsed prediction log
+    (harness.prediction_log), else 1 a row."""
+    if COUNT in frame:
+        return frame[COUNT].to_numpy(dtype=np.int64)
+    return np.ones(len(frame), dtype=np.int64)
+
+
+def tally(mask: np.ndarray, count: np.ndarray) -> int:
+    """Items under `mask`, each row counting `count` items."""
+    return int(count[np.asarray(mask, dtype=bool)].sum())
+
+
+def with_item_keys(*frames: pd.DataFrame) -> list[pd.DataFrame]:
+    """The frames with integer codes of item_id (one factorisation over all of them) in ITEM_KEY,
+    so joins, pivots and groupings run on integers, not on strings. Frames that carry the column
+    already (compute_metrics adds it once for the whole verdict table) are returned as they are."""
+    if all(ITEM_KEY in frame for frame in frames):
+        return list(frames)
+    codes = pd.factorize(pd.concat([frame["item_id"] for frame in frames], ignore_index=True))[0]
+    out, start = [], 0
+    for frame in frames:
+        out.append(frame.assign(**{ITEM_KEY: codes[start:start + len(frame)]}))
+        start += len(frame)
+    return out
+
+
 class Labels:
     """A column as codes into its distinct values as strings; missing values read as `na`."""
 
@@ -40,10 +71,12 @@ class Groups:
         self.codes: np.ndarray = codes[self.keep]
         self.keys: list[str] = [str(u) for u in uniques]
 
-    def sums(self, masks: Sequence[np.ndarray]) -> np.ndarray:
-        """Counts of True per group: one row per group, one column per mask."""
+    def sums(self, masks: Sequence[np.ndarray], count: np.ndarray | None = None) -> np.ndarray:
+        """Counts of True per group (each row counting `count` items): one row per group, one column per mask."""
         size = len(self.keys)
-        return np.stack([np.bincount(self.codes, weights=m[self.keep], minlength=size) for m in masks],
+        each = None if count is None else count[self.keep]
+        return np.stack([np.bincount(self.codes, weights=m[self.keep] if each is None else m[self.keep] * each,
+                                     minlength=size) for m in masks],
                         axis=1).round().astype(np.int64) if masks else np.zeros((size, 0), dtype=np.int64)
 
 

@@ -12,7 +12,7 @@ from scipy.stats import fisher_exact
 from statsmodels.stats.multitest import multipletests
 
 from harness.metrics.confusion import gold_status
-from harness.metrics.counts import Labels
+from harness.metrics.counts import Labels, multiplicity, tally
 from harness.metrics.rates import wilson
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
@@ -37,6 +37,7 @@ def language_rates(frame: pd.DataFrame, slices: list[str], alpha: float = ALPHA)
     decision = frame["decision"].to_numpy()
     decided = decision != ABSTAINED
     language = Labels(frame[column].astype(str), na="nan")
+    count = multiplicity(frame)
     # metric -> (numerator mask, denominator mask)
     masks = {"over_enforcement": (decided & benign & (decision == ACTIONED), decided & benign),
              "leakage": (decided & violating & (decision == ALLOWED), decided & violating)}
@@ -45,14 +46,14 @@ def language_rates(frame: pd.DataFrame, slices: list[str], alpha: float = ALPHA)
         codes["nan"] = len(language.values) - 1
     values = sorted(codes)
     rows_of = {v: language.codes % len(language.values) == codes[v] for v in values}
-    rows: dict[str, dict[str, Any]] = {v: {"items": int(rows_of[v].sum())} for v in values}
+    rows: dict[str, dict[str, Any]] = {v: {"items": tally(rows_of[v], count)} for v in values}
     flagged: list[dict[str, Any]] = []
     for metric, (hit, base) in masks.items():
-        k_all, n_all = int(hit.sum()), int(base.sum())
+        k_all, n_all = tally(hit, count), tally(base, count)
         tests: dict[str, dict[str, Any]] = {}
         for value in values:
             here = rows_of[value]
-            k, n = int((hit & here).sum()), int((base & here).sum())
+            k, n = tally(hit & here, count), tally(base & here, count)
             rows[value][metric] = wilson(k, n)
             rest = wilson(k_all - k, n_all - n)
             test: dict[str, Any] = {"rest": rest, "odds_ratio": None, "p": None, "p_holm": None, "flag": None}

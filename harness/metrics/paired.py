@@ -13,7 +13,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from harness.labels import BENIGN
-from harness.metrics.counts import Groups, Labels, records
+from harness.metrics.counts import COUNT, ITEM_KEY, Groups, Labels, multiplicity, records, tally, with_item_keys
 from harness.metrics.rates import wilson_bounds
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
@@ -24,16 +24,18 @@ def paired_comparison(before: pd.DataFrame, after: pd.DataFrame, slices: list[st
 
     Per-slice p-values are also given adjusted for the number of slices tested (`adjust`:
     'holm' or 'fdr_bh'), since some slice will look changed by chance when there are many."""
-    joined = before.merge(after[["item_id", "decision", "rationale", "rule_ids"]], on="item_id",
+    before, after = with_item_keys(before, after)
+    joined = before.merge(after[[ITEM_KEY, "decision", "rationale", "rule_ids"]], on=ITEM_KEY,
                           suffixes=("_before", "_after"), validate="one_to_one")
     out = _paired(joined)
-    out["only_in_before"] = int(len(before) - len(joined))
-    out["only_in_after"] = int(len(after) - len(joined))
+    out["only_in_before"] = int(multiplicity(before).sum() - multiplicity(joined).sum())
+    out["only_in_after"] = int(multiplicity(after).sum() - multiplicity(joined).sum())
     masks = _paired_masks(joined) if slices else []
+    count = multiplicity(joined) if COUNT in joined else None
     out["slices"] = {}
     for column in slices:
         groups = Groups(joined[column])
-        counts = groups.sums(masks)
+        counts = groups.sums(masks, count)
         out["slices"][column] = {key: _paired_from_counts(counts[i]) for i, key in enumerate(groups.keys)}
     out["slice_adjustment"] = adjust_slice_p_values(out["slices"], adjust)
     flips = joined[joined["decision_before"] != joined["decision_after"]]
@@ -44,7 +46,8 @@ def paired_comparison(before: pd.DataFrame, after: pd.DataFrame, slices: list[st
 
 
 def _paired(joined: pd.DataFrame) -> dict[str, Any]:
-    return _paired_from_counts([int(m.sum()) for m in _paired_masks(joined)])
+    count = multiplicity(joined)
+    return _paired_from_counts([tally(m, count) for m in _paired_masks(joined)])
 
 
 def _paired_masks(joined: pd.DataFrame) -> list[np.ndarray]:

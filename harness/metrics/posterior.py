@@ -36,7 +36,7 @@ def constant_within_strata(weights: np.ndarray, codes: np.ndarray) -> bool:
 
 def stratified_posterior_interval(numerator: np.ndarray, denominator: np.ndarray, weights: np.ndarray,
                                   codes: np.ndarray, *, fixed: str | None = None, alpha: float = 0.05,
-                                  draws: int = DRAWS) -> tuple[np.ndarray, np.ndarray]:
+                                  draws: int = DRAWS, count: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Arrays of shape (..., items); `codes` one stratum code per item. Returns (low, high).
 
     `fixed` names the indicator that the stratum determines (strata that are gold classes, from a
@@ -48,12 +48,14 @@ def stratified_posterior_interval(numerator: np.ndarray, denominator: np.ndarray
     num = np.asarray(numerator, dtype=bool)
     den = np.asarray(denominator, dtype=bool) & (w > 0)
     lead = den.shape[:-1]
+    c = np.ones(den.shape[-1], dtype=np.int64) if count is None else np.asarray(count, dtype=np.int64)
     cells, priors, sizes = [], [], []
     for code in np.unique(codes):
         members = codes == code
-        both = (num & den)[..., members].sum(axis=-1)
-        only = (den & ~num)[..., members].sum(axis=-1)
-        cells.append(np.stack([(w[..., members] > 0).sum(axis=-1) - both - only, only, both], axis=-1))
+        each = c[members]
+        both = (each * (num & den)[..., members]).sum(axis=-1)
+        only = (each * (den & ~num)[..., members]).sum(axis=-1)
+        cells.append(np.stack([(each * (w[..., members] > 0)).sum(axis=-1) - both - only, only, both], axis=-1))
         prior = np.full(both.shape + (3,), PRIOR)
         if fixed == "denominator":
             prior[..., 1:] = np.where(((both + only) == 0)[..., None], 0.0, PRIOR)
@@ -61,7 +63,7 @@ def stratified_posterior_interval(numerator: np.ndarray, denominator: np.ndarray
             prior[..., 1] = np.where((both > 0) & (only == 0), 0.0, PRIOR)
             prior[..., 2] = np.where((only > 0) & (both == 0), 0.0, PRIOR)
         priors.append(prior)
-        sizes.append(w[..., members].sum(axis=-1))
+        sizes.append((each * w[..., members]).sum(axis=-1))
     shape = (int(np.prod(lead, dtype=int)), len(cells), 3)
     counts = (np.stack(cells, axis=-2) + np.stack(priors, axis=-2)).reshape(shape)
     size = np.stack(sizes, axis=-1).reshape(shape[:2])

@@ -19,6 +19,7 @@ every one is, so a zero-tolerance gate is inconclusive, not failed, when no erro
 
 from __future__ import annotations
 
+import functools
 from typing import Any, TypedDict
 
 import numpy as np
@@ -29,6 +30,7 @@ from statsmodels.stats.proportion import proportion_confint
 from harness.config import StrataSpec
 from harness.labels import BENIGN, UNKNOWN
 from harness.metrics.confusion import gold_status, unknown_for
+from harness.metrics.counts import Labels, multiplicity, tally
 from harness.metrics.posterior import DRAWS, constant_within_strata, stratified_posterior_interval
 from harness.metrics.rates import SMALL_SAMPLE
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
@@ -56,9 +58,10 @@ class WeightedRate(TypedDict):
 
 def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, weights: np.ndarray,
                    strata: np.ndarray | None = None, alpha: float = 0.05, *, fixed: str | None = None,
-                   draws: int = DRAWS) -> dict[str, Any]:
+                   draws: int = DRAWS, count: np.ndarray | None = None) -> dict[str, Any]:
     """Vectorised over leading axes: arrays of shape (..., items); `strata` holds one code per item;
-    `fixed` as in stratified_posterior_interval (strata that are gold classes).
+    `fixed` as in stratified_posterior_interval (strata that are gold classes); `count` how many
+    identical items each position stands for (a collapsed prediction log; default 1 each).
 
     Returns estimate, se, n_eff, ci_low, ci_high as arrays (NaN where the denominator total is 0)
     and `method`, the interval used.
@@ -66,8 +69,9 @@ def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, weights: np.n
     y = np.asarray(numerator, dtype=float) * np.asarray(denominator, dtype=float)
     x = np.asarray(denominator, dtype=float)
     w = np.broadcast_to(np.asarray(weights, dtype=float), np.broadcast_shapes(x.shape, np.shape(weights)))
-    total_x = (w * x).sum(axis=-1)
-    total_y = (w * y).sum(axis=-1)
+    c = np.ones(x.shape[-1]) if count is None else np.asarray(count, dtype=float)
+    total_x = (c * w * x).sum(axis=-1)
+    total_y = (c * w * y).sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         estimate = total_y / total_x
         z = w * (y - estimate[..., None] * x) / total_x[..., None]
@@ -75,24 +79,26 @@ def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, weights: np.n
     variance = np.zeros(estimate.shape)
     satterthwaite = np.zeros(estimate.shape)
     for code in np.unique(codes):
-        members = z[..., codes == code]
-        size = members.shape[-1]
+        members, each = z[..., codes == code], c[codes == code]
+        size = each.sum()
         if size > 1:  # a stratum of one item adds no estimable variance
-            part = size / (size - 1) * ((members - members.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
+            mean = (each * members).sum(axis=-1, keepdims=True) / size
+            part = size / (size - 1) * (each * (members - mean) ** 2).sum(axis=-1)
             variance = variance + part
-            in_domain = (x[..., codes == code] * (w[..., codes == code] > 0)).sum(axis=-1)
+            in_domain = (each * x[..., codes == code] * (w[..., codes == code] > 0)).sum(axis=-1)
             satterthwaite = satterthwaite + part ** 2 / np.maximum(in_domain - 1, 1)
-    kish, design = _effective_sizes(estimate, variance, w * x)
+    kish, design = _effective_sizes(estimate, variance, w * x, c)
+    items = int(round(c.sum()))
     if constant_within_strata(w, codes):
         method = POSTERIOR_METHOD
         low, high = stratified_posterior_interval(numerator, denominator, w, codes, fixed=fixed,
-                                                  alpha=alpha, draws=draws)
+                                                  alpha=alpha, draws=draws, count=count)
     else:
         method = KORN_GRAUBARD_METHOD
         with np.errstate(invalid="ignore", divide="ignore"):
-            df = np.clip(variance ** 2 / satterthwaite, 1.0, max(x.shape[-1] - len(np.unique(codes)), 1))
+            df = np.clip(variance ** 2 / satterthwaite, 1.0, max(items - len(np.unique(codes)), 1))
         low, high = _korn_graubard(estimate, np.where(np.isfinite(design) & (design > 0), design, kish),
-                                   np.where(np.isfinite(df), df, 1.0), x.shape[-1], alpha)
+                                   np.where(np.isfinite(df), df, 1.0), items, alpha)
     undefined = ~(total_x > 0)
     # With no error seen (or all errors), the posterior's bound is too short (Brown, Cai & DasGupta
     # 2001): use at least the Clopper-Pearson one-sided bound on Kish's size there.
@@ -109,12 +115,13 @@ def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, weights: np.n
             "ci_high": np.where(undefined, nan, np.clip(high, 0.0, 1.0)), "method": method}
 
 
-def _effective_sizes(estimate: np.ndarray, variance: np.ndarray, wx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _effective_sizes(estimate: np.ndarray, variance: np.ndarray, wx: np.ndarray,
+                     count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Kish's (sum w)^2 / sum w^2 of the denominator's weights, and the design's R(1-R)/var.
     n_eff reported is the smaller: with a few heavy items the linearised variance is itself noisy
     and too small, and then Kish's figure is the honest one to warn on."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        kish = np.nan_to_num(wx.sum(axis=-1) ** 2 / (wx ** 2).sum(axis=-1))
+        kish = np.nan_to_num((count * wx).sum(axis=-1) ** 2 / (count * wx ** 2).sum(axis=-1))
         design = estimate * (1 - estimate) / variance
     return np.asarray(kish, dtype=float), np.asarray(design, dtype=float)
 
@@ -131,12 +138,14 @@ def _korn_graubard(estimate: np.ndarray, n_eff: np.ndarray, df: np.ndarray, item
 
 
 def weighted_rate(numerator: np.ndarray, denominator: np.ndarray, weights: np.ndarray,
-                  strata: np.ndarray | None = None, alpha: float = 0.05, *, fixed: str | None = None) -> WeightedRate:
+                  strata: np.ndarray | None = None, alpha: float = 0.05, *, fixed: str | None = None,
+                  count: np.ndarray | None = None) -> WeightedRate:
     """One population rate with counts beside it; an empty (or zero-weight) denominator gives nulls.
     `warning` is set when the rate rests on an effective sample under 30 items."""
     numerator, denominator = np.asarray(numerator, dtype=bool), np.asarray(denominator, dtype=bool)
     weights = np.asarray(weights, dtype=float)
-    out = ratio_interval(numerator, denominator, weights, strata, alpha, fixed=fixed)
+    count = np.ones(len(weights), dtype=np.int64) if count is None else count
+    out = ratio_interval(numerator, denominator, weights, strata, alpha, fixed=fixed, count=count)
     defined = bool(np.isfinite(out["estimate"]))
     value = (lambda key: float(out[key]) if defined else None)
     n_eff = value("n_eff")
@@ -145,11 +154,11 @@ def weighted_rate(numerator: np.ndarray, denominator: np.ndarray, weights: np.nd
         notes.append(f"rests on an effective sample of {n_eff:.1f} items (under {SMALL_SAMPLE}): "
                      "read the interval, not the point estimate")
     if defined and strata is not None and fixed is None:
-        notes.extend(_unseen_strata(denominator, weights, np.asarray(strata)))
+        notes.extend(_unseen_strata(denominator, weights * count, np.asarray(strata)))
     return {"rate": value("estimate"), "ci_low": value("ci_low"), "ci_high": value("ci_high"), "se": value("se"),
-            "n_eff": n_eff, "k": int((numerator & denominator).sum()), "n": int(denominator.sum()),
-            "population_k": float((weights * (numerator & denominator)).sum()),
-            "population_n": float((weights * denominator).sum()),
+            "n_eff": n_eff, "k": tally(numerator & denominator, count), "n": tally(denominator, count),
+            "population_k": float((count * weights * (numerator & denominator)).sum()),
+            "population_n": float((count * weights * denominator).sum()),
             "interval_method": str(out["method"]), "warning": "; ".join(notes) or None}
 
 
@@ -177,8 +186,9 @@ def population_weights(frame: pd.DataFrame, strata: StrataSpec | None,
     warnings: list[str] = []
     raw = pd.to_numeric(frame["weight"], errors="coerce") if "weight" in frame else pd.Series(1.0, index=frame.index)
     weights = np.nan_to_num(raw.to_numpy(dtype=float), nan=0.0)
+    count = multiplicity(frame)
     codes: np.ndarray | None = None
-    zero = int((weights == 0).sum())
+    zero = tally(weights == 0, count)
     if zero:
         warnings.append(f"{zero} items carry weight 0 and do not count in population estimates")
     if strata is not None and strata.column not in frame:
@@ -188,7 +198,7 @@ def population_weights(frame: pd.DataFrame, strata: StrataSpec | None,
         codes = pd.factorize(values)[0]
         for value in np.unique(values):
             members = values == value
-            total = weights[members].sum()
+            total = (count * weights)[members].sum()
             size = strata.sizes.get(value)
             if size is None or total <= 0:
                 warnings.append(f"stratum '{value}' has " + ("no production size" if size is None else
@@ -198,10 +208,10 @@ def population_weights(frame: pd.DataFrame, strata: StrataSpec | None,
                 weights[members] *= size / total
     if prevalence is not None:
         classes = _gold_classes(frame["gold"].astype(str).to_numpy(), prevalence, warnings)
-        grand = weights.sum()
+        grand = (count * weights).sum()
         for label, share in _class_shares(prevalence).items():
             members = classes == label
-            total = weights[members].sum()
+            total = (count * weights)[members].sum()
             if total > 0:
                 weights[members] *= share * grand / total
             elif share > 0:
@@ -237,26 +247,29 @@ def weighted_metrics(frame: pd.DataFrame, *, categories: list[str], strata: Stra
                      prevalence: float | dict[str, float] | None = None) -> dict[str, Any]:
     """Population over-enforcement, leakage and false-action share of one reviewer x policy."""
     weights, codes, warnings = population_weights(frame, strata, prevalence)
+    count = multiplicity(frame)
+    rate = functools.partial(weighted_rate, weights=weights, strata=codes, count=count)
     by_gold = prevalence is not None  # the strata are then gold classes: see stratified_posterior_interval
     benign, violating, unknown = gold_status(frame)
-    gold_sets = [set(g.split(";")) for g in frame["gold"].astype(str).to_numpy()]
+    gold = Labels(frame["gold"].astype(str), na="nan")
     decision = frame["decision"].to_numpy()
     actioned, allowed, decided = decision == ACTIONED, decision == ALLOWED, decision != ABSTAINED
     out: dict[str, Any] = {
         "method": METHOD.format(strata=", stratified" if codes is not None else ""),
         "weights_from": [name for name, used in (("weight column", _has_weights(frame)), ("strata sizes", strata is not None),
                                                  ("prevalence", prevalence is not None)) if used],
-        "over_enforcement": weighted_rate(actioned, decided & benign, weights, codes, fixed="denominator" if by_gold else None),
-        "leakage": weighted_rate(allowed, decided & violating, weights, codes, fixed="denominator" if by_gold else None),
-        "false_action_share": weighted_rate(benign, actioned & ~unknown, weights, codes, fixed="numerator" if by_gold else None),
-        "prevalence": weighted_rate(violating, ~unknown, weights, codes, fixed="numerator" if by_gold else None),
-        "categories": {cid: {"leakage": weighted_rate(
-            allowed, decided & np.array([cid in g for g in gold_sets], dtype=bool) & ~unknown_for(frame, cid),
-            weights, codes, fixed="denominator" if by_gold else None)} for cid in categories},
+        "over_enforcement": rate(actioned, decided & benign, fixed="denominator" if by_gold else None),
+        "leakage": rate(allowed, decided & violating, fixed="denominator" if by_gold else None),
+        "false_action_share": rate(benign, actioned & ~unknown, fixed="numerator" if by_gold else None),
+        "prevalence": rate(violating, ~unknown, fixed="numerator" if by_gold else None),
+        "categories": {cid: {"leakage": rate(
+            allowed, decided & gold.where(lambda g: cid in g.split(";")) & ~unknown_for(frame, cid),
+            fixed="denominator" if by_gold else None)} for cid in categories},
     }
     if unknown.any():
-        warnings.append(f"{int(unknown.sum())} item{'s' if int(unknown.sum()) != 1 else ''} with unknown gold "
-                        f"{'are' if int(unknown.sum()) != 1 else 'is'} left out of population estimates")
+        n_unknown = tally(unknown, count)
+        warnings.append(f"{n_unknown} item{'s' if n_unknown != 1 else ''} with unknown gold "
+                        f"{'are' if n_unknown != 1 else 'is'} left out of population estimates")
     for name, what in (("over_enforcement", "benign"), ("leakage", "violating"), ("false_action_share", "actioned")):
         if out[name]["rate"] is None:
             warnings.append(f"{name}: no decided {what} items with weight > 0; no population estimate")

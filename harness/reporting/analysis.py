@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness.labels import BENIGN
+from harness.metrics.counts import multiplicity, tally
 from harness.verdicts import DECISIONS
 
 
@@ -23,6 +24,7 @@ def confusions(per_item: pd.DataFrame, reviewers: list[str]) -> list[Confusion]:
         frame = per_item[per_item["reviewer"] == reviewer]
         benign = (frame["gold"] == BENIGN).to_numpy()
         decision = frame["decision"].to_numpy()
-        counts = [[int(((decision == d) & row).sum()) for d in DECISIONS] for row in (benign, ~benign)]
+        count = multiplicity(frame)  # a collapsed prediction log's rows stand for several items
+        counts = [[tally((decision == d) & row, count) for d in DECISIONS] for row in (benign, ~benign)]
         out.append(Confusion(reviewer, counts))
     return out

@@ -14,6 +14,7 @@ from ppi_py import ppi_mean_ci
 
 from benchmarks.coverage import PPI_DESIGNS, PPI_LIMITS, ppi_study
 from harness.metrics.ppi import prediction_powered
+from metrics_support import close
 from harness.scoring import score_file
 
 
@@ -66,3 +67,21 @@ def test_score_reports_prediction_powered_prevalence_for_blank_gold(tmp_path: Pa
     assert prevalence["gold_only"]["n"] == 200
     assert prevalence["stratified"]["ci_low"] < prevalence["stratified"]["rate"] < prevalence["stratified"]["ci_high"]
     json.dumps(record.metrics.model_dump(mode="json"), allow_nan=False)
+
+
+def test_counts_of_a_collapsed_log_give_ppi_pythons_estimate() -> None:
+    from ppi_py import ppi_mean_pointestimate
+
+    violating, labelled, actioned = sample(rows=3000, gold=400, seed=4)
+    strata = (np.arange(3000) % 2).astype(np.int64)
+    out = prediction_powered(violating, labelled, actioned, strata, strata_names=["a", "b"])
+    estimate = float(np.ravel(ppi_mean_pointestimate(violating[labelled].astype(float), actioned[labelled].astype(float),
+                                                     actioned[~labelled].astype(float)))[0])
+    assert out["prevalence"]["prediction_powered"]["rate"] == pytest.approx(estimate, rel=1e-12)
+    # The same rows as distinct combinations with their counts.
+    table = pd.DataFrame({"v": violating, "l": labelled, "a": actioned, "s": strata})
+    collapsed = table.value_counts().reset_index()
+    again = prediction_powered(collapsed["v"].to_numpy(), collapsed["l"].to_numpy(), collapsed["a"].to_numpy(),
+                               collapsed["s"].to_numpy(), strata_names=["a", "b"], count=collapsed["count"].to_numpy())
+    close(again, out)
+    assert set(out["prevalence"]["stratified"]["strata"]) == {"a", "b"}
