@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from harness.config import AuthorConfig
 from harness.labels import BENIGN, UNKNOWN
+from harness.loop.author import AuthorUsage
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, split_list
 
 ErrorKind = Literal["over_enforcement", "leakage"]
@@ -52,7 +54,8 @@ class Cluster(BaseModel):
     top_terms: list[str] = []
     over_represented: list[OverRepresented] = []
     exemplars: list[str] = []
-    description: str | None = None
+    description: str | None = None  # the author model's one sentence, when an author is configured
+    description_error: str | None = None  # why a cluster asked for a description has none
 
 
 class ErrorKindDiagnosis(BaseModel):
@@ -77,6 +80,8 @@ class Diagnosis(BaseModel):
     baseline: str | None
     slices: list[str]
     groups: list[ReviewerDiagnosis]
+    author_model: str | None = None  # set when clusters were described
+    author_usage: AuthorUsage | None = None
 
 
 @dataclass(frozen=True)
@@ -99,11 +104,18 @@ def run_view(record: object) -> RunView:
                    baseline=getattr(record, "baseline"), slices=list(slices or []))
 
 
-def diagnose_dir(run_dir: Path, *, out: Path | None = None) -> tuple[Diagnosis, Path]:
-    """Diagnose the run stored in `run_dir` and write diagnosis.json (beside it unless `out`)."""
+def diagnose_dir(run_dir: Path, *, out: Path | None = None,
+                 author: AuthorConfig | None = None) -> tuple[Diagnosis, Path]:
+    """Diagnose the run stored in `run_dir` and write diagnosis.json (beside it unless `out`); with
+    an `author`, its largest clusters get one-sentence descriptions."""
     from harness.record import atomic_write_text, read_record
 
-    diagnosis = diagnose(run_view(read_record(run_dir)))
+    view = run_view(read_record(run_dir))
+    diagnosis = diagnose(view)
+    if author is not None and author.describe_clusters:
+        from harness.loop.describe import describe_diagnosis
+
+        describe_diagnosis(diagnosis, item_texts(view.verdicts), author)
     path = out if out is not None else run_dir / DIAGNOSIS
     if path.is_dir():
         path = path / DIAGNOSIS
@@ -126,6 +138,13 @@ def diagnose(view: RunView) -> Diagnosis:
         groups.append(ReviewerDiagnosis(reviewer=str(reviewer), policy=str(policy), kinds=kinds))
     return Diagnosis(run=view.name, run_dir=view.out_dir, candidate=view.candidate, baseline=view.baseline,
                      slices=slices, groups=groups)
+
+
+def item_texts(frame: pd.DataFrame) -> dict[str, str]:
+    """item id -> text, for the prompts that show exemplars."""
+    if "text" not in frame.columns:
+        return {}
+    return dict(zip(frame["item_id"].astype(str), frame["text"].fillna("").astype(str)))
 
 
 def _rank(policy: str, order: list[str]) -> int:
@@ -293,4 +312,6 @@ def diagnosis_text(diagnosis: Diagnosis) -> str:
                     terms = f" ({', '.join(top.top_terms[:3])})" if top.top_terms else ""
                     lines.append(f"    by {label:<5} {len(clusters)} clusters; largest {top.key}{terms}: "
                                  f"{top.size} ({top.share:.0%})")
+                    if top.description:
+                        lines.append(f"             {top.description}")
     return "\n".join(lines)

@@ -25,6 +25,8 @@ class Promotion:
     at: str
     forced: bool
     registry_uri: str | None
+    version: int  # the promoted file's version: the current policy's plus one
+    renumbered_from: int | None  # the candidate's own version when the author did not bump by exactly one
 
 
 def find_revise(candidate: Path) -> tuple[ReviseResult, Path, CandidateResult]:
@@ -59,14 +61,24 @@ def git_user() -> str | None:
     return done.stdout.strip() or None
 
 
-def with_approval(text: str, by: str, at: str) -> str:
-    """The candidate text with approved_by / approved_at added at the end of its front matter."""
+APPROVAL_KEYS = ("approved_by:", "approved_at:", "renumbered_from:")
+
+
+def with_approval(text: str, by: str, at: str, *, version: int | None = None,
+                  renumbered_from: int | None = None) -> str:
+    """The candidate text with approved_by / approved_at (and renumbered_from, when the version is
+    set to `version`) added at the end of its front matter."""
     import yaml
 
     lines = text.split("\n")
     close = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
-    extra = yaml.safe_dump({"approved_by": by, "approved_at": at}, sort_keys=False, allow_unicode=True).rstrip("\n")
-    kept = [line for line in lines[1:close] if not line.startswith(("approved_by:", "approved_at:"))]
+    fields: dict[str, object] = {"approved_by": by, "approved_at": at}
+    if renumbered_from is not None:
+        fields["renumbered_from"] = renumbered_from
+    extra = yaml.safe_dump(fields, sort_keys=False, allow_unicode=True).rstrip("\n")
+    kept = [line for line in lines[1:close] if not line.startswith(APPROVAL_KEYS)]
+    if version is not None:
+        kept = [f"version: {version}" if line.startswith("version:") else line for line in kept]
     return "\n".join([lines[0], *kept, extra, *lines[close:]])
 
 
@@ -88,39 +100,64 @@ def promote(candidate: Path, *, by: str | None = None, force: bool = False, trac
         raise HarnessError("was changed after revise judged it; re-run revise on the edited text, or promote the "
                            "judged text.", path=candidate)
     current = Path(result.policy_path)
-    target = current.parent / f"v{entry.version}.md"
+    version = _current_version(result) + 1
+    target = current.parent / f"v{version}.md"
     if target.exists():
-        raise HarnessError(f"the target {target} already exists; promote never overwrites a policy file, so move "
-                           "it aside or bump the candidate's version.", path=candidate)
+        raise HarnessError(f"the target {target} already exists (a version {version} was promoted or written "
+                           "since revise ran); promote never overwrites a policy file, so re-run revise against "
+                           "the newest policy or move the file aside.", path=candidate)
     name = by or git_user()
     if not name:
         raise HarnessError("no approver given and `git config user.name` is not set; pass --by NAME.",
                            path=candidate)
     at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    promoted = with_approval(text, name, at)
-    parse_policy(promoted, path=str(target))  # still a policy: never write one that does not parse
+    renumbered_from = entry.version if entry.version != version else None
+    promoted = with_approval(text, name, at, version=version, renumbered_from=renumbered_from)
+    parsed = parse_policy(promoted, path=str(target))  # still a policy: never write one that does not parse
+    if parsed.version != version:
+        raise HarnessError(f"has a front matter whose version line promote cannot set to {version}; edit it to "
+                           f"'version: {version}' and re-run revise.", path=candidate)
     atomic_write_text(target, promoted)
-    uri = _tag_approved(entry, result, promoted, name, at) if track else None
+    if renumbered_from is not None:
+        log.warning("%s declares version %d; promoted as version %d (the current policy's version plus one), "
+                    "recorded as renumbered_from in its front matter", candidate, renumbered_from, version)
+    uri = _tag_approved(entry, result, promoted, name, at, version=version) if track else None
     return Promotion(source=candidate, target=target, by=name, at=at, forced=force and not entry.accepted,
-                     registry_uri=uri)
+                     registry_uri=uri, version=version, renumbered_from=renumbered_from)
 
 
-def _tag_approved(entry: CandidateResult, result: ReviseResult, text: str, by: str, at: str) -> str | None:
-    """Tag the candidate's registry version (registered now if revise could not) status=approved."""
+def _current_version(result: ReviseResult) -> int:
+    """N of the current policy's label (id@vN) revise judged against."""
+    return int(result.policy.rsplit("@v", 1)[1])
+
+
+def _tag_approved(entry: CandidateResult, result: ReviseResult, text: str, by: str, at: str, *,
+                  version: int) -> str | None:
+    """Tag the candidate's registry version (registered now if revise could not) status=approved; a
+    renumbered candidate's promoted text is registered as its own version, linked to the candidate's."""
+    from harness.hashing import sha256_text
     from harness.tracking import client, safe_uri
     from harness.tracking.registry import register_policy
 
+    policy_id = result.policy.split("@", 1)[0]
     try:
         with client() as c:
-            uri = entry.registry_uri or register_policy(
-                c, {"id": result.policy.split("@", 1)[0], "version": entry.version, "text": text,
-                    "sha256": entry.sha256})
+            if version == entry.version:
+                uri = entry.registry_uri or register_policy(
+                    c, {"id": policy_id, "version": version, "text": text, "sha256": entry.sha256})
+            else:
+                uri = register_policy(c, {"id": policy_id, "version": version, "text": text,
+                                          "sha256": sha256_text(text)})
             if uri is None:
                 return None
-            prompt, version = uri.removeprefix("prompts:/").rsplit("/", 1)
-            c.set_prompt_version_tag(prompt, version, "status", "approved")
-            c.set_prompt_version_tag(prompt, version, "approved_by", by)
-            c.set_prompt_version_tag(prompt, version, "approved_at", at)
+            prompt, number = uri.removeprefix("prompts:/").rsplit("/", 1)
+            c.set_prompt_version_tag(prompt, number, "status", "approved")
+            c.set_prompt_version_tag(prompt, number, "approved_by", by)
+            c.set_prompt_version_tag(prompt, number, "approved_at", at)
+            if version != entry.version and entry.registry_uri:
+                c.set_prompt_version_tag(prompt, number, "promoted_from", entry.registry_uri)
+                old_prompt, old_number = entry.registry_uri.removeprefix("prompts:/").rsplit("/", 1)
+                c.set_prompt_version_tag(old_prompt, old_number, "promoted_as", uri)
             return uri
     except Exception as err:  # the promoted file is written; the registry can be tagged by hand
         log.warning("MLflow tracking at %s failed (%s); the promoted file is written, but its registry version "

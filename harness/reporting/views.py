@@ -16,6 +16,7 @@ from harness.reporting.agreement import AgreementView, agreement_view
 from harness.reporting.analysis import Confusion
 from harness.reporting.comparison import (ComparisonView, DiffRow, comparisons, interval_method, policy_diff,
                                           unified_diff)
+from harness.reporting.diagnosis import DiagnosisView, diagnosis_view
 from harness.reporting.exemplars import ExemplarGroup, exemplar_groups
 from harness.reporting.fmt import number, percent, short
 from harness.reporting.gold import GoldView, gold_view
@@ -72,6 +73,7 @@ class ReportView:
     curve_chart: Chart | None = None
     agreement_chart: Chart | None = None
     confusion_charts: dict[str, str] = field(default_factory=dict)
+    diagnosis: DiagnosisView | None = None
 
 
 def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
@@ -120,6 +122,7 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
         if old != new:
             view.diff = policy_diff(old, new)
             view.unified_diff = unified_diff(old, new, record.baseline, record.candidate)
+    view.diagnosis = diagnosis_view(record)
     if with_charts:
         _add_charts(view)
     return view

@@ -195,3 +195,110 @@ def test_cli_diagnose(classifier_run: Path, tmp_path: Path) -> None:
     missing = subprocess.run([sys.executable, "-m", "harness", "diagnose", str(tmp_path)], cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "record.json" in missing.stderr
+
+
+# --- cluster descriptions by the author model ---------------------------------------------------------
+
+COUNTER_SENTENCE = "Counter-speech condemning a slur is actioned as if it used the slur."
+
+
+def describing(request: dict[str, object]) -> str:
+    from harness.testing.openai_server import last_user_text
+
+    prompt = last_user_text(request)  # type: ignore[arg-type]
+    if "cluster by slice tactic=counter" in prompt:
+        return f"1. {COUNTER_SENTENCE}\nThe rest is dropped."
+    raise ValueError("no scripted description")  # the server answers 500: that cluster's call fails
+
+
+def author_experiment(tmp_path: Path, api_base: str, **author: object) -> Path:
+    import yaml
+
+    path = tmp_path / "describe.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "describe", "policy": str(REPO_ROOT / "prompts" / "policies" / "hate_speech" / "v2.md"),
+        "eval_set": {"path": "items.csv", "columns": {"id": "id", "text": "text", "label": "label"}},
+        "reviewers": [{"name": "tfidf-lr", "type": "classifier"}],
+        "author": {"model": "openai/author-model", "api_base": api_base, "max_retries": 0, "timeout_s": 5,
+                   "describe_clusters": 1, **author},
+    }), encoding="utf-8")
+    return path
+
+
+def test_the_largest_clusters_get_descriptions_and_a_failed_call_records_why(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.config import load_experiment
+    from harness.loop.describe import describe_diagnosis
+    from harness.loop.diagnose import item_texts
+    from harness.testing.openai_server import FakeOpenAIServer, last_user_text
+
+    monkeypatch.setenv("POLICY_HARNESS_CACHE", str(tmp_path / "cache.sqlite"))
+    frame = planted()
+    with FakeOpenAIServer(responder=describing) as server:
+        author = load_experiment(author_experiment(tmp_path, server.base_url, describe_clusters=2)).author
+        assert author is not None
+        diagnosis = diagnose(view(frame))
+        describe_diagnosis(diagnosis, item_texts(frame), author)
+        asked = len(server.requests_log)
+        prompts = [last_user_text(r.body) for r in server.requests_log]
+        again = diagnose(view(frame))
+        describe_diagnosis(again, item_texts(frame), author)
+        # A described cluster is cached; a failed one is asked again.
+        assert len(server.requests_log) - asked == sum(1 for p in prompts if "cluster by slice tactic=counter" not in p)
+    clusters = [c for group in diagnosis.groups for k in group.kinds for g in (k.by_rule, k.by_slice, k.by_text)
+                for c in g[:2]]
+    assert asked == len(clusters) and diagnosis.author_model == "openai/author-model"
+    assert all("<<<ITEM>>>" in p and "<<<END ITEM>>>" in p for p in prompts)
+    counter = [c for c in clusters if c.key == "tactic=counter"]
+    assert counter and all(c.description == COUNTER_SENTENCE and c.description_error is None for c in counter)
+    failed = [c for c in clusters if c.key != "tactic=counter"]
+    assert failed and all(c.description is None and "author call failed" in (c.description_error or "")
+                          for c in failed)
+    assert diagnosis.author_usage is not None and diagnosis.author_usage.calls == len(counter)
+    assert Diagnosis.model_validate_json(diagnosis.model_dump_json()) == diagnosis
+
+
+def test_cli_diagnose_reads_the_author_from_the_experiment(classifier_run: Path, tmp_path: Path) -> None:
+    import yaml
+
+    from harness.cli import main
+
+    exp = author_experiment(tmp_path, "http://127.0.0.1:9")
+    assert main(["diagnose", str(classifier_run), "--out", str(tmp_path / "d.json"), "--experiment", str(exp)]) == 0
+    bare = yaml.safe_load(exp.read_text(encoding="utf-8"))
+    del bare["author"]
+    exp.write_text(yaml.safe_dump(bare), encoding="utf-8")
+    assert main(["diagnose", str(classifier_run), "--experiment", str(exp)]) == 2
+
+
+def test_descriptions_without_the_author_key_record_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.config import load_experiment
+    from harness.loop.describe import describe_diagnosis
+    from harness.loop.diagnose import item_texts
+
+    monkeypatch.delenv("AUTHOR_KEY_FOR_TEST", raising=False)
+    path = author_experiment(tmp_path, "http://127.0.0.1:9", api_key_env="AUTHOR_KEY_FOR_TEST")
+    author = load_experiment(path).author
+    assert author is not None
+    diagnosis = diagnose(view(planted()))
+    describe_diagnosis(diagnosis, item_texts(planted()), author)
+    clusters = [c for k in diagnosis.groups[0].kinds for g in (k.by_rule, k.by_slice, k.by_text) for c in g[:1]]
+    assert clusters and all(c.description is None and "AUTHOR_KEY_FOR_TEST" in (c.description_error or "")
+                            for c in clusters)
+
+
+def test_an_unreachable_author_is_recorded_on_every_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.config import load_experiment
+    from harness.loop.describe import describe_diagnosis
+    from harness.loop.diagnose import item_texts
+    from harness.processes import free_port
+
+    monkeypatch.setenv("POLICY_HARNESS_CACHE", str(tmp_path / "cache.sqlite"))
+    author = load_experiment(author_experiment(tmp_path, f"http://127.0.0.1:{free_port()}/v1")).author
+    assert author is not None
+    diagnosis = diagnose(view(planted()))
+    describe_diagnosis(diagnosis, item_texts(planted()), author)  # no exception: the diagnosis stands
+    clusters = [c for g in diagnosis.groups for k in g.kinds for grouping in (k.by_rule, k.by_slice, k.by_text)
+                for c in grouping[:1]]
+    assert clusters and all(c.description is None and "cannot reach the model endpoint" in (c.description_error or "")
+                            for c in clusters)

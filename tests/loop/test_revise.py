@@ -57,8 +57,17 @@ REVISIONS = [f"Here is the revision.\n\n```markdown\n{ADDED}```\n", f"```markdow
              "I think the policy is fine as it is; no change needed."]
 
 
+DESCRIPTION = "Counter-speech that quotes a slur to condemn it is actioned as contempt under HS2."
+
+
+def is_description(request: dict[str, Any]) -> bool:
+    return str(request["messages"][0].get("content")).startswith("You analyse")
+
+
 def responder(request: dict[str, Any]) -> str:
     if request.get("model") == "author-model":
+        if is_description(request):
+            return f"**{DESCRIPTION}**\n\nMore detail the harness should drop."
         return REVISIONS[int(request.get("seed") or 0) % len(REVISIONS)]
     policy = "".join(str(m.get("content")) for m in request["messages"] if m.get("role") == "system")
     item = item_section(last_user_text(request))
@@ -136,9 +145,22 @@ def test_revise_accepts_the_exception_rejects_the_regression_and_the_invalid(
     judged = [item_section(last_user_text(r.body)) for r in server.requests_log if r.body.get("model") == "fake-model"]
     assert len(judged) == 60 + 2 * 30
     author_calls = [r for r in server.requests_log if r.body.get("model") == "author-model"]
-    assert [r.body.get("seed") for r in author_calls] == [0, 1, 2]
-    prompt = last_user_text(author_calls[0].body)
+    revisions = [r for r in author_calls if not is_description(r.body)]
+    assert [r.body.get("seed") for r in revisions] == [0, 1, 2]
+    prompt = last_user_text(revisions[0].body)
     assert "<<<ITEM>>>" in prompt and "COUNTER" in prompt and "Current policy" in prompt
+    assert f": {DESCRIPTION}" in prompt  # the dev clusters reach the author with their descriptions
+
+    # The dev part's diagnosis, as the author saw it: the largest clusters described, one call each.
+    from harness.loop.diagnose import Diagnosis
+
+    dev = Diagnosis.model_validate_json((out / "diagnosis.json").read_text(encoding="utf-8"))
+    over = dev.groups[0].kinds[0]
+    assert over.kind == "over_enforcement" and over.errors == 12
+    assert [c.description for c in over.by_slice] == [DESCRIPTION]
+    described = [c for k in dev.groups[0].kinds for g in (k.by_rule, k.by_slice, k.by_text) for c in g[:3]]
+    assert len(author_calls) - len(revisions) == len(described) and all(c.description for c in described)
+    assert result.author_usage.calls == len(author_calls)
 
     stored = ReviseResult.model_validate_json((out / "revise.json").read_text(encoding="utf-8"))
     assert [c.accepted for c in stored.candidates] == [True, False, False]
@@ -195,3 +217,97 @@ def test_revise_needs_an_author_section(tmp_path: Path, server: FakeOpenAIServer
     exp.author = None
     with pytest.raises(HarnessError, match="'author' section"):
         revise(exp, out_dir=tmp_path / "out", track=False)
+
+
+def test_promote_renumbers_a_candidate_that_skipped_a_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The author raised the version by two: the file is still v<N+1>.md, its front matter says N+1
+    and records the declared version; the registry holds the promoted text as approved."""
+    from mlflow.tracking import MlflowClient
+
+    from harness.cli import main
+    from harness.loop.revise import revise
+    from harness.policy import load_policy
+
+    skipped = ADDED.replace("version: 2", "version: 3")
+
+    def skipping(request: dict[str, Any]) -> str:
+        if request.get("model") == "author-model":
+            return f"```markdown\n{skipped}```"
+        return responder(request)
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    with FakeOpenAIServer(responder=skipping) as srv:
+        policy, items = workspace(tmp_path, srv.base_url)
+        exp = experiment(policy, items, srv.base_url)
+        assert exp.author is not None
+        exp.author.candidates = 1
+        result = revise(exp, out_dir=tmp_path / "out")
+    assert result.candidates[0].accepted and result.candidates[0].version == 3
+    assert main(["promote", str(tmp_path / "out" / "candidates" / "candidate-1.md"), "--by", "Ada"]) == 0
+    assert not (policy.parent / "v3.md").exists()
+    promoted = load_policy(policy.parent / "v2.md")
+    assert promoted.version == 2 and promoted.extra["renumbered_from"] == 3
+    assert promoted.extra["approved_by"] == "Ada" and EXCEPTION in promoted.text
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    versions = [client.get_prompt_version("policy-toy_hate", v.version)
+                for v in client.search_prompt_versions("policy-toy_hate")]
+    approved = [v for v in versions if v.tags.get("status") == "approved"]
+    assert [v.tags["policy_version"] for v in approved] == ["2"] and approved[0].template == promoted.text
+    assert approved[0].tags["promoted_from"] == result.candidates[0].registry_uri
+
+
+def test_estimate_forecasts_a_revise_run_and_cached_judgements_cost_nothing(
+        tmp_path: Path, server: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from harness.cli import main
+    from harness.config import load_experiment
+    from harness.loop.forecast import forecast_revise
+    from harness.loop.revise import revise
+
+    policy, items = workspace(tmp_path, server.base_url)
+    exp = experiment(policy, items, server.base_url)
+    raw = exp.model_dump(mode="json", exclude_none=True, exclude={"base_dir", "source"})
+    raw["author"]["price"] = {"input_per_million": 1.0, "output_per_million": 2.0}
+    raw["reviewers"][0]["price"] = {"input_per_million": 0.5, "output_per_million": 1.0}
+    path = tmp_path / "revise.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    exp = load_experiment(path)
+
+    forecast = forecast_revise(exp)
+    lines = {line.what: line for line in forecast.lines}
+    dev, held = lines["judge: current policy on dev"], lines["judge: current policy on held-out"]
+    assert (dev.to_send, dev.cached, held.to_send, forecast.dev_items, forecast.holdout_items) == (30, 0, 30, 30, 30)
+    candidates = lines["judge: 3 candidates on held-out"]
+    assert candidates.to_send == 90 and candidates.upper_bound and candidates.prompt_tokens > 3 * held.prompt_tokens
+    revisions = lines["author: 3 revisions"]
+    assert revisions.to_send == 3 and revisions.max_completion_tokens == 3 * 2048
+    assert revisions.max_cost_usd == pytest.approx((revisions.prompt_tokens * 1.0 + 3 * 2048 * 2.0) / 1e6)
+    described = lines["author: cluster descriptions (at most 18)"]
+    assert described.calls == 1 * 2 * 3 * 3
+    assert forecast.max_cost_usd == pytest.approx(sum(line.max_cost_usd or 0 for line in forecast.lines))
+    assert not server.requests_log  # nothing was sent
+
+    revise(exp, out_dir=tmp_path / "out", track=False)
+    sent = len(server.requests_log)
+    # Everything is cached now: revise is replayed from the cache and every line is exact and free.
+    again = forecast_revise(exp)
+    assert again.max_cost_usd == 0.0 and not any(line.upper_bound or line.to_send for line in again.lines)
+    replayed = {line.what: line for line in again.lines}
+    assert replayed["judge: 2 candidates on held-out"].cached == 60  # the invalid third is never judged
+    assert replayed["author: 5 cluster descriptions"].cached == 5
+    assert replayed["author: 3 revisions"].cached == 3
+    assert exp.author is not None
+    exp.author.candidates = 4  # a fourth sample is not cached: its answer, and so its candidate, are unknown
+    more = {line.what: line for line in forecast_revise(exp).lines}
+    assert more["author: 4 revisions"].to_send == 1 and not more["author: 4 revisions"].upper_bound
+    assert more["author: 4 revisions"].prompt_tokens > 0
+    judged = more["judge: 3 candidates on held-out"]
+    assert (judged.to_send, judged.cached, judged.upper_bound) == (30, 60, True)
+    assert len(server.requests_log) == sent  # estimating sends nothing
+    exp.author.candidates = 3
+
+    assert main(["estimate", "--revise", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "30 dev / 30 held-out items, 3 candidates" in out and "total: at most $0.0000" in out
+    assert main(["estimate", "--revise", "--limit", "5", str(path)]) == 2
