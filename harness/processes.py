@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
+import os
 import socket
 import subprocess
+import sys
+from collections.abc import Callable
+from typing import NoReturn
 
 
 def stop_process(process: "subprocess.Popen[bytes] | subprocess.Popen[str]", timeout_s: float = 10.0) -> None:
@@ -22,3 +28,31 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def exit_skipping_teardown(main: Callable[[], int]) -> NoReturn:
+    """`sys.exit(main())` for a command-line process, minus the interpreter's teardown.
+
+    Python ends a process by joining its threads, running the exit handlers, then freeing every
+    module's objects one by one: more than a second once mlflow, scipy and pandas are loaded, with
+    every output already written. The handler registered here, first, runs last: after the others
+    (MLflow's, tqdm's, temporary directories'), it flushes the streams and ends the process with
+    main's exit code (1 after an uncaught exception, whose traceback has been printed by then)."""
+    code = [1]
+
+    def end() -> None:
+        logging.shutdown()  # registered before this handler, so it would run after it: never
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
+                pass
+        os._exit(code[0])
+
+    atexit.register(end)
+    try:
+        code[0] = main()
+    except SystemExit as stop:  # argparse's usage errors and --help
+        code[0] = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
+        raise
+    sys.exit(code[0])

@@ -16,6 +16,9 @@ from harness.policy import Policy, load_policy
 from harness.record import MlflowIds, RunRecord, write_record
 from harness.references import check_references
 from harness.reviewers import Reviewer, build_reviewer, review_async
+from harness.timings import stage
+from harness.tracking import mlflow_experiment_name
+from harness.tracking.prepare import StorePreparation
 from harness.verdicts import verdict_table
 
 DEFAULT_REPORTS = Path("reports")
@@ -46,31 +49,40 @@ async def run_async(experiment: Experiment, *, out_dir: str | Path | None = None
     """The pipeline. Model calls are awaited on the caller's loop; the stages that read files,
     fit classifiers, compute intervals or talk to MLflow run on worker threads, so the loop stays
     responsive (an async web app keeps serving while a run is under way)."""
-    from harness.metrics import compute_metrics  # here, so `validate` does not pay for scipy and sklearn
-
     started = dt.datetime.now(dt.timezone.utc)
-    candidate, baseline, evalset = await asyncio.to_thread(load_inputs, experiment)
+    track = track and experiment.tracking.enabled
+    with stage("load"):
+        candidate, baseline, evalset = await asyncio.to_thread(load_inputs, experiment)
     limit = limit or experiment.limit
     if limit:
         evalset = evalset.sample(limit, experiment.seed)
     reviewers = [build_reviewer(c, base_dir=Path(experiment.base_dir)) for c in experiment.reviewers]
     policies = [p for p in (candidate, baseline) if p is not None]
+    # Started only now, so that a run whose inputs do not load never touches MLflow.
+    mlflow_experiment = mlflow_experiment_name(experiment.name, experiment.tracking.experiment_name)
+    store = StorePreparation.start(mlflow_experiment) if track else None
 
     injection: dict[str, object] = {}
     try:
-        tables, incomplete_reason = await judge(reviewers, policies, evalset)
+        with stage("judge"):
+            tables, incomplete_reason = await judge(reviewers, policies, evalset)
         if experiment.injection.enabled and not incomplete_reason:
-            injection = await asyncio.to_thread(judge_injections, reviewers, candidate, evalset, tables, experiment)
+            with stage("injection"):
+                injection = await asyncio.to_thread(judge_injections, reviewers, candidate, evalset, tables,
+                                                    experiment)
     finally:
         for reviewer in reviewers:
             reviewer.close()
 
-    verdicts = join_gold(pd.concat(tables, ignore_index=True), evalset)
-    metrics = await asyncio.to_thread(
-        compute_metrics, verdicts, candidate=candidate.label, baseline=baseline.label if baseline else None,
-        categories=candidate.category_ids, slices=evalset.slices, gates=experiment.gates,
-        strata=experiment.eval_set.strata, prevalence=experiment.eval_set.prevalence,
-        annotations=evalset.annotations)
+    with stage("metrics"):
+        from harness.metrics import compute_metrics  # here, so `validate` does not pay for scipy and sklearn
+
+        verdicts = join_gold(pd.concat(tables, ignore_index=True), evalset)
+        metrics = await asyncio.to_thread(
+            compute_metrics, verdicts, candidate=candidate.label, baseline=baseline.label if baseline else None,
+            categories=candidate.category_ids, slices=evalset.slices, gates=experiment.gates,
+            strata=experiment.eval_set.strata, prevalence=experiment.eval_set.prevalence,
+            annotations=evalset.annotations)
     if injection:
         metrics.injection = injection
     record = RunRecord(
@@ -89,10 +101,12 @@ async def run_async(experiment: Experiment, *, out_dir: str | Path | None = None
         incomplete_reason=incomplete_reason,
         usage={r.name: r.usage() for r in reviewers if r.usage()},
     )
+    if store:
+        with stage("mlflow-wait"):
+            await asyncio.to_thread(store.wait)
     await asyncio.to_thread(
         finish, record, default_out_dir(experiment.name, started) if out_dir is None else Path(out_dir),
-        track=track and experiment.tracking.enabled, report=report,
-        experiment_name=experiment.tracking.experiment_name)
+        track=track, report=report, experiment_name=experiment.tracking.experiment_name)
     return record
 
 
@@ -142,22 +156,26 @@ def finish(record: RunRecord, out_dir: Path, *, track: bool, report: bool,
            experiment_name: str | None = None) -> None:
     """Write outputs first (nothing is lost), then open MLflow runs so the report can link them,
     render, and log. A tracking failure warns and leaves the record marked for `sync`."""
-    write_record(record, out_dir)
+    with stage("record"):
+        write_record(record, out_dir)
     if track:
         from harness.tracking import open_runs, warn_unsynced
 
         try:
-            record.mlflow = open_runs(record, experiment_name=experiment_name)
+            with stage("mlflow-open"):
+                record.mlflow = open_runs(record, experiment_name=experiment_name)
         except Exception as err:  # tracking must never cost the results
             warn_unsynced(out_dir, err)
             record.mlflow = MlflowIds(synced=False, experiment_name=experiment_name)
     if report:
         from harness.reporting import write_reports
 
-        write_reports(record, out_dir)
+        with stage("report"):
+            write_reports(record, out_dir)
     write_record(record, out_dir)
     if track and record.mlflow.parent_run_id:
-        sync(record, out_dir)
+        with stage("mlflow-log"):
+            sync(record, out_dir)
 
 
 def sync(record: RunRecord, out_dir: Path) -> bool:
@@ -178,6 +196,8 @@ def join_gold(verdicts: pd.DataFrame, evalset: EvalSet) -> pd.DataFrame:
     columns = ["item_id", "gold", "text", "weight", "contested", *evalset.slices]
     if "gold_unknown" in evalset.items:  # multi-label sets: categories whose gold label is missing
         columns.insert(2, "gold_unknown")
+    if "_count" in evalset.items:  # a collapsed prediction log (score): how many items each row stands for
+        columns.append("_count")
     return verdicts.merge(evalset.items[columns], on="item_id", how="left", validate="many_to_one")
 
 

@@ -30,10 +30,15 @@ def _figure(width: float, height: float) -> Any:
 
 def _png(fig: Any) -> str:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image  # matplotlib's own PNG writer
 
-    FigureCanvasAgg(fig)
+    # One draw (the layout engine runs first within it), then the pixels as they are: savefig would
+    # draw the figure twice, once to lay it out. The image is the same, pixel for pixel.
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
+    Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(
+        buffer, format="png")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

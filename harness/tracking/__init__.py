@@ -31,6 +31,11 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+def mlflow_experiment_name(run_name: str, experiment_name: str | None = None) -> str:
+    """The MLflow experiment of a run: the one the experiment file names, else one per experiment."""
+    return experiment_name or f"{EXPERIMENT_PREFIX}{run_name}"
+
+
 def safe_uri() -> str:
     return re.sub(r"//[^/@]*@", "//***@", tracking_uri())
 
@@ -72,7 +77,7 @@ def open_runs(record: RunRecord, *, experiment_name: str | None = None) -> Mlflo
 
 
 def _open_runs(c: Any, record: RunRecord, experiment_name: str | None) -> MlflowIds:
-    name = experiment_name or f"{EXPERIMENT_PREFIX}{record.name}"
+    name = mlflow_experiment_name(record.name, experiment_name)
     experiment = c.get_experiment_by_name(name)
     experiment_id = experiment.experiment_id if experiment else c.create_experiment(
         name, artifact_location=artifact_location(name))
@@ -164,11 +169,17 @@ def _section(record: RunRecord, label: str) -> dict[str, ReviewerMetrics]:
 
 def artifact_location(experiment_name: str) -> str | None:
     """Beside a SQLite store (not wherever the command runs), as `mlflow server` would do."""
-    uri = tracking_uri()
+    database = sqlite_path(tracking_uri())
+    if database is None:
+        return None
+    return child_path(database.resolve().parent / "mlartifacts", experiment_name).as_uri()
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a `sqlite:///path` URI (a relative path is from the working directory)."""
     if not uri.startswith("sqlite:///"):
         return None
-    root = Path(uri.removeprefix("sqlite:///")).expanduser().resolve().parent / "mlartifacts"
-    return child_path(root, experiment_name).as_uri()
+    return Path(uri.removeprefix("sqlite:///")).expanduser()
 
 
 def flat_metrics(metrics: ReviewerMetrics) -> dict[str, float]:

@@ -1,0 +1,63 @@
+"""A new SQLite tracking store, created in a child process while the model calls are under way.
+
+MLflow creates a new database by running every schema migration since its first release: seconds
+of CPU. In a thread that would take the GIL from the event loop making the model calls (the LLM
+phase measured twice as long), so a child process does it: it opens the store and looks the
+experiment up, then exits. The run waits for it before
+`open_runs`, which then finds the store ready. Nothing depends on the child succeeding: if it
+fails, `open_runs` meets the same problem and warns as before.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from harness.tracking import client, sqlite_path, tracking_uri
+
+WAIT_S = 300.0  # far beyond a migration; only a stuck child waits this long, and then open_runs goes ahead
+
+
+@dataclass
+class StorePreparation:
+    process: "subprocess.Popen[bytes]"
+
+    @classmethod
+    def start(cls, experiment_name: str) -> StorePreparation | None:
+        """Start the child when the store is a SQLite file that does not exist yet; None otherwise
+        (an existing store needs no migrations, and a tracking server runs its own)."""
+        path = sqlite_path(tracking_uri())
+        if path is None or path.exists():
+            return None
+        # Where the parent found this package goes last on the child's path: a notebook may have put it
+        # on sys.path by hand, and an installed package is found first as usual.
+        package_root = str(Path(__file__).resolve().parents[2])
+        code = ("import sys; sys.path.append(sys.argv[1]); from harness.tracking.prepare import main; "
+                "main(sys.argv[2])")
+        process = subprocess.Popen([sys.executable, "-c", code, package_root, experiment_name],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()})
+        return cls(process)
+
+    def wait(self) -> None:
+        """Until the child has finished: it is never stopped early, which could leave a half-migrated store."""
+        try:
+            self.process.wait(timeout=WAIT_S)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def main(experiment_name: str) -> NoReturn:
+    """The child: open the store (creating it) and look the experiment up."""
+    from harness.processes import exit_skipping_teardown
+
+    def prepare() -> int:
+        with client() as c:
+            c.get_experiment_by_name(experiment_name)
+        return 0
+
+    exit_skipping_teardown(prepare)
