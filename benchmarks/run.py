@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmarks.common import REPO, ChildFailed, child, fake_provider, machine
+from benchmarks.whole_run import figure as whole_run, table_rows as whole_run_rows
+from benchmarks.score_stream import figure as score_stream, table_rows as score_stream_rows
 
 RESULTS = REPO / "benchmarks" / "results.json"
 LATENCY_MS = 100
@@ -30,7 +32,7 @@ FULL = {"n": 5000, "concurrency": [16, 64, 256], "overhead_concurrency": 64, "st
         "evalset_items": 1_000_000, "train_items": 5000, "prompt_items": 1000, "local_items": 10, "startup_runs": 5}
 QUICK = {"n": 400, "concurrency": [16, 64, 256], "overhead_concurrency": 64, "stats_items": 20_000,
          "evalset_items": 20_000, "train_items": 2000, "prompt_items": 100, "local_items": 2, "startup_runs": 2}
-FIGURES = ("fanout", "stats", "evalset", "prompt_cache", "local_model", "startup")
+FIGURES = ("fanout", "stats", "evalset", "prompt_cache", "local_model", "startup", "whole_run", "score_stream")
 
 
 def say(text: str) -> None:
@@ -144,7 +146,8 @@ def startup(size: dict[str, Any], tmp: Path, profile: bool) -> dict[str, Any]:
 
 STEPS: dict[str, Callable[[dict[str, Any], Path, bool], dict[str, Any]]] = {
     "fanout": fanout, "stats": stats, "evalset": evalset, "prompt_cache": prompt_cache,
-    "local_model": local_model, "startup": startup}
+    "local_model": local_model, "startup": startup, "whole_run": whole_run,
+    "score_stream": score_stream}
 
 
 def table(results: dict[str, Any]) -> str:
@@ -182,11 +185,12 @@ def table(results: dict[str, Any]) -> str:
                      f"peak RSS {e['process_peak_rss_mb'] / 1024:.1f} GB"))
     p = results.get("prompt_cache")
     if p:
-        for path, r in p["policies"].items():
-            rows.append((f"6 prompt prefix {r['policy']}",
-                         f"{r['prefix_share_mean']:.1%} of input tokens shared ({r['prefix_tokens']} tokens)",
-                         f"{r['input_tokens_per_1000_items']:,} input tokens / 1,000 items"
-                         + ("" if r["cacheable_by_openai"] else "; prefix < 1,024: not cached by OpenAI")))
+        for layout, policies in p.get("layouts", {"policy_as_system": p.get("policies", {})}).items():
+            for path, r in policies.items():
+                rows.append((f"6 prompt prefix {r['policy']} {layout}",
+                             f"{r['prefix_share_mean']:.1%} of input tokens shared ({r['prefix_tokens']} tokens)",
+                             f"{r['input_tokens_per_1000_items']:,} input tokens / 1,000 items"
+                             + ("" if r["cacheable_by_openai"] else "; prefix < 1,024: not cached by OpenAI")))
     lm = results.get("local_model")
     if lm:
         rows.append(("7 local model smollm2", "skipped" if "skipped" in lm else
@@ -197,6 +201,8 @@ def table(results: dict[str, Any]) -> str:
         for key, label in (("help", "--help"), ("validate", "validate quickstart")):
             rows.append((f"8 start-up {label}", f"{st[key]['median_s']:.2f} s (median)",
                          "ok < 1 s" if st[key]["median_s"] < 1 else "ABOVE 1 s"))
+    rows.extend(whole_run_rows(results.get("whole_run")))
+    rows.extend(score_stream_rows(results.get("score_stream")))
     widths = [max(len(r[i]) for r in rows) for i in range(3)] if rows else [0, 0, 0]
     return "\n".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c}" for a, b, c in rows)
 

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 from pathlib import Path
 
 from harness.errors import HarnessError
@@ -34,11 +34,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output directory (default: reports/<name>-<time>)")
     p.add_argument("--limit", type=int, help="judge a seeded sample of N items, stratified by gold label")
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.add_argument("--timings", action="store_true", help="print how long each stage took (to stderr)")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("estimate", help="forecast LLM calls, tokens and cost before anything is sent")
     p.add_argument("experiment", help="experiment YAML file")
     p.add_argument("--limit", type=int, help="as for 'run'")
+    p.add_argument("--revise", action="store_true", help="forecast 'revise' (the experiment's author section)")
     p.set_defaults(func=_estimate)
 
     p = sub.add_parser("score", help="metrics and report from decisions made elsewhere (a predictions file)")
@@ -163,6 +165,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def entry() -> NoReturn:
+    """The `policy-harness` command and `python -m harness`: main(), then an exit without the
+    interpreter's teardown (see exit_skipping_teardown); `main` itself stays safe to call in-process."""
+    from harness.processes import exit_skipping_teardown
+
+    exit_skipping_teardown(main)
+
+
 def _validate(args: argparse.Namespace) -> int:
     from harness.validate import validate_path
 
@@ -175,12 +185,17 @@ def _validate(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from harness.config import load_experiment
     from harness.runner import run
+    from harness.timings import log_start_up, print_timings, stage
 
+    if args.timings:
+        print_timings()
+        log_start_up()
     if args.limit is not None and args.limit < 1:
         raise HarnessError(f"--limit must be a whole number of at least 1. Got {args.limit} instead.")
-    experiment = load_experiment(args.experiment)
-    args.source_file = args.experiment
-    _print_lint_summaries(experiment)
+    with stage("experiment"):
+        experiment = load_experiment(args.experiment)
+        args.source_file = args.experiment
+        _print_lint_summaries(experiment)
     record = run(experiment, out_dir=args.out, limit=args.limit, track=not args.no_track)
     print(summary(record))
     return 3 if record.incomplete else 0
@@ -193,6 +208,15 @@ def _estimate(args: argparse.Namespace) -> int:
 
     experiment = load_experiment(args.experiment)
     args.source_file = args.experiment
+    if args.revise:
+        from harness.loop.forecast import forecast_revise, forecast_text
+
+        if args.limit:
+            raise HarnessError("--limit does not apply with --revise, because revise reads the experiment's own "
+                               "'limit:'; set it there instead.")
+
+        print(forecast_text(forecast_revise(experiment)))
+        return 0
     candidate, baseline, evalset = load_inputs(experiment)
     if args.limit or experiment.limit:
         evalset = evalset.sample(args.limit or experiment.limit, experiment.seed)
@@ -205,6 +229,8 @@ def _estimate(args: argparse.Namespace) -> int:
         for policy in filter(None, (candidate, baseline)):
             e = reviewer.estimate(evalset.items, policy)
             cost = "unknown (no price for this model)" if e["max_cost_usd"] is None else f"at most ${e['max_cost_usd']:.4f}"
+            if e["max_cost_usd"]:  # a local model has no batch API
+                cost += f" online, ${e['max_cost_usd_batch']:.4f} batch"
             print(f"  {config.name:<16} {policy.label:<18} {e['to_send']} calls to send ({e['cached']} cached), "
                   f"{e['prompt_tokens']:,} prompt tokens, up to {e['max_completion_tokens']:,} completion tokens, {cost}")
     return 0
@@ -343,6 +369,7 @@ def _add_policy_loop_commands(sub: "argparse._SubParsersAction[argparse.Argument
     p = sub.add_parser("diagnose", help="failure clusters of a stored run: by rule, by slice, by text similarity")
     p.add_argument("run_dir", help="directory written by 'run'")
     p.add_argument("--out", help="where to write diagnosis.json (default: RUN_DIR/diagnosis.json)")
+    p.add_argument("--experiment", help="experiment YAML whose 'author' section describes the largest clusters")
     p.set_defaults(func=_diagnose)
 
 
@@ -372,7 +399,17 @@ def _lint(args: argparse.Namespace) -> int:
 def _diagnose(args: argparse.Namespace) -> int:
     from harness.loop.diagnose import diagnose_dir, diagnosis_text
 
-    diagnosis, path = diagnose_dir(Path(args.run_dir), out=Path(args.out) if args.out else None)
+    author = None
+    if args.experiment:
+        from harness.config import load_experiment
+
+        args.source_file = args.experiment
+        author = load_experiment(args.experiment).author
+        if author is None:
+            raise HarnessError("has no 'author' section; add one (model, api_base, describe_clusters) to have "
+                               "diagnose describe the clusters.", path=args.experiment)
+        args.source_file = None  # what follows reads the run directory, which its own errors name
+    diagnosis, path = diagnose_dir(Path(args.run_dir), out=Path(args.out) if args.out else None, author=author)
     print(diagnosis_text(diagnosis))
     print(f"  diagnosis.json: {path}")
     return 0
@@ -418,6 +455,9 @@ def _promote(args: argparse.Namespace) -> int:
     done = promote(Path(args.candidate), by=args.by, force=args.force, track=not args.no_track)
     forced = " (forced: revise did not accept it)" if done.forced else ""
     print(f"promoted {done.source} -> {done.target}, approved by {done.by} at {done.at}{forced}")
+    if done.renumbered_from is not None:
+        print(f"  version set to {done.version} (the candidate declared {done.renumbered_from}; recorded as "
+              "renumbered_from)")
     if done.registry_uri:
         print(f"  registry: {done.registry_uri} tagged status=approved")
     return 0
