@@ -381,6 +381,14 @@ class Experiment(StrictModel):
             raise ValueError(f"reviewer names must be unique; '{dupes[0]}' is used twice")
         return self
 
+    @model_validator(mode="after")
+    def _local_model_files(self) -> "Experiment":
+        # `local/models/x.gguf` is a path like any other: read from the experiment file's folder.
+        for config in [*self.reviewers, self.author]:
+            if isinstance(config, (LLMReviewerConfig, AuthorConfig)):
+                config.model = resolve_local_model(config.model, Path(self.base_dir))
+        return self
+
     @property
     def source(self) -> str | None:
         """The experiment file this was read from (None when built from a mapping without a path)."""
@@ -399,6 +407,16 @@ def resolve_path(path: str | Path, base_dir: Path) -> Path:
         candidate = Path(base_dir).expanduser().absolute() / candidate
     # Lexical, as docker-compose does: error messages show the path as written, not symlink targets.
     return Path(os.path.normpath(candidate))
+
+
+def resolve_local_model(model: str, base_dir: Path) -> str:
+    """`local/<file>.gguf` with the file resolved from `base_dir`; a named local model stays as it is."""
+    from harness.local_model import LOCAL_PREFIX
+
+    name = model.removeprefix(LOCAL_PREFIX)
+    if name == model or not name.endswith(".gguf"):
+        return model
+    return LOCAL_PREFIX + str(resolve_path(name, base_dir))
 
 
 def load_experiment(path: str | Path) -> Experiment:

@@ -27,8 +27,11 @@ def gguf_path(model: str) -> Path:
     """The model file shipped inside a Python package (no download at run time)."""
     name = model.removeprefix(LOCAL_PREFIX)
     if name not in LOCAL_MODELS:
-        if Path(name).suffix == ".gguf" and Path(name).exists():
-            return Path(name)
+        if Path(name).suffix == ".gguf":
+            if Path(name).is_file():
+                return Path(name)
+            raise HarnessError(f"the local model file {name} does not exist; check the path after 'local/' "
+                               "(a relative path is read from the experiment file's folder).")
         raise HarnessError(f"unknown local model '{model}'; use one of "
                            f"{', '.join(LOCAL_PREFIX + m for m in LOCAL_MODELS)} or local/<path to a .gguf file>.")
     package, filename = LOCAL_MODELS[name]

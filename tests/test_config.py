@@ -180,3 +180,30 @@ def test_not_utf8(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as info:
         load_experiment(path)
     assert "latin.yaml" in str(info.value) and "UTF-8" in str(info.value)
+
+
+def test_a_local_model_file_is_read_from_the_experiment_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.config import parse_experiment
+    from harness.local_model import gguf_path
+
+    folder = tmp_path / "workspace"
+    (folder / "models").mkdir(parents=True)
+    (folder / "models" / "tiny.gguf").write_bytes(b"GGUF")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    data = {"name": "x", "policy": "p.md", "eval_set": {"path": "items.csv"},
+            "reviewers": [{"name": "m", "type": "llm", "model": "local/models/tiny.gguf"},
+                          {"name": "named", "type": "llm", "model": "local/smollm2"}],
+            "author": {"model": "local/models/tiny.gguf"}}
+    experiment = parse_experiment(data, path=folder / "exp.yaml")
+    local, named = experiment.reviewers
+    assert gguf_path(local.model) == folder / "models" / "tiny.gguf"
+    assert experiment.author is not None and gguf_path(experiment.author.model) == folder / "models" / "tiny.gguf"
+    assert named.model == "local/smollm2"
+
+    missing = parse_experiment({**data, "author": None, "reviewers": [{"name": "m", "type": "llm",
+                                                                       "model": "local/models/gone.gguf"}]},
+                               path=folder / "exp.yaml")
+    with pytest.raises(HarnessError, match="gone.gguf does not exist"):
+        gguf_path(missing.reviewers[0].model)
