@@ -1,51 +1,26 @@
-"""Charts as inline PNG data URIs (matplotlib, Agg; imported lazily so Markdown never pays for it)."""
+"""Charts as inline SVG data URIs, drawn by hand (harness.reporting.svg): no plotting library to import."""
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Collection, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from harness.reporting.agreement import KappaRow
 from harness.reporting.analysis import Confusion
 from harness.reporting.fmt import RateCell, short
+from harness.reporting.svg import INK, LABEL_SIZE, MUTED, TICK_SIZE, TITLE_SIZE, Canvas, Scale, text_width
 from harness.reporting.tables import BreakdownTable
 from harness.reporting.thresholds import Curve
 from harness.verdicts import DECISIONS
 
 CHART_CAP = 25
 OE_COLOUR, LEAK_COLOUR = "#1f77b4", "#d62728"
-# Slice values are untrusted: "$" must not start mathtext (a parse error would crash the report).
-RC = {"text.parse_math": False, "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
-      "svg.fonttype": "none"}
-
-
-def _figure(width: float, height: float) -> Any:
-    # A bare Figure drawn on an explicit Agg canvas: no pyplot, so no global backend switch for the caller.
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
-
-
-def _png(fig: Any) -> str:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from PIL import Image  # matplotlib's own PNG writer
-
-    # One draw (the layout engine runs first within it), then the pixels as they are: savefig would
-    # draw the figure twice, once to lay it out. The image is the same, pixel for pixel.
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    buffer = io.BytesIO()
-    Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(
-        buffer, format="png")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _rc() -> Any:
-    import matplotlib
-
-    return matplotlib.rc_context(RC)
+# matplotlib's default colour cycle, so curves keep the colours readers know from earlier reports.
+CYCLE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+         "#17becf")
+PERCENT_TICKS = (0, 20, 40, 60, 80, 100)
+PAD, TITLE_BAND, X_AXIS_BAND = 10, 28, 42
+ROW = 24
 
 
 class RateRow(Protocol):
@@ -62,39 +37,42 @@ class RateRow(Protocol):
 def rates_chart(title: str, rows: Sequence[RateRow], highlight: Collection[str] = (),
                 width: float = 8.0) -> str | None:
     """Over-enforcement and leakage with 95% intervals per row, first row at the top;
-    labels in `highlight` (flagged languages) are drawn in red."""
+    labels in `highlight` (flagged languages) are drawn in red and bold. `width` is in inches of 100 px."""
     rows = [r for r in rows if r.over_enforcement.value is not None or r.leakage.value is not None][:CHART_CAP]
     if not rows:
         return None
-    with _rc():
-        fig = _figure(width, 1.0 + 0.32 * len(rows))
-        ax = fig.add_subplot()
-        positions = list(range(len(rows)))[::-1]
-        for offset, name, colour in ((0.15, "over_enforcement", OE_COLOUR), (-0.15, "leakage", LEAK_COLOUR)):
-            ys, xs, lows, highs = [], [], [], []
-            for y, row in zip(positions, rows):
-                cell = getattr(row, name)
-                if cell.value is None:
-                    continue
-                ys.append(y + offset)
-                xs.append(cell.value * 100)
-                # max(0, ...): Wilson bounds can sit a rounding error on the wrong side of the rate.
-                lows.append(max(0.0, cell.value - (cell.low if cell.low is not None else cell.value)) * 100)
-                highs.append(max(0.0, (cell.high if cell.high is not None else cell.value) - cell.value) * 100)
-            if xs:
-                ax.errorbar(xs, ys, xerr=[lows, highs], fmt="o", color=colour, ecolor=colour, elinewidth=1.2,
-                            capsize=2, markersize=4, label=name.replace("_", "-"))
-        ax.set_yticks(positions, [short(f"{r.label} (n={r.items})", 48) for r in rows])
-        for tick, row in zip(ax.get_yticklabels(), rows):
-            if row.label in highlight:
-                tick.set_color(LEAK_COLOUR)
-                tick.set_fontweight("bold")
-        ax.set_xlim(-2, 102)
-        ax.set_xlabel("rate, % (95% interval)")
-        ax.set_title(short(title, 90), loc="left")
-        ax.grid(axis="x", alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8, frameon=False)
-        return _png(fig)
+    labels = [short(f"{r.label} (n={r.items})", 48) for r in rows]
+    left = PAD + max(text_width(label, LABEL_SIZE, bold=True) for label in labels) + 8
+    total = max(width * 100, left + 260)
+    top, bottom = TITLE_BAND + 20, TITLE_BAND + 20 + ROW * len(rows)
+    canvas = Canvas(total, bottom + X_AXIS_BAND)
+    x = Scale(-2, 102, left, total - 16)
+    canvas.x_axis(x, PERCENT_TICKS, top - 4, bottom, "rate, % (95% interval)")
+    title = short(title, 90)
+    canvas.text(PAD, 16, title, size=TITLE_SIZE, bold=True)
+    legend_x = total - 16 - 260
+    for name, colour in (("over-enforcement", OE_COLOUR), ("leakage", LEAK_COLOUR)):
+        canvas.circle(legend_x, TITLE_BAND + 4, 4, colour)
+        canvas.text(legend_x + 8, TITLE_BAND + 4, name, size=TICK_SIZE)
+        legend_x += 8 + text_width(name, TICK_SIZE) + 24
+    for i, (row, label) in enumerate(zip(rows, labels)):
+        centre = top + ROW * i + ROW / 2
+        flagged = row.label in highlight
+        canvas.text(left - 8, centre, label, anchor="end", colour=LEAK_COLOUR if flagged else INK,
+                    bold=flagged)
+        for offset, cell, colour, kind in ((-4, row.over_enforcement, OE_COLOUR, "oe"),
+                                            (4, row.leakage, LEAK_COLOUR, "leak")):
+            if cell.value is None:
+                continue
+            y = centre + offset
+            # min/max: Wilson bounds can sit a rounding error on the wrong side of the rate.
+            low = min(cell.value, cell.low if cell.low is not None else cell.value) * 100
+            high = max(cell.value, cell.high if cell.high is not None else cell.value) * 100
+            canvas.line(x(low), y, x(high), y, colour=colour, width=1.2)
+            for end in (low, high):
+                canvas.line(x(end), y - 2.5, x(end), y + 2.5, colour=colour, width=1.2)
+            canvas.circle(x(cell.value * 100), y, 3.5, colour, cls=f"mark {kind}")
+    return canvas.uri(title)
 
 
 def slice_chart(table: BreakdownTable) -> str | None:
@@ -104,30 +82,29 @@ def slice_chart(table: BreakdownTable) -> str | None:
 
 def confusion_chart(confusion: Confusion) -> str:
     """Green cells are right decisions, red cells mistakes, grey abstentions; darker means more items."""
-    from matplotlib.patches import Rectangle
-
     right = {(0, 1), (1, 0)}
-    with _rc():
-        fig = _figure(4.2, 2.4)
-        ax = fig.add_subplot()
-        top = max(1, max(max(row) for row in confusion.counts))
-        for i, row in enumerate(confusion.counts):
-            for j, value in enumerate(row):
-                colour = "#57606a" if j == 2 else "#1a7f37" if (i, j) in right else "#b42318"
-                strength = 0.08 + 0.82 * value / top
-                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=colour, alpha=strength,
-                                       edgecolor="white", linewidth=2))
-                ax.text(j, i, f"{value:,}", ha="center", va="center", fontsize=11, fontweight="bold",
-                        color="white" if strength > 0.55 else "#1d2330")
-        ax.set_xlim(-0.5, 2.5)
-        ax.set_ylim(1.5, -0.5)
-        ax.set_xticks(range(len(DECISIONS)), list(DECISIONS))
-        ax.set_yticks([0, 1], ["gold benign", "gold violating"])
-        ax.tick_params(length=0)
-        ax.set_title(short(f"{confusion.reviewer}: decisions vs gold", 60), loc="left")
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-        return _png(fig)
+    rows = ("gold benign", "gold violating")
+    cell_w, cell_h = 96, 56
+    left = PAD + max(text_width(r, LABEL_SIZE) for r in rows) + 8
+    title = short(f"{confusion.reviewer}: decisions vs gold", 60)
+    width = max(left + cell_w * len(DECISIONS) + PAD, PAD + text_width(title, TITLE_SIZE, bold=True) + PAD)
+    canvas = Canvas(width, TITLE_BAND + cell_h * len(rows) + 28)
+    canvas.text(PAD, 16, title, size=TITLE_SIZE, bold=True)
+    top = max(1, max(max(row) for row in confusion.counts))
+    for i, row in enumerate(confusion.counts):
+        y = TITLE_BAND + cell_h * i
+        canvas.text(left - 8, y + cell_h / 2, rows[i], anchor="end")
+        for j, value in enumerate(row):
+            colour = "#57606a" if j == 2 else "#1a7f37" if (i, j) in right else "#b42318"
+            strength = 0.08 + 0.82 * value / top
+            x = left + cell_w * j
+            canvas.rect(x, y, cell_w, cell_h, colour, opacity=strength, stroke="white", cls="cell")
+            canvas.text(x + cell_w / 2, y + cell_h / 2, f"{value:,}", size=14, anchor="middle", bold=True,
+                        colour="white" if strength > 0.55 else INK)
+    for j, decision in enumerate(DECISIONS):
+        canvas.text(left + cell_w * j + cell_w / 2, TITLE_BAND + cell_h * len(rows) + 14, decision,
+                    anchor="middle")
+    return canvas.uri(title)
 
 
 def curve_chart(curves: list[Curve]) -> str | None:
@@ -135,24 +112,29 @@ def curve_chart(curves: list[Curve]) -> str | None:
     the crosses the thresholds that meet each gate."""
     if not curves:
         return None
-    with _rc():
-        fig = _figure(5.5, 4.0)
-        ax = fig.add_subplot()
-        for curve in curves:
-            line = ax.plot([x * 100 for x in curve.over_enforcement], [y * 100 for y in curve.leakage],
-                           drawstyle="steps-post", label=short(f"{curve.reviewer} (n={curve.items})", 40))[0]
-            if curve.current:
-                ax.plot([curve.current[0] * 100], [curve.current[1] * 100], "o", color=line.get_color(), markersize=6)
-            for oe, leak in curve.operating:
-                ax.plot([oe * 100], [leak * 100], "x", color=line.get_color(), markersize=7, markeredgewidth=1.5)
-        ax.set_xlabel("over-enforcement, % of benign items actioned")
-        ax.set_ylabel("leakage, % of violating items allowed")
-        ax.set_xlim(-2, 102)
-        ax.set_ylim(-2, 102)
-        ax.grid(alpha=0.3)
-        ax.set_title("Over-enforcement vs leakage over score thresholds", loc="left")
-        ax.legend(fontsize=8, frameon=False)
-        return _png(fig)
+    title = "Over-enforcement vs leakage over score thresholds"
+    labels = [short(f"{c.reviewer} (n={c.items})", 40) for c in curves]
+    left, right, top = 58, 16, TITLE_BAND + 8
+    plot = 380
+    width = max(left + plot + right, PAD + text_width(title, TITLE_SIZE, bold=True) + PAD)
+    canvas = Canvas(width, top + plot + X_AXIS_BAND)
+    x = Scale(-2, 102, left, width - right)
+    y = Scale(-2, 102, top + plot, top)
+    canvas.x_axis(x, PERCENT_TICKS, top, top + plot, "over-enforcement, % of benign items actioned")
+    canvas.y_axis(y, PERCENT_TICKS, left, width - right, "leakage, % of violating items allowed")
+    canvas.text(PAD, 16, title, size=TITLE_SIZE, bold=True)
+    for i, curve in enumerate(curves):
+        colour = CYCLE[i % len(CYCLE)]
+        points = [(x(oe * 100), y(leak * 100)) for oe, leak in zip(curve.over_enforcement, curve.leakage)]
+        if points:
+            canvas.steps(points, colour, cls="curve")
+        if curve.current:
+            canvas.circle(x(curve.current[0] * 100), y(curve.current[1] * 100), 4.5, colour, cls="mark current")
+        for oe, leak in curve.operating:
+            canvas.cross(x(oe * 100), y(leak * 100), 4.5, colour, cls="mark gate")
+    legend_x = width - right - 10 - max(text_width(label, TICK_SIZE) for label in labels) - 15
+    canvas.legend(legend_x, top + 12, [(label, CYCLE[i % len(CYCLE)]) for i, label in enumerate(labels)])
+    return canvas.uri(title)
 
 
 def kappa_chart(rows: list[KappaRow]) -> str | None:
@@ -161,20 +143,22 @@ def kappa_chart(rows: list[KappaRow]) -> str | None:
     # One bar says no more than the table beside it.
     if len(rows) < 2:
         return None
-    with _rc():
-        fig = _figure(5.5, 1.0 + 0.35 * len(rows))
-        ax = fig.add_subplot()
-        positions = list(range(len(rows)))[::-1]
-        values = [r.kappa or 0.0 for r in rows]
-        colours = ["#1a7f37" if v >= 0.6 else "#9a6700" if v >= 0.2 else "#b42318" for v in values]
-        ax.barh(positions, values, color=colours, height=0.6)
-        for y, value in zip(positions, values):
-            ax.text(value + (0.02 if value >= 0 else -0.02), y, f"{value:.2f}", va="center",
-                    ha="left" if value >= 0 else "right", fontsize=8)
-        ax.set_yticks(positions, [short(f"{r.label} (n={r.n})", 40) for r in rows])
-        ax.axvline(0, color="#57606a", linewidth=0.8)
-        ax.set_xlim(-1, 1.1)
-        ax.set_xlabel("Cohen's kappa (0 = chance, 1 = perfect)")
-        ax.set_title("Agreement", loc="left")
-        ax.grid(axis="x", alpha=0.3)
-        return _png(fig)
+    labels = [short(f"{r.label} (n={r.n})", 40) for r in rows]
+    left = PAD + max(text_width(label, LABEL_SIZE) for label in labels) + 8
+    width = max(550, left + 300)
+    top, bottom = TITLE_BAND + 6, TITLE_BAND + 6 + ROW * len(rows)
+    canvas = Canvas(width, bottom + X_AXIS_BAND)
+    x = Scale(-1, 1.1, left, width - 16)
+    canvas.x_axis(x, (-1, -0.5, 0, 0.5, 1), top, bottom, "Cohen's kappa (0 = chance, 1 = perfect)")
+    canvas.text(PAD, 16, "Agreement", size=TITLE_SIZE, bold=True)
+    for i, (row, label) in enumerate(zip(rows, labels)):
+        value = row.kappa or 0.0
+        centre = top + ROW * i + ROW / 2
+        colour = "#1a7f37" if value >= 0.6 else "#9a6700" if value >= 0.2 else "#b42318"
+        canvas.text(left - 8, centre, label, anchor="end")
+        start, end = sorted((x(0), x(value)))
+        canvas.rect(start, centre - ROW * 0.3, end - start, ROW * 0.6, colour, cls="bar")
+        after = x(value) + (4 if value >= 0 else -4)
+        canvas.text(after, centre, f"{value:.2f}", size=TICK_SIZE, anchor="start" if value >= 0 else "end")
+    canvas.line(x(0), top, x(0), bottom, colour=MUTED, width=1.0)
+    return canvas.uri("Agreement")

@@ -28,7 +28,7 @@ LINK = "<a href=\"javascript:alert(1)\">x</a>"
 HUGE = "A" * 50_000 + "<script>document.title='pwned'</script>" + "B" * 50_000
 HOSTILE = [SCRIPT, IMG, LINK, HUGE]
 NEWS = "news | <b>report</b>"
-# "$...$" would start matplotlib mathtext: the chart labels must treat it as plain text.
+# "$...$" is TeX math to plotting libraries: the chart labels must keep it as plain text.
 INSULT = "insult $at$ referee"
 TACTICS = ["counter_speech", "threat", "slur", NEWS, INSULT]
 VIOLATING_TACTICS = {"threat", "slur"}

@@ -69,7 +69,7 @@ def test_no_external_resources_and_a_strict_csp(html: str) -> None:
     assert len(csp) == 1
     assert "default-src 'none'" in csp[0] and "script-src 'none'" in csp[0] and "img-src data:" in csp[0]
     images = [a.get("src") or "" for t, a in page.tags if t == "img"]
-    assert images and all(src.startswith("data:image/png;base64,") for src in images)
+    assert images and all(src.startswith("data:image/svg+xml;base64,") for src in images)
     assert not [a for t, a in page.tags if t == "link"]
     assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, flags=re.IGNORECASE)
     assert "@import" not in html and "url(" not in html
@@ -113,7 +113,7 @@ def test_exemplars_show_cited_rule_text_and_the_policy_diff(html: str) -> None:
     assert 'class="added"' in html and 'class="removed"' in html
 
 
-def test_charts_are_inline_pngs_for_slices_confusion_curve_and_agreement(html: str) -> None:
+def test_charts_are_inline_svgs_for_slices_confusion_curve_and_agreement(html: str) -> None:
     alts = [a.get("alt") or "" for t, a in Page(html).tags if t == "img"]
     assert sum("by tactic" in a for a in alts) == 2
     assert sum(a.startswith("Confusion matrix") for a in alts) == 2
