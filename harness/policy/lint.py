@@ -115,8 +115,13 @@ def lint_file(path: str | Path) -> LintResult:
 
 
 def lint_summary(path: str | Path) -> str:
-    """The one-line summary `run` and `validate` print."""
-    return lint_file(path).summary()
+    """The one-line summary `run` and `validate` print, naming the file as the user would type it:
+    relative to the working directory when it lies below it (experiments hold resolved paths)."""
+    try:
+        shown: str | Path = Path(path).resolve().relative_to(Path.cwd().resolve())
+    except (ValueError, OSError):
+        shown = path
+    return lint_file(shown).summary()
 
 
 def lint_text(text: str, *, path: str = "<policy>") -> LintResult:

@@ -187,3 +187,17 @@ def test_cli_exit_codes_and_format(tmp_path: Path) -> None:
     assert bad.returncode == 1 and ": E103 " in bad.stdout
     missing = cli("lint", "absent.md", cwd=tmp_path)
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "absent.md" in missing.stderr
+
+
+def test_the_summary_names_the_file_as_typed_from_the_working_directory(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.policy.lint import lint_summary
+
+    policy = tmp_path / "policies" / "v1.md"
+    policy.parent.mkdir()
+    policy.write_text("---\nid: p\nversion: 1\n---\n# P\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert "(policy-harness lint policies/v1.md)" in lint_summary(policy.resolve())
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # not below it: the path stays as given
+    assert f"(policy-harness lint {policy.resolve()})" in lint_summary(policy.resolve())
