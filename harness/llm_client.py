@@ -120,7 +120,7 @@ class LLMClient:
                                       f"{self.redact(_describe(err))[:200]}", retries=attempt)
                 attempt += 1
                 self.retries += 1
-                await asyncio.sleep(self._delay(attempt, err))
+                await asyncio.sleep(self.retry_delay(attempt, err))
                 continue
             self.successes += 1
             response.retries = attempt
@@ -294,7 +294,8 @@ class LLMClient:
         self.response_format = RESPONSE_FORMATS[RESPONSE_FORMATS.index(self.response_format) + 1]
         return True
 
-    def _delay(self, attempt: int, err: Exception) -> float:
+    def retry_delay(self, attempt: int, err: Exception) -> float:
+        """Backoff before retry `attempt`: Retry-After when the provider sent one, else exponential with jitter."""
         retry_after = _retry_after(err)
         if retry_after is not None:
             return min(retry_after, MAX_RETRY_AFTER_S) + random.uniform(0, 0.1)

@@ -246,7 +246,7 @@ class BatchRun:
                                         f"({status or 'no response'}: {detail}); check 'api_base', the API key and "
                                         "'batch_provider', and re-run (submitted batches resume).") from None
                 attempt += 1
-                await asyncio.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
+                await asyncio.sleep(self.client.retry_delay(attempt, err))  # the online path's backoff
 
 
 def _unfinished_reason(status: str, info: Any) -> str:
