@@ -5,7 +5,7 @@ the candidate policy, read from the run's diagnosis.json when `diagnose` wrote o
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -93,9 +93,7 @@ def _computed(record: RunRecord) -> tuple[Diagnosis | None, str]:
     candidate = verdicts[verdicts["policy"] == record.candidate]
     if len(candidate) > MAX_ROWS_AT_REPORT_TIME:
         return None, ""
-    view = run_view(record)
-    view = type(view)(name=view.name, out_dir=view.out_dir, verdicts=candidate.reset_index(drop=True),
-                      candidate=view.candidate, baseline=None, slices=view.slices)
+    view = replace(run_view(record), verdicts=candidate.reset_index(drop=True), baseline=None)
     return diagnose(view), "computed from the run when this report was written"
 
 
