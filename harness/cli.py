@@ -114,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _log_warnings_to_stderr() -> None:
+def log_warnings_to_stderr() -> None:
     """The library warns through `logging` (a notebook chooses its own handlers); the CLI prints
     them as 'warning: ...' lines."""
     logger = logging.getLogger("harness")
@@ -142,7 +142,7 @@ _WRITE_ERRORS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _log_warnings_to_stderr()
+    log_warnings_to_stderr()
     try:
         return int(args.func(args) or 0)
     except HarnessError as err:
@@ -183,20 +183,24 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness.config import load_experiment
-    from harness.runner import run
-    from harness.timings import log_start_up, print_timings, stage
-
-    if args.timings:
-        print_timings()
-        log_start_up()
     if args.limit is not None and args.limit < 1:
         raise HarnessError(f"--limit must be a whole number of at least 1. Got {args.limit} instead.")
-    with stage("experiment"):
-        experiment = load_experiment(args.experiment)
-        args.source_file = args.experiment
-        _print_lint_summaries(experiment)
-    record = run(experiment, out_dir=args.out, limit=args.limit, track=not args.no_track)
+    from harness.finisher import Finisher
+
+    # Started first, so that its imports overlap everything below.
+    with Finisher.start() if Finisher.worthwhile() else Finisher(None, None) as finisher:
+        from harness.config import load_experiment
+        from harness.runner import run
+        from harness.timings import log_start_up, print_timings, stage
+
+        if args.timings:
+            print_timings()
+            log_start_up()
+        with stage("experiment"):
+            experiment = load_experiment(args.experiment)
+            args.source_file = args.experiment
+            _print_lint_summaries(experiment)
+        record = run(experiment, out_dir=args.out, limit=args.limit, track=not args.no_track, finisher=finisher)
     print(summary(record))
     return 3 if record.incomplete else 0
 
@@ -552,7 +556,7 @@ def _proficiency(args: argparse.Namespace) -> int:
 
 
 def summary(record: "RunRecord") -> str:
-    from harness.reporting.markdown import pct
+    from harness.reporting.fmt import pct
 
     r, metrics = record, record.metrics
     lines = [f"{r.name}: {r.evalset.items} items from {r.evalset.name}"]

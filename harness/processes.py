@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 
@@ -22,6 +23,14 @@ def stop_process(process: "subprocess.Popen[bytes] | subprocess.Popen[str]", tim
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def harness_child(code: str, *args: str) -> list[str]:
+    """The command line of a child Python process that runs `code` (with `args` as sys.argv[1:]) and
+    imports this same harness package. Where the parent found the package goes last on the child's
+    path: a notebook may have put it on sys.path by hand, and an installed package is found first as usual."""
+    package_root = str(Path(__file__).resolve().parents[1])
+    return [sys.executable, "-c", f"import sys; sys.path.append(sys.argv.pop(1)); {code}", package_root, *args]
 
 
 def free_port() -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -21,6 +23,9 @@ from harness.tracking import mlflow_experiment_name
 from harness.tracking.prepare import StorePreparation
 from harness.verdicts import verdict_table
 
+if TYPE_CHECKING:
+    from harness.finisher import Finisher
+
 DEFAULT_REPORTS = Path("reports")
 
 
@@ -36,21 +41,24 @@ def load_inputs(experiment: Experiment) -> tuple[Policy, Policy | None, EvalSet]
 
 
 def run(experiment: Experiment, *, out_dir: str | Path | None = None, limit: int | None = None,
-        track: bool = True, report: bool = True) -> RunRecord:
+        track: bool = True, report: bool = True, finisher: Finisher | None = None) -> RunRecord:
     """Judge the eval set under the policy (and baseline) with every reviewer; score; record.
 
     Also callable from a running event loop (a notebook cell): the run then has a worker thread
     and a loop of its own, and this call blocks until it ends. Async code can `await run_async`."""
-    return run_sync(run_async(experiment, out_dir=out_dir, limit=limit, track=track, report=report))
+    return run_sync(run_async(experiment, out_dir=out_dir, limit=limit, track=track, report=report,
+                              finisher=finisher))
 
 
 async def run_async(experiment: Experiment, *, out_dir: str | Path | None = None, limit: int | None = None,
-                    track: bool = True, report: bool = True) -> RunRecord:
+                    track: bool = True, report: bool = True, finisher: Finisher | None = None) -> RunRecord:
     """The pipeline. Model calls are awaited on the caller's loop; the stages that read files,
     fit classifiers, compute intervals or talk to MLflow run on worker threads, so the loop stays
-    responsive (an async web app keeps serving while a run is under way)."""
+    responsive (an async web app keeps serving while a run is under way). With a `finisher` (the
+    command line passes one), the stages after the model calls run in its warm process instead."""
     started = dt.datetime.now(dt.timezone.utc)
     track = track and experiment.tracking.enabled
+    finisher = finisher if finisher and finisher.alive else None
     with stage("load"):
         candidate, baseline, evalset = await asyncio.to_thread(load_inputs, experiment)
     limit = limit or experiment.limit
@@ -60,7 +68,11 @@ async def run_async(experiment: Experiment, *, out_dir: str | Path | None = None
     policies = [p for p in (candidate, baseline) if p is not None]
     # Started only now, so that a run whose inputs do not load never touches MLflow.
     mlflow_experiment = mlflow_experiment_name(experiment.name, experiment.tracking.experiment_name)
-    store = StorePreparation.start(mlflow_experiment) if track else None
+    store = None
+    if finisher:
+        finisher.prepare(mlflow_experiment if track else None, report=report)
+    elif track:
+        store = StorePreparation.start(mlflow_experiment)
 
     injection: dict[str, object] = {}
     try:
@@ -73,40 +85,66 @@ async def run_async(experiment: Experiment, *, out_dir: str | Path | None = None
     finally:
         for reviewer in reviewers:
             reviewer.close()
-
-    with stage("metrics"):
-        from harness.metrics import compute_metrics  # here, so `validate` does not pay for scipy and sklearn
-
-        verdicts = join_gold(pd.concat(tables, ignore_index=True), evalset)
-        metrics = await asyncio.to_thread(
-            compute_metrics, verdicts, candidate=candidate.label, baseline=baseline.label if baseline else None,
-            categories=candidate.category_ids, slices=evalset.slices, gates=experiment.gates,
-            strata=experiment.eval_set.strata, prevalence=experiment.eval_set.prevalence,
-            annotations=evalset.annotations)
-    if injection:
-        metrics.injection = injection
-    record = RunRecord(
-        name=experiment.name,
-        experiment=experiment.model_dump(mode="json"),
-        policies={p.label: policy_summary(p) for p in policies},
-        candidate=candidate.label,
-        baseline=baseline.label if baseline else None,
-        evalset=evalset_summary(evalset),
+    judged = Judged(
+        experiment=experiment, candidate=candidate, baseline=baseline, evalset=evalset,
+        verdicts=join_gold(pd.concat(tables, ignore_index=True), evalset), injection=injection,
         reviewers={r.name: {**r.params(), "reads_policy": r.reads_policy} for r in reviewers},
-        verdicts=verdicts,
-        metrics=metrics,
-        items=evalset.items,
-        created_at=started.isoformat(timespec="seconds"),
-        incomplete=bool(incomplete_reason),
-        incomplete_reason=incomplete_reason,
         usage={r.name: r.usage() for r in reviewers if r.usage()},
-    )
+        started=started, incomplete_reason=incomplete_reason)
+    out = default_out_dir(experiment.name, started) if out_dir is None else Path(out_dir)
+    if finisher:
+        return await asyncio.to_thread(finisher.finish, judged, out, track=track, report=report)
     if store:
         with stage("mlflow-wait"):
             await asyncio.to_thread(store.wait)
-    await asyncio.to_thread(
-        finish, record, default_out_dir(experiment.name, started) if out_dir is None else Path(out_dir),
-        track=track, report=report, experiment_name=experiment.tracking.experiment_name)
+    return await asyncio.to_thread(score_and_finish, judged, out, track=track, report=report)
+
+
+@dataclass
+class Judged:
+    """What the model calls produced, with everything the later stages need to score and record it."""
+    experiment: Experiment
+    candidate: Policy
+    baseline: Policy | None
+    evalset: EvalSet
+    verdicts: pd.DataFrame  # with gold and slices joined (join_gold)
+    injection: dict[str, object]
+    reviewers: dict[str, dict[str, object]]
+    usage: dict[str, dict[str, object]]
+    started: dt.datetime
+    incomplete_reason: str
+
+
+def score_and_finish(judged: Judged, out_dir: Path, *, track: bool, report: bool) -> RunRecord:
+    """Metrics of the judged verdicts, then the run record, its outputs, its report and its MLflow runs."""
+    experiment, candidate, baseline, evalset = judged.experiment, judged.candidate, judged.baseline, judged.evalset
+    with stage("metrics"):
+        from harness.metrics import compute_metrics  # here, so `validate` does not pay for scipy and sklearn
+
+        metrics = compute_metrics(
+            judged.verdicts, candidate=candidate.label, baseline=baseline.label if baseline else None,
+            categories=candidate.category_ids, slices=evalset.slices, gates=experiment.gates,
+            strata=experiment.eval_set.strata, prevalence=experiment.eval_set.prevalence,
+            annotations=evalset.annotations)
+    if judged.injection:
+        metrics.injection = judged.injection
+    record = RunRecord(
+        name=experiment.name,
+        experiment=experiment.model_dump(mode="json"),
+        policies={p.label: policy_summary(p) for p in filter(None, (candidate, baseline))},
+        candidate=candidate.label,
+        baseline=baseline.label if baseline else None,
+        evalset=evalset_summary(evalset),
+        reviewers=judged.reviewers,
+        verdicts=judged.verdicts,
+        metrics=metrics,
+        items=evalset.items,
+        created_at=judged.started.isoformat(timespec="seconds"),
+        incomplete=bool(judged.incomplete_reason),
+        incomplete_reason=judged.incomplete_reason,
+        usage=judged.usage,
+    )
+    finish(record, out_dir, track=track, report=report, experiment_name=experiment.tracking.experiment_name)
     return record
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 LINE_PREFIX = "timing: "
 _IMPORTED_AT = time.time()
+_origin: list[float] = []  # set in a child process that times stages of its parent's run
 
 
 @contextlib.contextmanager
@@ -38,8 +39,15 @@ def _log(name: str, started: float, ended: float) -> None:
                  started - origin, ended - origin)
 
 
+def measure_from(origin: float) -> None:
+    """Give stage times from `origin` (a parent's process_started_at()) rather than this process's start."""
+    _origin[:] = [origin]
+
+
 def process_started_at() -> float:
     """The process's start as a Unix time (Linux: from /proc), else when this module was imported."""
+    if _origin:
+        return _origin[0]
     try:
         fields = Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()
         since_boot = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22 of stat(5): starttime, in ticks

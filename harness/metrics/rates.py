@@ -7,7 +7,9 @@ from typing import TypedDict
 import numpy as np
 from statsmodels.stats.proportion import proportion_confint
 
-SMALL_SAMPLE = 30
+from harness.record.metrics import SMALL_SAMPLE
+
+__all__ = ["SMALL_SAMPLE", "Rate", "wilson", "wilson_bounds"]
 
 
 class Rate(TypedDict):

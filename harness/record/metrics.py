@@ -42,6 +42,7 @@ class Rates(Model):
         return value if isinstance(value, Rate) else None
 
 
+SMALL_SAMPLE = 30  # a rate on fewer decided items is shown as resting on a small sample
 RATE_NAMES = ("over_enforcement", "leakage", "false_action_share", "abstention_rate")
 
 

@@ -7,8 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from harness.metrics.rates import SMALL_SAMPLE
-from harness.record.metrics import GateResult, Rate
+from harness.record.metrics import SMALL_SAMPLE, GateResult, Rate
 
 NO_DATA = "no data"
 PER = 10_000

@@ -25,6 +25,13 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+def compile_templates() -> None:
+    """Parse and compile every template now (Jinja keeps them), so the first render only renders."""
+    env = _environment()
+    for name in env.list_templates(extensions=["j2"]):
+        env.get_template(name)
+
+
 def bar_style(cell: RateCell) -> dict[str, str]:
     """Positions (in %) of the interval band and the point of a rate bar; only numbers reach the CSS."""
     if cell.value is None:

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NoReturn
 
+from harness.processes import harness_child
 from harness.tracking import client, sqlite_path, tracking_uri
 
 WAIT_S = 300.0  # far beyond a migration; only a stuck child waits this long, and then open_runs goes ahead
@@ -33,12 +32,8 @@ class StorePreparation:
         path = sqlite_path(tracking_uri())
         if path is None or path.exists():
             return None
-        # Where the parent found this package goes last on the child's path: a notebook may have put it
-        # on sys.path by hand, and an installed package is found first as usual.
-        package_root = str(Path(__file__).resolve().parents[2])
-        code = ("import sys; sys.path.append(sys.argv[1]); from harness.tracking.prepare import main; "
-                "main(sys.argv[2])")
-        process = subprocess.Popen([sys.executable, "-c", code, package_root, experiment_name],
+        command = harness_child("from harness.tracking.prepare import main; main(sys.argv[1])", experiment_name)
+        process = subprocess.Popen(command,
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()})
         return cls(process)
@@ -56,8 +51,14 @@ def main(experiment_name: str) -> NoReturn:
     from harness.processes import exit_skipping_teardown
 
     def prepare() -> int:
-        with client() as c:
-            c.get_experiment_by_name(experiment_name)
+        open_store(experiment_name)
         return 0
 
     exit_skipping_teardown(prepare)
+
+
+def open_store(experiment_name: str) -> None:
+    """Open the configured store (creating and migrating a new SQLite file) and look the experiment up.
+    MLflow keeps the opened store for the process, so the run's later calls find it ready."""
+    with client() as c:
+        c.get_experiment_by_name(experiment_name)

@@ -1,0 +1,230 @@
+"""A warm process for the stages after the model calls: metrics, the run record, the report, MLflow.
+
+Those stages need scipy, scikit-learn, statsmodels, Jinja and MLflow: about three seconds of imports
+and store opening, which a command that loaded them after its model calls would spend with nothing
+else to do. The command line starts this process first thing; it imports them, opens the tracking
+store and compiles the report templates on the other core while the parent loads the inputs and
+makes the model calls (in a thread they would take the GIL from the event loop). The parent then
+hands over the judged verdicts and gets the finished run record back.
+
+Nothing depends on it: if the process cannot be started, dies, or cannot take the verdicts, the
+parent runs the same `score_and_finish` itself. An error raised in it (an output that cannot be
+written) is raised again in the parent, so the command reports it as it would any other.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, NoReturn
+
+from harness.processes import harness_child, stop_process
+
+if TYPE_CHECKING:
+    from harness.record import RunRecord
+    from harness.runner import Judged
+
+# What the process loads, in the order it loads them; the tracking modules follow when a run is tracked.
+_WARMED = ("harness.metrics", "harness.reporting.html", "harness.reporting.markdown", "harness.runner")
+PREPARE_WAIT_S = 300.0  # as StorePreparation: a store being migrated is never stopped early
+
+
+@dataclass(frozen=True)
+class Prepare:
+    """What the process should ready: the MLflow experiment (None: no tracking) and the report."""
+    mlflow_experiment: str | None
+    report: bool
+    timings: bool
+    origin: float  # the parent's start, so stage times read as the parent's own
+
+
+@dataclass(frozen=True)
+class FinishJob:
+    judged: Judged
+    out_dir: Path
+    track: bool
+    report: bool
+
+
+@dataclass(frozen=True)
+class Finished:
+    record: RunRecord | None
+    error: BaseException | None = None
+
+
+class Finisher:
+    """The parent's handle on the warm process."""
+
+    def __init__(self, process: subprocess.Popen[bytes] | None, replies: IO[bytes] | None) -> None:
+        self.process = process
+        self._replies = replies
+        self._prepared = False
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None
+
+    @staticmethod
+    def worthwhile() -> bool:
+        """False in a process that has those modules loaded already (a notebook, a test session):
+        it finishes faster itself than by waiting for a new process to load them again."""
+        return not all(name in sys.modules for name in _WARMED)
+
+    @classmethod
+    def start(cls) -> Finisher:
+        """Start the process (it begins its imports at once); a handle without one if it cannot start."""
+        read_fd, write_fd = os.pipe()
+        try:
+            process = subprocess.Popen(harness_child("from harness.finisher import serve; serve(int(sys.argv[1]))",
+                                                     str(write_fd)),
+                                       stdin=subprocess.PIPE, pass_fds=(write_fd,))
+        except (OSError, ValueError):  # no process can be started here (ValueError: no pass_fds)
+            os.close(read_fd)
+            return cls(None, None)
+        finally:
+            os.close(write_fd)
+        return cls(process, os.fdopen(read_fd, "rb"))
+
+    def prepare(self, mlflow_experiment: str | None, *, report: bool) -> None:
+        """Sent once the inputs have loaded: a run whose inputs fail never touches MLflow."""
+        from harness.timings import log, process_started_at
+
+        timings = log.isEnabledFor(logging.INFO)
+        self._prepared = self._send(Prepare(mlflow_experiment, report, timings, process_started_at()))
+
+    def finish(self, judged: Judged, out_dir: Path, *, track: bool, report: bool) -> RunRecord:
+        """score_and_finish in the warm process, or here when that process is not there to do it."""
+        from harness.runner import score_and_finish
+
+        if self._prepared and self._send(FinishJob(judged, out_dir, track, report)):
+            reply = self._receive()
+            if reply is not None:
+                if reply.error is not None:
+                    raise reply.error
+                if reply.record is not None:
+                    return reply.record
+        self.close()
+        return score_and_finish(judged, out_dir, track=track, report=report)
+
+    def close(self) -> None:
+        """End the process: at once while it only imports, after its store preparation once asked for it."""
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        try:
+            if process.stdin:
+                process.stdin.close()  # the process reads the end of its input and exits
+        except OSError:
+            pass
+        if self._replies:
+            self._replies.close()
+        if not self._prepared:
+            stop_process(process, timeout_s=1.0)
+            return
+        try:
+            process.wait(timeout=PREPARE_WAIT_S)
+        except subprocess.TimeoutExpired:
+            stop_process(process)
+
+    def __enter__(self) -> Finisher:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _send(self, message: Prepare | FinishJob) -> bool:
+        if self.process is None or self.process.stdin is None:
+            return False
+        try:
+            data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # something in the run that does not pickle: finish here instead
+            return False
+        try:
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+        except OSError:  # the process has gone
+            return False
+        return True
+
+    def _receive(self) -> Finished | None:
+        if self._replies is None:
+            return None
+        try:
+            reply = pickle.load(self._replies)
+        except Exception:  # EOF: the process died before answering
+            return None
+        return reply if isinstance(reply, Finished) else None
+
+
+def serve(reply_fd: int) -> NoReturn:
+    """The process: import, read what to prepare, prepare it, then finish the one job it is given."""
+    from harness.processes import exit_skipping_teardown
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends this process
+    exit_skipping_teardown(lambda: _serve(sys.stdin.buffer, os.fdopen(reply_fd, "wb")))
+
+
+def _serve(requests: IO[bytes], replies: IO[bytes]) -> int:
+    import gc
+    import importlib
+
+    for name in _WARMED:  # the imports are the point: they are paid for here, not after the model calls
+        importlib.import_module(name)
+
+    prepare = _read(requests)
+    if not isinstance(prepare, Prepare):
+        return 0
+    _configure_logging(prepare)
+    if prepare.report:
+        from harness.reporting.html import compile_templates
+
+        compile_templates()
+    if prepare.mlflow_experiment is not None:
+        from harness.tracking.prepare import open_store
+        import harness.tracking.registry  # noqa: F401
+
+        try:
+            open_store(prepare.mlflow_experiment)
+        except Exception:  # open_runs meets the same problem later and warns then
+            pass
+    # What was loaded stays: later collections need not walk it (statsmodels' Holm step collects).
+    gc.freeze()
+    job = _read(requests)
+    if not isinstance(job, FinishJob):
+        return 0
+    from harness.runner import score_and_finish
+
+    try:
+        reply = Finished(score_and_finish(job.judged, job.out_dir, track=job.track, report=job.report))
+    except Exception as err:
+        reply = Finished(None, err)
+    try:
+        data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # an error that does not pickle: send its words
+        data = pickle.dumps(Finished(None, RuntimeError(str(reply.error))), protocol=pickle.HIGHEST_PROTOCOL)
+    replies.write(data)
+    replies.flush()
+    return 0
+
+
+def _read(requests: IO[bytes]) -> object:
+    try:
+        return pickle.load(requests)
+    except Exception:  # the parent closed its end: the run ended before this step
+        return None
+
+
+def _configure_logging(prepare: Prepare) -> None:
+    from harness.cli import log_warnings_to_stderr
+    from harness.timings import measure_from, print_timings
+
+    log_warnings_to_stderr()
+    if prepare.timings:
+        print_timings()
+        measure_from(prepare.origin)
