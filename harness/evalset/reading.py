@@ -1,18 +1,19 @@
-"""Reading raw tables: local CSV, TSV, JSONL and Parquet files, and hf:<name>[:split]."""
+"""Reading raw tables: local CSV, TSV, JSONL and Parquet files (pandas, pyarrow) and hf:<name>[:split] (datasets)."""
 
 from __future__ import annotations
 
-import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import pandas as pd
 
 from harness.config import resolve_path
 from harness.errors import HarnessError
 from harness.evalset.delimited import read_lines, read_rows, unique_header
+from harness.evalset.jsonl import read_jsonl
 
 _T = TypeVar("_T")
 
@@ -109,73 +110,59 @@ def _read_local(path: Path, fmt: str, layout: Layout) -> pd.DataFrame:
         if not layout.header or not quoted:
             return read_rows(path, sep=sep, quoted=quoted, used=layout.used,
                              names=list(layout.names) if layout.names is not None else None)
-    import datasets
-
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity(datasets.logging.CRITICAL + 10)
-    with path.open("rb") as handle:
-        has_bom = fmt != "parquet" and handle.read(3) == _BOM
-    kwargs: dict[str, object] = {}
-    builder = {"csv": "csv", "tsv": "csv", "jsonl": "json", "parquet": "parquet"}[fmt]
-    if fmt in ("csv", "tsv"):
-        kwargs = {"sep": "\t" if fmt == "tsv" else ",", "encoding": "utf-8-sig", "keep_default_na": False,
-                  "na_values": [""]}
-        _check_header(path, str(kwargs["sep"]), layout.used)
-    elif has_bom:
-        return _read_jsonl_plain(path)
-    try:
-        loaded = datasets.load_dataset(builder, data_files=str(path.resolve()), split="train", **kwargs)
-    except Exception as err:  # datasets wraps parser errors in several exception types
-        if "corresponds to no data" in str(err):
-            what = "a header but no rows" if fmt in ("csv", "tsv") else "no rows"
-            raise HarnessError(f"the eval set has no items ({what}); add rows.", path=path) from None
-        if fmt == "jsonl":
-            _raise_jsonl_error(path)
-        raise HarnessError(f"could not be read as {fmt.upper()} ({_root_cause(err)}); fix the file or set eval_set.format.", path=path) from None
-    frame = loaded.to_pandas()
-    if fmt in ("csv", "tsv") and len(frame.columns) == 1 and len(frame):
-        header = str(frame.columns[0])
-        found = next((name for sep, name in ((";", "semicolon"), ("|", "pipe")) if sep in header), None)
-        if found:
-            raise HarnessError(f"only one column was found; the header looks {found}-separated. Re-save the file "
-                               "with commas (CSV) or tabs (TSV, eval_set.format: tsv).", path=path)
-        other = "tab" if fmt == "csv" else "comma"
-        raise HarnessError(f"only one column was found; is the file {other}-separated? Set eval_set.format to "
-                           f"{'tsv' if fmt == 'csv' else 'csv'} or fix the delimiter.", path=path)
+        _check_header(path, sep, layout.used)
+        frame = _read_delimited(path, sep, fmt)
+    elif fmt == "jsonl":
+        frame = read_jsonl(path)
+    else:
+        frame = _read_parquet(path)
+    if len(frame) == 0:
+        what = "a header but no rows" if fmt in ("csv", "tsv") else "no rows"
+        raise HarnessError(f"the eval set has no items ({what}); add rows.", path=path)
+    if fmt in ("csv", "tsv") and len(frame.columns) == 1:
+        _raise_one_column(path, str(frame.columns[0]), fmt)
     return frame
 
 
-def _read_jsonl_plain(path: Path) -> pd.DataFrame:
-    """JSONL with a byte-order mark, which the Arrow JSON reader rejects."""
-    rows = []
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                rows.append(_json_row(line, number, path))
-    return pd.DataFrame(rows)
-
-
-def _raise_jsonl_error(path: Path) -> None:
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                _json_row(line, number, path)
-    raise HarnessError("could not be read as JSONL (rows do not share one structure); make every line an object with the same fields.", path=path)
-
-
-def _json_row(line: str, number: int, path: Path) -> dict[str, object]:
+def _read_delimited(path: Path, sep: str, fmt: str) -> pd.DataFrame:
+    # Only an empty cell is missing: "NA", "null" or "None" in a post is text. index_col=False: a first row
+    # longer than the header must not become the index (every value would shift one column); pandas then
+    # drops a trailing empty field and warns about any other extra field, and that warning is the error.
     try:
-        row = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise HarnessError(f"line {number} is not valid JSON ({err.msg}); fix or remove that line.", path=path) from None
-    if not isinstance(row, dict):
-        raise HarnessError(f"line {number} is not a JSON object; each line must be one {{...}} record.", path=path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(path, sep=sep, encoding="utf-8-sig", keep_default_na=False, na_values=[""],
+                               index_col=False)
+    except pd.errors.ParserWarning:
+        raise HarnessError("the first row has more fields than the header names columns; name every column in "
+                           "the header or remove the extra fields.", path=path) from None
+    except ValueError as err:  # pandas' parser errors (bad quoting, a row with too many fields) are ValueErrors
+        raise HarnessError(f"could not be read as {fmt.upper()} ({_root_cause(err)}); fix the file or set "
+                           "eval_set.format.", path=path) from None
+
+
+def _raise_one_column(path: Path, header: str, fmt: str) -> NoReturn:
+    found = next((name for sep, name in ((";", "semicolon"), ("|", "pipe")) if sep in header), None)
+    if found:
+        raise HarnessError(f"only one column was found; the header looks {found}-separated. Re-save the file "
+                           "with commas (CSV) or tabs (TSV, eval_set.format: tsv).", path=path)
+    other = "tab" if fmt == "csv" else "comma"
+    raise HarnessError(f"only one column was found; is the file {other}-separated? Set eval_set.format to "
+                       f"{'tsv' if fmt == 'csv' else 'csv'} or fix the delimiter.", path=path)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
-        json.dumps(row, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise HarnessError(f"line {number} has an escape such as \\ud800 that is not a character (a lone "
-                           "surrogate); fix or remove that line.", path=path) from None
-    return row
+        table = pq.ParquetFile(path).read()
+    except (pa.ArrowException, OSError) as err:  # pyarrow reports some corrupt pages as OSError
+        raise HarnessError(f"could not be read as PARQUET ({_root_cause(err)}); fix the file or set "
+                           "eval_set.format.", path=path) from None
+    # A pandas index saved with the file is not a column of the eval set; a named index is one.
+    stored_index = [name for name in table.column_names if name.startswith("__index_level_")]
+    return table.drop_columns(stored_index).to_pandas(ignore_metadata=True)
 
 
 def _check_header(path: Path, sep: str, used: frozenset[str] | None) -> None:
