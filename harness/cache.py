@@ -21,11 +21,18 @@ from harness.errors import HarnessError
 DEFAULT_CACHE = Path(".cache") / "policy-harness" / "judgements.sqlite"
 
 
+# The batch id column of an input file uploaded but not yet made a batch: the table's shape stays the one
+# caches already have, and the id is replaced in one statement when the provider returns the batch's.
+UPLOAD_PREFIX = "upload:"
+
+
 @dataclass(frozen=True)
 class BatchRecord:
-    """A provider batch as submitted: which judgements (cache keys = custom ids) it holds and where."""
+    """A provider batch as submitted: which judgements (cache keys = custom ids) it holds and where.
 
-    batch_id: str
+    batch_id is None for an input file recorded before its batch was created (see docs/batch.md)."""
+
+    batch_id: str | None
     input_file_id: str
     provider: str
     api_base: str
@@ -48,7 +55,8 @@ class JudgementCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS judgements (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            # Submitted provider batches, recorded the moment they exist: a re-run polls them, never resubmits.
+            # Batch input files and the batches made from them, recorded the moment each exists: a re-run polls
+            # them (or finds the batch a killed run created), never submits the same lines again.
             self._db.execute("CREATE TABLE IF NOT EXISTS batches (batch_id TEXT PRIMARY KEY, input_file_id TEXT "
                              "NOT NULL, provider TEXT NOT NULL, api_base TEXT NOT NULL, custom_ids TEXT NOT NULL, "
                              "submitted_at REAL NOT NULL, attempt INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0)")
@@ -95,19 +103,28 @@ class JudgementCache:
                 raise
 
     def record_batch(self, batch: BatchRecord) -> None:
+        """Record a batch, or with batch_id None an uploaded input file whose batch is still to be created."""
+        row_id = batch.batch_id if batch.batch_id is not None else UPLOAD_PREFIX + batch.input_file_id
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO batches (batch_id, input_file_id, provider, api_base, custom_ids, "
                              "submitted_at, attempt) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (batch.batch_id, batch.input_file_id, batch.provider, batch.api_base,
+                             (row_id, batch.input_file_id, batch.provider, batch.api_base,
                               json.dumps(list(batch.custom_ids)), batch.submitted_at, batch.attempt))
 
+    def set_batch_id(self, input_file_id: str, batch_id: str) -> None:
+        """The batch the provider created from a recorded upload: the placeholder becomes its id, atomically."""
+        with self._lock:
+            self._db.execute("UPDATE batches SET batch_id = ? WHERE batch_id = ?",
+                             (batch_id, UPLOAD_PREFIX + input_file_id))
+
     def live_batches(self, provider: str, api_base: str) -> list[BatchRecord]:
-        """Batches submitted to this endpoint whose lines are not all handled yet, oldest first."""
+        """Batches (and uploads not yet batches) of this endpoint whose lines are not all handled, oldest first."""
         with self._lock:
             rows = self._db.execute("SELECT batch_id, input_file_id, provider, api_base, custom_ids, submitted_at, "
                                     "attempt FROM batches WHERE done = 0 AND provider = ? AND api_base = ? "
                                     "ORDER BY submitted_at", (provider, api_base)).fetchall()
-        return [BatchRecord(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), row[5], row[6]) for row in rows]
+        return [BatchRecord(None if row[0] == UPLOAD_PREFIX + row[1] else row[0], row[1], row[2], row[3],
+                            tuple(json.loads(row[4])), row[5], row[6]) for row in rows]
 
     def finish_batch(self, batch_id: str) -> None:
         with self._lock:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 
-from harness.cache import JudgementCache, default_cache_path
+from harness.cache import BatchRecord, JudgementCache, default_cache_path
 
 
 def entry(i: int) -> dict:
@@ -92,3 +93,31 @@ def test_default_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monke
     cache.put("x", {"v": 1})
     cache.close()
     assert (tmp_path / "env.sqlite").is_file()
+
+
+OLD_BATCHES_TABLE = ("CREATE TABLE batches (batch_id TEXT PRIMARY KEY, input_file_id TEXT NOT NULL, provider TEXT "
+                     "NOT NULL, api_base TEXT NOT NULL, custom_ids TEXT NOT NULL, submitted_at REAL NOT NULL, "
+                     "attempt INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0)")
+
+
+def test_uploads_recorded_before_their_batch_in_a_cache_of_the_first_batches_shape(tmp_path: Path) -> None:
+    """A cache written before uploads were recorded keeps its batches; an upload row gets its batch id once."""
+    path = tmp_path / "c.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(OLD_BATCHES_TABLE)
+        db.execute("INSERT INTO batches (batch_id, input_file_id, provider, api_base, custom_ids, submitted_at, "
+                   "attempt) VALUES ('batch_old', 'file-old', 'openai', '', '[\"k0\"]', 1.0, 1)")
+    db.close()
+    cache = JudgementCache(path)
+    cache.record_batch(BatchRecord(None, "file-new", "openai", "", ("k1", "k2"), 2.0, 1))
+    assert cache.live_batches("openai", "") == [
+        BatchRecord("batch_old", "file-old", "openai", "", ("k0",), 1.0, 1),
+        BatchRecord(None, "file-new", "openai", "", ("k1", "k2"), 2.0, 1)]
+    cache.set_batch_id("file-new", "batch_new")
+    cache.set_batch_id("file-new", "batch_again")  # only a placeholder is replaced
+    cache.finish_batch("batch_old")
+    cache.close()
+    reopened = JudgementCache(path)
+    assert reopened.live_batches("openai", "") == [BatchRecord("batch_new", "file-new", "openai", "", ("k1", "k2"),
+                                                               2.0, 1)]
+    reopened.close()

@@ -1,8 +1,10 @@
 """The batch path of an LLM reviewer (`batch: true`): uncached judgements go out as provider batches.
 
 One request line per judgement, its custom_id the judgement's cache key, its body the one the online
-path sends. Each batch is recorded in the judgement cache the moment the provider returns its id, so a
-run killed while waiting resumes polling on re-run and never submits the same lines twice. Lines that
+path sends. Each uploaded input file is recorded in the judgement cache before its batch is created, and
+the batch id the moment the provider returns it, so a run killed while waiting resumes polling on re-run
+and never submits the same lines twice: a file recorded without a batch id has its batch found by listing
+the provider's batches, or created from that file if there is none. Lines that
 failed transiently, went missing, or never ran (a batch that failed, expired or was cancelled) are
 resubmitted once in a follow-up batch, then abstained with the reason; other error lines are
 abstentions at once. Abstentions are not cached: a later run tries them again. See docs/batch.md.
@@ -17,15 +19,16 @@ import sys
 import time
 import warnings
 from collections import Counter
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from harness.cache import BatchRecord
 from harness.errors import ProviderError
-from harness.llm_client import Completion, LLMClient, MalformedResponse, _first_line, _status
+from harness.llm_client import Completion, LLMClient, MalformedResponse, first_line, http_status
 from harness.prompts import PromptBuilder
 from harness.reviewers.batch_lines import CHAT_URL, OutputLine, read_output_lines, request_line, split_lines
 from harness.reviewers.budget import Budget
-from harness.reviewers.llm import Job, _CacheWriter, answer_entry
+from harness.reviewers.llm import CacheWriter, Job, answer_entry
 
 if TYPE_CHECKING:
     from harness.reviewers.llm import LLMReviewer
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 FATAL_STATUS = frozenset({400, 401, 403, 404, 422})
 FINAL_ATTEMPT = 2  # the first submission and one resubmission
+LIST_PAGE = 100  # batches per page when looking for the batch a killed run created (OpenAI's maximum)
+CLOCK_SLACK_S = 3600.0  # the provider's clock may differ from ours: page back this far past the upload
 
 log = logging.getLogger(__name__)
 # litellm's afile_content leaves an inner coroutine of its own unawaited after returning the content;
@@ -54,7 +59,7 @@ class BatchRun:
         self.answers = answers
         self.budget = budget
         self.cache = reviewer.cache
-        self.writer = _CacheWriter(self.cache)
+        self.writer = CacheWriter(self.cache)
         self.provider = str(self.config.batch_provider)
         self.api_base = self.config.api_base or ""
         self.texts: dict[str, str] = {}  # this run's judgements: cache key -> item text
@@ -72,13 +77,15 @@ class BatchRun:
         live = self.cache.live_batches(self.provider, self.api_base)
         resumed = [batch for batch in live if any(key in self.texts for key in batch.custom_ids)]
         in_live = {key for batch in live for key in batch.custom_ids}
-        self.pending = {batch.batch_id: batch for batch in resumed}
+        self.pending = {batch.batch_id: batch for batch in resumed if batch.batch_id is not None}
+        uploads = [batch for batch in resumed if batch.batch_id is None]
         if resumed:
             log.info("reviewer '%s': resuming %d submitted batches", self.reviewer.name, len(resumed))
         fresh = await asyncio.to_thread(self._within_budget, resumed, [key for key in self.texts if key not in in_live])
         self.progress = tqdm(total=len(self.texts), desc=f"{self.reviewer.name} (batch)", unit="item",
                              file=sys.stderr, disable=None, dynamic_ncols=True)
         try:
+            await self._adopt(uploads)
             await self._submit(fresh, attempt=1)
             while self.pending:
                 await self._poll()
@@ -125,35 +132,84 @@ class BatchRun:
             uploaded = await self._control("upload a batch file", self._litellm.acreate_file,
                                            file=("policy-harness-batch.jsonl", content, "application/jsonl"),
                                            purpose="batch")
-            created = await self._control("create a batch", self._litellm.acreate_batch,
-                                          completion_window=self.config.batch_window, endpoint=CHAT_URL,
-                                          input_file_id=uploaded.id)
-            record = BatchRecord(created.id, uploaded.id, self.provider, self.api_base,
+            upload = BatchRecord(None, str(uploaded.id), self.provider, self.api_base,
                                  tuple(key for key, _ in chunk), time.time(), attempt)
-            self.cache.record_batch(record)  # before anything else: a kill from here on resumes this batch
-            self.pending[record.batch_id] = record
-            self.states[record.batch_id] = str(created.status)
-            self.reviewer._usage["batches"] += 1
+            self.cache.record_batch(upload)  # before the batch exists: a kill from here on resumes this file
+            await self._create(upload)
         self._show()
+
+    async def _create(self, upload: BatchRecord) -> None:
+        created = await self._control("create a batch", self._litellm.acreate_batch,
+                                      completion_window=self.config.batch_window, endpoint=CHAT_URL,
+                                      input_file_id=upload.input_file_id)
+        self._start(upload, str(created.id), str(created.status))
+        self.reviewer._usage["batches"] += 1
+
+    def _start(self, upload: BatchRecord, batch_id: str, status: str) -> None:
+        self.cache.set_batch_id(upload.input_file_id, batch_id)  # a kill before this: the re-run lists batches
+        self.pending[batch_id] = replace(upload, batch_id=batch_id)
+        self.states[batch_id] = status
+
+    async def _adopt(self, uploads: list[BatchRecord]) -> None:
+        """Poll the batch a killed run created from each recorded upload; create the missing ones from their
+        files (never uploaded again)."""
+        if not uploads:
+            return
+        found = await self._find_batches({upload.input_file_id for upload in uploads},
+                                         min(upload.submitted_at for upload in uploads) - CLOCK_SLACK_S)
+        for upload in uploads:
+            info = found.get(upload.input_file_id)
+            if info is not None:
+                self._start(upload, str(info.id), str(info.status))
+            else:
+                await self._create(upload)
+        log.info("reviewer '%s': %d recorded input files already had a batch, %d were made batches now",
+                 self.reviewer.name, len(found), len(uploads) - len(found))
+
+    async def _find_batches(self, file_ids: set[str], since: float) -> dict[str, Any]:
+        """The provider's batches made from these input files (by file id), paging back from the newest
+        until all are found or the batches are older than `since`."""
+        found: dict[str, Any] = {}
+        after: str | None = None
+        try:
+            while True:
+                page = await self._control("list batches", self._litellm.alist_batches, limit=LIST_PAGE,
+                                           **({"after": after} if after else {}))
+                data = list(getattr(page, "data", None) or [])
+                for info in data:
+                    if getattr(info, "input_file_id", None) in file_ids:
+                        found.setdefault(str(info.input_file_id), info)
+                if (not data or found.keys() >= file_ids or not getattr(page, "has_more", False)
+                        or data[-1].id == after or min(float(info.created_at or 0) for info in data) < since):
+                    return found
+                after = str(data[-1].id)
+        except ProviderError as err:  # listing unsupported (bedrock) or refused
+            log.warning("reviewer '%s': could not look for the batches a killed run may have created (%s); "
+                        "creating them from the %d recorded input files instead, so lines a lost batch already "
+                        "holds may be submitted and paid for twice", self.reviewer.name, err,
+                        len(file_ids) - len(found))
+            return found
 
     async def _poll(self) -> None:
         """Retrieve every pending batch; collect the finished ones and resubmit their failed lines in
         one follow-up batch (per attempt), recorded before the finished ones are marked done."""
         finished: list[tuple[BatchRecord, dict[str, str]]] = []
-        for batch in list(self.pending.values()):
-            info = await self._control("retrieve a batch", self._litellm.aretrieve_batch, batch_id=batch.batch_id,
+        done: list[str] = []
+        for batch_id, batch in list(self.pending.items()):
+            info = await self._control("retrieve a batch", self._litellm.aretrieve_batch, batch_id=batch_id,
                                        missing_ok=True)
             status = "failed" if info is None else str(info.status)
-            self.states[batch.batch_id] = status
+            self.states[batch_id] = status
             if status in TERMINAL:
                 finished.append((batch, await self._collect(batch, info)))
-                del self.pending[batch.batch_id]
+                del self.pending[batch_id]
+                done.append(batch_id)
         self.writer.flush()  # the answers are on disk before a batch is marked done
         for attempt in sorted({batch.attempt for batch, _ in finished}):
             await self._resubmit(attempt, {key: reason for batch, retry in finished if batch.attempt == attempt
                                            for key, reason in retry.items()})
-        for batch, _ in finished:
-            self.cache.finish_batch(batch.batch_id)
+        for batch_id in done:
+            self.cache.finish_batch(batch_id)
         self._show()
 
     async def _collect(self, batch: BatchRecord, info: Any) -> dict[str, str]:
@@ -236,11 +292,11 @@ class BatchRun:
             try:
                 return await call(**auth, **kwargs)
             except Exception as err:  # classified: missing, fatal, or retried
-                status = _status(err)
+                status = http_status(err)
                 if status == 404 and missing_ok:
                     return None
                 where = self.api_base or f"the {self.provider} batch API"
-                detail = self.client.redact(_first_line(err))[:200]
+                detail = self.client.redact(first_line(err))[:200]
                 if status in FATAL_STATUS or attempt >= self.config.max_retries:
                     raise ProviderError(f"{where} could not {what} for reviewer '{self.reviewer.name}' "
                                         f"({status or 'no response'}: {detail}); check 'api_base', the API key and "

@@ -2,13 +2,15 @@
 
 The chat-completions endpoint and its judging logic are FakeOpenAIServer's; this adds
 POST /v1/files (multipart, purpose=batch), GET /v1/files/{id}, GET /v1/files/{id}/content,
-POST /v1/batches, GET /v1/batches/{id}, POST /v1/batches/{id}/cancel, and GET /_stats.
+POST /v1/batches, GET /v1/batches (newest first, `limit` and `after` as OpenAI pages them),
+GET /v1/batches/{id}, POST /v1/batches/{id}/cancel, and GET /_stats.
 
 Faults: per server, the next `fail_batches` batches fail and the next `expire_batches` expire
 (half their lines done); a batch stays in_progress for `in_progress_polls` retrievals and at least
 `in_progress_s` seconds. Per line, a token in the item text: FAULT:batch_500 (a transient error
 line), FAULT:batch_400 (a permanent one), FAULT:batch_missing (no line at all); with
-`line_faults_once` a line faults only the first time its custom_id is submitted.
+`line_faults_once` a line faults only the first time its custom_id is submitted. With
+`list_batches=False` listing is a 404, as at a provider without it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import email.parser
 import email.policy
 import json
 import time
+import urllib.parse
 import uuid
 from collections import Counter
 from typing import Any
@@ -35,7 +38,7 @@ class FakeBatchServer(FakeOpenAIServer):
 
     def __init__(self, *, in_progress_polls: int = 0, in_progress_s: float = 0.0, fail_batches: int = 0,
                  expire_batches: int = 0, line_faults_once: bool = False, unknown_line: bool = False,
-                 **kwargs: Any) -> None:
+                 list_batches: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.in_progress_polls = in_progress_polls
         self.in_progress_s = in_progress_s  # mutable: a test may release held batches
@@ -43,12 +46,13 @@ class FakeBatchServer(FakeOpenAIServer):
         self.expire_batches = expire_batches
         self.line_faults_once = line_faults_once
         self.unknown_line = unknown_line  # every output file gets one line with a custom_id nobody sent
+        self.list_batches = list_batches
         self._files: dict[str, bytes] = {}
         self._file_meta: dict[str, dict[str, Any]] = {}
         self._batches: dict[str, dict[str, Any]] = {}
         self._batch_state: dict[str, dict[str, Any]] = {}
         self._seen: Counter[str] = Counter()
-        self.batch_log: list[dict[str, Any]] = []  # one entry per batch created: id and the custom_ids it held
+        self.batch_log: list[dict[str, Any]] = []  # one entry per batch created: id, input file, custom_ids
 
     @property
     def batch_stats(self) -> dict[str, Any]:
@@ -87,6 +91,8 @@ class FakeBatchServer(FakeOpenAIServer):
                 return Response(200, self._files[parts[1]])
             if request.method == "POST" and parts == ["batches"]:
                 return self._create(request)
+            if request.method == "GET" and parts == ["batches"] and self.list_batches:
+                return self._list(urllib.parse.parse_qs(request.query))
             if len(parts) >= 2 and parts[0] == "batches" and parts[1] in self._batches:
                 if request.method == "GET" and len(parts) == 2:
                     return json_response(200, self._advance(parts[1]))
@@ -129,7 +135,7 @@ class FakeBatchServer(FakeOpenAIServer):
             return error_response(400, f"only {CHAT_URL} is served", "invalid_request_error", None)
         batch_id = f"batch_{uuid.uuid4().hex[:24]}"
         custom_ids = [str(line.get("custom_id")) for line in lines]
-        self.batch_log.append({"id": batch_id, "custom_ids": custom_ids})
+        self.batch_log.append({"id": batch_id, "input_file_id": input_file_id, "custom_ids": custom_ids})
         fate = "completed"
         if self.fail_batches:
             self.fail_batches, fate = self.fail_batches - 1, "failed"
@@ -146,6 +152,23 @@ class FakeBatchServer(FakeOpenAIServer):
         self._batch_state[batch_id] = {"lines": lines, "fate": fate, "polls": 0, "created": time.monotonic()}
         self._seen.update(custom_ids)
         return json_response(200, self._batches[batch_id])
+
+    def _list(self, query: dict[str, list[str]]) -> Response:
+        """One page of batches, newest first, after the batch id `after` (OpenAI's cursor paging)."""
+        ids = [entry["id"] for entry in reversed(self.batch_log)]
+        try:
+            limit = int(query.get("limit", ["20"])[0])
+        except ValueError:
+            limit = 0
+        after = query.get("after", [None])[0]
+        if not 1 <= limit <= 100 or (after is not None and after not in self._batches):
+            return error_response(400, f"invalid list request: limit {query.get('limit')}, after {after!r}",
+                                  "invalid_request_error", None)
+        start = ids.index(after) + 1 if after is not None else 0
+        page = ids[start:start + limit]
+        return json_response(200, {"object": "list", "data": [self._batches[batch_id] for batch_id in page],
+                                   "first_id": page[0] if page else None, "last_id": page[-1] if page else None,
+                                   "has_more": start + limit < len(ids)})
 
     def _advance(self, batch_id: str) -> dict[str, Any]:
         batch, state = self._batches[batch_id], self._batch_state[batch_id]
@@ -223,6 +246,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fail-batches", type=int, default=0)
     parser.add_argument("--expire-batches", type=int, default=0)
     parser.add_argument("--line-faults-once", action="store_true")
+    parser.add_argument("--no-list-batches", dest="list_batches", action="store_false",
+                        help="GET /v1/batches is a 404, as at a provider without listing")
     parser.add_argument("--require-api-key", default=None)
     return parser.parse_args(argv)
 

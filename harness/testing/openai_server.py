@@ -67,6 +67,7 @@ class HttpRequest(NamedTuple):
     headers: dict[str, str]
     body: bytes
     keep_alive: bool
+    query: str = ""  # the URL's query string, without the "?"
 
 
 class Response(NamedTuple):
@@ -186,7 +187,7 @@ def parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
         if not sep:
             raise BadRequest(f"malformed header: {line!r}")
         headers[name.strip().lower()] = value.strip()
-    return parts[0], parts[1].split("?", 1)[0], parts[2], headers
+    return parts[0], parts[1], parts[2], headers
 
 
 async def read_request(reader: asyncio.StreamReader) -> HttpRequest | None:
@@ -198,7 +199,8 @@ async def read_request(reader: asyncio.StreamReader) -> HttpRequest | None:
         return None  # peer closed an idle keep-alive connection
     except asyncio.LimitOverrunError as exc:
         raise BadRequest("request head too large") from exc
-    method, path, version, headers = parse_head(head)
+    method, target, version, headers = parse_head(head)
+    path, _, query = target.partition("?")
     if "chunked" in headers.get("transfer-encoding", "").lower():
         raise BadRequest("chunked request bodies are not supported")
     try:
@@ -210,7 +212,7 @@ async def read_request(reader: asyncio.StreamReader) -> HttpRequest | None:
     body = await reader.readexactly(length) if length else b""
     connection = headers.get("connection", "").lower()
     keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
-    return HttpRequest(method, path, headers, body, keep_alive)
+    return HttpRequest(method, path, headers, body, keep_alive, query)
 
 
 def encode_response(response: Response, keep_alive: bool) -> bytes:

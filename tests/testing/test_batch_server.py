@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import openai
+import pytest
 
 from harness.testing.batch_server import FakeBatchServer
 
@@ -62,3 +63,23 @@ def test_runs_as_a_module_and_reports_stats() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_batches_are_listed_newest_first_in_pages_as_openai_does() -> None:
+    with FakeBatchServer() as srv:
+        client = openai.OpenAI(base_url=srv.base_url, api_key="sk-test", max_retries=0)
+        uploaded = client.files.create(file=("in.jsonl", request_file("x")), purpose="batch")
+        created = [client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions",
+                                         completion_window="24h").id for _ in range(5)]
+        first = client.batches.list(limit=2)
+        assert [b.id for b in first.data] == created[::-1][:2] and first.has_more
+        assert [b.input_file_id for b in first.data] == [uploaded.id] * 2
+        assert [b.id for b in client.batches.list(limit=2, after=first.data[-1].id).data] == created[::-1][2:4]
+        last = client.batches.list(limit=2, after=created[1])
+        assert [b.id for b in last.data] == [created[0]] and not last.has_more
+        assert [b.id for b in client.batches.list(limit=100)] == created[::-1]  # the SDK's auto-paging
+        with pytest.raises(openai.BadRequestError):
+            client.batches.list(limit=101)
+    with FakeBatchServer(list_batches=False) as srv:
+        with pytest.raises(openai.NotFoundError):
+            openai.OpenAI(base_url=srv.base_url, api_key="sk-test", max_retries=0).batches.list()
