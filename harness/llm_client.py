@@ -104,7 +104,7 @@ class LLMClient:
             try:
                 response = await self._call(messages, schema)
             except Exception as err:  # classified below: fatal, downgrade, retry or give up
-                status = _status(err)
+                status = http_status(err)
                 if status == 400 and self._downgrade_format(err):
                     continue
                 if status in (400, 401, 403, 404, 422):
@@ -154,7 +154,7 @@ class LLMClient:
         try:
             data = json.loads(raw)
         except ValueError as err:
-            raise MalformedResponse(f"malformed response body ({_first_line(err)}): {raw[:120]!r}") from None
+            raise MalformedResponse(f"malformed response body ({first_line(err)}): {raw[:120]!r}") from None
         return self.parse_chat_completion(data)
 
     def chat_request(self, messages: list[dict[str, str]], schema: dict[str, Any],
@@ -197,7 +197,7 @@ class LLMClient:
             cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
             reasoning_tokens = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
-            raise MalformedResponse(f"malformed response body ({_first_line(err)}): {str(data)[:120]!r}") from None
+            raise MalformedResponse(f"malformed response body ({first_line(err)}): {str(data)[:120]!r}") from None
         if isinstance(content, str):  # as in _completion: a JSON-escaped lone surrogate is not text
             content = content.encode("utf-8", "replace").decode("utf-8")
         cost = self._cost(prompt_tokens, completion_tokens, cached)
@@ -303,7 +303,7 @@ class LLMClient:
 
     def _fatal_message(self, status: int, err: Exception) -> str:
         where = self.endpoint.api_base or f"the provider of '{self.endpoint.model}'"
-        detail = self.redact(_first_line(err))[:200]
+        detail = self.redact(first_line(err))[:200]
         if status in (401, 403):
             var = self.endpoint.api_key_env
             fix = f"set the environment variable {var} to a valid key" if var else "set 'api_key_env' to the name of the variable holding the key"
@@ -344,7 +344,8 @@ def _text(value: Any) -> str | None:
     return value.encode("utf-8", "replace").decode("utf-8")
 
 
-def _status(err: Exception) -> int | None:
+def http_status(err: Exception) -> int | None:
+    """The HTTP status an SDK error carries (openai's and litellm's spell it differently), if any."""
     for attr in ("status_code", "status"):
         value = getattr(err, attr, None)
         if isinstance(value, int):
@@ -403,8 +404,8 @@ def _describe(err: Exception) -> str:
     """The error's first line, and its root cause when that says more ('Connection error.' alone does not)."""
     root = _causes(err)[-1]
     # aiohttp's dropped and refused connections arrive as "Request timed out."; say what happened.
-    text = "Connection error." if _openai_connection_kind(err) == "connection" else _first_line(err)
-    return text if root is err else f"{text} ({_first_line(root)})"  # type: ignore[arg-type]
+    text = "Connection error." if _openai_connection_kind(err) == "connection" else first_line(err)
+    return text if root is err else f"{text} ({first_line(root)})"  # type: ignore[arg-type]
 
 
 def _http_client(openai: Any, concurrency: int) -> Any:
@@ -453,6 +454,7 @@ def _retry_after(err: Exception) -> float | None:
         return None
 
 
-def _first_line(err: Exception) -> str:
+def first_line(err: Exception) -> str:
+    """An error's message on one line, or its type's name when it has none."""
     text = re.sub(r"\s+", " ", str(err)).strip()
     return text or type(err).__name__

@@ -175,7 +175,7 @@ class LLMReviewer:
             finally:
                 await client.aclose()
             return
-        writer = _CacheWriter(self.cache)
+        writer = CacheWriter(self.cache)
         from tqdm import tqdm
 
         progress = tqdm(total=len(todo), desc=f"{self.name}", unit="item", file=sys.stderr,
@@ -292,7 +292,7 @@ def answer_entry(completion: Any) -> dict[str, Any]:
     return entry
 
 
-class _CacheWriter:
+class CacheWriter:
     """Group commit: answers that arrive in the same event-loop turn share one transaction.
 
     An answer is written no later than the next turn of the event loop after it arrives, before
