@@ -11,7 +11,9 @@ from harness.record import EvalSetSummary, MlflowIds, RunRecord, read_record, re
 
 def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, track: bool) -> RunRecord:
     """Rebuild metrics and report from stored verdicts, optionally with a new experiment file's
-    eval-set mapping (fixed gold labels, new slices) and gates; no reviewer is called."""
+    eval-set mapping (fixed gold labels, new slices) and gates; no reviewer is called. Without an
+    experiment file the `annotators` block is carried over: the record does not keep the raw
+    annotator judgements, and the block depends on neither verdicts nor gates."""
     from harness.config import Experiment, load_experiment
     from harness.evalset import load_evalset
     from harness.metrics import compute_metrics
@@ -43,6 +45,8 @@ def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, 
     metrics = compute_metrics(joined, candidate=old.candidate, baseline=old.baseline, categories=categories,
                               slices=slices, gates=experiment.gates, strata=experiment.eval_set.strata,
                               prevalence=experiment.eval_set.prevalence, annotations=annotations)
+    if experiment_path is None:
+        metrics.annotators = old.metrics.annotators
     record = RunRecord(
         name=old.name, experiment=experiment.model_dump(mode="json"), policies=old.policies, candidate=old.candidate,
         baseline=old.baseline, evalset=summary, reviewers=old.reviewers, verdicts=joined, metrics=metrics, items=items,

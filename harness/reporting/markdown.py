@@ -8,7 +8,8 @@ import re
 from harness.record import RunRecord
 from harness.reporting.diagnosis import diagnosis_markdown
 from harness.reporting.fmt import pct
-from harness.reporting.markdown_sections import agreement, gold, injection, languages, population, thresholds
+from harness.reporting.markdown_sections import (agreement, annotators, gold, injection, languages, population,
+                                                 thresholds)
 from harness.reporting.mdcells import cell, header, per10k, rate, row, significance, strong
 from harness.reporting.views import ReportView, build_view
 
@@ -29,8 +30,8 @@ def markdown_from_view(v: ReportView) -> str:
     if v.incomplete:
         lines += [f"> **Incomplete run:** {cell(v.incomplete_reason)}. Rates cover only the items judged.", ""]
     lines += (_verdicts(v) + _headline(v) + population(v) + _comparisons(v) + _categories(v) + _worst(v)
-              + languages(v) + gold(v) + agreement(v) + thresholds(v) + injection(v) + diagnosis_markdown(v.diagnosis)
-              + _provenance(v))
+              + languages(v) + gold(v) + annotators(v) + agreement(v) + thresholds(v) + injection(v)
+              + diagnosis_markdown(v.diagnosis) + _provenance(v))
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -1,5 +1,5 @@
-"""Markdown sections for the newer metrics: population estimates, languages, gold labels, agreement,
-score thresholds and prompt injection. Each returns no lines when its metrics are absent."""
+"""Markdown sections for the newer metrics: population estimates, languages, gold labels, annotators,
+agreement, score thresholds and prompt injection. Each returns no lines when its metrics are absent."""
 
 from __future__ import annotations
 
@@ -89,6 +89,26 @@ def gold(v: ReportView) -> list[str]:
                           "while another abstained."]
         lines.append("")
     return lines
+
+
+def annotators(v: ReportView) -> list[str]:
+    a = v.annotators
+    if a is None:
+        return []
+    lines = ["## Annotators", "",
+             f"{a.count:,} annotators made {a.judgements:,} judgements on {a.items:,} items: {a.per_item_mean} "
+             f"judgements per item on average ({a.per_item}). {cell(a.gold)} {a.contested:,} items are contested "
+             "(their annotators disagree).", "",
+             *header("Krippendorff's alpha", "alpha", "reading"),
+             row("over the labels as given (each category and benign)", strong(a.alpha), a.alpha_reading),
+             row("violating vs benign", strong(a.alpha_violating), a.alpha_violating_reading), "",
+             a.alpha_guide, "", a.grading, "",
+             *header("annotator", "items judged", "not graded", "over-enforcement", "leakage")]
+    lines += [row(r.name, f"{r.items:,}", f"{r.ungraded:,}", rate(r.over_enforcement), rate(r.leakage))
+              for r in a.rows]
+    if a.hidden:
+        lines += ["", f"{a.hidden:,} more annotators (those who judged fewest items) are in metrics.json."]
+    return lines + [""]
 
 
 def agreement(v: ReportView) -> list[str]:

@@ -14,6 +14,7 @@ from harness.record import ReviewerMetrics, RunRecord
 from harness.reporting import analysis, charts
 from harness.reporting.agreement import AgreementView, agreement_view
 from harness.reporting.analysis import Confusion
+from harness.reporting.annotators import AnnotatorsView, annotators_view
 from harness.reporting.comparison import (ComparisonView, DiffRow, comparisons, interval_method, policy_diff,
                                           unified_diff)
 from harness.reporting.diagnosis import DiagnosisView, diagnosis_view
@@ -74,6 +75,7 @@ class ReportView:
     agreement_chart: Chart | None = None
     confusion_charts: dict[str, str] = field(default_factory=dict)
     diagnosis: DiagnosisView | None = None
+    annotators: AnnotatorsView | None = None
 
 
 def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
@@ -110,6 +112,7 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
         confusions=analysis.confusions(per_item, names),
         agreement=agreement_view(metrics, record.candidate),
         gold=gold_view(metrics, record.candidate, record.items, slices),
+        annotators=annotators_view(metrics),
         thresholds=threshold_views(reviewers),
         injection=injection_views(metrics, record.items),
         exemplars=exemplar_groups(per_item, names, slices, rules),

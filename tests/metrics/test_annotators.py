@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.config import EvalSetConfig, parse_experiment
+from harness.config import EvalSetConfig, Experiment, parse_experiment
 from harness.evalset import load_evalset
 from harness.metrics import compute_metrics
 from harness.metrics.annotators import annotator_metrics
+from harness.rescore import rescore
 from harness.runner import run
 from harness.verdicts import ACTIONED, ALLOWED, Verdict, verdict_table
 
@@ -138,7 +139,8 @@ def test_one_value_everywhere_has_no_alpha(tmp_path: Path) -> None:
     assert out["by_annotator"]["a"]["ungraded"] == 1  # y: nobody else judged it
 
 
-def test_a_run_writes_the_annotators_block(tmp_path: Path) -> None:
+def annotated_experiment(tmp_path: Path) -> Experiment:
+    """40 items, three annotators; the third disagrees with the other two on every 5th item."""
     rows = ["id,text,a1,a2,a3"]
     for i in range(40):
         hateful = i % 2 == 0
@@ -148,15 +150,30 @@ def test_a_run_writes_the_annotators_block(tmp_path: Path) -> None:
         rows.append(f"r{i},{'vermin parasites invade' if hateful else 'lovely sunny garden'} number {i},"
                     + ",".join(labels))
     (tmp_path / "annotated.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    experiment = parse_experiment({
+    return parse_experiment({
         "name": "annotated", "policy": str(REPO_ROOT / "prompts" / "policies" / "hate_speech" / "v2.md"),
         "eval_set": {"path": "annotated.csv", "labels": {"hate": "HS", "none": "benign"},
                      "columns": {"id": "id", "annotators": ["a1", "a2", "a3"]}},
         "reviewers": [{"name": "tfidf", "type": "classifier", "folds": 2}],
         "tracking": {"enabled": False}}, path=tmp_path / "exp.yaml")
-    record = run(experiment, out_dir=tmp_path / "out", track=False, report=False)
+
+
+def test_a_run_writes_the_annotators_block(tmp_path: Path) -> None:
+    record = run(annotated_experiment(tmp_path), out_dir=tmp_path / "out", track=False, report=False)
     written = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
     assert record.metrics.annotators is not None
     assert written["annotators"] == record.metrics.annotators.model_dump(mode="json")
     assert written["annotators"]["contested"] == 8 and written["annotators"]["items"] == 40
     assert "a1" not in pd.read_parquet(tmp_path / "out" / "verdicts.parquet").columns
+
+
+def test_rescore_without_the_experiment_keeps_the_annotators_block(tmp_path: Path) -> None:
+    """The record keeps no raw judgements, so rescore carries the block over (and its report shows it)."""
+    first = run(annotated_experiment(tmp_path), out_dir=tmp_path / "out", track=False, report=False)
+    again = rescore(tmp_path / "out", experiment_path=None, out_dir=tmp_path / "rescored", track=False)
+    assert first.metrics.annotators is not None
+    assert again.metrics.annotators == first.metrics.annotators
+    written = json.loads((tmp_path / "rescored" / "metrics.json").read_text(encoding="utf-8"))
+    assert written["annotators"] == first.metrics.annotators.model_dump(mode="json")
+    report = (tmp_path / "rescored" / "report.md").read_text(encoding="utf-8")
+    assert "## Annotators" in report and "| a3 | 40 | 0 |" in report

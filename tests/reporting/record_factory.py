@@ -1,6 +1,6 @@
 """A small, fixed RunRecord built in code for report tests: 2 policies, 2 reviewers, hostile texts,
-three languages (the classifier leaks Hindi), contested and unknown gold, population weights, and an
-injection block as the runner would add it."""
+three languages (the classifier leaks Hindi), contested and unknown gold, population weights, an
+injection block as the runner would add it, and (annotated=True) three annotators' own judgements."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from harness.config import GateSpec, StrataSpec
+from harness.evalset.annotations import ANNOTATOR, ITEM, LABEL, Annotations
 from harness.labels import BENIGN, UNKNOWN
 from harness.injection import ATTACKS, SEP
 from harness.metrics import compute_metrics
@@ -35,6 +36,9 @@ VIOLATING_TACTICS = {"threat", "slur"}
 LANGUAGES = ["English", "German", "Hindi"]
 LEAKY_LANGUAGE = "Hindi"
 UNKNOWN_ITEM = 56  # a threat item whose gold label is missing
+# An annotator's name comes from the eval set's header: markup and a pipe must reach the page as text.
+HOSTILE_ANNOTATOR = "<img src=x onerror=alert(1)>|cy"
+ANNOTATORS = ("ann", "bob", HOSTILE_ANNOTATOR)
 STRATA = StrataSpec(column="language", sizes={"English": 600_000, "German": 250_000, "Hindi": 150_000})
 PREVALENCE = 0.02
 
@@ -149,6 +153,19 @@ EDGE_CASES = {
 }
 
 
+def annotations(frame: pd.DataFrame) -> Annotations:
+    """Three annotators: ann gives the tactic's label, bob differs on every 7th item, the third on every
+    4th; the last item only ann judged (it cannot be graded against the others)."""
+    rows = []
+    for i, row in enumerate(frame.itertuples(index=False)):
+        label = "HS" if TACTICS[i % len(TACTICS)] in VIOLATING_TACTICS else BENIGN
+        flipped = BENIGN if label != BENIGN else "HS"
+        judges = ANNOTATORS if i < len(frame) - 1 else ANNOTATORS[:1]
+        for name, differs in zip(judges, (False, i % 7 == 3, i % 4 == 1)):
+            rows.append({ITEM: row.item_id, ANNOTATOR: name, LABEL: flipped if differs else label})
+    return Annotations(pd.DataFrame(rows), gold_rule="majority", tie="violating")
+
+
 def injection_block(frame: pd.DataFrame) -> dict[str, Any]:
     """What runner.judge_injections records for an LLM reviewer (a fixed, made-up outcome)."""
     violating = frame[~frame["gold"].isin([BENIGN, UNKNOWN])]["item_id"].head(8).tolist()
@@ -167,7 +184,8 @@ def injection_block(frame: pd.DataFrame) -> dict[str, Any]:
 
 def build_record(*, baseline: bool = True, gates: bool = True, slices: bool = True, abstain_all: bool = False,
                  scores: bool = True, n_items: int = 60, incomplete: bool = False,
-                 reviewers: tuple[str, ...] = ("clf", "llm"), population: bool = True) -> RunRecord:
+                 reviewers: tuple[str, ...] = ("clf", "llm"), population: bool = True,
+                 annotated: bool = False) -> RunRecord:
     candidate, base = policies()
     frame = items(n_items, slices)
     used = [candidate, base] if baseline else [candidate]
@@ -188,7 +206,8 @@ def build_record(*, baseline: bool = True, gates: bool = True, slices: bool = Tr
     metrics = compute_metrics(joined, candidate=candidate.label, baseline=base.label if baseline else None,
                               categories=candidate.category_ids, slices=slice_columns, gates=gate_specs,
                               strata=STRATA if population and slices else None,
-                              prevalence=PREVALENCE if population else None)
+                              prevalence=PREVALENCE if population else None,
+                              annotations=annotations(frame) if annotated else None)
     if "llm" in reviewers and not abstain_all:
         metrics.injection = {"llm": injection_block(frame)}
     params = {"clf": {"type": "classifier", "threshold": 0.5, "estimator": "tfidf + logistic regression"},
@@ -225,7 +244,8 @@ def _no_relabel_candidates(metrics: Metrics) -> None:
 
 
 # Metrics blocks a run may lack (no weights, no language slice, nothing contested, no scores, no
-# agreement with known gold, no LLM reviewer): each must render when present and vanish quietly when absent.
+# agreement with known gold, no LLM reviewer, no raw annotator judgements): each must render when present
+# and vanish quietly when absent.
 NEWER_KEYS: dict[str, Callable[[Metrics], None]] = {
     "weighted": _drop_reviewer_key("weighted"),
     "languages": _drop_reviewer_key("languages"),
@@ -234,6 +254,7 @@ NEWER_KEYS: dict[str, Callable[[Metrics], None]] = {
     "relabel_candidates": _no_relabel_candidates,
     "agreement": lambda metrics: setattr(metrics, "agreement", {}),
     "injection": lambda metrics: setattr(metrics, "injection", None),
+    "annotators": lambda metrics: setattr(metrics, "annotators", None),
 }
 
 

@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from html import escape
 from typing import Any
 
 import pytest
-from record_factory import IMG, NEWER_KEYS, build_record, without
+from record_factory import HOSTILE_ANNOTATOR, IMG, NEWER_KEYS, build_record, without
 from test_report_html import Page
 
 from harness.reporting import render_html, render_markdown
+from harness.reporting.annotators import ROWS_SHOWN
 from harness.reporting.fmt import items_count, percent
+from harness.reporting.mdcells import cell
 from harness.record import Injection, Rate, RunRecord
 
 
 @pytest.fixture(scope="module")
 def record() -> RunRecord:
-    return build_record()
+    return build_record(annotated=True)
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +167,72 @@ def test_per_slice_comparison_shows_the_adjusted_p_and_interval_method(html: str
     assert "By slice (p adjusted: Holm over 10 tests):" in markdown and "| adjusted p |" in markdown
 
 
+def section(html: str, anchor: str) -> str:
+    start = html.index(f'<section id="{anchor}"')
+    return html[start:html.index("</section>", start)]
+
+
+def test_annotators_are_each_graded_against_the_others(record: RunRecord, html: str, markdown: str) -> None:
+    block = record.metrics.annotators
+    assert block is not None and block.count == 3
+    text = visible(section(html, "annotators"))
+    assert ("3 annotators made 178 judgements on 60 items: 2.97 judgements per item on average (1 item with 1 "
+            "judgement, 59 items with 3)") in text
+    assert "Gold is the majority of the annotators of each item; a tie counts as violating" in text
+    assert f"{block.contested} items are contested" in text
+    assert "compared with the majority of the other annotators of the same item" in text
+    assert f"{block.alpha:.3f} below 0.667: the labels are not reliable" in text
+    assert "rely on labels with alpha of at least 0.800" in text
+    md = markdown[markdown.index("## Annotators"):markdown.index("## Agreement")]
+    assert "compared with the majority of the other annotators of the same item" in md
+    assert f"| **{block.alpha_violating:.3f}** | below 0.667" in md
+    part = section(html, "annotators")
+    for name, grade in block.by_annotator.items():
+        start = part.index(f"<tr><td>{escape(name)}</td>")
+        html_row = visible(part[start:part.index("</tr>", start)])
+        md_row = next(x for x in md.splitlines() if x.startswith(f"| {cell(name)} |"))
+        assert f"{name} {grade.items} {grade.ungraded} " in html_row
+        assert f"| {grade.items} | {grade.ungraded} |" in md_row
+        for r in (grade.over_enforcement, grade.leakage):
+            interval = f"[{percent(r.ci_low)}, {percent(r.ci_high)}]"
+            assert f"{percent(r.rate)}" in html_row and f"{interval} · {r.k}/{r.n}" in html_row
+            assert f"{percent(r.rate)} {interval} ({r.k}/{r.n})" in md_row
+
+
+def test_annotator_names_from_the_file_stay_text(html: str, markdown: str) -> None:
+    part = section(html, "annotators")
+    assert HOSTILE_ANNOTATOR not in html and "&lt;img src=x onerror=alert(1)&gt;|cy" in part
+    assert not [t for t, _ in Page(part).tags if t == "img"]
+    assert "| &lt;img src=x onerror=alert(1)&gt;\\|cy | 59 | 0 |" in markdown
+    assert '<a href="#annotators">Annotators</a>' in html
+
+
+def test_a_crowd_of_annotators_shows_the_most_prolific(record: RunRecord) -> None:
+    block = record.metrics.annotators
+    assert block is not None
+    grade = block.by_annotator["ann"]
+    crowd = {f"worker-{n:02d}": grade.model_copy(update={"items": n}) for n in range(1, ROWS_SHOWN + 6)}
+    metrics = record.metrics.model_copy(update={"annotators": block.model_copy(update={"by_annotator": crowd})})
+    crowded = dataclasses.replace(record, metrics=metrics)
+    html, md = render_html(crowded), render_markdown(crowded)
+    shown = [f"worker-{n:02d}" for n in range(6, ROWS_SHOWN + 6)]
+    assert all(f"<td>{name}</td>" in html and f"| {name} |" in md for name in shown)
+    assert "worker-05" not in html + md
+    more = "5 more annotators (those who judged fewest items) are in metrics.json."
+    assert more in visible(html) and more in md
+
+
+def test_undefined_alpha_says_so(record: RunRecord) -> None:
+    assert record.metrics.annotators is not None
+    metrics = record.metrics.model_copy(update={"annotators": record.metrics.annotators.model_copy(
+        update={"alpha": None, "alpha_violating": float("nan")})})
+    older = dataclasses.replace(record, metrics=metrics)
+    text, md = visible(render_html(older)), render_markdown(older)
+    assert text.count("undefined one label throughout, or no item judged twice") == 2
+    assert md.count("| **undefined** | one label throughout, or no item judged twice |") == 2
+    assert not re.search(r"\bnan\b", text + md, flags=re.IGNORECASE)
+
+
 ABSENT: dict[str, tuple[str, str]] = {
     # key -> (text gone from the HTML, text gone from the Markdown)
     "weighted": ("population estimates", "population estimates"),
@@ -171,8 +240,9 @@ ABSENT: dict[str, tuple[str, str]] = {
     "without_contested": ("With and without contested items", "without contested"),
     "thresholds": ("Score thresholds", "## Score thresholds"),
     "relabel_candidates": ("Gold labels to check", "Gold labels to check"),
-    "agreement": ("Krippendorff", "## Agreement"),
+    "agreement": ("Krippendorff's alpha across reviewers", "## Agreement"),
     "injection": ("Prompt injection", "## Prompt injection"),
+    "annotators": ("Each annotator against the others", "## Annotators"),
 }
 
 
@@ -191,7 +261,7 @@ def test_a_record_from_before_all_newer_keys_renders(record: RunRecord) -> None:
     older.metrics.reviewers["clf"].languages = None  # as compute_metrics writes "no language slice"
     html, markdown = visible(render_html(older)), render_markdown(older)
     for gone in ("population estimates", "Flagged languages", "Gold labels to check", "With and without contested",
-                 "Score thresholds", "Prompt injection", "Agreement (Cohen's kappa)"):
+                 "Score thresholds", "Prompt injection", "Agreement (Cohen's kappa)", "Annotators"):
         assert gone not in html
     assert "6 items carry contested gold labels" in html  # from the items table, which old records have too
     assert "clf: by language" in html  # the plain slice table is back when there is no localization view
