@@ -266,14 +266,13 @@ def _compare(args: argparse.Namespace) -> int:
     result = compare(args.a, args.b)
     out = Path(args.out) if args.out else Path("reports") / f"compare-{dt.datetime.now():%Y%m%d-%H%M%S}"
     write_comparison(result, out)
-    print(f"{result['a']['label']} -> {result['b']['label']}")
+    print(f"{result.a.label} -> {result.b.label}")
     for note in coverage_warnings(result):
         print(f"  note: {note}")
-    for reviewer, r in result["reviewers"].items():
-        print(f"  {reviewer}: over-enforcement {change_text(r['over_enforcement_change'])}")
-        print(f"  {reviewer}: leakage {change_text(r['leakage_change'])}")
-        print(f"  {reviewer}: {len(r['flips'])} flipped verdicts, fixed {sum(r['fixed'].values())}, "
-              f"broken {sum(r['broken'].values())}")
+    for reviewer, r in result.reviewers.items():
+        print(f"  {reviewer}: over-enforcement {change_text(r.over_enforcement_change)}")
+        print(f"  {reviewer}: leakage {change_text(r.leakage_change)}")
+        print(f"  {reviewer}: {len(r.flips)} flipped verdicts, fixed {r.fixed.total}, broken {r.broken.total}")
     print(f"  compare.json: {out / 'compare.json'}")
     print(f"  compare.html: {out / 'compare.html'}")
     if not args.no_track and (run_id := log_comparison(result, out)):
@@ -488,11 +487,12 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- the record's published schema: schema metrics | record ---------------------------------
+# --- the record's published schema: schema metrics | record | compare -----------------------
 
 def _add_schema_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("schema", help="print the JSON Schema of metrics.json or record.json")
-    p.add_argument("file", choices=["metrics", "record"], help="metrics (metrics.json) or record (record.json)")
+    p = sub.add_parser("schema", help="print the JSON Schema of metrics.json, record.json or compare.json")
+    p.add_argument("file", choices=["metrics", "record", "compare"],
+                   help="metrics (metrics.json), record (record.json) or compare (compare.json)")
     p.set_defaults(func=_schema)
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from harness.errors import HarnessError
 from harness.metrics import paired_comparison
+from harness.metrics.counts import COUNT
 from harness.metrics.samples import majority
-from harness.record import atomic_write_text, write_json
+from harness.record import (ComparedRun, ComparisonResult, Coverage, PairedChange, ReviewerComparison,
+                            atomic_write_text, write_json)
 
 
 def load_verdicts(source: str) -> tuple[str, pd.DataFrame]:
@@ -48,7 +49,7 @@ def _from_mlflow(run_id: str) -> tuple[str, pd.DataFrame]:
     return label, pd.read_parquet(local)
 
 
-def compare(a: str, b: str) -> dict[str, Any]:
+def compare(a: str, b: str) -> ComparisonResult:
     label_a, before = load_verdicts(a)
     label_b, after = load_verdicts(b)
     before, after = majority(before), majority(after)
@@ -60,61 +61,63 @@ def compare(a: str, b: str) -> dict[str, Any]:
         raise HarnessError(f"runs {a} and {b} share no reviewer name (A: {sorted(set(before['reviewer']))}, "
                            f"B: {sorted(set(after['reviewer']))}); compare runs of the same reviewer.")
     slices = [c for c in before.columns if c in after.columns and c not in _NOT_SLICES]
-    out: dict[str, Any] = {"a": {"source": a, "label": label_a}, "b": {"source": b, "label": label_b},
-                           "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                           "reviewers": {}}
+    compared: dict[str, ReviewerComparison] = {}
     for reviewer in reviewers:
         x = before[before["reviewer"] == reviewer]
         y = after[after["reviewer"] == reviewer]
-        coverage = _coverage(x, y)
-        if coverage["common"] == 0:
+        coverage, common = _coverage(x, y)
+        if not common:
             raise HarnessError(f"runs {a} and {b} have no items in common for reviewer '{reviewer}'; "
                                "they were run on different eval sets.")
-        common = set(coverage["common_ids"])
-        result = paired_comparison(x[x["item_id"].isin(common)], y[y["item_id"].isin(common)], slices)
-        result["coverage"] = {k: v for k, v in coverage.items() if k != "common_ids"}
-        out["reviewers"][reviewer] = result
-    return out
+        paired = paired_comparison(x[x["item_id"].isin(common)], y[y["item_id"].isin(common)], slices)
+        compared[reviewer] = ReviewerComparison.model_validate({**paired, "coverage": coverage})
+    return ComparisonResult(a=ComparedRun(source=a, label=label_a), b=ComparedRun(source=b, label=label_b),
+                            created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                            reviewers=compared)
 
 
+# Verdict columns that are not slices: gold_unknown (multi-label sets) and a collapsed log's row count
+# would otherwise be compared slice by slice and join the Holm family of slice tests.
 _NOT_SLICES = {"policy", "reviewer", "item_id", "sample", "decision", "categories", "rule_ids", "score",
-               "confidence", "rationale", "abstain_reason", "notes", "reasoning", "gold", "text", "weight",
-               "contested"}
+               "confidence", "rationale", "abstain_reason", "notes", "reasoning", "gold", "gold_unknown", "text",
+               "weight", "contested", COUNT}
 
 
-def _coverage(x: pd.DataFrame, y: pd.DataFrame) -> dict[str, Any]:
+def _coverage(x: pd.DataFrame, y: pd.DataFrame) -> tuple[Coverage, set[str]]:
+    """The coverage of one reviewer's two runs, and the ids of the items both judged."""
     ids_x, ids_y = set(x["item_id"]), set(y["item_id"])
     common = ids_x & ids_y
     merged = x[["item_id", "text", "gold"]].merge(y[["item_id", "text", "gold"]], on="item_id")
-    return {"common": len(common), "only_in_a": len(ids_x - ids_y), "only_in_b": len(ids_y - ids_x),
-            "text_changed": int((merged["text_x"] != merged["text_y"]).sum()),
-            "gold_changed": int((merged["gold_x"] != merged["gold_y"]).sum()),
-            "common_ids": sorted(common)}
+    coverage = Coverage(common=len(common), only_in_a=len(ids_x - ids_y), only_in_b=len(ids_y - ids_x),
+                        text_changed=int((merged["text_x"] != merged["text_y"]).sum()),
+                        gold_changed=int((merged["gold_x"] != merged["gold_y"]).sum()))
+    return coverage, common
 
 
-def coverage_warnings(result: dict[str, Any]) -> list[str]:
+def coverage_warnings(result: ComparisonResult) -> list[str]:
     notes = []
-    for reviewer, r in result["reviewers"].items():
-        c = r["coverage"]
-        if c["only_in_a"] or c["only_in_b"]:
-            notes.append(f"{reviewer}: compared on the {c['common']} items both runs judged "
-                         f"({c['only_in_a']} only in A, {c['only_in_b']} only in B)")
-        if c["text_changed"] or c["gold_changed"]:
-            notes.append(f"{reviewer}: {c['text_changed']} items changed text and {c['gold_changed']} changed gold "
+    for reviewer, r in result.reviewers.items():
+        c = r.coverage
+        if c.only_in_a or c.only_in_b:
+            notes.append(f"{reviewer}: compared on the {c.common} items both runs judged "
+                         f"({c.only_in_a} only in A, {c.only_in_b} only in B)")
+        if c.text_changed or c.gold_changed:
+            notes.append(f"{reviewer}: {c.text_changed} items changed text and {c.gold_changed} changed gold "
                          "label between the runs")
     return notes
 
 
-def write_comparison(result: dict[str, Any], out_dir: Path) -> None:
+def write_comparison(result: ComparisonResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "compare.json", result)
+    # Unset defaults stay out so compare.json keeps its keys: only per-slice changes carry `p_adjusted`.
+    write_json(out_dir / "compare.json", result.model_dump(mode="json"))
     from harness.reporting.compare_page import render_comparison_html
 
     atomic_write_text(out_dir / "compare.html", render_comparison_html(result))
 
 
-def change_text(change: dict[str, Any]) -> str:
-    if change.get("change") is None:
+def change_text(change: PairedChange) -> str:
+    if change.change is None:
         return "no paired decided items"
-    return (f"{change['before']:.1%} → {change['after']:.1%} ({change['change']:+.1%}, 95% CI "
-            f"[{change['ci_low']:+.1%}, {change['ci_high']:+.1%}], McNemar p = {change['p_value']:.3g}, n = {change['n']})")
+    return (f"{change.before:.1%} → {change.after:.1%} ({change.change:+.1%}, 95% CI "
+            f"[{change.ci_low:+.1%}, {change.ci_high:+.1%}], McNemar p = {change.p_value:.3g}, n = {change.n})")

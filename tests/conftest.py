@@ -32,18 +32,21 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def written_records_match_the_published_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Every metrics.json and record.json any test wrote validates against `policy-harness schema`."""
+    """Every metrics.json, record.json and compare.json any test wrote validates against `policy-harness schema`."""
     yield
     import jsonschema
 
     from harness.record import json_schema
 
-    validators = {f"{name}.json": jsonschema.Draft202012Validator(json_schema(name)) for name in ("metrics", "record")}
+    validators = {f"{name}.json": jsonschema.Draft202012Validator(json_schema(name))
+                  for name in ("metrics", "record", "compare")}
     problems = []
     for name, validator in validators.items():
         for path in sorted(tmp_path_factory.getbasetemp().rglob(name)):
-            # A run directory holds both; an MLflow child run's metrics.json artifact is one reviewer's block.
-            if not (path.parent / "record.json").exists() or any((p / NOT_A_RECORD).exists() for p in path.parents):
+            # A run directory holds both record files; an MLflow child run's metrics.json artifact is one
+            # reviewer's block. compare.json stands alone.
+            whole = name == "compare.json" or (path.parent / "record.json").exists()
+            if not whole or any((p / NOT_A_RECORD).exists() for p in path.parents):
                 continue
             try:
                 document = json.loads(path.read_text(encoding="utf-8"))

@@ -217,6 +217,10 @@ class ByGold(Model):
     benign: int
     violating: int
 
+    @property
+    def total(self) -> int:
+        return self.benign + self.violating
+
 
 class PairedChange(Model):
     """Change of a rate between two policy versions on the same items (after - before)."""

@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 import html
-from typing import Any
 
 from harness.comparison import change_text, coverage_warnings
+from harness.record import ComparisonResult
+from harness.record.metrics import Flip
 
 
-def render_comparison_html(result: dict[str, Any]) -> str:
+def render_comparison_html(result: ComparisonResult) -> str:
     e = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='Content-Security-Policy' "
              f"content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>Comparison</title>"
              "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto}"
              "td,th{border:1px solid #ccc;padding:4px 8px}table{border-collapse:collapse}</style></head><body>",
-             f"<h1>{e(result['a']['label'])} → {e(result['b']['label'])}</h1>"]
+             f"<h1>{e(result.a.label)} → {e(result.b.label)}</h1>"]
     for note in coverage_warnings(result):
         parts.append(f"<p><b>Note:</b> {e(note)}</p>")
-    for reviewer, r in result["reviewers"].items():
+    for reviewer, r in result.reviewers.items():
         parts.append(f"<h2>{e(reviewer)}</h2><ul>")
-        for name in ("over_enforcement_change", "leakage_change"):
-            parts.append(f"<li>{e(name.replace('_', ' '))}: {e(change_text(r[name]))}</li>")
-        parts.append(f"<li>fixed {sum(r['fixed'].values())}, broken {sum(r['broken'].values())}, "
-                     f"McNemar exact p = {r['accuracy_mcnemar_p']:.3g}</li></ul>")
+        for name, change in (("over enforcement change", r.over_enforcement_change),
+                             ("leakage change", r.leakage_change)):
+            parts.append(f"<li>{e(name)}: {e(change_text(change))}</li>")
+        parts.append(f"<li>fixed {r.fixed.total}, broken {r.broken.total}, "
+                     f"McNemar exact p = {r.accuracy_mcnemar_p:.3g}</li></ul>")
         parts.append("<table><tr><th>item</th><th>text</th><th>gold</th><th>before</th><th>after</th></tr>")
-        for flip in r["flips"][:500]:
-            parts.append("<tr>" + "".join(f"<td>{e(str(flip.get(k, '')))[:2000]}</td>"
-                                          for k in ("item_id", "text", "gold", "decision_before", "decision_after")) + "</tr>")
+        for flip in r.flips[:500]:
+            parts.append("<tr>" + "".join(f"<td>{e(cell)[:2000]}</td>" for cell in _cells(flip)) + "</tr>")
         parts.append("</table>")
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _cells(flip: Flip) -> tuple[str, ...]:
+    """The flip's row cells; a field the run lacked (no text column) is an empty cell."""
+    return tuple("" if v is None else str(v)
+                 for v in (flip.item_id, flip.text, flip.gold, flip.decision_before, flip.decision_after))

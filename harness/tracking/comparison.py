@@ -7,12 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.record import ComparisonResult
 from harness.tracking import EXPERIMENT_PREFIX, client, safe_uri
 
 log = logging.getLogger(__name__)
 
 
-def log_comparison(result: dict[str, Any], out_dir: Path) -> str | None:
+def log_comparison(result: ComparisonResult, out_dir: Path) -> str | None:
     """Log a comparison as its own MLflow run (changes as metrics, both files as artifacts)."""
     try:
         with client() as c:
@@ -24,24 +25,26 @@ def log_comparison(result: dict[str, Any], out_dir: Path) -> str | None:
         return None
 
 
-def _log(c: Any, result: dict[str, Any], out_dir: Path) -> str:
+def _log(c: Any, result: ComparisonResult, out_dir: Path) -> str:
     from mlflow.entities import Metric, Param
 
     name = f"{EXPERIMENT_PREFIX}compare"
     experiment = c.get_experiment_by_name(name)
     experiment_id = experiment.experiment_id if experiment else c.create_experiment(name)
-    run = c.create_run(experiment_id, run_name=f"{result['a']['label']} -> {result['b']['label']}",
+    run = c.create_run(experiment_id, run_name=f"{result.a.label} -> {result.b.label}",
                        tags={"policy_harness.kind": "comparison"})
     now = int(time.time() * 1000)
     metrics = []
-    for reviewer, r in result["reviewers"].items():
-        for key in ("over_enforcement_change", "leakage_change"):
-            change = r[key]
-            for field in ("change", "ci_low", "ci_high", "p_value"):
-                if change.get(field) is not None:
-                    metrics.append(Metric(f"{reviewer}.{key}.{field}"[:250], float(change[field]), now, 0))
+    for reviewer, r in result.reviewers.items():
+        for key, change in (("over_enforcement_change", r.over_enforcement_change),
+                            ("leakage_change", r.leakage_change)):
+            values = {"change": change.change, "ci_low": change.ci_low, "ci_high": change.ci_high,
+                      "p_value": change.p_value}
+            for field, value in values.items():
+                if value is not None:
+                    metrics.append(Metric(f"{reviewer}.{key}.{field}"[:250], float(value), now, 0))
     c.log_batch(run.info.run_id, metrics=metrics,
-                params=[Param("a", str(result["a"]["source"])[:500]), Param("b", str(result["b"]["source"])[:500])])
+                params=[Param("a", result.a.source[:500]), Param("b", result.b.source[:500])])
     for file in ("compare.json", "compare.html"):
         c.log_artifact(run.info.run_id, str(out_dir / file))
     c.set_terminated(run.info.run_id, "FINISHED")

@@ -1,0 +1,40 @@
+"""Typed model of compare.json: two stored runs compared item by item, per reviewer they share.
+
+`compare` builds it, and the page, the MLflow run and the CLI summary read it, so a renamed
+field is a type error."""
+
+from __future__ import annotations
+
+from harness.record.metrics import Model, PairedComparison
+
+
+class ComparedRun(Model):
+    """One side of a comparison: what was given on the command line and how it is shown."""
+
+    source: str  # a run directory or an MLflow run id
+    label: str
+
+
+class Coverage(Model):
+    """Which items both runs judged, and how many of those changed between them."""
+
+    common: int
+    only_in_a: int
+    only_in_b: int
+    text_changed: int
+    gold_changed: int
+
+
+class ReviewerComparison(PairedComparison):
+    """The paired comparison of one reviewer on the items both runs judged."""
+
+    coverage: Coverage
+
+
+class ComparisonResult(Model):
+    """compare.json."""
+
+    a: ComparedRun
+    b: ComparedRun
+    created_at: str  # ISO 8601, UTC, seconds
+    reviewers: dict[str, ReviewerComparison]

@@ -1,0 +1,82 @@
+"""`compare A B`: compare.json is the typed ComparisonResult, and the page and CLI read it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from pydantic import ValidationError
+
+from harness.cli import main
+from harness.comparison import change_text, compare, write_comparison
+from harness.metrics.paired import paired_change
+from harness.record import ComparisonResult, PairedChange, write_record
+from harness.scoring import score_file
+
+# id, text, gold, decision, slice. B drops "e", adds "f", edits c's text and relabels d.
+BEFORE = [("a", "one", "HS", "HS", "x"), ("b", "two", "benign", "HS", "x"), ("c", "three", "benign", "benign", "y"),
+          ("d", "four", "HS", "benign", "y"), ("e", "five", "HS", "HS", "y")]
+AFTER = [("a", "one", "HS", "benign", "x"), ("b", "two", "benign", "benign", "x"), ("c", "three!", "benign", "benign", "y"),
+         ("d", "four", "benign", "HS", "y"), ("f", "six", "HS", "HS", "y")]
+
+
+def scored(tmp_path: Path, name: str, rows: list[tuple[str, ...]]) -> str:
+    """A real run directory: the rows' decisions scored against their gold by reviewer 'model'."""
+    source = tmp_path / f"{name}.csv"
+    source.write_text("id,text,gold,model,lang\n" + "".join(f"{','.join(r)}\n" for r in rows), encoding="utf-8")
+    record = score_file(str(source), gold="gold", preds=["model"], slices=["lang"], id_column="id", text_column="text")
+    write_record(record, tmp_path / name)
+    return str(tmp_path / name)
+
+
+def test_compare_json_is_the_typed_result_and_reads_back_equal(tmp_path: Path) -> None:
+    result = compare(scored(tmp_path, "a", BEFORE), scored(tmp_path, "b", AFTER))
+    write_comparison(result, tmp_path / "cmp")
+    document = json.loads((tmp_path / "cmp" / "compare.json").read_text(encoding="utf-8"))
+    assert ComparisonResult.model_validate(document) == result
+    model = result.reviewers["model"]
+    assert model.coverage.model_dump() == {"common": 4, "only_in_a": 1, "only_in_b": 1, "text_changed": 1,
+                                           "gold_changed": 1}
+    assert (model.items, model.fixed.total, model.broken.total) == (4, 2, 1)
+    assert {f.item_id: f.slice_value("lang") for f in model.flips} == {"a": "x", "b": "x", "d": "y"}
+    # Only per-slice changes are adjusted for the number of slices tested; the headline change is not.
+    assert document["reviewers"]["model"]["leakage_change"]["p_adjusted"] is None
+    assert "p_adjusted" in document["reviewers"]["model"]["slices"]["lang"]["x"]["leakage_change"]
+    assert set(document["reviewers"]["model"]["slices"]) == {"lang"}  # gold_unknown and row counts are no slices
+
+
+def test_a_renamed_field_fails_the_model_and_the_published_schema(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_comparison(compare(scored(tmp_path, "a", BEFORE), scored(tmp_path, "b", AFTER)), tmp_path / "cmp")
+    document = json.loads((tmp_path / "cmp" / "compare.json").read_text(encoding="utf-8"))
+    assert main(["schema", "compare"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(document, schema)
+    coverage = document["reviewers"]["model"]["coverage"]
+    coverage["only_in_A"] = coverage.pop("only_in_a")
+    with pytest.raises(ValidationError, match="only_in_a"):
+        ComparisonResult.model_validate(document)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, schema)
+
+
+def test_cli_prints_the_changes_and_writes_the_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = scored(tmp_path, "a", BEFORE), scored(tmp_path, "b", AFTER)
+    assert main(["compare", a, b, "--out", str(tmp_path / "cmp"), "--no-track"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("a (external@v1) -> b (external@v1)\n")
+    assert "note: model: compared on the 4 items both runs judged (1 only in A, 1 only in B)" in out
+    assert "note: model: 1 items changed text and 1 changed gold label between the runs" in out
+    assert "model: over-enforcement 50.0% → 0.0% (-50.0%, 95% CI [" in out
+    assert "model: 3 flipped verdicts, fixed 2, broken 1" in out
+    page = (tmp_path / "cmp" / "compare.html").read_text(encoding="utf-8")
+    assert "<h1>a (external@v1) → b (external@v1)</h1>" in page
+    assert "<li>fixed 2, broken 1, McNemar exact p = 1</li>" in page
+    assert "<tr><td>d</td><td>four</td><td>HS</td><td>allowed</td><td>actioned</td></tr>" in page
+
+
+def test_a_change_with_no_decided_pair_says_so() -> None:
+    assert change_text(PairedChange.model_validate(paired_change(0, 0, 0, 0))) == "no paired decided items"
