@@ -26,6 +26,7 @@ from harness.cache import BatchRecord
 from harness.errors import ProviderError
 from harness.llm_client import Completion, LLMClient, MalformedResponse, first_line, http_status
 from harness.prompts import PromptBuilder
+from harness.provider_params import EXTRA_HEADERS
 from harness.reviewers.batch_lines import CHAT_URL, OutputLine, read_output_lines, request_line, split_lines
 from harness.reviewers.budget import Budget
 from harness.reviewers.llm import CacheWriter, Job, answer_entry
@@ -139,7 +140,12 @@ class BatchRun:
         self._show()
 
     async def _create(self, upload: BatchRecord) -> None:
-        created = await self._control("create a batch", self._litellm.acreate_batch,
+        async def made_already() -> Any:
+            # A create whose answer was lost (a timeout, a 5xx) may have made the batch: look before trying again.
+            found = await self._find_batches({upload.input_file_id}, upload.submitted_at - CLOCK_SLACK_S, quiet=True)
+            return found.get(upload.input_file_id)
+
+        created = await self._control("create a batch", self._litellm.acreate_batch, before_retry=made_already,
                                       completion_window=self.config.batch_window, endpoint=CHAT_URL,
                                       input_file_id=upload.input_file_id)
         self._start(upload, str(created.id), str(created.status))
@@ -166,9 +172,9 @@ class BatchRun:
         log.info("reviewer '%s': %d recorded input files already had a batch, %d were made batches now",
                  self.reviewer.name, len(found), len(uploads) - len(found))
 
-    async def _find_batches(self, file_ids: set[str], since: float) -> dict[str, Any]:
+    async def _find_batches(self, file_ids: set[str], since: float, *, quiet: bool = False) -> dict[str, Any]:
         """The provider's batches made from these input files (by file id), paging back from the newest
-        until all are found or the batches are older than `since`."""
+        until all are found or the batches are older than `since`; quiet: a failed listing is not told."""
         found: dict[str, Any] = {}
         after: str | None = None
         try:
@@ -184,6 +190,8 @@ class BatchRun:
                     return found
                 after = str(data[-1].id)
         except ProviderError as err:  # listing unsupported (bedrock) or refused
+            if quiet:
+                return found
             log.warning("reviewer '%s': could not look for the batches a killed run may have created (%s); "
                         "creating them from the %d recorded input files instead, so lines a lost batch already "
                         "holds may be submitted and paid for twice", self.reviewer.name, err,
@@ -278,9 +286,13 @@ class BatchRun:
                                       + f", cost {self.reviewer._cost_text()}", refresh=True)
 
     async def _control(self, what: str, call: Callable[..., Awaitable[Any]], *, missing_ok: bool = False,
-                       **kwargs: Any) -> Any:
-        """One files/batches API call, retried on transient failures; a fatal one names the endpoint."""
-        auth: dict[str, Any] = {"custom_llm_provider": self.provider}
+                       before_retry: Callable[[], Awaitable[Any]] | None = None, **kwargs: Any) -> Any:
+        """One files/batches API call, retried on transient failures; a fatal one names the endpoint.
+        `before_retry` may find what a failed attempt did after all: its result, when not None, is the call's."""
+        # max_retries 0: the SDK's own retries would re-create a batch whose answer was lost, unseen.
+        auth: dict[str, Any] = {"custom_llm_provider": self.provider, "max_retries": 0}
+        if isinstance(headers := self.config.params.get(EXTRA_HEADERS), dict):
+            auth[EXTRA_HEADERS] = headers  # the reviewer's headers (a gateway's routing, say) on every API call
         if self.api_base:
             auth["api_base"] = self.api_base
         if self.client.endpoint.api_key:
@@ -303,6 +315,8 @@ class BatchRun:
                                         "'batch_provider', and re-run (submitted batches resume).") from None
                 attempt += 1
                 await asyncio.sleep(self.client.retry_delay(attempt, err))  # the online path's backoff
+                if before_retry is not None and (done := await before_retry()) is not None:
+                    return done
 
 
 def _unfinished_reason(status: str, info: Any) -> str:

@@ -10,7 +10,9 @@ Faults: per server, the next `fail_batches` batches fail and the next `expire_ba
 `in_progress_s` seconds. Per line, a token in the item text: FAULT:batch_500 (a transient error
 line), FAULT:batch_400 (a permanent one), FAULT:batch_missing (no line at all); with
 `line_faults_once` a line faults only the first time its custom_id is submitted. With
-`list_batches=False` listing is a 404, as at a provider without it.
+`list_batches=False` listing is a 404, as at a provider without it. The next
+`lose_create_responses` batch creations make their batch and then answer 500, as a response lost
+on the way back would look.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class FakeBatchServer(FakeOpenAIServer):
 
     def __init__(self, *, in_progress_polls: int = 0, in_progress_s: float = 0.0, fail_batches: int = 0,
                  expire_batches: int = 0, line_faults_once: bool = False, unknown_line: bool = False,
-                 list_batches: bool = True, **kwargs: Any) -> None:
+                 list_batches: bool = True, lose_create_responses: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.in_progress_polls = in_progress_polls
         self.in_progress_s = in_progress_s  # mutable: a test may release held batches
@@ -47,12 +49,15 @@ class FakeBatchServer(FakeOpenAIServer):
         self.line_faults_once = line_faults_once
         self.unknown_line = unknown_line  # every output file gets one line with a custom_id nobody sent
         self.list_batches = list_batches
+        self.lose_create_responses = lose_create_responses  # the next creates make their batch, then answer 500
         self._files: dict[str, bytes] = {}
         self._file_meta: dict[str, dict[str, Any]] = {}
         self._batches: dict[str, dict[str, Any]] = {}
         self._batch_state: dict[str, dict[str, Any]] = {}
         self._seen: Counter[str] = Counter()
         self.batch_log: list[dict[str, Any]] = []  # one entry per batch created: id, input file, custom_ids
+        # Every files/batches call: "METHOD /path" and its headers (authorization left out: a secret).
+        self.api_calls: list[tuple[str, dict[str, str]]] = []
 
     @property
     def batch_stats(self) -> dict[str, Any]:
@@ -78,6 +83,10 @@ class FakeBatchServer(FakeOpenAIServer):
         auth_error = self._auth_error(request.headers)
         if auth_error is not None:
             return auth_error
+        if path != "/_stats":
+            with self._lock:
+                self.api_calls.append((f"{request.method} {path}",
+                                       {k: v for k, v in request.headers.items() if k != "authorization"}))
         if path == "/_stats":
             return json_response(200, self.batch_stats)
         parts = path.split("/")[2:]  # ["files", id, "content"] / ["batches", id, "cancel"]
@@ -151,6 +160,9 @@ class FakeBatchServer(FakeOpenAIServer):
             "metadata": payload.get("metadata")}
         self._batch_state[batch_id] = {"lines": lines, "fate": fate, "polls": 0, "created": time.monotonic()}
         self._seen.update(custom_ids)
+        if self.lose_create_responses:
+            self.lose_create_responses -= 1
+            return error_response(500, "The server had an error while processing your request.", "server_error", None)
         return json_response(200, self._batches[batch_id])
 
     def _list(self, query: dict[str, list[str]]) -> Response:

@@ -259,3 +259,23 @@ def test_a_recorded_batch_the_provider_no_longer_knows_is_resubmitted_once(
         assert cache.live_batches("openai", batch_server.base_url) == []
     finally:
         cache.close()
+
+
+def test_a_create_whose_answer_was_lost_is_found_not_made_again(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_backoff(monkeypatch)
+    with FakeBatchServer(in_progress_polls=1, lose_create_responses=1) as srv:
+        record = run(tmp_path, ROWS[:4], srv.base_url, **batch())
+        stats = srv.batch_stats
+    assert stats["batches_created"] == 1 and stats["max_submissions_per_line"] == 1  # the lost one, adopted
+    assert not (record.verdicts["decision"] == "abstained").any()
+
+
+def test_the_reviewers_extra_headers_go_on_every_files_and_batches_call(tmp_path: Path,
+                                                                        batch_server: FakeBatchServer) -> None:
+    run(tmp_path, ROWS[:2], batch_server.base_url, **batch(params={"extra_headers": {"X-Route": "team-a"}}))
+    calls = batch_server.api_calls
+    assert len(calls) >= 4  # upload, create, retrieve, output file
+    # litellm sends no extra headers when it downloads a file's content from an OpenAI-compatible server.
+    assert all(headers.get("x-route") == "team-a" for call, headers in calls if not call.endswith("/content"))
+
