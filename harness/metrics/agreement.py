@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import cohen_kappa_score
+from statsmodels.stats.inter_rater import cohens_kappa
 
 from harness.metrics.confusion import gold_status
 from harness.metrics.counts import COUNT, ITEM_KEY, multiplicity, tally, with_item_keys
@@ -55,7 +55,7 @@ def agreement(per_item: pd.DataFrame) -> dict[str, Any]:
 
 
 def _kappa(x: np.ndarray, y: np.ndarray, count: np.ndarray, label: str, notes: list[str]) -> dict[str, Any]:
-    """Each item counts `count` times (sklearn's sample_weight)."""
+    """Each item counts `count` times: statsmodels' kappa of the 2x2 table of counted agreements."""
     both = ~np.isnan(x) & ~np.isnan(y)
     n = tally(both, count)
     if n == 0:
@@ -67,9 +67,11 @@ def _kappa(x: np.ndarray, y: np.ndarray, count: np.ndarray, label: str, notes: l
         # Both raters gave one and the same answer throughout: chance agreement is 1, kappa is 0/0.
         notes.append(f"{label}: every rating is the same answer; kappa is undefined")
         return {"kappa": None, "agreement": observed, "n": n}
+    table = np.zeros((2, 2))
+    np.add.at(table, (a, b), w)
     with python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore", RuntimeWarning)
-        kappa = float(cohen_kappa_score(a, b, labels=[0, 1], sample_weight=w))
+        kappa = float(cohens_kappa(table, return_results=False))
     return {"kappa": kappa if np.isfinite(kappa) else None, "agreement": observed, "n": n}
 
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score, roc_curve
 
 from harness.config import GateSpec
 from harness.metrics.confusion import gold_status
@@ -37,6 +36,8 @@ def threshold_analysis(frame: pd.DataFrame, gates: dict[str, GateSpec] | None = 
         out["warnings"].append("scores of only one gold class (benign or violating); no curve")
         out.update({"auc": None, "curve": None, "operating_points": []})
         return out
+    from sklearn.metrics import roc_auc_score, roc_curve  # here: only scoring reviewers pay for its import
+
     fpr, tpr, cut = roc_curve(violating, score, drop_intermediate=False)
     out["auc"] = float(roc_auc_score(violating, score))
     out["curve"] = _compact(fpr, tpr, cut)
