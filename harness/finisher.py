@@ -20,6 +20,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NoReturn
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from harness.runner import Judged
 
 # What the process loads, in the order it loads them; the tracking modules follow when a run is tracked.
+log = logging.getLogger(__name__)
 _WARMED = ("harness.metrics", "harness.reporting.html", "harness.reporting.markdown", "harness.runner")
 PREPARE_WAIT_S = 300.0  # as StorePreparation: a store being migrated is never stopped early
 
@@ -56,6 +58,10 @@ class FinishJob:
 class Finished:
     record: RunRecord | None
     error: BaseException | None = None
+    written: bool = False  # the outputs are on disk, though the record could not be sent back
+
+
+ACCEPTED = b"+"  # the process has the job: from here on, finishing it again here could log MLflow runs twice
 
 
 class Finisher:
@@ -65,6 +71,7 @@ class Finisher:
         self.process = process
         self._replies = replies
         self._prepared = False
+        self._migrating = False  # preparing a new SQLite store: never stopped half way
 
     @property
     def alive(self) -> bool:
@@ -84,7 +91,7 @@ class Finisher:
             process = subprocess.Popen(harness_child("from harness.finisher import serve; serve(int(sys.argv[1]))",
                                                      str(write_fd)),
                                        stdin=subprocess.PIPE, pass_fds=(write_fd,))
-        except (OSError, ValueError):  # no process can be started here (ValueError: no pass_fds)
+        except Exception:  # no process can be started here (no pass_fds on Windows)
             os.close(read_fd)
             return cls(None, None)
         finally:
@@ -93,27 +100,40 @@ class Finisher:
 
     def prepare(self, mlflow_experiment: str | None, *, report: bool) -> None:
         """Sent once the inputs have loaded: a run whose inputs fail never touches MLflow."""
-        from harness.timings import log, process_started_at
+        from harness.timings import log as timings_log, process_started_at
 
-        timings = log.isEnabledFor(logging.INFO)
+        from harness.tracking.prepare import new_sqlite_store
+
+        timings = timings_log.isEnabledFor(logging.INFO)
+        migrating = mlflow_experiment is not None and new_sqlite_store()  # before the process can create it
         self._prepared = self._send(Prepare(mlflow_experiment, report, timings, process_started_at()))
+        self._migrating = self._prepared and migrating
 
     def finish(self, judged: Judged, out_dir: Path, *, track: bool, report: bool) -> RunRecord:
         """score_and_finish in the warm process, or here when that process is not there to do it."""
         from harness.runner import score_and_finish
 
         if self._prepared and self._send(FinishJob(judged, out_dir, track, report)):
-            reply = self._receive()
+            accepted = self._accepted()
+            reply = self._receive() if accepted else None
             if reply is not None:
                 if reply.error is not None:
                     raise reply.error
                 if reply.record is not None:
                     return reply.record
+                if reply.written:
+                    from harness.record import read_record
+
+                    return read_record(out_dir)
+            if accepted:
+                log.warning("the process finishing the run ended before it was done; finishing here (MLflow may "
+                            "keep an unfinished run of the first attempt)")
         self.close()
         return score_and_finish(judged, out_dir, track=track, report=report)
 
     def close(self) -> None:
-        """End the process: at once while it only imports, after its store preparation once asked for it."""
+        """End the process: at once, unless it is creating a new SQLite store (a half-migrated one would be
+        left); after a finished job it has ended by itself."""
         if self.process is None:
             return
         process, self.process = self.process, None
@@ -124,7 +144,7 @@ class Finisher:
             pass
         if self._replies:
             self._replies.close()
-        if not self._prepared:
+        if not self._migrating:
             stop_process(process, timeout_s=1.0)
             return
         try:
@@ -152,6 +172,12 @@ class Finisher:
             return False
         return True
 
+    def _accepted(self) -> bool:
+        try:
+            return self._replies is not None and self._replies.read(1) == ACCEPTED
+        except OSError:
+            return False
+
     def _receive(self) -> Finished | None:
         if self._replies is None:
             return None
@@ -172,45 +198,74 @@ def serve(reply_fd: int) -> NoReturn:
 
 def _serve(requests: IO[bytes], replies: IO[bytes]) -> int:
     import gc
+
+    try:
+        prepare = _warm_up(requests)
+    except Exception:  # a broken install or a shadowing module: the parent finishes the run itself, quietly
+        return 0
+    if prepare is None:
+        return 0
+    # What was loaded stays: later collections need not walk it (statsmodels' Holm step collects).
+    gc.freeze()
+    job = _read(requests)
+    if not isinstance(job, FinishJob):
+        return 0
+    from harness.errors import HarnessError
+    from harness.runner import score_and_finish
+
+    try:
+        replies.write(ACCEPTED)
+        replies.flush()
+        try:
+            reply = Finished(score_and_finish(job.judged, job.out_dir, track=job.track, report=job.report))
+        except BaseException as err:  # SystemExit too: the parent decides what ends the command
+            if not isinstance(err, (HarnessError, OSError)):  # a bug: keep where it happened
+                err.add_note("in the process finishing the run:\n" + traceback.format_exc().rstrip())
+            reply = Finished(None, err)
+        replies.write(_pickled(reply))
+        replies.flush()
+    except OSError:  # the parent has gone (killed); the outputs are written all the same
+        pass
+    return 0
+
+
+def _warm_up(requests: IO[bytes]) -> Prepare | None:
     import importlib
 
     for name in _WARMED:  # the imports are the point: they are paid for here, not after the model calls
         importlib.import_module(name)
-
     prepare = _read(requests)
     if not isinstance(prepare, Prepare):
-        return 0
+        return None
     _configure_logging(prepare)
     if prepare.report:
         from harness.reporting.html import compile_templates
 
         compile_templates()
     if prepare.mlflow_experiment is not None:
-        from harness.tracking.prepare import open_store
         import harness.tracking.registry  # noqa: F401
+        import mlflow.tracking  # noqa: F401
+        from harness.tracking import sqlite_path, tracking_uri
+        from harness.tracking.prepare import open_store
 
-        try:
-            open_store(prepare.mlflow_experiment)
-        except Exception:  # open_runs meets the same problem later and warns then
-            pass
-    # What was loaded stays: later collections need not walk it (statsmodels' Holm step collects).
-    gc.freeze()
-    job = _read(requests)
-    if not isinstance(job, FinishJob):
-        return 0
-    from harness.runner import score_and_finish
+        if sqlite_path(tracking_uri()) is not None:
+            # A local file: opening it cannot hang on a network, and a new one is migrated here, not later.
+            # A server is left to open_runs, so a dead one costs its timeout once, not twice.
+            try:
+                open_store(prepare.mlflow_experiment)
+            except Exception:  # open_runs meets the same problem later and warns then
+                pass
+    importlib.import_module("sklearn.metrics")  # last: only threshold analysis (scored verdicts) needs it
+    return prepare
 
+
+def _pickled(reply: Finished) -> bytes:
     try:
-        reply = Finished(score_and_finish(job.judged, job.out_dir, track=job.track, report=job.report))
-    except Exception as err:
-        reply = Finished(None, err)
-    try:
-        data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:  # an error that does not pickle: send its words
-        data = pickle.dumps(Finished(None, RuntimeError(str(reply.error))), protocol=pickle.HIGHEST_PROTOCOL)
-    replies.write(data)
-    replies.flush()
-    return 0
+        return pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # the record or the error does not pickle
+        if reply.error is None:
+            return pickle.dumps(Finished(None, written=True), protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps(Finished(None, RuntimeError(str(reply.error))), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _read(requests: IO[bytes]) -> object:

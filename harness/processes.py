@@ -30,7 +30,10 @@ def harness_child(code: str, *args: str) -> list[str]:
     imports this same harness package. Where the parent found the package goes last on the child's
     path: a notebook may have put it on sys.path by hand, and an installed package is found first as usual."""
     package_root = str(Path(__file__).resolve().parents[1])
-    return [sys.executable, "-c", f"import sys; sys.path.append(sys.argv.pop(1)); {code}", package_root, *args]
+    # -P: not the working directory first on the path, as `python -c` would put it (a folder holding its own
+    # harness/ or mlflow.py must not be imported by the child when the command itself does not).
+    return [sys.executable, "-P", "-c", f"import sys; sys.path.append(sys.argv.pop(1)); {code}", package_root,
+            *args]
 
 
 def free_port() -> int:

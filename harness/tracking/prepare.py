@@ -29,8 +29,7 @@ class StorePreparation:
     def start(cls, experiment_name: str) -> StorePreparation | None:
         """Start the child when the store is a SQLite file that does not exist yet; None otherwise
         (an existing store needs no migrations, and a tracking server runs its own)."""
-        path = sqlite_path(tracking_uri())
-        if path is None or path.exists():
+        if not new_sqlite_store():
             return None
         command = harness_child("from harness.tracking.prepare import main; main(sys.argv[1])", experiment_name)
         process = subprocess.Popen(command,
@@ -62,3 +61,9 @@ def open_store(experiment_name: str) -> None:
     MLflow keeps the opened store for the process, so the run's later calls find it ready."""
     with client() as c:
         c.get_experiment_by_name(experiment_name)
+
+
+def new_sqlite_store() -> bool:
+    """Whether the tracking store is a SQLite file that does not exist yet (MLflow will migrate it)."""
+    path = sqlite_path(tracking_uri())
+    return path is not None and not path.exists()
