@@ -31,10 +31,9 @@ if TYPE_CHECKING:
     from harness.record import RunRecord
     from harness.runner import Judged
 
-# What the process loads, in the order it loads them; the tracking modules follow when a run is tracked.
 log = logging.getLogger(__name__)
+# What the process loads, in the order it loads them; the tracking modules follow when a run is tracked.
 _WARMED = ("harness.metrics", "harness.reporting.html", "harness.reporting.markdown", "harness.runner")
-PREPARE_WAIT_S = 300.0  # as StorePreparation: a store being migrated is never stopped early
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,6 @@ class Finisher:
     def prepare(self, mlflow_experiment: str | None, *, report: bool) -> None:
         """Sent once the inputs have loaded: a run whose inputs fail never touches MLflow."""
         from harness.timings import log as timings_log, process_started_at
-
         from harness.tracking.prepare import new_sqlite_store
 
         timings = timings_log.isEnabledFor(logging.INFO)
@@ -147,8 +145,10 @@ class Finisher:
         if not self._migrating:
             stop_process(process, timeout_s=1.0)
             return
+        from harness.tracking.prepare import WAIT_S
+
         try:
-            process.wait(timeout=PREPARE_WAIT_S)
+            process.wait(timeout=WAIT_S)
         except subprocess.TimeoutExpired:
             stop_process(process)
 

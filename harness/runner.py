@@ -89,7 +89,7 @@ async def run_async(experiment: Experiment, *, out_dir: str | Path | None = None
         experiment=experiment, candidate=candidate, baseline=baseline, evalset=evalset,
         verdicts=join_gold(pd.concat(tables, ignore_index=True), evalset), injection=injection,
         reviewers={r.name: {**r.params(), "reads_policy": r.reads_policy} for r in reviewers},
-        usage={r.name: r.usage() for r in reviewers if r.usage()},
+        usage={r.name: usage for r in reviewers if (usage := r.usage())},
         started=started, incomplete_reason=incomplete_reason)
     out = default_out_dir(experiment.name, started) if out_dir is None else Path(out_dir)
     if finisher:
