@@ -197,16 +197,12 @@ def serve(reply_fd: int) -> NoReturn:
 
 
 def _serve(requests: IO[bytes], replies: IO[bytes]) -> int:
-    import gc
-
     try:
         prepare = _warm_up(requests)
     except Exception:  # a broken install or a shadowing module: the parent finishes the run itself, quietly
         return 0
     if prepare is None:
         return 0
-    # What was loaded stays: later collections need not walk it (statsmodels' Holm step collects).
-    gc.freeze()
     job = _read(requests)
     if not isinstance(job, FinishJob):
         return 0
