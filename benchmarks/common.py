@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from harness.processes import stop_process
+from harness._util.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable

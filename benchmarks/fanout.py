@@ -33,7 +33,7 @@ def _inputs(n: int) -> tuple[Any, Any]:
 
 
 def _reviewer(base: str, concurrency: int, cache_path: Path) -> Any:
-    from harness.cache import JudgementCache
+    from harness.reviewers.cache import JudgementCache
     from harness.config import LLMReviewerConfig
     from harness.reviewers.llm import LLMReviewer
 
@@ -104,7 +104,7 @@ def run_cached(base: str, n: int, cache_path: Path) -> dict[str, Any]:
 def run_bare(base: str, n: int, concurrency: int) -> dict[str, Any]:
     import openai
 
-    from harness.prompts import PromptBuilder, load_template
+    from harness.reviewers.prompts import PromptBuilder, load_template
     from harness.reviewers.llm_verdict import verdict_schema
 
     items, policy = _inputs(n)

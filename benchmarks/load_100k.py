@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from harness.processes import stop_process
+from harness._util.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 V2 = REPO / "prompts" / "policies" / "hate_speech" / "v2.md"

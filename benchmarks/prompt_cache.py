@@ -26,7 +26,7 @@ def common_prefix(texts: list[str]) -> str:
 
 def measure(model: str, n_items: int) -> dict[str, Any]:
     from harness.policy import load_policy
-    from harness.prompts import LAYOUTS, load_template
+    from harness.reviewers.prompts import LAYOUTS, load_template
 
     with QUICKSTART_ITEMS.open(encoding="utf-8") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)]
@@ -46,7 +46,7 @@ def measure(model: str, n_items: int) -> dict[str, Any]:
 def _policy_figures(model: str, template: Any, policy: Any, texts: list[str]) -> dict[str, Any]:
     import litellm
 
-    from harness.prompts import PromptBuilder
+    from harness.reviewers.prompts import PromptBuilder
 
     builder = PromptBuilder(template, policy)
     requests = [builder.messages(text) for text in texts]

@@ -28,13 +28,13 @@ if TYPE_CHECKING:
     from harness.evalset import load_evalset
     from harness.policy import load_policy
     from harness.record import RunRecord, read_record
-    from harness.runner import run, run_async
+    from harness.pipeline.run import run, run_async
 
 _LAZY = {
     "Experiment": "harness.config", "load_experiment": "harness.config", "parse_experiment": "harness.config",
     "HarnessError": "harness.errors", "load_evalset": "harness.evalset", "load_policy": "harness.policy",
-    "RunRecord": "harness.record", "read_record": "harness.record", "run": "harness.runner",
-    "run_async": "harness.runner",
+    "RunRecord": "harness.record", "read_record": "harness.record", "run": "harness.pipeline.run",
+    "run_async": "harness.pipeline.run",
 }
 
 

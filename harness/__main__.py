@@ -1,3 +1,3 @@
-from harness.cli import entry
+from harness._cli.main import entry
 
 entry()

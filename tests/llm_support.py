@@ -56,7 +56,7 @@ def free_port() -> int:
 
 def fast_backoff(monkeypatch: pytest.MonkeyPatch, seconds: float = 0.01) -> None:
     """Shrink LLMClient's exponential backoff (Retry-After is still honoured)."""
-    from harness.llm_client import LLMClient
+    from harness.providers.client import LLMClient
 
     monkeypatch.setitem(LLMClient.__init__.__kwdefaults__, "backoff_s", seconds)
 

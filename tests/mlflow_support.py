@@ -9,7 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from harness.processes import free_port, stop_process
+from harness._util.processes import free_port, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cache import BatchRecord, JudgementCache, default_cache_path
+from harness.reviewers.cache import BatchRecord, JudgementCache, default_cache_path
 
 
 def entry(i: int) -> dict:

@@ -9,11 +9,12 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from harness.cli import main
-from harness.comparison import change_text, compare, write_comparison
+from harness._cli.main import main
+from harness.pipeline.compare import compare, write_comparison
+from harness.reporting.compare import change_text
 from harness.metrics.paired import paired_change
 from harness.record import ComparisonResult, PairedChange, write_record
-from harness.scoring import score_file
+from harness.pipeline.score import score_file
 
 # id, text, gold, decision, slice. B drops "e", adds "f", edits c's text and relabels d.
 BEFORE = [("a", "one", "HS", "HS", "x"), ("b", "two", "benign", "HS", "x"), ("c", "three", "benign", "benign", "y"),

@@ -184,7 +184,7 @@ def test_not_utf8(tmp_path: Path) -> None:
 
 def test_a_local_model_file_is_read_from_the_experiment_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from harness.config import parse_experiment
-    from harness.local_model import gguf_path
+    from harness.providers.local_model import gguf_path
 
     folder = tmp_path / "workspace"
     (folder / "models").mkdir(parents=True)

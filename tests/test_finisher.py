@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from harness.config import load_experiment
-from harness.finisher import Finisher
+from harness.pipeline.warm import Finisher
 from harness.record import read_record
-from harness.runner import run
+from harness._util.event_loop import run_sync
+from harness.pipeline.run import judge_and_finish
 from mlflow_support import REPO_ROOT, experiment_file
 
 
@@ -41,10 +42,9 @@ def test_the_warm_process_finishes_the_run_and_hands_back_its_record(
     def not_here(*_: object, **__: object) -> None:
         raise AssertionError("the run was finished in the parent, not in the warm process")
 
-    monkeypatch.setattr("harness.runner.score_and_finish", not_here)
+    monkeypatch.setattr("harness.pipeline.finish.score_and_finish", not_here)
     with Finisher.start() as finisher:
-        record = run(load_experiment(experiment_file(tmp_path, name="warm")), out_dir=tmp_path / "out",
-                     finisher=finisher)
+        record = run_sync(judge_and_finish(load_experiment(experiment_file(tmp_path, name="warm")), finisher, out_dir=tmp_path / "out"))
     on_disk = read_record(tmp_path / "out")
     assert record.metrics.model_dump() == on_disk.metrics.model_dump()
     assert record.mlflow.synced and record.mlflow == on_disk.mlflow
@@ -59,8 +59,7 @@ def test_a_run_whose_warm_process_died_finishes_in_the_parent(tmp_path: Path, st
     finisher.process.kill()
     finisher.process.wait()
     with finisher:
-        record = run(load_experiment(experiment_file(tmp_path, name="orphaned")), out_dir=tmp_path / "out",
-                     finisher=finisher)
+        record = run_sync(judge_and_finish(load_experiment(experiment_file(tmp_path, name="orphaned")), finisher, out_dir=tmp_path / "out"))
     assert record.mlflow.synced and (tmp_path / "out" / "report.html").exists()
     assert finished_runs(store, tmp_path / "out") == ["FINISHED", "FINISHED"]
 

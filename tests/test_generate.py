@@ -7,11 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.cli import main
+from harness._cli.main import main
 from harness.config import parse_experiment
 from harness.errors import HarnessError
 from harness.evalset import load_evalset
-from harness.generate import generate, load_suite
+from harness.evalset.generate import generate, load_suite
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ import pytest
 
 import harness
 from harness.config import parse_experiment
-from harness.injection import ATTACKS, injected_items
+from harness.evalset.attacks import ATTACKS, injected_items
 from harness.testing.openai_server import FakeOpenAIServer, item_section, last_user_text
 from llm_support import V2, write_items
 

@@ -15,7 +15,7 @@ import pytest
 
 import harness
 from harness.errors import HarnessError, ProviderError
-from harness.llm_client import Endpoint, LLMClient
+from harness.providers.client import Endpoint, LLMClient
 from harness.policy import load_policy
 from harness.reviewers.llm_verdict import verdict_schema
 from harness.testing.openai_server import FakeOpenAIServer

@@ -36,7 +36,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_ships_every_package_data_file(wheel: Path) -> None:
     data = {p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "harness").rglob("*")
             if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts}
-    assert {"harness/py.typed", "harness/prompt_templates/reviewer_v1.md", "harness/reporting/templates/report.css",
+    assert {"harness/py.typed", "harness/reviewers/prompt_templates/reviewer_v1.md", "harness/reporting/templates/report.css",
             "harness/workspace/template/experiment.yaml"} <= data
     shipped = set(zipfile.ZipFile(wheel).namelist())
     assert sorted(data - shipped) == []
@@ -93,6 +93,6 @@ def test_installed_wheel_runs_a_workspace_outside_the_checkout(wheel: Path, tmp_
     assert json.loads((work / "out" / "metrics.json").read_text(encoding="utf-8"))["policy"] == "violent_speech@v1"
 
     # An LLM reviewer without `prompt:` gets the template that ships inside the wheel.
-    label = run(python, "-c", "from harness.prompts import reviewer_template; from pathlib import Path; "
+    label = run(python, "-c", "from harness.reviewers.prompts import reviewer_template; from pathlib import Path; "
                 "t = reviewer_template(None, Path('.')); print(t.label, t.path)").stdout.split()
     assert label == ["reviewer@v1", "builtin:reviewer_v1"]

@@ -9,9 +9,9 @@ import pytest
 from scipy.stats import norm
 from statsmodels.stats.proportion import proportion_confint
 
-from harness.cli import main
+from harness._cli.main import main
 from harness.errors import HarnessError
-from harness.planning import (items_for_margin, mcnemar_exact_items, mcnemar_exact_power, mcnemar_items,
+from harness.metrics.planning import (items_for_margin, mcnemar_exact_items, mcnemar_exact_power, mcnemar_items,
                               plan_paired, plan_rate)
 
 

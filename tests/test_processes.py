@@ -14,7 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def run_main(body: str) -> subprocess.CompletedProcess[str]:
     script = textwrap.dedent("""\
         import atexit, sys
-        from harness.processes import exit_skipping_teardown
+        from harness._util.processes import exit_skipping_teardown
 
         def main() -> int:
         {body}

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from harness.errors import HarnessError
 from harness.policy import Policy, load_policy
-from harness.prompts import PromptBuilder, load_template
+from harness.reviewers.prompts import PromptBuilder, load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = REPO_ROOT / "harness" / "prompt_templates" / "reviewer_v1.md"
+TEMPLATE = REPO_ROOT / "harness" / "reviewers" / "prompt_templates" / "reviewer_v1.md"
 V2 = REPO_ROOT / "prompts" / "policies" / "hate_speech" / "v2.md"
 OPEN, CLOSE = "<<<ITEM>>>", "<<<END ITEM>>>"
 # Anything a model could read as a marker: spacing and case variants too.

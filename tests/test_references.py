@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.cli import main
+from harness._cli.main import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.safe_names import MAX_BYTES, child_path, safe_name
+from harness._util.safe_names import MAX_BYTES, child_path, safe_name
 
 HOSTILE = ["../../etc/x", "/abs", "/", "a/b", "a\\b", "..", ".", "...", "con", "CON.txt", "lpt1", "nul.tar.gz",
            "x\x00y", "line\nbreak", "tab\there", "\r\n", "", "   ", "-", ".hidden", "C:\\Windows\\x", "~/x",
@@ -46,7 +46,7 @@ def test_child_path_joins_several_names_inside_the_folder(tmp_path: Path) -> Non
 
 
 def test_default_output_folder_stays_in_reports() -> None:
-    from harness.runner import DEFAULT_REPORTS, default_out_dir
+    from harness.pipeline.finish import DEFAULT_REPORTS, default_out_dir
 
     started = dt.datetime(2025, 1, 2, 3, 4, 5)
     for name in HOSTILE:

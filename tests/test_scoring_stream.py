@@ -16,7 +16,7 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.record import read_record, write_record
-from harness.scoring import score_file
+from harness.pipeline.score import score_file
 from metrics_support import close
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +85,7 @@ def test_csv_and_parquet_give_the_same_metrics(tmp_path: Path) -> None:
 
 
 def test_a_collapsed_record_reads_back_and_rescores_to_the_same_metrics(tmp_path: Path) -> None:
-    from harness.rescore import rescore
+    from harness.pipeline.rescore import rescore
 
     synthetic().drop(columns=["weight", "stratum"]).dropna(subset=["gold"]).to_csv(tmp_path / "log.csv", index=False)
     record = score_file(str(tmp_path / "log.csv"), gold="gold", preds=["a", "b"], slices=["lang"], id_column="id",

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.cli import main
+from harness._cli.main import main
 from harness.config import load_experiment
 from harness.record import RunRecord
-from harness.runner import load_inputs, run
+from harness.pipeline.run import load_inputs, run
 
 LIMIT = 300
 

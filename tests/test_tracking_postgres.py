@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from harness.processes import free_port
+from harness._util.processes import free_port
 from mlflow_support import MlflowServer, cli, experiment_file
 
 pytestmark = pytest.mark.slow

@@ -97,7 +97,7 @@ def test_server_killed_mid_run_then_synced(tmp_path: Path) -> None:
     exp = experiment_file(tmp_path, name="srv-killed")
     from harness.config import load_experiment
     from harness.record import read_record
-    from harness.runner import run
+    from harness.pipeline.run import run
 
     import harness.tracking as tracking
 

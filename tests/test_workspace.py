@@ -13,8 +13,8 @@ import yaml
 
 from harness.config import load_experiment, parse_experiment, resolve_path
 from harness.errors import HarnessError
-from harness.prompts import builtin_template, load_template, reviewer_template
-from harness.runner import load_inputs
+from harness.reviewers.prompts import builtin_template, load_template, reviewer_template
+from harness.pipeline.run import load_inputs
 from harness.workspace import EXPERIMENT_FILE, init_workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -169,7 +169,7 @@ def test_shipped_experiments_validate_from_another_working_directory(tmp_path: P
 # --- the built-in reviewer prompt -----------------------------------------------------------
 
 def test_llm_reviewer_without_prompt_uses_the_built_in_template(tmp_path: Path, elsewhere: Path) -> None:
-    shipped = load_template(REPO_ROOT / "harness" / "prompt_templates" / "reviewer_v1.md")
+    shipped = load_template(REPO_ROOT / "harness" / "reviewers" / "prompt_templates" / "reviewer_v1.md")
     template = reviewer_template(None, elsewhere)
     assert template == builtin_template()
     assert (template.label, template.sha256, template.system) == (shipped.label, shipped.sha256, shipped.system)
@@ -189,7 +189,7 @@ def test_validate_llm_reviewer_without_prompt_outside_the_checkout(tmp_path: Pat
 def test_prompt_file_is_read_from_the_experiment_folder(tmp_path: Path, elsewhere: Path) -> None:
     folder = tmp_path / "ws" / "prompts"
     folder.mkdir(parents=True)
-    text = (REPO_ROOT / "harness" / "prompt_templates" / "reviewer_v1.md").read_text(encoding="utf-8")
+    text = (REPO_ROOT / "harness" / "reviewers" / "prompt_templates" / "reviewer_v1.md").read_text(encoding="utf-8")
     (folder / "ours.md").write_text(text.replace("id: reviewer", "id: ours"), encoding="utf-8")
     assert reviewer_template("prompts/ours.md", tmp_path / "ws").label == "ours@v1"
     with pytest.raises(HarnessError) as info:

@@ -185,8 +185,12 @@ def _root_cause(err: BaseException) -> str:
 
 
 def _read_hub(raw: str) -> pd.DataFrame:
-    import datasets
-    import huggingface_hub
+    try:
+        import datasets
+        import huggingface_hub
+    except ImportError:
+        raise HarnessError("needs the Hugging Face 'datasets' package, which is not installed; install the hf "
+                           "extra: pip install 'policy-harness[hf]'.", path=raw) from None
 
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity(datasets.logging.CRITICAL + 10)

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 
 from harness.config import AuthorConfig
 from harness.errors import HarnessError
-from harness.hashing import sha256_json, sha256_text
-from harness.prompts import neutralise
-from harness.record.metrics import Usage
+from harness._util.hashing import sha256_json, sha256_text
+from harness.reviewers.prompts import neutralise
+from harness.record.diagnosis import AuthorUsage
 
 if TYPE_CHECKING:
-    from harness.llm_client import LLMClient
-    from harness.local_model import LocalModelServer
-    from harness.loop.diagnose import Cluster, ErrorKindDiagnosis
+    from harness.providers.client import LLMClient
+    from harness.providers.local_model import LocalModelServer
+    from harness.record.diagnosis import Cluster, ErrorKindDiagnosis
     from harness.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -31,12 +31,6 @@ KIND_LABELS = {"over_enforcement": "benign items actioned", "leakage": "violatin
 AIMS = {"over_enforcement": "lower over-enforcement (benign items actioned) without letting more violations through",
         "leakage": "lower leakage (violating items allowed) without actioning more benign items",
         "errors": "lower the number of wrong decisions of both kinds"}
-
-
-class AuthorUsage(Usage):
-    """The author model's calls, counted like a reviewer's, plus the calls a spent budget skipped."""
-
-    skipped_for_budget: int = 0
 
 
 def item_block(label: str, item_id: str, text: str) -> list[str]:
@@ -95,7 +89,7 @@ class AuthorSession:
     reached) raises `ProviderError`, as it does for a reviewer."""
 
     def __init__(self, author: AuthorConfig, usage: AuthorUsage | None = None, *, offline: bool = False) -> None:
-        from harness.cache import JudgementCache
+        from harness.reviewers.cache import JudgementCache
 
         if not offline and author.api_key_env and not os.environ.get(author.api_key_env):
             raise HarnessError(f"the author model reads its API key from the environment variable "
@@ -111,8 +105,8 @@ class AuthorSession:
         self._unknown_cost = False
 
     def _ensure_client(self) -> LLMClient:
-        from harness.llm_client import Endpoint, LLMClient
-        from harness.local_model import LocalModelServer, is_local
+        from harness.providers.client import Endpoint, LLMClient
+        from harness.providers.local_model import LocalModelServer, is_local
         from harness.reviewers.llm import LOCAL_API_KEY
 
         if self._client is None:

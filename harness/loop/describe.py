@@ -9,8 +9,8 @@ import re
 
 from harness.config import AuthorConfig
 from harness.errors import HarnessError
-from harness.loop.author import KIND_LABELS, UNTRUSTED, AuthorSession, AuthorUsage, cluster_line, item_block
-from harness.loop.diagnose import Cluster, Diagnosis, ErrorKindDiagnosis
+from harness.loop.author import KIND_LABELS, UNTRUSTED, AuthorSession, cluster_line, item_block
+from harness.record.diagnosis import AuthorUsage, Cluster, Diagnosis, ErrorKindDiagnosis
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,6 @@ async def describe_diagnosis_async(diagnosis: Diagnosis, texts: dict[str, str], 
 
 
 def describe_diagnosis(diagnosis: Diagnosis, texts: dict[str, str], author: AuthorConfig) -> None:
-    from harness.event_loop import run_sync
+    from harness._util.event_loop import run_sync
 
     run_sync(describe_diagnosis_async(diagnosis, texts, author))

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from harness.errors import HarnessError
-from harness.loop.revise import REVISE_JSON, CandidateResult, ReviseResult
+from harness.record.revision import REVISE_JSON, CandidateResult, ReviseResult
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def promote(candidate: Path, *, by: str | None = None, force: bool = False, trac
         raise HarnessError(f"is not a valid policy ({entry.reason}); it cannot be promoted even with --force.",
                            path=candidate)
     text = candidate.read_text(encoding="utf-8")
-    from harness.hashing import sha256_text
+    from harness._util.hashing import sha256_text
 
     if sha256_text(text) != entry.sha256:
         raise HarnessError("was changed after revise judged it; re-run revise on the edited text, or promote the "
@@ -121,7 +121,9 @@ def promote(candidate: Path, *, by: str | None = None, force: bool = False, trac
     if renumbered_from is not None:
         log.warning("%s declares version %d; promoted as version %d (the current policy's version plus one), "
                     "recorded as renumbered_from in its front matter", candidate, renumbered_from, version)
-    uri = _tag_approved(entry, result, promoted, name, at, version=version) if track else None
+    from harness.tracking.revision import tag_approved
+
+    uri = tag_approved(entry, result.policy.split("@", 1)[0], promoted, name, at, version=version) if track else None
     return Promotion(source=candidate, target=target, by=name, at=at, forced=force and not entry.accepted,
                      registry_uri=uri, version=version, renumbered_from=renumbered_from)
 
@@ -131,35 +133,3 @@ def _current_version(result: ReviseResult) -> int:
     return int(result.policy.rsplit("@v", 1)[1])
 
 
-def _tag_approved(entry: CandidateResult, result: ReviseResult, text: str, by: str, at: str, *,
-                  version: int) -> str | None:
-    """Tag the candidate's registry version (registered now if revise could not) status=approved; a
-    renumbered candidate's promoted text is registered as its own version, linked to the candidate's."""
-    from harness.hashing import sha256_text
-    from harness.tracking import client, safe_uri
-    from harness.tracking.registry import register_policy
-
-    policy_id = result.policy.split("@", 1)[0]
-    try:
-        with client() as c:
-            if version == entry.version:
-                uri = entry.registry_uri or register_policy(
-                    c, {"id": policy_id, "version": version, "text": text, "sha256": entry.sha256})
-            else:
-                uri = register_policy(c, {"id": policy_id, "version": version, "text": text,
-                                          "sha256": sha256_text(text)})
-            if uri is None:
-                return None
-            prompt, number = uri.removeprefix("prompts:/").rsplit("/", 1)
-            c.set_prompt_version_tag(prompt, number, "status", "approved")
-            c.set_prompt_version_tag(prompt, number, "approved_by", by)
-            c.set_prompt_version_tag(prompt, number, "approved_at", at)
-            if version != entry.version and entry.registry_uri:
-                c.set_prompt_version_tag(prompt, number, "promoted_from", entry.registry_uri)
-                old_prompt, old_number = entry.registry_uri.removeprefix("prompts:/").rsplit("/", 1)
-                c.set_prompt_version_tag(old_prompt, old_number, "promoted_as", uri)
-            return uri
-    except Exception as err:  # the promoted file is written; the registry can be tagged by hand
-        log.warning("MLflow tracking at %s failed (%s); the promoted file is written, but its registry version "
-                    "is not tagged status=approved", safe_uri(), (str(err).strip().splitlines() or [""])[0][:200])
-        return None

@@ -24,15 +24,17 @@ from pydantic import BaseModel
 
 from harness.config import AuthorConfig, Experiment
 from harness.errors import HarnessError
-from harness.hashing import sha256_text
+from harness._util.hashing import sha256_text
 from harness.labels import BENIGN, UNKNOWN
-from harness.loop.author import AuthorSession, AuthorUsage, revision_messages
+from harness.loop.author import AuthorSession, revision_messages
 from harness.loop.candidate import check_candidate, policy_document
 from harness.loop.describe import describe_kinds
-from harness.loop.diagnose import DIAGNOSIS, Diagnosis, ErrorKindDiagnosis, ReviewerDiagnosis, diagnose_kind, item_texts
+from harness.metrics.diagnosis import diagnose_kind, item_texts
+from harness.record.diagnosis import DIAGNOSIS, AuthorUsage, Diagnosis, ErrorKindDiagnosis, ReviewerDiagnosis
 from harness.loop.split import Split, split_items
 from harness.policy import Policy
-from harness.record.metrics import PairedChange
+from harness.record.revision import (REVISE_JSON, CandidateResult, CurrentRates, Flip, GateChange, RateCheck,
+                                     ReviewerJudgement, ReviseResult, SplitRecord, Target)
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
 if TYPE_CHECKING:
@@ -42,94 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ALPHA = 0.05
-REVISE_JSON = "revise.json"
 CANDIDATES_DIR = "candidates"
-Target = Literal["over_enforcement", "leakage", "errors"]
-
-
-class RateCheck(PairedChange):
-    """One paired comparison on the held-out part: current policy (before) vs candidate (after);
-    `p_adjusted` is Holm's, across the regression checks of one candidate x reviewer."""
-
-    name: str  # "over_enforcement", "leakage", "errors", "leakage@HS", "over_enforcement@tactic=counter"
-    worse: bool = False
-
-
-class Flip(BaseModel):
-    item_id: str
-    gold: str
-    before: str
-    after: str
-    text: str
-
-
-class GateChange(BaseModel):
-    gate: str
-    before: str
-    after: str
-
-
-class ReviewerJudgement(BaseModel):
-    reviewer: str
-    target: RateCheck
-    improved: bool
-    checks: list[RateCheck]
-    regressions: list[str]
-    gates: list[GateChange]
-    gates_broken: list[str]
-    flips: list[Flip]
-
-
-class CandidateResult(BaseModel):
-    index: int
-    file: str  # relative to the revise output directory
-    sha256: str
-    valid: bool
-    reason: str
-    version: int | None
-    tokens: int | None
-    lint: str
-    judgements: list[ReviewerJudgement] = []
-    accepted: bool = False
-    why: str
-    registry_uri: str | None = None
-
-
-class SplitRecord(BaseModel):
-    seed: int
-    holdout_share: float
-    strata: list[str]
-    dev: list[str]
-    holdout: list[str]
-
-
-class CurrentRates(BaseModel):
-    reviewer: str
-    part: Literal["dev", "holdout"]
-    over_enforcement: float | None
-    leakage: float | None
-    errors: float | None
-
-
-class ReviseResult(BaseModel):
-    experiment: str
-    created_at: str
-    out_dir: str
-    policy_path: str
-    policy: str  # label of the current policy (id@vN)
-    policy_sha256: str
-    target: Target
-    author_model: str
-    reviewers: list[str]
-    split: SplitRecord
-    current: list[CurrentRates]
-    candidates: list[CandidateResult]
-    author_usage: AuthorUsage
-    mlflow_run_id: str | None = None
-
-    @property
-    def accepted(self) -> list[CandidateResult]:
-        return [c for c in self.candidates if c.accepted]
 
 
 @dataclass(frozen=True)
@@ -148,7 +63,7 @@ class ReviseParts:
 def revise_parts(experiment: Experiment, author: AuthorConfig) -> ReviseParts:
     """Loads the inputs, builds the policy-reading reviewers and splits dev from held-out (seeded)."""
     from harness.reviewers import build_reviewer
-    from harness.runner import load_inputs
+    from harness.pipeline.run import load_inputs
 
     current, _, evalset = load_inputs(experiment)
     if experiment.limit:
@@ -167,7 +82,7 @@ def revise_parts(experiment: Experiment, author: AuthorConfig) -> ReviseParts:
 
 
 def revise(experiment: Experiment, *, out_dir: str | Path | None = None, track: bool = True) -> ReviseResult:
-    from harness.event_loop import run_sync
+    from harness._util.event_loop import run_sync
 
     return run_sync(revise_async(experiment, out_dir=out_dir, track=track))
 
@@ -180,7 +95,7 @@ async def judged(reviewer: Reviewer, frame: pd.DataFrame, policy: Policy, label:
     """One row per item (the majority over samples) with gold and slices."""
     from harness.metrics.samples import majority
     from harness.reviewers import review_async
-    from harness.runner import join_gold
+    from harness.pipeline.finish import join_gold
     from harness.verdicts import verdict_table
 
     verdicts = await review_async(reviewer, frame, policy)
@@ -204,7 +119,7 @@ def dev_diagnoses(base: Base, slices: list[str]) -> dict[str, list[ErrorKindDiag
 
 async def revise_async(experiment: Experiment, *, out_dir: str | Path | None = None,
                        track: bool = True) -> ReviseResult:
-    from harness.runner import default_out_dir
+    from harness.pipeline.finish import default_out_dir
 
     author = experiment.author
     if author is None:
@@ -293,7 +208,7 @@ def _write_dev_diagnosis(out: Path, experiment: Experiment, current: Policy, sli
 
 
 def write_outputs(result: ReviseResult, out: Path, current: Policy) -> None:
-    from harness.loop.revise_page import revise_page
+    from harness.reporting.revise import revise_page
 
     _write_text(out / REVISE_JSON, result.model_dump_json(indent=2) + "\n")
     _write_text(out / "revise.html", revise_page(result, current.text, out))
@@ -419,36 +334,10 @@ def verdict(judgements: list[ReviewerJudgement], target: Target) -> tuple[bool, 
 # --- MLflow: accepted candidates as prompt versions tagged status=candidate ----------------------
 
 def track_revise(result: ReviseResult, out: Path, current: Policy, experiment: Experiment) -> None:
-    """Warns on failure: revise.json on disk is the source of truth."""
-    from harness.tracking import EXPERIMENT_PREFIX, artifact_location, client, safe_uri
-    from harness.tracking.registry import link_policy, register_policy
+    """Accepted candidates become prompt versions tagged status=candidate; warns on failure:
+    revise.json on disk is the source of truth."""
+    from harness.tracking.revision import log_revise
 
-    try:
-        with client() as c:
-            name = experiment.tracking.experiment_name or f"{EXPERIMENT_PREFIX}{experiment.name}"
-            found = c.get_experiment_by_name(name)
-            experiment_id = found.experiment_id if found else c.create_experiment(
-                name, artifact_location=artifact_location(name))
-            run = c.create_run(experiment_id, run_name=f"revise {result.created_at}",
-                               tags={"policy_harness.kind": "revise", "policy": current.label})
-            run_id = run.info.run_id
-            result.mlflow_run_id = run_id
-            c.log_metric(run_id, "candidates", len(result.candidates))
-            c.log_metric(run_id, "accepted", len(result.accepted))
-            for candidate in result.accepted:
-                text = (out / candidate.file).read_text(encoding="utf-8")
-                uri = register_policy(c, {"id": current.id, "version": candidate.version, "text": text,
-                                          "sha256": candidate.sha256})
-                if uri is None:
-                    continue
-                prompt, version = uri.removeprefix("prompts:/").rsplit("/", 1)
-                c.set_prompt_version_tag(prompt, version, "status", "candidate")
-                c.set_prompt_version_tag(prompt, version, "revise_run", run_id)
-                link_policy(c, run_id, uri)
-                candidate.registry_uri = uri
-            c.log_artifact(run_id, str(out / REVISE_JSON))
-            c.set_terminated(run_id)
-    except Exception as err:  # tracking must never cost the results
-        log.warning("MLflow tracking at %s failed (%s); the revise results are saved in %s", safe_uri(),
-                    (str(err).strip().splitlines() or [type(err).__name__])[0][:200], out)
+    log_revise(result, out, policy_id=current.id, policy_label=current.label,
+               experiment_name=experiment.tracking.experiment_name or f"policy-harness/{experiment.name}")
     write_outputs(result, out, current)

@@ -19,7 +19,7 @@ COUNT = "_count"
 
 def multiplicity(frame: pd.DataFrame) -> np.ndarray:
     """How many items each row stands for: the COUNT column of a collapsed prediction log
-    (harness.prediction_log), else 1 a row."""
+    (harness.pipeline.prediction_log), else 1 a row."""
     if COUNT in frame:
         return frame[COUNT].to_numpy(dtype=np.int64)
     return np.ones(len(frame), dtype=np.int64)

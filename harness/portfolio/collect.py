@@ -9,11 +9,12 @@ from pathlib import Path
 
 from harness.metrics.gates import FAIL, INCONCLUSIVE, NO_DATA, PASS
 from harness.metrics.languages import language_column
-from harness.planning import items_for_margin
-from harness.portfolio.models import (Certified, Gate, GateCounts, LanguageCell, LanguageMatrix, PolicyTraining,
+from harness.metrics.planning import items_for_margin
+from harness.record.portfolio import (Certified, Gate, GateCounts, LanguageCell, LanguageMatrix, PolicyTraining,
                                       PolicyTrend, Portfolio, TimeToDeploy, Training, TrendPoint, Verdict,
                                       VersionRow)
-from harness.portfolio.sources import Grading, Observation, Sources, from_directories, from_mlflow
+from harness.portfolio.sources import from_directories, from_mlflow
+from harness.record.portfolio import Grading, Observation, Sources
 from harness.record import Rate, ReviewerMetrics
 
 NOT_YET = "not yet"

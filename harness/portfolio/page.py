@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import jinja2
 
-from harness.portfolio.models import PORTFOLIO_HTML, PORTFOLIO_JSON, Portfolio, PolicyTrend
+from harness.record.portfolio import PORTFOLIO_HTML, PORTFOLIO_JSON, Portfolio, PolicyTrend
 from harness.record import Rate, write_json
 from harness.record.files import atomic_write_text
 from harness.reporting.html import CSP

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness.loop.diagnose import DIAGNOSIS, Cluster, Diagnosis, ErrorKindDiagnosis
+from harness.record.diagnosis import DIAGNOSIS, Cluster, Diagnosis, ErrorKindDiagnosis
 from harness.record import RunRecord
 from harness.reporting.fmt import percent, short
 from harness.reporting.mdcells import cell, header, row
@@ -85,7 +85,7 @@ def _stored(record: RunRecord) -> tuple[Diagnosis | None, str]:
 
 
 def _computed(record: RunRecord) -> tuple[Diagnosis | None, str]:
-    from harness.loop.diagnose import diagnose, run_view
+    from harness.metrics.diagnosis import diagnose, run_view
 
     verdicts = record.verdicts
     if verdicts is None or verdicts.empty or not NEEDED_COLUMNS <= set(verdicts.columns):

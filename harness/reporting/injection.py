@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness.record.metrics import Injection, LeakedExample as LeakedEntry, Metrics
-from harness.reporting.comparison import ChangeRow, change_row
+from harness.reporting.baseline import ChangeRow, change_row
 from harness.reporting.fmt import Clipped, RateCell, clip, rate_cell, short
 
 EXAMPLE_LIMIT = 20
@@ -46,8 +46,8 @@ def injection_views(metrics: Metrics, items: pd.DataFrame) -> list[InjectionView
     blocks = metrics.injection or {}
     if not blocks:
         return []
-    # Imported here: only runs with an injection block pay for harness.injection's imports.
-    from harness.injection import ATTACKS, SEP
+    # Imported here: only runs with an injection block pay for harness.pipeline.injection's imports.
+    from harness.evalset.attacks import ATTACKS, SEP
 
     texts = (items.drop_duplicates("item_id").set_index("item_id")["text"]
              if {"item_id", "text"} <= set(items.columns) else pd.Series(dtype=object))

@@ -15,7 +15,7 @@ from harness.reporting import analysis, charts
 from harness.reporting.agreement import AgreementView, agreement_view
 from harness.reporting.analysis import Confusion
 from harness.reporting.annotators import AnnotatorsView, annotators_view
-from harness.reporting.comparison import (ComparisonView, DiffRow, comparisons, interval_method, policy_diff,
+from harness.reporting.baseline import (ComparisonView, DiffRow, comparisons, interval_method, policy_diff,
                                           unified_diff)
 from harness.reporting.diagnosis import DiagnosisView, diagnosis_view
 from harness.reporting.exemplars import ExemplarGroup, exemplar_groups

@@ -8,6 +8,7 @@ from typing import Protocol
 import pandas as pd
 
 from harness.policy import Policy
+from harness.record.metrics import Usage
 from harness.verdicts import Verdict
 
 
@@ -28,8 +29,8 @@ class Reviewer(Protocol):
         """Parameters that identify this reviewer in run records and MLflow (no secrets)."""
         ...
 
-    def usage(self) -> dict[str, object]:
-        """Tokens, cost, calls and retries so far (empty for reviewers that call no model)."""
+    def usage(self) -> Usage | None:
+        """Tokens, cost, calls and retries so far (None for reviewers that call no model)."""
         ...
 
     def close(self) -> None:

@@ -22,17 +22,19 @@ from collections import Counter
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from harness.cache import BatchRecord
+from harness.reviewers.cache import BatchRecord
 from harness.errors import ProviderError
-from harness.llm_client import Completion, LLMClient, MalformedResponse, first_line, http_status
-from harness.prompts import PromptBuilder
-from harness.provider_params import EXTRA_HEADERS
+from harness.providers.client import Completion, LLMClient, MalformedResponse, first_line, http_status
+from harness.reviewers.prompts import PromptBuilder
+from harness.config.provider_params import EXTRA_HEADERS
 from harness.reviewers.batch_lines import CHAT_URL, OutputLine, read_output_lines, request_line, split_lines
 from harness.reviewers.budget import Budget
-from harness.reviewers.llm import CacheWriter, Job, answer_entry
+from harness.reviewers.cache import JudgementCache
+from harness.reviewers.judgements import CacheEntry, CacheWriter, Job, UsageMeter, answer_entry, budget_message
+from harness.errors import BudgetExceeded
 
 if TYPE_CHECKING:
-    from harness.reviewers.llm import LLMReviewer
+    from harness.config import LLMReviewerConfig
 
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 FATAL_STATUS = frozenset({400, 401, 403, 404, 422})
@@ -49,17 +51,19 @@ warnings.filterwarnings("ignore", message="coroutine 'OpenAIFilesAPI.afile_conte
 class BatchRun:
     """Submit, poll and collect the batches of one reviewer's uncached judgements."""
 
-    def __init__(self, reviewer: LLMReviewer, client: LLMClient, builder: PromptBuilder, schema: dict[str, Any],
-                 answers: dict[str, dict[str, Any]], budget: Budget | None) -> None:
+    def __init__(self, config: LLMReviewerConfig, name: str, cache: JudgementCache, meter: UsageMeter,
+                 client: LLMClient, builder: PromptBuilder, schema: dict[str, Any], answers: dict[str, CacheEntry],
+                 budget: Budget | None) -> None:
         self._litellm: Any = None
-        self.reviewer = reviewer
-        self.config = reviewer.config
+        self.name = name
+        self.meter = meter
+        self.config = config
         self.client = client
         self.builder = builder
         self.schema = schema
         self.answers = answers
         self.budget = budget
-        self.cache = reviewer.cache
+        self.cache = cache
         self.writer = CacheWriter(self.cache)
         self.provider = str(self.config.batch_provider)
         self.api_base = self.config.api_base or ""
@@ -81,9 +85,9 @@ class BatchRun:
         self.pending = {batch.batch_id: batch for batch in resumed if batch.batch_id is not None}
         uploads = [batch for batch in resumed if batch.batch_id is None]
         if resumed:
-            log.info("reviewer '%s': resuming %d submitted batches", self.reviewer.name, len(resumed))
+            log.info("reviewer '%s': resuming %d submitted batches", self.name, len(resumed))
         fresh = await asyncio.to_thread(self._within_budget, resumed, [key for key in self.texts if key not in in_live])
-        self.progress = tqdm(total=len(self.texts), desc=f"{self.reviewer.name} (batch)", unit="item",
+        self.progress = tqdm(total=len(self.texts), desc=f"{self.name} (batch)", unit="item",
                              file=sys.stderr, disable=None, dynamic_ncols=True)
         try:
             await self._adopt(uploads)
@@ -99,7 +103,7 @@ class BatchRun:
                 self.progress.close()
         if self.cut:
             assert self.budget is not None
-            raise self.reviewer.budget_exceeded(self.budget.limit, todo, self.answers)
+            raise BudgetExceeded(budget_message(self.name, self.budget.limit, todo, self.answers))
 
     def _within_budget(self, resumed: list[BatchRecord], fresh: list[str]) -> list[str]:
         """The fresh keys whose worst-case batch cost fits beside what the resumed batches may cost."""
@@ -149,7 +153,7 @@ class BatchRun:
                                       completion_window=self.config.batch_window, endpoint=CHAT_URL,
                                       input_file_id=upload.input_file_id)
         self._start(upload, str(created.id), str(created.status))
-        self.reviewer._usage["batches"] += 1
+        self.meter.batches += 1
 
     def _start(self, upload: BatchRecord, batch_id: str, status: str) -> None:
         self.cache.set_batch_id(upload.input_file_id, batch_id)  # a kill before this: the re-run lists batches
@@ -170,7 +174,7 @@ class BatchRun:
             else:
                 await self._create(upload)
         log.info("reviewer '%s': %d recorded input files already had a batch, %d were made batches now",
-                 self.reviewer.name, len(found), len(uploads) - len(found))
+                 self.name, len(found), len(uploads) - len(found))
 
     async def _find_batches(self, file_ids: set[str], since: float, *, quiet: bool = False) -> dict[str, Any]:
         """The provider's batches made from these input files (by file id), paging back from the newest
@@ -194,7 +198,7 @@ class BatchRun:
                 return found
             log.warning("reviewer '%s': could not look for the batches a killed run may have created (%s); "
                         "creating them from the %d recorded input files instead, so lines a lost batch already "
-                        "holds may be submitted and paid for twice", self.reviewer.name, err,
+                        "holds may be submitted and paid for twice", self.name, err,
                         len(file_ids) - len(found))
             return found
 
@@ -272,7 +276,7 @@ class BatchRun:
         self.writer.put(key, entry)  # every answer is cached, also one another run submitted
         if key in self.texts and key not in self.answers:
             self.answers[key] = entry
-            self.reviewer._count(completion)
+            self.meter.count(completion)
             self.progress.update(1)
 
     def _abstain(self, key: str, reason: str) -> None:
@@ -283,7 +287,7 @@ class BatchRun:
     def _show(self) -> None:
         counts = Counter(self.states.values())
         self.progress.set_postfix_str(", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-                                      + f", cost {self.reviewer._cost_text()}", refresh=True)
+                                      + f", cost {self.meter.cost_text()}", refresh=True)
 
     async def _control(self, what: str, call: Callable[..., Awaitable[Any]], *, missing_ok: bool = False,
                        before_retry: Callable[[], Awaitable[Any]] | None = None, **kwargs: Any) -> Any:
@@ -310,7 +314,7 @@ class BatchRun:
                 where = self.api_base or f"the {self.provider} batch API"
                 detail = self.client.redact(first_line(err))[:200]
                 if status in FATAL_STATUS or attempt >= self.config.max_retries:
-                    raise ProviderError(f"{where} could not {what} for reviewer '{self.reviewer.name}' "
+                    raise ProviderError(f"{where} could not {what} for reviewer '{self.name}' "
                                         f"({status or 'no response'}: {detail}); check 'api_base', the API key and "
                                         "'batch_provider', and re-run (submitted batches resume).") from None
                 attempt += 1

@@ -6,8 +6,8 @@ import asyncio
 
 from harness.config import LLMReviewerConfig, Price
 from harness.errors import HarnessError
-from harness.local_model import is_local
-from harness.prompts import PromptBuilder
+from harness.config.local import is_local
+from harness.reviewers.prompts import PromptBuilder
 
 # The provider's tokenizer may count a prompt differently from litellm's (which falls back to a
 # generic one for models it does not know): reserve a little more than counted.
@@ -18,7 +18,7 @@ def check_budget(config: LLMReviewerConfig) -> None:
     """Refuse a budget that could not be enforced: a priced model, a `price:`, or a free local model."""
     if config.max_cost_usd is None or config.price is not None or is_local(config.model):
         return
-    from harness.llm_client import estimate_cost
+    from harness.providers.client import estimate_cost
 
     if estimate_cost(config.model, 1, 1) is None:
         raise HarnessError(
@@ -36,7 +36,7 @@ class Budget:
     flight and it still does not fit, the budget is exhausted and no further call is sent."""
 
     def __init__(self, limit: float, *, spent: float, config: LLMReviewerConfig, builder: PromptBuilder) -> None:
-        from harness.llm_client import count_tokens
+        from harness.providers.client import count_tokens
 
         self.limit = limit
         self.spent = spent
@@ -55,7 +55,7 @@ class Budget:
         self._system_tokens = count_tokens(self._model, builder.messages("")[:1]) if self._split else 0
 
     def worst_case(self, text: str) -> float:
-        from harness.llm_client import estimate_cost
+        from harness.providers.client import estimate_cost
 
         messages = self._builder.messages(text)
         user = self._count(self._model, messages[1:] if self._split else messages)

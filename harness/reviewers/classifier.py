@@ -17,8 +17,9 @@ from harness.config import ClassifierReviewerConfig, resolve_path
 from harness.labels import BENIGN, UNKNOWN
 from harness.errors import HarnessError
 from harness.evalset import GOLD, GOLD_UNKNOWN, TEXT, load_evalset
-from harness.hashing import sha256_json
+from harness._util.hashing import sha256_json
 from harness.policy import Policy
+from harness.record.metrics import Usage
 from harness.verdicts import ACTIONED, ALLOWED, Verdict
 
 
@@ -75,8 +76,8 @@ class ClassifierReviewer:
             out["skipped_categories"] = list(self.skipped_categories_)
         return out
 
-    def usage(self) -> dict[str, object]:
-        return {}
+    def usage(self) -> Usage | None:
+        return None  # calls no model
 
     def close(self) -> None:
         self._memo.clear()
@@ -212,16 +213,16 @@ class ClassifierReviewer:
         return classes, proba
 
     def _from_mlflow(self, texts: np.ndarray, policy: Policy) -> tuple[list[str], np.ndarray]:
-        import mlflow.sklearn
+        from harness.tracking.queries import load_sklearn_model
 
         uri = str(self.config.model_uri)
         if ":" not in uri:  # a plain folder (no runs:/, models:/, file:// scheme): from the experiment's folder
             uri = str(resolve_path(uri, self.base_dir))
         try:
-            model = mlflow.sklearn.load_model(uri)
-        except Exception as err:  # MLflow raises many types for a missing or unreadable model
+            model = load_sklearn_model(uri)
+        except ValueError as err:
             raise HarnessError(f"could not load the model of classifier '{self.name}' from "
-                               f"'{self.config.model_uri}' ({str(err).splitlines()[0]}); check the URI and "
+                               f"'{self.config.model_uri}' ({err}); check the URI and "
                                "MLFLOW_TRACKING_URI.") from None
         if not hasattr(model, "predict_proba"):
             raise HarnessError(f"the model at '{self.config.model_uri}' has no predict_proba; "

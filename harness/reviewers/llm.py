@@ -11,22 +11,23 @@ from typing import Any
 
 import pandas as pd
 
-from harness.cache import JudgementCache
+from harness.reviewers.cache import JudgementCache
+from harness.reviewers.judgements import CacheEntry, CacheWriter, Job, UsageMeter, answer_entry, budget_message
 from harness.config import LLMReviewerConfig
 from harness.errors import BudgetExceeded, HarnessError
 from harness.evalset import TEXT, stratified_sample
-from harness.event_loop import run_sync
-from harness.hashing import sha256_json, sha256_text
-from harness.local_model import LocalModelServer, is_local
+from harness._util.event_loop import run_sync
+from harness._util.hashing import sha256_json, sha256_text
+from harness.providers.local_model import LocalModelServer, is_local
 from harness.policy import Policy
-from harness.prompts import DEFAULT_LAYOUT, PromptBuilder, reviewer_template
+from harness.reviewers.prompts import DEFAULT_LAYOUT, PromptBuilder, reviewer_template
 from harness.reviewers.budget import Budget, check_budget
 from harness.reviewers.llm_verdict import parse_verdict, verdict_schema
+from harness.record.metrics import Usage
 from harness.verdicts import Verdict
 
 LOCAL_API_KEY = "sk-local-no-key"
 POSTFIX_INTERVAL_S = 0.5  # tokens and cost beside the progress bar: formatting them per item costs more than a call
-Job = tuple[str, str, int, str]
 
 
 class LLMReviewer:
@@ -41,9 +42,7 @@ class LLMReviewer:
         self._cache = cache
         self._server: LocalModelServer | None = None
         self._client: Any = None
-        self._usage: dict[str, Any] = {"calls": 0, "cached": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                                       "cost_usd": 0.0, "cost_unknown_calls": 0, "retries": 0, "abstained": 0,
-                                       "reasoning_tokens": 0, "reasoning_cost_usd": 0.0, "batches": 0}
+        self.meter = UsageMeter()
         if config.api_key_env and not is_local(config.model) and not os.environ.get(config.api_key_env):
             raise HarnessError(f"reviewer '{config.name}' reads its API key from the environment variable "
                                f"{config.api_key_env}, which is not set; export it before running.")
@@ -69,12 +68,8 @@ class LLMReviewer:
             out.update(batch=True, batch_provider=c.batch_provider, batch_discount=c.batch_discount)
         return {**out, **self._optional_settings(layout_key="prompt_layout")}
 
-    def usage(self) -> dict[str, object]:
-        usage = dict(self._usage)
-        if usage["cost_unknown_calls"] and not usage["cost_usd"]:
-            usage["cost_usd"] = None  # unknown, not free
-            usage["reasoning_cost_usd"] = None
-        return usage
+    def usage(self) -> Usage:
+        return self.meter.usage()
 
     def identity(self) -> dict[str, object]:
         """What makes two judgements interchangeable (the cache key, minus item and policy)."""
@@ -105,18 +100,18 @@ class LLMReviewer:
             items = stratified_sample(items, self.config.limit, seed=self.config.seed or 0)
         builder = PromptBuilder(self.template, policy)
         base_key = sha256_json({**self.identity(), "policy": policy.sha256})
-        jobs = [(str(item_id), text, sample, sha256_text(f"{base_key}|{sha256_text(text)}|{sample}"))
+        jobs = [Job(str(item_id), text, sample, sha256_text(f"{base_key}|{sha256_text(text)}|{sample}"))
                 for item_id, text in zip(items["item_id"], items[TEXT].astype(str))
                 for sample in range(self.config.samples)]
         return builder, jobs
 
     def estimate(self, items: pd.DataFrame, policy: Policy) -> dict[str, Any]:
         """Forecast of tokens and cost before anything is sent; cached judgements cost nothing."""
-        from harness.llm_client import count_tokens, estimate_cost
+        from harness.providers.client import count_tokens, estimate_cost
 
         builder, jobs = self.plan(items, policy)
-        cached = self.cache.get_many([key for *_, key in jobs])
-        todo = [job for job in jobs if job[3] not in cached]
+        cached = self.cache.get_many([job.key for job in jobs])
+        todo = [job for job in jobs if job.key not in cached]
         model = self.config.model if not is_local(self.config.model) else "openai/" + self.config.model[6:]
         prompt_tokens = sum(count_tokens(model, builder.messages(text)) for _, text, _, _ in todo)
         completion_tokens = len(todo) * self.config.max_tokens
@@ -134,9 +129,9 @@ class LLMReviewer:
     async def review_async(self, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
         builder, jobs = self.plan(items, policy)
         schema = verdict_schema(policy)
-        answers = self.cache.get_many([key for *_, key in jobs])
-        self._usage["cached"] += len(answers)
-        todo = [job for job in jobs if job[3] not in answers]
+        answers = self.cache.get_many([job.key for job in jobs])
+        self.meter.cached += len(answers)
+        todo = [job for job in jobs if job.key not in answers]
         stop: BudgetExceeded | None = None
         if todo:
             try:
@@ -152,7 +147,7 @@ class LLMReviewer:
                        else parse_verdict(answer.get("content"), policy, item_id, sample,
                                           reasoning=answer.get("reasoning"), finish_reason=answer.get("finish_reason"),
                                           max_tokens=self.config.max_tokens))
-            self._usage["abstained"] += verdict.decision == "abstained"
+            self.meter.abstained += verdict.decision == "abstained"
             verdicts.append(verdict)
         if stop is not None:
             stop.verdicts = verdicts  # type: ignore[attr-defined]
@@ -160,18 +155,19 @@ class LLMReviewer:
         return verdicts
 
     async def _judge(self, todo: list[Job], builder: PromptBuilder,
-                     schema: dict[str, Any], answers: dict[str, dict[str, Any]]) -> None:
+                     schema: dict[str, Any], answers: dict[str, CacheEntry]) -> None:
         client = await asyncio.to_thread(self._ensure_client)  # may start the local model server: seconds
         limit = self.config.max_cost_usd
         budget: Budget | None = None
         if limit is not None and not is_local(self.config.model):  # counting tokens may import litellm: seconds
-            budget = await asyncio.to_thread(Budget, limit, spent=self._usage["cost_usd"], config=self.config,
+            budget = await asyncio.to_thread(Budget, limit, spent=self.meter.cost_usd, config=self.config,
                                              builder=builder)
         if self.config.batch:
             from harness.reviewers.batch import BatchRun
 
             try:
-                await BatchRun(self, client, builder, schema, answers, budget).run(todo)
+                await BatchRun(self.config, self.name, self.cache, self.meter, client, builder, schema, answers,
+                               budget).run(todo)
             finally:
                 await client.aclose()
             return
@@ -204,13 +200,13 @@ class LLMReviewer:
                     entry = answer_entry(completion)
                     writer.put(key, entry)
                     answers[key] = entry
-                    self._count(completion)
-                self._usage["retries"] = client.retries
+                    self.meter.count(completion)
+                self.meter.retries = client.retries
                 progress.update(1)
                 if (now := time.monotonic()) - postfix_at >= POSTFIX_INTERVAL_S:
                     postfix_at = now
-                    progress.set_postfix(tokens=self._usage["prompt_tokens"] + self._usage["completion_tokens"],
-                                         cost=self._cost_text(), refresh=False)
+                    progress.set_postfix(tokens=self.meter.prompt_tokens + self.meter.completion_tokens,
+                                         cost=self.meter.cost_text(), refresh=False)
 
         try:
             tasks = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, len(todo)))]
@@ -228,32 +224,12 @@ class LLMReviewer:
                 progress.close()
                 await client.aclose()
         if budget is not None and budget.exhausted:
-            raise self.budget_exceeded(budget.limit, todo, answers)
-
-    def budget_exceeded(self, limit: float, todo: list[Job], answers: dict[str, dict[str, Any]]) -> BudgetExceeded:
-        return BudgetExceeded(f"reviewer '{self.name}' reached its budget of ${limit:.2f}; "
-                              f"{len(todo) - len([j for j in todo if j[3] in answers])} judgements were not made")
-
-    def _count(self, completion: Any) -> None:
-        self._usage["calls"] += 1
-        self._usage["prompt_tokens"] += completion.prompt_tokens
-        self._usage["completion_tokens"] += completion.completion_tokens
-        self._usage["reasoning_tokens"] += completion.reasoning_tokens
-        if completion.cost_usd is None:
-            self._usage["cost_unknown_calls"] += 1
-        else:
-            self._usage["cost_usd"] += completion.cost_usd
-            self._usage["reasoning_cost_usd"] += completion.reasoning_cost_usd or 0.0
-
-    def _cost_text(self) -> str:
-        if self._usage["cost_unknown_calls"]:
-            return "unknown"
-        return f"${self._usage['cost_usd']:.4f}"
+            raise BudgetExceeded(budget_message(self.name, budget.limit, todo, answers))
 
     def _ensure_client(self) -> Any:
         if self._client is not None:
             return self._client
-        from harness.llm_client import Endpoint, LLMClient
+        from harness.providers.client import Endpoint, LLMClient
 
         c = self.config
         fmt = c.response_format
@@ -277,51 +253,3 @@ class LLMReviewer:
             self._server.stop()
             self._server = None
         self._client = None
-
-
-def answer_entry(completion: Any) -> dict[str, Any]:
-    """A good answer as the judgement cache stores it (online and batch alike)."""
-    entry: dict[str, Any] = {"content": completion.content, "prompt_tokens": completion.prompt_tokens,
-                             "completion_tokens": completion.completion_tokens, "cost_usd": completion.cost_usd}
-    if completion.reasoning is not None:
-        entry["reasoning"] = completion.reasoning
-    if completion.reasoning_tokens:
-        entry["reasoning_tokens"] = completion.reasoning_tokens
-    if completion.finish_reason not in (None, "stop"):
-        entry["finish_reason"] = completion.finish_reason
-    return entry
-
-
-class CacheWriter:
-    """Group commit: answers that arrive in the same event-loop turn share one transaction.
-
-    An answer is written no later than the next turn of the event loop after it arrives, before
-    the reviewer waits on the network again; no timer delays it. A kill -9 can lose only answers
-    parsed in the turn it lands in (under a millisecond of work), as it could lose an answer
-    whose bytes had arrived but were not yet parsed."""
-
-    def __init__(self, cache: JudgementCache) -> None:
-        self.cache = cache
-        self.pending: list[tuple[str, dict[str, Any]]] = []
-        self.failed: Exception | None = None
-
-    def put(self, key: str, value: dict[str, Any]) -> None:
-        if self.failed is not None:
-            raise self.failed
-        if not self.pending:
-            asyncio.get_running_loop().call_soon(self._flush_soon)
-        self.pending.append((key, value))
-
-    def flush(self) -> None:
-        if self.failed is not None:
-            raise self.failed
-        batch, self.pending = self.pending, []
-        if batch:
-            self.cache.put_many(batch)
-
-    def _flush_soon(self) -> None:
-        try:
-            self.flush()
-        except Exception as err:  # in a loop callback it would only be logged: the next put or flush raises it
-            self.failed = err
-

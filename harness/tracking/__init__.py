@@ -20,7 +20,8 @@ from typing import Any
 
 from harness.record import ITEMS, METRICS, RECORD, REPORT, VERDICTS, Injection, MlflowIds, RunRecord
 from harness.record.metrics import RATE_NAMES, Rate, Rates, ReviewerMetrics, Weighted
-from harness.safe_names import child_path
+from harness._util.safe_names import child_path
+from harness.tracking.tags import KIND_TAG, Kind, metric_key
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 EXPERIMENT_PREFIX = "policy-harness/"
@@ -83,7 +84,7 @@ def _open_runs(c: Any, record: RunRecord, experiment_name: str | None) -> Mlflow
         name, artifact_location=artifact_location(name))
     common = {"eval_set": record.evalset.name, "eval_set_sha256": record.evalset.sha256}
     parent = c.create_run(experiment_id, run_name=f"{record.name} {record.created_at}",
-                          tags={**common, "policy_harness.kind": "experiment"})
+                          tags={**common, KIND_TAG: Kind.EXPERIMENT})
     pid = parent.info.run_id
     children: dict[str, str] = {}
     for label, policy in record.policies.items():
@@ -91,7 +92,7 @@ def _open_runs(c: Any, record: RunRecord, experiment_name: str | None) -> Mlflow
             params = record.reviewers.get(reviewer)
             model = (params.get("model") or params.type) if params else ""
             run = c.create_run(experiment_id, run_name=f"{label} · {reviewer}", tags={
-                **common, "mlflow.parentRunId": pid, "policy_harness.kind": "policy_reviewer",
+                **common, "mlflow.parentRunId": pid, KIND_TAG: Kind.POLICY_REVIEWER,
                 "policy_id": policy.id, "policy_version": str(policy.version), "reviewer": reviewer,
                 "role": "candidate" if label == record.candidate else "baseline",
                 "model": str(model),
@@ -188,10 +189,10 @@ def flat_metrics(metrics: ReviewerMetrics) -> dict[str, float]:
     _add_rates(out, "", metrics)
     for cid, cat in metrics.categories.items():
         for name in ("over_enforcement", "leakage"):
-            _add_rate(out, f"category.{_key(cid)}.{name}", cat.rate(name))
+            _add_rate(out, f"category.{metric_key(cid)}.{name}", cat.rate(name))
     for column, values in metrics.slices.items():
         for value, sub in values.items():
-            _add_rates(out, f"slice.{_key(column)}.{_key(value)}.", sub)
+            _add_rates(out, f"slice.{metric_key(column)}.{metric_key(value)}.", sub)
     if metrics.weighted:
         _add_rates(out, "weighted.", metrics.weighted)
     if metrics.without_contested:
@@ -209,7 +210,7 @@ def injection_metrics(injection: Injection) -> dict[str, float]:
             out[f"injection.{name}"] = float(rate.rate)
     for attack, sub in injection.by_attack.items():
         if sub.leakage.rate is not None:
-            out[f"injection.{_key(attack)}.leakage"] = float(sub.leakage.rate)
+            out[f"injection.{metric_key(attack)}.leakage"] = float(sub.leakage.rate)
     return out
 
 
@@ -223,12 +224,6 @@ def _add_rate(out: dict[str, float], name: str, rate: Rate | None) -> None:
         out[name] = float(rate.rate)
         out[f"{name}_ci_low"] = float(rate.ci_low)
         out[f"{name}_ci_high"] = float(rate.ci_high)
-
-
-def _key(value: str) -> str:
-    """MLflow names allow letters, digits, _ - . / and space; '/' is left out because MLflow treats a
-    name as a path and refuses one that normalises to another (a slice value '../x' or 'a//b')."""
-    return re.sub(r"[^A-Za-z0-9_\-. ]", "_", str(value))[:100] or "_"
 
 
 def _param(value: Any) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.record import ComparisonResult
+from harness.tracking.tags import KIND_TAG, Kind
 from harness.tracking import EXPERIMENT_PREFIX, client, safe_uri
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def _log(c: Any, result: ComparisonResult, out_dir: Path) -> str:
     experiment = c.get_experiment_by_name(name)
     experiment_id = experiment.experiment_id if experiment else c.create_experiment(name)
     run = c.create_run(experiment_id, run_name=f"{result.a.label} -> {result.b.label}",
-                       tags={"policy_harness.kind": "comparison"})
+                       tags={KIND_TAG: Kind.COMPARISON})
     now = int(time.time() * 1000)
     metrics = []
     for reviewer, r in result.reviewers.items():

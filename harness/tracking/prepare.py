@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import NoReturn
 
-from harness.processes import harness_child
+from harness._util.processes import harness_child
 from harness.tracking import client, sqlite_path, tracking_uri
 
 WAIT_S = 300.0  # far beyond a migration; only a stuck child waits this long, and then open_runs goes ahead
@@ -47,7 +47,7 @@ class StorePreparation:
 
 def main(experiment_name: str) -> NoReturn:
     """The child: open the store (creating it) and look the experiment up."""
-    from harness.processes import exit_skipping_teardown
+    from harness._util.processes import exit_skipping_teardown
 
     def prepare() -> int:
         open_store(experiment_name)
@@ -67,3 +67,17 @@ def new_sqlite_store() -> bool:
     """Whether the tracking store is a SQLite file that does not exist yet (MLflow will migrate it)."""
     path = sqlite_path(tracking_uri())
     return path is not None and not path.exists()
+
+
+def warm_store(experiment_name: str) -> None:
+    """Load MLflow and, when the store is a local SQLite file, open it (migrating a new one) now.
+
+    A server is left to `open_runs`, so a dead one costs its timeout once, not twice."""
+    import harness.tracking.registry  # noqa: F401  the imports are the point
+    import mlflow.tracking  # noqa: F401
+
+    if sqlite_path(tracking_uri()) is not None:
+        try:
+            open_store(experiment_name)
+        except Exception:  # open_runs meets the same problem later and warns then
+            pass

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.record import RunRecord, read_record
+from harness.record import RunRecord, read_record, write_record
+from harness.tracking.tags import Kind, kind_filter, metric_key
 
 
 def list_runs(*, policy: str | None = None, version: str | None = None, reviewer: str | None = None,
@@ -24,7 +25,7 @@ def list_runs(*, policy: str | None = None, version: str | None = None, reviewer
                            "check MLFLOW_TRACKING_URI.") from None
     if not experiments:
         return []
-    filters = ["tags.`policy_harness.kind` = 'policy_reviewer'"]
+    filters = [kind_filter(Kind.POLICY_REVIEWER)]
     for tag, value in (("policy_id", policy), ("policy_version", version), ("reviewer", reviewer)):
         if value:
             filters.append(f"tags.{tag} = '{value.replace(chr(39), '')}'")
@@ -55,9 +56,7 @@ def list_gradings(*, policy: str | None = None, version: str | None = None, revi
                   limit: int = 20) -> list[GradingRow]:
     """Recent proficiency gradings, one row per graded reviewer, newest first."""
     from harness.tracking import EXPERIMENT_PREFIX, client, safe_uri
-    from harness.training.tracking import KIND, metric_key
-
-    filters = [f"tags.`policy_harness.kind` = '{KIND}'"]
+    filters = [kind_filter(Kind.PROFICIENCY)]
     for tag, value in (("policy_id", policy), ("policy_version", version)):
         if value:
             filters.append(f"tags.{tag} = '{value.replace(chr(39), '')}'")
@@ -85,7 +84,6 @@ def list_gradings(*, policy: str | None = None, version: str | None = None, revi
 
 def sync_dir(out_dir: Path) -> RunRecord:
     """Log a run whose tracking failed (server down) now; a synced run is left alone."""
-    from harness.runner import sync
     from harness.tracking import open_runs
 
     record = read_record(out_dir)
@@ -93,6 +91,21 @@ def sync_dir(out_dir: Path) -> RunRecord:
         return record
     experiment_name = record.mlflow.experiment_name
     record.mlflow = open_runs(record, experiment_name=experiment_name)
-    if not sync(record, out_dir):
+    synced = sync(record, out_dir)
+    write_record(record, out_dir)
+    if not synced:
         raise HarnessError(f"MLflow is still unreachable; the run stays saved in {out_dir}. Try again later.")
     return record
+
+
+def sync(record: RunRecord, out_dir: Path) -> bool:
+    """Log an opened run record to MLflow; on failure warn and keep it marked unsynced (the caller
+    writes the record, which stays the source of truth)."""
+    from harness.tracking import log_runs, warn_unsynced
+
+    try:
+        log_runs(record, out_dir)
+    except Exception as err:  # tracking must never cost the results
+        warn_unsynced(out_dir, err)
+        return False
+    return True

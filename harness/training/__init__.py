@@ -2,7 +2,7 @@
 
 from harness.training.answers import answer_table, answers_from_run, read_answers, read_key
 from harness.training.grading import grade_files
-from harness.training.models import Proficiency, QuizInfo, ReviewerGrade
+from harness.record.proficiency import Proficiency, QuizInfo, ReviewerGrade
 from harness.training.proficiency import certify, grade
 from harness.training.quiz import Quiz, build_quiz, write_quiz
 

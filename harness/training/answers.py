@@ -11,7 +11,7 @@ from harness.errors import HarnessError
 from harness.evalset import read_table
 from harness.labels import BENIGN, label_key
 from harness.record import read_record
-from harness.training.models import QUIZ_JSON, QuizInfo
+from harness.record.proficiency import QUIZ_JSON, QuizInfo
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
 # Raw answers meaning "allow", as `score` reads them, besides any label the experiment maps to benign.

@@ -9,7 +9,7 @@ import pandas as pd
 from harness.errors import HarnessError
 from harness.record import atomic_write_text
 from harness.training.answers import answer_table, answers_from_run, read_answers, read_key
-from harness.training.models import GRADED_CSV, GRADES_CSV, PROFICIENCY_JSON, QUESTIONS, REPORT_HTML, Proficiency
+from harness.record.proficiency import GRADED_CSV, GRADES_CSV, PROFICIENCY_JSON, QUESTIONS, REPORT_HTML, Proficiency
 from harness.training.proficiency import DEFAULT_MAX_SKIP, DEFAULT_PASS, grade
 
 
@@ -41,7 +41,7 @@ def grade_files(answers: str | Path | None, key_path: str | Path, out_dir: str |
                  answers_path=str(answers or ""), key_path=str(key_path))
     write_proficiency(data, table.merge(key, on="id", how="left"), Path(out_dir))
     if track:
-        from harness.training.tracking import log_grading
+        from harness.tracking.proficiency import log_grading
 
         data.mlflow_run_id = log_grading(data, Path(out_dir))
         if data.mlflow_run_id:

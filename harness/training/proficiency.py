@@ -14,8 +14,8 @@ from statsmodels.stats.multitest import multipletests
 
 from harness.labels import BENIGN
 from harness.metrics.rates import wilson
-from harness.planning import items_for_margin
-from harness.training.models import (Certification, Cohort, HardItem, HeatCell, Proficiency, QuizInfo, RateCI,
+from harness.metrics.planning import items_for_margin
+from harness.record.proficiency import (Certification, Cohort, HardItem, HeatCell, Proficiency, QuizInfo, RateCI,
                                      ReviewerGrade, Weakness, WrongItem)
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 

@@ -18,7 +18,7 @@ from harness.evalset import CORE_COLUMNS, GOLD, ID, MISSING_SLICE, TEXT, EvalSet
 from harness.labels import BENIGN, UNKNOWN
 from harness.policy import Policy
 from harness.record import atomic_write_text, read_record
-from harness.training.models import ANSWER_KEY, QUESTIONS, QUIZ_JSON, QuizInfo, StratumCover
+from harness.record.proficiency import ANSWER_KEY, QUESTIONS, QUIZ_JSON, QuizInfo, StratumCover
 from harness.verdicts import ABSTAINED, ACTIONED
 
 DEFAULT_MIN_PER_SLICE = 3
@@ -42,7 +42,7 @@ def build_quiz(experiment: Experiment, items: int, *, seed: int | None = None,
     """Draw `items` items that are not repeated, every gold label and slice value covered by at least
     `min_per_slice` where the set has them, weighted towards the hard items of `from_run`.
     `source` is the experiment file, named in errors."""
-    from harness.runner import load_inputs
+    from harness.pipeline.run import load_inputs
 
     policy, _, evalset = load_inputs(experiment)
     seed = experiment.seed if seed is None else seed

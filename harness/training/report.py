@@ -8,7 +8,7 @@ from functools import lru_cache
 import jinja2
 
 from harness.reporting.html import CSP
-from harness.training.models import Proficiency, RateCI, ReviewerGrade
+from harness.record.proficiency import Proficiency, RateCI, ReviewerGrade
 
 STATUS_CSS = {"certified": "pass", "not certified": "fail", "needs more items": "inconclusive"}
 TEXT_LIMIT = 2000

@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 
 from harness.labels import BENIGN
-from harness.loop.diagnose import NO_RULE, Diagnosis, RunView, diagnose, diagnose_dir
+from harness.loop.diagnose import diagnose_dir
+from harness.metrics.diagnosis import NO_RULE, RunView, diagnose
+from harness.record.diagnosis import Diagnosis
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -148,7 +150,7 @@ def test_repeated_samples_use_the_majority_decision() -> None:
 @pytest.fixture(scope="module")
 def classifier_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from harness.config import parse_experiment
-    from harness.runner import run
+    from harness.pipeline.run import run
 
     tmp = tmp_path_factory.mktemp("diagnose_run")
     rows = [(f"b{i}", f"I condemn anyone who calls people {SLURS[i % 10]} number {i}", "non-hateful", "counter")
@@ -229,7 +231,7 @@ def test_the_largest_clusters_get_descriptions_and_a_failed_call_records_why(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from harness.config import load_experiment
     from harness.loop.describe import describe_diagnosis
-    from harness.loop.diagnose import item_texts
+    from harness.metrics.diagnosis import item_texts
     from harness.testing.openai_server import FakeOpenAIServer, last_user_text
 
     monkeypatch.setenv("POLICY_HARNESS_CACHE", str(tmp_path / "cache.sqlite"))
@@ -261,7 +263,7 @@ def test_the_largest_clusters_get_descriptions_and_a_failed_call_records_why(
 def test_cli_diagnose_reads_the_author_from_the_experiment(classifier_run: Path, tmp_path: Path) -> None:
     import yaml
 
-    from harness.cli import main
+    from harness._cli.main import main
 
     exp = author_experiment(tmp_path, "http://127.0.0.1:9")
     assert main(["diagnose", str(classifier_run), "--out", str(tmp_path / "d.json"), "--experiment", str(exp)]) == 0
@@ -274,7 +276,7 @@ def test_cli_diagnose_reads_the_author_from_the_experiment(classifier_run: Path,
 def test_descriptions_without_the_author_key_record_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from harness.config import load_experiment
     from harness.loop.describe import describe_diagnosis
-    from harness.loop.diagnose import item_texts
+    from harness.metrics.diagnosis import item_texts
 
     monkeypatch.delenv("AUTHOR_KEY_FOR_TEST", raising=False)
     path = author_experiment(tmp_path, "http://127.0.0.1:9", api_key_env="AUTHOR_KEY_FOR_TEST")
@@ -290,8 +292,8 @@ def test_descriptions_without_the_author_key_record_why(tmp_path: Path, monkeypa
 def test_an_unreachable_author_is_recorded_on_every_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from harness.config import load_experiment
     from harness.loop.describe import describe_diagnosis
-    from harness.loop.diagnose import item_texts
-    from harness.processes import free_port
+    from harness.metrics.diagnosis import item_texts
+    from harness._util.processes import free_port
 
     monkeypatch.setenv("POLICY_HARNESS_CACHE", str(tmp_path / "cache.sqlite"))
     author = load_experiment(author_experiment(tmp_path, f"http://127.0.0.1:{free_port()}/v1")).author

@@ -152,7 +152,7 @@ def test_revise_accepts_the_exception_rejects_the_regression_and_the_invalid(
     assert f": {DESCRIPTION}" in prompt  # the dev clusters reach the author with their descriptions
 
     # The dev part's diagnosis, as the author saw it: the largest clusters described, one call each.
-    from harness.loop.diagnose import Diagnosis
+    from harness.record.diagnosis import Diagnosis
 
     dev = Diagnosis.model_validate_json((out / "diagnosis.json").read_text(encoding="utf-8"))
     over = dev.groups[0].kinds[0]
@@ -191,7 +191,7 @@ def test_revise_accepts_the_exception_rejects_the_regression_and_the_invalid(
 
 def test_promote_refuses_a_rejected_candidate_and_an_existing_target(
         tmp_path: Path, server: FakeOpenAIServer) -> None:
-    from harness.cli import main
+    from harness._cli.main import main
 
     policy, items = workspace(tmp_path, server.base_url)
     out = tmp_path / "out"
@@ -224,7 +224,7 @@ def test_promote_renumbers_a_candidate_that_skipped_a_version(tmp_path: Path, mo
     and records the declared version; the registry holds the promoted text as approved."""
     from mlflow.tracking import MlflowClient
 
-    from harness.cli import main
+    from harness._cli.main import main
     from harness.loop.revise import revise
     from harness.policy import load_policy
 
@@ -260,7 +260,7 @@ def test_estimate_forecasts_a_revise_run_and_cached_judgements_cost_nothing(
         tmp_path: Path, server: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
     import yaml
 
-    from harness.cli import main
+    from harness._cli.main import main
     from harness.config import load_experiment
     from harness.loop.forecast import forecast_revise
     from harness.loop.revise import revise

@@ -15,8 +15,8 @@ from harness.config import EvalSetConfig, Experiment, parse_experiment
 from harness.evalset import load_evalset
 from harness.metrics import compute_metrics
 from harness.metrics.annotators import annotator_metrics
-from harness.rescore import rescore
-from harness.runner import run
+from harness.pipeline.rescore import rescore
+from harness.pipeline.run import run
 from harness.verdicts import ACTIONED, ALLOWED, Verdict, verdict_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

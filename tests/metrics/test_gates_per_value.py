@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import harness
-from harness.cli import main
+from harness._cli.main import main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.cli import main
+from harness._cli.main import main
 from harness.config import EvalSetConfig, GateSpec, StrataSpec
 from harness.errors import HarnessError
 from harness.evalset import load_evalset
 from harness.metrics import compute_metrics
-from harness.scoring import score_file
+from harness.pipeline.score import score_file
 from harness.verdicts import ACTIONED, ALLOWED, Verdict, verdict_table
 
 

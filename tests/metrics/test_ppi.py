@@ -15,7 +15,7 @@ from ppi_py import ppi_mean_ci
 from benchmarks.coverage import PPI_DESIGNS, PPI_LIMITS, ppi_study
 from harness.metrics.ppi import prediction_powered
 from metrics_support import close
-from harness.scoring import score_file
+from harness.pipeline.score import score_file
 
 
 @pytest.mark.parametrize("name", [n for n in PPI_DESIGNS if n not in PPI_LIMITS])

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from portfolio_runs import HOSTILE, Built
 
-from harness.cli import main
+from harness._cli.main import main
 from harness.errors import HarnessError
-from harness.planning import items_for_margin
+from harness.metrics.planning import items_for_margin
 from harness.portfolio import Portfolio, collect, write_portfolio
 from harness.portfolio.collect import build
-from harness.portfolio.sources import Sources
+from harness.record.portfolio import Sources
 from harness.record import read_record
 
 
@@ -50,7 +50,7 @@ def test_a_row_per_policy_version_with_verdict_and_blocking_gates(from_dirs: Por
 
 
 def test_time_to_deploy_runs_from_first_run_to_first_passing_run(from_dirs: Portfolio, built: Built) -> None:
-    from harness.portfolio.sources import parse_time
+    from harness.record.portfolio import parse_time
 
     v1, v2, spam = from_dirs.rows
     assert v1.time_to_deploy.text == spam.time_to_deploy.text == "not yet" and v1.time_to_deploy.hours is None

@@ -1,6 +1,6 @@
 """Run many CLI invocations fast: import the harness once, then fork one child per invocation.
 
-Each child is a real process running `harness.cli.main` exactly as `python -m harness` does (its own
+Each child is a real process running `harness._cli.main.main` exactly as `python -m harness` does (its own
 working directory, environment, stdout and stderr files, exit status; an uncaught exception prints
 a traceback and exits 1, as the interpreter would). Forking skips ~1-5 s of imports per invocation.
 
@@ -25,7 +25,7 @@ def _child(job: dict) -> None:
             target = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(target, fd)
             os.close(target)
-        from harness.cli import main
+        from harness._cli.main import main
 
         sys.argv = ["policy-harness", *job["args"]]
         try:
@@ -44,11 +44,11 @@ def _child(job: dict) -> None:
 
 
 def main(path: str, parallel: int = 2) -> None:
-    import harness.cli  # noqa: F401  the imports every child would otherwise pay for
+    import harness._cli.main  # noqa: F401  the imports every child would otherwise pay for
     import harness.evalset  # noqa: F401
     import harness.reviewers.llm  # noqa: F401
-    import harness.runner  # noqa: F401
-    import harness.validate  # noqa: F401
+    import harness.pipeline.run  # noqa: F401
+    import harness.pipeline.validate  # noqa: F401
     import datasets  # noqa: F401
     import litellm  # noqa: F401
 

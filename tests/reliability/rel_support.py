@@ -14,7 +14,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 V2 = REPO_ROOT / "prompts" / "policies" / "hate_speech" / "v2.md"
-TEMPLATE = REPO_ROOT / "harness" / "prompt_templates" / "reviewer_v1.md"
+TEMPLATE = REPO_ROOT / "harness" / "reviewers" / "prompt_templates" / "reviewer_v1.md"
 GOOD_ROWS = [("a1", "a sunny day in the park", "non-hateful", "1"),
              ("a2", "they are VIOLATE vermin", "hateful", "2"),
              ("a3", "nice coffee this morning", "non-hateful", "1"),

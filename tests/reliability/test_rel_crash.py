@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 import harness
-from harness import cli
-from harness.cache import JudgementCache
+from harness._cli import main as cli
+from harness.reviewers.cache import JudgementCache
 from harness.errors import HarnessError
 from harness.record import read_record
 from harness.testing.openai_server import FakeOpenAIServer

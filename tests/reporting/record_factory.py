@@ -13,14 +13,14 @@ import pandas as pd
 from harness.config import GateSpec, StrataSpec
 from harness.evalset.annotations import ANNOTATOR, ITEM, LABEL, Annotations
 from harness.labels import BENIGN, UNKNOWN
-from harness.injection import ATTACKS, SEP
+from harness.evalset.attacks import ATTACKS, SEP
 from harness.metrics import compute_metrics
 from harness.metrics.paired import paired_change
 from harness.metrics.rates import wilson
 from harness.policy import Policy, parse_policy
 from harness.record import Metrics, RunRecord
 from harness.record.metrics import RelabelCandidates
-from harness.runner import policy_summary
+from harness.pipeline.finish import policy_summary
 from harness.verdicts import ACTIONED, ALLOWED, Verdict, verdict_table
 
 SCRIPT = "<script>document.title='pwned'</script>"

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from record_factory import build_record
 
-from harness.loop.diagnose import DIAGNOSIS, diagnose, run_view
+from harness.metrics.diagnosis import diagnose, run_view
+from harness.record.diagnosis import DIAGNOSIS
 from harness.record import RunRecord
 from harness.reporting import render_html, render_markdown
 

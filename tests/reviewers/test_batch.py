@@ -240,9 +240,9 @@ def test_the_batch_provider_follows_the_model() -> None:
 
 def test_a_recorded_batch_the_provider_no_longer_knows_is_resubmitted_once(
         tmp_path: Path, batch_server: FakeBatchServer, cache_path: Path) -> None:
-    from harness.cache import BatchRecord, JudgementCache
+    from harness.reviewers.cache import BatchRecord, JudgementCache
     from harness.reviewers.llm import LLMReviewer
-    from harness.runner import load_inputs
+    from harness.pipeline.run import load_inputs
 
     exp = experiment(write_items(tmp_path / "items.csv", ROWS[:3]), batch_server.base_url, **batch())
     candidate, _, evalset = load_inputs(exp)

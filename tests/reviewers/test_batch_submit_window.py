@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import harness
-from harness.cache import JudgementCache
+from harness.reviewers.cache import JudgementCache
 from harness.config import load_experiment
 from harness.reviewers import batch as batch_module
 from harness.testing.batch_server import FakeBatchServer
@@ -33,8 +33,8 @@ EXPECTED = {r[0]: "actioned" if "VIOLATE" in r[1] else "allowed" for r in ROWS}
 # its first call, before or after the real call: a kill at exactly that point of the submission.
 DYING_RUN = """
 import os, signal, sys
-from harness.cache import JudgementCache
-from harness.cli import entry
+from harness.reviewers.cache import JudgementCache
+from harness._cli.main import entry
 
 method, when = sys.argv[1], sys.argv[2]
 original = getattr(JudgementCache, method)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import harness
-from harness.cache import JudgementCache
+from harness.reviewers.cache import JudgementCache
 from harness.config import LLMReviewerConfig, Price
 from harness.errors import HarnessError
 from harness.reviewers.budget import check_budget

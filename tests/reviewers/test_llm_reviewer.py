@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import harness
-from harness.cache import JudgementCache
+from harness.reviewers.cache import JudgementCache
 from harness.testing.openai_server import FakeOpenAIServer
 from llm_support import REPO_ROOT, V2, cache_path, experiment, fast_backoff, item_text, server, write_items  # noqa: F401
 
@@ -179,7 +179,7 @@ def test_resume_after_kill_does_not_pay_twice(tmp_path: Path, cache_path: Path) 
         exp = experiment(items, srv.base_url, concurrency=2)
         config = tmp_path / "exp.json"
         data = exp.model_dump(mode="json")
-        data["reviewers"][0]["prompt"] = str(REPO_ROOT / "harness" / "prompt_templates" / "reviewer_v1.md")
+        data["reviewers"][0]["prompt"] = str(REPO_ROOT / "harness" / "reviewers" / "prompt_templates" / "reviewer_v1.md")
         config.write_text(json.dumps(data), encoding="utf-8")
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "POLICY_HARNESS_CACHE": str(cache_path)}
         proc = subprocess.Popen([sys.executable, "-c", RUN_SCRIPT, str(config), str(tmp_path / "killed")],

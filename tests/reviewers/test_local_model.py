@@ -9,7 +9,7 @@ import pytest
 
 import harness
 from harness.config import parse_experiment
-from harness.local_model import LocalModelServer
+from harness.providers.local_model import LocalModelServer
 
 pytest.importorskip("llama_cpp", reason="the local extra is not installed (pip install '.[local]')")
 REPO = Path(__file__).resolve().parents[2]
@@ -39,7 +39,7 @@ def test_smollm2_reviewer_judges_every_item(tmp_path: Path, monkeypatch: pytest.
         "name": "local", "policy": str(REPO / "prompts/policies/hate_speech/v2.md"),
         "eval_set": {"path": str(items), "columns": {"id": "id"}, "labels": {"hateful": "HS", "non-hateful": "benign"}},
         "reviewers": [{"name": "smol", "type": "llm", "model": "local/smollm2", "max_tokens": 48,
-                       "concurrency": 1, "prompt": str(REPO / "harness/prompt_templates/reviewer_v1.md")}],
+                       "concurrency": 1, "prompt": str(REPO / "harness/reviewers/prompt_templates/reviewer_v1.md")}],
     })
     record = harness.run(experiment, out_dir=tmp_path / "out", track=False)
     verdicts = record.verdicts

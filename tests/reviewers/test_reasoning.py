@@ -260,10 +260,10 @@ def test_the_shipped_safeguard_template_sends_the_policy_as_the_system_message(
 
 def test_a_single_user_layout_sends_one_user_message_and_misses_the_cache(
         tmp_path: Path, server: FakeOpenAIServer) -> None:
-    from harness.prompts import builtin_template
+    from harness.reviewers.prompts import builtin_template
 
     default = builtin_template()
-    text = Path(__file__).parents[2] / "harness" / "prompt_templates" / "reviewer_v1.md"
+    text = Path(__file__).parents[2] / "harness" / "reviewers" / "prompt_templates" / "reviewer_v1.md"
     template = tmp_path / "single.md"
     template.write_text(text.read_text(encoding="utf-8").replace("version: 1\n", "version: 1\nlayout: single_user\n"),
                         encoding="utf-8")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.cli import main
+from harness._cli.main import main
 from harness.config import load_experiment
 from harness.errors import HarnessError
 from harness.testing.cohort import Simulation, write_eval_set
@@ -68,7 +68,7 @@ def test_cli_writes_the_three_files(experiment: Path, tmp_path: Path, capsys: py
 
 
 def test_from_run_weights_towards_hard_items(experiment: Path, tmp_path: Path) -> None:
-    from harness.scoring import score_file
+    from harness.pipeline.score import score_file
     from harness.record import write_record
 
     items = pd.read_csv(experiment.parent / "items.csv")

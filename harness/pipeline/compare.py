@@ -11,7 +11,7 @@ from harness.errors import HarnessError
 from harness.metrics import paired_comparison
 from harness.metrics.counts import COUNT
 from harness.metrics.samples import majority
-from harness.record import (ComparedRun, ComparisonResult, Coverage, PairedChange, ReviewerComparison,
+from harness.record import (ComparedRun, ComparisonResult, Coverage, ReviewerComparison,
                             atomic_write_text, write_json)
 
 
@@ -26,27 +26,9 @@ def load_verdicts(source: str) -> tuple[str, pd.DataFrame]:
         return f"{record.name} ({record.candidate})", verdicts
     if path.exists():
         raise HarnessError("is a file, not a run directory; give a directory written by 'run' or an MLflow run id.", path=source)
-    return _from_mlflow(source)
+    from harness.tracking.queries import run_verdicts
 
-
-def _from_mlflow(run_id: str) -> tuple[str, pd.DataFrame]:
-    import mlflow.artifacts
-    from mlflow.tracking import MlflowClient
-
-    from harness.tracking import tracking_uri
-
-    try:
-        client = MlflowClient(tracking_uri=tracking_uri())
-        run = client.get_run(run_id)
-        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="verdicts.parquet",
-                                                    tracking_uri=tracking_uri())
-    except Exception as err:  # unknown id, unreachable server, missing artifact
-        raise HarnessError(f"'{run_id}' is neither a run directory nor an MLflow run with a verdicts.parquet "
-                           f"artifact at {tracking_uri()} ({str(err).splitlines()[0][:160]}); give a directory "
-                           "or a child run id (one per policy version x reviewer).") from None
-    tags = run.data.tags
-    label = f"{tags.get('policy_id', '?')}@v{tags.get('policy_version', '?')} · {tags.get('reviewer', '?')}"
-    return label, pd.read_parquet(local)
+    return run_verdicts(source)
 
 
 def compare(a: str, b: str) -> ComparisonResult:
@@ -94,30 +76,10 @@ def _coverage(x: pd.DataFrame, y: pd.DataFrame) -> tuple[Coverage, set[str]]:
     return coverage, common
 
 
-def coverage_warnings(result: ComparisonResult) -> list[str]:
-    notes = []
-    for reviewer, r in result.reviewers.items():
-        c = r.coverage
-        if c.only_in_a or c.only_in_b:
-            notes.append(f"{reviewer}: compared on the {c.common} items both runs judged "
-                         f"({c.only_in_a} only in A, {c.only_in_b} only in B)")
-        if c.text_changed or c.gold_changed:
-            notes.append(f"{reviewer}: {c.text_changed} items changed text and {c.gold_changed} changed gold "
-                         "label between the runs")
-    return notes
-
-
 def write_comparison(result: ComparisonResult, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     # Unset defaults stay out so compare.json keeps its keys: only per-slice changes carry `p_adjusted`.
     write_json(out_dir / "compare.json", result.model_dump(mode="json"))
-    from harness.reporting.compare_page import render_comparison_html
+    from harness.reporting.compare import render_comparison_html
 
     atomic_write_text(out_dir / "compare.html", render_comparison_html(result))
-
-
-def change_text(change: PairedChange) -> str:
-    if change.change is None:
-        return "no paired decided items"
-    return (f"{change.before:.1%} → {change.after:.1%} ({change.change:+.1%}, 95% CI "
-            f"[{change.ci_low:+.1%}, {change.ci_high:+.1%}], McNemar p = {change.p_value:.3g}, n = {change.n})")

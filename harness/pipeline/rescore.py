@@ -17,7 +17,7 @@ def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, 
     from harness.config import Experiment, load_experiment
     from harness.evalset import load_evalset
     from harness.metrics import compute_metrics
-    from harness.runner import evalset_summary, finish, join_gold
+    from harness.pipeline.finish import evalset_summary, finish, join_gold
 
     old = read_record(source)
     if experiment_path is None and "score" in old.experiment:
@@ -64,7 +64,7 @@ def _rescore_scored(old: RunRecord, source: Path, out_dir: Path | None, track: b
     without gold that the record does not keep, is carried over."""
     from harness.evalset import EvalSet
     from harness.metrics import compute_metrics
-    from harness.runner import finish, join_gold
+    from harness.pipeline.finish import finish, join_gold
 
     summary = old.evalset
     verdicts = old.verdicts[[c for c in old.verdicts.columns if c in _VERDICT_CORE]]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from harness.loop.revise import CandidateResult, RateCheck, ReviseResult
+    from harness.record.revision import CandidateResult, RateCheck, ReviseResult
 
 MAX_FLIPS = 50
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from pathlib import Path
 
-from harness.training.models import PROFICIENCY_JSON, REPORT_HTML, Proficiency
+from harness.tracking.tags import KIND_TAG, Kind, metric_key
+from harness.record.proficiency import PROFICIENCY_JSON, REPORT_HTML, Proficiency
 
-KIND = "proficiency"
 log = logging.getLogger(__name__)
 
 
@@ -17,11 +16,6 @@ def experiment_name(data: Proficiency) -> str:
     from harness.tracking import EXPERIMENT_PREFIX
 
     return f"{EXPERIMENT_PREFIX}proficiency/{data.quiz.policy_id}"
-
-
-def metric_key(name: str) -> str:
-    """MLflow allows letters, digits, '_', '-', '.', ' ' and '/' in metric names."""
-    return re.sub(r"[^A-Za-z0-9_\-. /]", "_", name)[:250]
 
 
 def metrics(data: Proficiency) -> dict[str, float]:
@@ -63,7 +57,7 @@ def log_grading(data: Proficiency, out_dir: Path) -> str | None:
                 name, artifact_location=artifact_location(name))
             info = data.quiz
             run = c.create_run(experiment_id, run_name=f"proficiency {info.policy_id}@v{info.policy_version} {data.created_at}",
-                               tags={"policy_harness.kind": KIND, "policy_id": info.policy_id,
+                               tags={KIND_TAG: Kind.PROFICIENCY, "policy_id": info.policy_id,
                                      "policy_version": str(info.policy_version), "policy_sha256": info.policy_sha256,
                                      "eval_set": info.evalset, "eval_set_sha256": info.evalset_sha256,
                                      "reviewers": ",".join(g.reviewer for g in data.reviewers)[:5000]})

@@ -38,14 +38,14 @@ def validate_path(path: Path) -> str:
 
 def _validate_experiment(path: Path) -> str:
     from harness.config import LLMReviewerConfig, load_experiment
-    from harness.runner import load_inputs
+    from harness.pipeline.run import load_inputs
 
     experiment = load_experiment(path)
     candidate, baseline, evalset = load_inputs(experiment)
     _check_budgets(experiment, path)
     for reviewer in experiment.reviewers:
         if isinstance(reviewer, LLMReviewerConfig):
-            from harness.prompts import reviewer_template
+            from harness.reviewers.prompts import reviewer_template
 
             reviewer_template(reviewer.prompt, Path(experiment.base_dir))
     from harness.policy.lint import lint_summary

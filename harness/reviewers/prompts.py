@@ -13,7 +13,7 @@ import yaml
 
 from harness.config import resolve_path
 from harness.errors import HarnessError, unreadable, yaml_problem
-from harness.hashing import sha256_text
+from harness._util.hashing import sha256_text
 from harness.policy import Policy
 
 ITEM_SPLIT = "=== ITEM ==="
@@ -56,14 +56,14 @@ def reviewer_template(prompt: str | None, base_dir: Path) -> PromptTemplate:
 @lru_cache(maxsize=4)
 def builtin_template(name: str = BUILTIN_TEMPLATE) -> PromptTemplate:
     """A template shipped as package data; its id, version and sha256 are those of the file's text."""
-    source = resources.files("harness").joinpath("prompt_templates", f"{name}.md")
+    source = resources.files("harness.reviewers").joinpath("prompt_templates", f"{name}.md")
     text = source.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
     return parse_template(text, path=f"{BUILTIN_PREFIX}{name}", stem=name)
 
 
 def _named_builtin(prompt: str) -> PromptTemplate:
     name = prompt.removeprefix(BUILTIN_PREFIX)
-    shipped = sorted(p.name.removesuffix(".md") for p in resources.files("harness").joinpath("prompt_templates").iterdir()
+    shipped = sorted(p.name.removesuffix(".md") for p in resources.files("harness.reviewers").joinpath("prompt_templates").iterdir()
                      if p.name.endswith(".md"))
     if name not in shipped:
         raise HarnessError(f"the reviewer's prompt '{prompt}' names no shipped template; use one of "

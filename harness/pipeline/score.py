@@ -14,7 +14,7 @@ from harness.evalset import table_sha256
 from harness.metrics import compute_metrics
 from harness.metrics.counts import COUNT
 from harness.metrics.ppi import prediction_powered
-from harness.prediction_log import EXEMPLARS, NO_GOLD, LogColumns, log_rows, read_collapsed
+from harness.pipeline.prediction_log import EXEMPLARS, NO_GOLD, LogColumns, log_rows, read_collapsed
 from harness.record import RunRecord
 from harness.verdicts import ABSTAINED, ACTIONED, VERDICT_COLUMNS
 
@@ -34,7 +34,7 @@ def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | No
     Rows with a blank gold label are left out of the gold metrics and feed the prediction-powered
     prevalence (metrics["prediction_powered"]), stratified by the `strata` column when given.
 
-    The file is streamed and collapsed (harness.prediction_log): a log of up to `keep_items` rows keeps
+    The file is streamed and collapsed (harness.pipeline.prediction_log): a log of up to `keep_items` rows keeps
     one row per item in the record; a longer one keeps the collapsed table (docs/scoring.md)."""
     slices = slices or []
     columns = LogColumns(gold=gold, preds=preds, slices=slices, id=id_column, text=text_column, weight=weight,

@@ -8,7 +8,7 @@ makes the model calls (in a thread they would take the GIL from the event loop).
 hands over the judged verdicts and gets the finished run record back.
 
 Nothing depends on it: if the process cannot be started, dies, or cannot take the verdicts, the
-parent runs the same `score_and_finish` itself. An error raised in it (an output that cannot be
+parent runs the same `score_and_finish` itself (`pipeline.finish`). An error raised in it (an output that cannot be
 written) is raised again in the parent, so the command reports it as it would any other.
 """
 
@@ -25,15 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NoReturn
 
-from harness.processes import harness_child, stop_process
+from harness._util.processes import harness_child, stop_process
 
 if TYPE_CHECKING:
+    from harness.pipeline.finish import Judged
     from harness.record import RunRecord
-    from harness.runner import Judged
 
 log = logging.getLogger(__name__)
-# What the process loads, in the order it loads them; the tracking modules follow when a run is tracked.
-_WARMED = ("harness.metrics", "harness.reporting.html", "harness.reporting.markdown", "harness.runner")
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,7 @@ ACCEPTED = b"+"  # the process has the job: from here on, finishing it again her
 
 
 class Finisher:
-    """The parent's handle on the warm process."""
+    """The parent's handle on the warm process: a `pipeline.finish.Finishing`."""
 
     def __init__(self, process: subprocess.Popen[bytes] | None, replies: IO[bytes] | None) -> None:
         self.process = process
@@ -80,14 +78,16 @@ class Finisher:
     def worthwhile() -> bool:
         """False in a process that has those modules loaded already (a notebook, a test session):
         it finishes faster itself than by waiting for a new process to load them again."""
-        return not all(name in sys.modules for name in _WARMED)
+        from harness.pipeline.finish import stages_loaded
+
+        return not stages_loaded()
 
     @classmethod
     def start(cls) -> Finisher:
         """Start the process (it begins its imports at once); a handle without one if it cannot start."""
         read_fd, write_fd = os.pipe()
         try:
-            process = subprocess.Popen(harness_child("from harness.finisher import serve; serve(int(sys.argv[1]))",
+            process = subprocess.Popen(harness_child("from harness.pipeline.warm import serve; serve(int(sys.argv[1]))",
                                                      str(write_fd)),
                                        stdin=subprocess.PIPE, pass_fds=(write_fd,))
         except Exception:  # no process can be started here (no pass_fds on Windows)
@@ -99,7 +99,7 @@ class Finisher:
 
     def prepare(self, mlflow_experiment: str | None, *, report: bool) -> None:
         """Sent once the inputs have loaded: a run whose inputs fail never touches MLflow."""
-        from harness.timings import log as timings_log, process_started_at
+        from harness._util.timings import log as timings_log, process_started_at
         from harness.tracking.prepare import new_sqlite_store
 
         timings = timings_log.isEnabledFor(logging.INFO)
@@ -109,7 +109,7 @@ class Finisher:
 
     def finish(self, judged: Judged, out_dir: Path, *, track: bool, report: bool) -> RunRecord:
         """score_and_finish in the warm process, or here when that process is not there to do it."""
-        from harness.runner import score_and_finish
+        from harness.pipeline.finish import score_and_finish
 
         if self._prepared and self._send(FinishJob(judged, out_dir, track, report)):
             accepted = self._accepted()
@@ -190,7 +190,7 @@ class Finisher:
 
 def serve(reply_fd: int) -> NoReturn:
     """The process: import, read what to prepare, prepare it, then finish the one job it is given."""
-    from harness.processes import exit_skipping_teardown
+    from harness._util.processes import exit_skipping_teardown
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends this process
     exit_skipping_teardown(lambda: _serve(sys.stdin.buffer, os.fdopen(reply_fd, "wb")))
@@ -207,7 +207,7 @@ def _serve(requests: IO[bytes], replies: IO[bytes]) -> int:
     if not isinstance(job, FinishJob):
         return 0
     from harness.errors import HarnessError
-    from harness.runner import score_and_finish
+    from harness.pipeline.finish import score_and_finish
 
     try:
         replies.write(ACCEPTED)
@@ -226,32 +226,14 @@ def _serve(requests: IO[bytes], replies: IO[bytes]) -> int:
 
 
 def _warm_up(requests: IO[bytes]) -> Prepare | None:
-    import importlib
+    from harness.pipeline.finish import import_stages, warm_up
 
-    for name in _WARMED:  # the imports are the point: they are paid for here, not after the model calls
-        importlib.import_module(name)
+    import_stages()  # at once: paid for while the parent loads its inputs and makes the model calls
     prepare = _read(requests)
     if not isinstance(prepare, Prepare):
         return None
     _configure_logging(prepare)
-    if prepare.report:
-        from harness.reporting.html import compile_templates
-
-        compile_templates()
-    if prepare.mlflow_experiment is not None:
-        import harness.tracking.registry  # noqa: F401
-        import mlflow.tracking  # noqa: F401
-        from harness.tracking import sqlite_path, tracking_uri
-        from harness.tracking.prepare import open_store
-
-        if sqlite_path(tracking_uri()) is not None:
-            # A local file: opening it cannot hang on a network, and a new one is migrated here, not later.
-            # A server is left to open_runs, so a dead one costs its timeout once, not twice.
-            try:
-                open_store(prepare.mlflow_experiment)
-            except Exception:  # open_runs meets the same problem later and warns then
-                pass
-    importlib.import_module("sklearn.metrics")  # last: only threshold analysis (scored verdicts) needs it
+    warm_up(prepare.mlflow_experiment, report=prepare.report)
     return prepare
 
 
@@ -272,8 +254,8 @@ def _read(requests: IO[bytes]) -> object:
 
 
 def _configure_logging(prepare: Prepare) -> None:
-    from harness.cli import log_warnings_to_stderr
-    from harness.timings import measure_from, print_timings
+    from harness._util.logs import log_warnings_to_stderr
+    from harness._util.timings import measure_from, print_timings
 
     log_warnings_to_stderr()
     if prepare.timings:

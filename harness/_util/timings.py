@@ -1,4 +1,4 @@
-"""Wall-clock seconds of a run's stages, logged to `harness.timings`; `policy-harness run --timings`
+"""Wall-clock seconds of a run's stages, logged to `harness._util.timings`; `policy-harness run --timings`
 prints them, and the whole-run benchmark reads them from there."""
 
 from __future__ import annotations

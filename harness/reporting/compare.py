@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import html
 
-from harness.comparison import change_text, coverage_warnings
-from harness.record import ComparisonResult
+from harness.record import ComparisonResult, PairedChange
 from harness.record.metrics import Flip
 
 
@@ -37,3 +36,23 @@ def _cells(flip: Flip) -> tuple[str, ...]:
     """The flip's row cells; a field the run lacked (no text column) is an empty cell."""
     return tuple("" if v is None else str(v)
                  for v in (flip.item_id, flip.text, flip.gold, flip.decision_before, flip.decision_after))
+
+
+def coverage_warnings(result: ComparisonResult) -> list[str]:
+    notes = []
+    for reviewer, r in result.reviewers.items():
+        c = r.coverage
+        if c.only_in_a or c.only_in_b:
+            notes.append(f"{reviewer}: compared on the {c.common} items both runs judged "
+                         f"({c.only_in_a} only in A, {c.only_in_b} only in B)")
+        if c.text_changed or c.gold_changed:
+            notes.append(f"{reviewer}: {c.text_changed} items changed text and {c.gold_changed} changed gold "
+                         "label between the runs")
+    return notes
+
+
+def change_text(change: PairedChange) -> str:
+    if change.change is None:
+        return "no paired decided items"
+    return (f"{change.before:.1%} → {change.after:.1%} ({change.change:+.1%}, 95% CI "
+            f"[{change.ci_low:+.1%}, {change.ci_high:+.1%}], McNemar p = {change.p_value:.3g}, n = {change.n})")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness._util.logs import log_warnings_to_stderr
 
 if TYPE_CHECKING:
     from harness.config import Experiment
@@ -114,19 +115,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def log_warnings_to_stderr() -> None:
-    """The library warns through `logging` (a notebook chooses its own handlers); the CLI prints
-    them as 'warning: ...' lines."""
-    logger = logging.getLogger("harness")
-    if not any(getattr(h, "_policy_harness", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("warning: %(message)s"))
-        handler._policy_harness = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-        logger.setLevel(logging.WARNING)
-        logger.propagate = False
-
-
 # Why an output could not be written, and what to do about it.
 _WRITE_ERRORS = {
     errno.ENOSPC: ("no space left on device", "free space"),
@@ -168,13 +156,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def entry() -> NoReturn:
     """The `policy-harness` command and `python -m harness`: main(), then an exit without the
     interpreter's teardown (see exit_skipping_teardown); `main` itself stays safe to call in-process."""
-    from harness.processes import exit_skipping_teardown
+    from harness._util.processes import exit_skipping_teardown
 
     exit_skipping_teardown(main)
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from harness.validate import validate_path
+    from harness.pipeline.validate import validate_path
 
     for raw in args.paths:
         args.source_file = raw
@@ -185,13 +173,15 @@ def _validate(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise HarnessError(f"--limit must be a whole number of at least 1. Got {args.limit} instead.")
-    from harness.finisher import Finisher
+    from harness.pipeline.warm import Finisher
 
     # Started first, so that its imports overlap everything below.
     with Finisher.start() if Finisher.worthwhile() else Finisher(None, None) as finisher:
+        from harness._util.event_loop import run_sync
         from harness.config import load_experiment
-        from harness.runner import run
-        from harness.timings import log_start_up, print_timings, stage
+        from harness.pipeline.finish import InProcess
+        from harness.pipeline.run import judge_and_finish
+        from harness._util.timings import log_start_up, print_timings, stage
 
         if args.timings:
             print_timings()
@@ -200,7 +190,9 @@ def _run(args: argparse.Namespace) -> int:
             experiment = load_experiment(args.experiment)
             args.source_file = args.experiment
             _print_lint_summaries(experiment)
-        record = run(experiment, out_dir=args.out, limit=args.limit, track=not args.no_track, finisher=finisher)
+        finishing = finisher if finisher.alive else InProcess()
+        record = run_sync(judge_and_finish(experiment, finishing, out_dir=args.out, limit=args.limit,
+                                           track=not args.no_track))
     print(summary(record))
     return 3 if record.incomplete else 0
 
@@ -208,7 +200,7 @@ def _run(args: argparse.Namespace) -> int:
 def _estimate(args: argparse.Namespace) -> int:
     from harness.config import LLMReviewerConfig, load_experiment
     from harness.reviewers.llm import LLMReviewer
-    from harness.runner import load_inputs
+    from harness.pipeline.run import load_inputs
 
     experiment = load_experiment(args.experiment)
     args.source_file = args.experiment
@@ -243,13 +235,13 @@ def _estimate(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from harness.runner import finish
-    from harness.scoring import score_file
+    from harness.pipeline.finish import finish
+    from harness.pipeline.score import score_file
 
     record = score_file(args.file, gold=args.gold, preds=args.pred, benign=args.benign, slices=args.slices,
                         id_column=args.id_column, text_column=args.text_column, weight=args.weight_column,
                         strata=args.strata_column)
-    from harness.safe_names import child_path
+    from harness._util.safe_names import child_path
 
     out = Path(args.out) if args.out else child_path("reports", f"score-{record.name}", suffix=f"-{dt.datetime.now():%Y%m%d-%H%M%S}")
     finish(record, out, track=not args.no_track, report=True)
@@ -260,7 +252,8 @@ def _score(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from harness.comparison import change_text, compare, coverage_warnings, write_comparison
+    from harness.pipeline.compare import compare, write_comparison
+    from harness.reporting.compare import change_text, coverage_warnings
     from harness.tracking.comparison import log_comparison
 
     result = compare(args.a, args.b)
@@ -317,7 +310,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _rescore(args: argparse.Namespace) -> int:
-    from harness.rescore import rescore
+    from harness.pipeline.rescore import rescore
 
     record = rescore(Path(args.run_dir), experiment_path=args.experiment,
                      out_dir=Path(args.out) if args.out else None, track=not args.no_track)
@@ -326,7 +319,7 @@ def _rescore(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from harness.generate import generate, load_suite, write_items
+    from harness.evalset.generate import generate, load_suite, write_items
 
     table = generate(load_suite(args.templates))
     out = write_items(table, args.out)
@@ -337,7 +330,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from harness.planning import paired_text, plan_paired, plan_rate, rate_text
+    from harness.metrics.planning import paired_text, plan_paired, plan_rate, rate_text
 
     if args.paired:
         if args.p_discordant is None or args.change is None:

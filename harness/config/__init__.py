@@ -251,7 +251,7 @@ class LLMReviewerConfig(StrictModel):
     @field_validator("params")
     @classmethod
     def _plain_settings(cls, params: dict[str, JsonValue]) -> dict[str, JsonValue]:
-        from harness.provider_params import check_params
+        from harness.config.provider_params import check_params
 
         check_params(params)
         return params
@@ -411,7 +411,7 @@ def resolve_path(path: str | Path, base_dir: Path) -> Path:
 
 def resolve_local_model(model: str, base_dir: Path) -> str:
     """`local/<file>.gguf` with the file resolved from `base_dir`; a named local model stays as it is."""
-    from harness.local_model import LOCAL_PREFIX
+    from harness.config.local import LOCAL_PREFIX
 
     name = model.removeprefix(LOCAL_PREFIX)
     if name == model or not name.endswith(".gguf"):

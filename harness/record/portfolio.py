@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.record import Rate
 from harness.record.metrics import GateResult as Gate  # one gate model: the run's own
+from harness.record.metrics import ReviewerMetrics
+from harness.record.proficiency import Proficiency
 
 PORTFOLIO_JSON, PORTFOLIO_HTML = "portfolio.json", "portfolio.html"
 SCHEMA_VERSION = 1
@@ -132,3 +136,46 @@ class Portfolio(Model):
     languages: LanguageMatrix
     training: Training
     notes: list[str] = Field(default_factory=list)
+
+
+# --- what the portfolio is built from: runs and gradings, from directories or MLflow ---------------
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    policy_id: str
+    version: int
+    reviewer: str
+    run: RunRef
+    created: dt.datetime
+    incomplete: bool
+    metrics: ReviewerMetrics
+    approved: bool  # the policy text carries `approved_by` (written by `promote`), or its registry version is approved
+
+
+@dataclasses.dataclass(frozen=True)
+class Grading:
+    policy_id: str
+    version: int
+    created: dt.datetime
+    graded: int
+    certified: list[str]
+    source: str
+
+
+@dataclasses.dataclass
+class Sources:
+    observations: list[Observation] = dataclasses.field(default_factory=list)
+    gradings: list[Grading] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+
+def parse_time(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def grading_of(data: Proficiency, source: str) -> Grading:
+    """A proficiency grading (proficiency.json) as one point of the portfolio's training coverage."""
+    return Grading(policy_id=data.quiz.policy_id, version=data.quiz.policy_version, created=parse_time(data.created_at),
+                   graded=len(data.reviewers), source=source,
+                   certified=sorted(g.reviewer for g in data.reviewers if g.certification.status == "certified"))

@@ -1,0 +1,1 @@
+"""Infrastructure with no domain knowledge: event loop, processes, timings, hashing, safe names, logs."""

@@ -1,0 +1,1 @@
+"""The commands that produce run records: run, finish, score, rescore, compare, validate."""
