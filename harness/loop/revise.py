@@ -17,10 +17,9 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from pydantic import BaseModel
 
 from harness.config import AuthorConfig, Experiment
 from harness.errors import HarnessError
@@ -30,7 +29,7 @@ from harness.loop.author import AuthorSession, revision_messages
 from harness.loop.candidate import check_candidate, policy_document
 from harness.loop.describe import describe_kinds
 from harness.metrics.diagnosis import diagnose_kind, item_texts
-from harness.record.diagnosis import DIAGNOSIS, AuthorUsage, Diagnosis, ErrorKindDiagnosis, ReviewerDiagnosis
+from harness.record.diagnosis import DIAGNOSIS, Diagnosis, ErrorKindDiagnosis, ReviewerDiagnosis
 from harness.loop.split import Split, split_items
 from harness.policy import Policy
 from harness.record.revision import (REVISE_JSON, CandidateResult, CurrentRates, Flip, GateChange, RateCheck,

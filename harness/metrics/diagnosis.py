@@ -9,6 +9,7 @@ nearest the cluster's TF-IDF centroid)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from harness.labels import BENIGN, UNKNOWN
-from harness.record.diagnosis import (Cluster, Diagnosis, ErrorKind, ErrorKindDiagnosis, OverRepresented,
+from harness.record.diagnosis import (Cluster, Diagnosis, ErrorKind, ErrorKindDiagnosis, Grouping, OverRepresented,
                                       ReviewerDiagnosis)
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, split_list
 

@@ -7,9 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.labels import BENIGN, UNKNOWN
 from harness.evalset import GOLD, ID, TEXT
-from harness.evalset.attacks import SEP, injected_items
+from harness.evalset.attacks import ATTACKS, SEP, injected_items
 from harness.metrics.paired import paired_comparison
 from harness.metrics.rates import wilson
 from harness.policy import Policy

@@ -10,8 +10,8 @@ from harness.record.metrics import Flip
 
 def render_comparison_html(result: ComparisonResult) -> str:
     e = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='Content-Security-Policy' "
-             f"content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>Comparison</title>"
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='Content-Security-Policy' "
+             "content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>Comparison</title>"
              "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto}"
              "td,th{border:1px solid #ccc;padding:4px 8px}table{border-collapse:collapse}</style></head><body>",
              f"<h1>{e(result.a.label)} → {e(result.b.label)}</h1>"]
