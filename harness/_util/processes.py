@@ -29,7 +29,7 @@ def harness_child(code: str, *args: str) -> list[str]:
     """The command line of a child Python process that runs `code` (with `args` as sys.argv[1:]) and
     imports this same harness package. Where the parent found the package goes last on the child's
     path: a notebook may have put it on sys.path by hand, and an installed package is found first as usual."""
-    package_root = str(Path(__file__).resolve().parents[1])
+    package_root = str(Path(__file__).resolve().parents[2])  # harness/_util/processes.py -> the folder holding harness/
     # -P: not the working directory first on the path, as `python -c` would put it (a folder holding its own
     # harness/ or mlflow.py must not be imported by the child when the command itself does not).
     return [sys.executable, "-P", "-c", f"import sys; sys.path.append(sys.argv.pop(1)); {code}", package_root,
