@@ -7,12 +7,12 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
   -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test test-fast lint services bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet -e '.[local,test]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet -e '.[local,test,lint]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -20,8 +20,25 @@ setup: $(VENV)/.installed
 demo: setup
 	$(PY) -m harness run experiments/quickstart.yaml --out reports/quickstart
 
-test: setup
+# Everything CI runs: the house's checks (layers, types, style), then every test, slow ones included.
+test: setup services lint
 	$(PY) -m pytest -q
+
+# The inner loop: the same checks and the tests not marked slow (no local model, no PostgreSQL, no wheel build).
+test-fast: setup lint
+	$(PY) -m pytest -q -m "not slow"
+
+lint: setup
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
+	$(VENV)/bin/ruff check harness tests benchmarks
+
+# What the tests use from Debian: headless Chromium (the page tests) and PostgreSQL (the team-deployment test,
+# which starts its own server on loopback). Installed only as root; without them those tests skip with a hint.
+services:
+	@{ [ -x /usr/bin/chromium ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || [ "$$(id -u)" != 0 ] || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium postgresql >/dev/null; } || echo "chromium or postgresql could not be installed: their tests will skip"
 
 # Figures of issue 9 (fan-out, overhead, cache, scale, start-up) -> benchmarks/results.json; < 10 min on 2 cores.
 bench: setup

@@ -108,7 +108,7 @@ def run_bare(base: str, n: int, concurrency: int) -> dict[str, Any]:
     from harness.reviewers.llm_verdict import verdict_schema
 
     items, policy = _inputs(n)
-    builder = PromptBuilder(load_template(REPO / "harness" / "prompt_templates" / "reviewer_v1.md"), policy)
+    builder = PromptBuilder(load_template(REPO / "harness" / "reviewers" / "prompt_templates" / "reviewer_v1.md"), policy)
     prompts = [builder.messages(text) for text in items["text"]]
     response_format = {"type": "json_schema",
                        "json_schema": {"name": "verdict", "schema": verdict_schema(policy), "strict": True}}

@@ -28,7 +28,7 @@ from harness._util.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 V2 = REPO / "prompts" / "policies" / "hate_speech" / "v2.md"
-TEMPLATE = REPO / "harness" / "prompt_templates" / "reviewer_v1.md"
+TEMPLATE = REPO / "harness" / "reviewers" / "prompt_templates" / "reviewer_v1.md"
 FAULTS = {"--rate-429": "0.02", "--rate-500": "0.02", "--rate-timeout": "0.005", "--hang-s": "3",
           "--rate-disconnect": "0.01", "--rate-garbage": "0.01", "--retry-after-s": "0.1"}
 

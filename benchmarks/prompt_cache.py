@@ -17,7 +17,7 @@ from typing import Any
 from benchmarks.common import QUICKSTART_ITEMS, REPO, report
 
 OPENAI_MIN_CACHED_PREFIX = 1024
-TEMPLATE = REPO / "harness" / "prompt_templates" / "reviewer_v1.md"
+TEMPLATE = REPO / "harness" / "reviewers" / "prompt_templates" / "reviewer_v1.md"
 
 
 def common_prefix(texts: list[str]) -> str:
