@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from record_support import NOT_A_RECORD
+from support.records import NOT_A_RECORD
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The shared fixtures (a fake OpenAI-compatible server, a judgement cache per test, headless Chromium).
+pytest_plugins = ["support.llm", "support.browser"]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 POLICIES = REPO_ROOT / "prompts" / "policies" / "hate_speech"
 

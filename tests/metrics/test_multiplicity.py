@@ -13,7 +13,7 @@ import pytest
 from harness.config import StrataSpec
 from harness.metrics import compute_metrics
 from harness.metrics.agreement import agreement
-from metrics_support import close
+from support.metrics import close
 
 POLICY = "external@v1"
 

@@ -14,7 +14,7 @@ from ppi_py import ppi_mean_ci
 
 from benchmarks.coverage import PPI_DESIGNS, PPI_LIMITS, ppi_study
 from harness.metrics.ppi import prediction_powered
-from metrics_support import close
+from support.metrics import close
 from harness.pipeline.score import score_file
 
 

@@ -12,7 +12,6 @@ from scipy.stats import t as student_t
 from statsmodels.stats.proportion import proportion_confint
 
 from harness.config import StrataSpec
-from harness.metrics.rates import wilson
 from harness.metrics.weighted import (KORN_GRAUBARD_METHOD, POSTERIOR_METHOD, population_weights, ratio_interval,
                                      weighted_metrics, weighted_rate)
 

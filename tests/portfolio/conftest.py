@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from portfolio_runs import Built, build_runs
+from support.portfolio_runs import Built, build_runs
 
 
 @pytest.fixture(scope="session")

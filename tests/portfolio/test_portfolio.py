@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from portfolio_runs import HOSTILE, Built
+from support.portfolio_runs import HOSTILE, Built
 
 from harness._cli.main import main
 from harness.errors import HarnessError

@@ -10,8 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser_support import Dom, chromium, run_chromium  # noqa: F401  (chromium is a fixture)
-from portfolio_runs import HOSTILE, Built
+from support.browser import Dom, run_chromium
+from support.portfolio_runs import HOSTILE, Built
 
 from harness.portfolio import collect, write_portfolio
 

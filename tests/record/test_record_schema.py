@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from record_support import NOT_A_RECORD
+from support.records import NOT_A_RECORD
 from harness._cli.main import main
 from harness.errors import HarnessError
 from harness.record import METRICS, RECORD, SCHEMA_VERSION, Metrics, RunRecord, read_record, write_record

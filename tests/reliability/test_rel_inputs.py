@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from harness.testing.openai_server import FakeOpenAIServer
-from llm_support import free_port
-from rel_support import (GOOD_ROWS, HEADER, V2, cli, cli_batch, experiment_data, items_csv, llm_reviewer,
+from support.llm import free_port
+from support.reliability import (GOOD_ROWS, HEADER, V2, cli, cli_batch, experiment_data, items_csv, llm_reviewer,
                          one_error_line, workspace)
 
 BOM = b"\xef\xbb\xbf"

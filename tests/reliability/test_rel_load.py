@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rel_support import REPO_ROOT
+from support.reliability import REPO_ROOT
 
 ITEMS = 2_000
 

@@ -25,8 +25,8 @@ from harness.policy import load_policy, parse_policy
 from harness.reviewers.llm_verdict import parse_verdict
 from harness.testing.openai_server import FakeOpenAIServer
 from harness.verdicts import DECISIONS, verdict_table
-from llm_support import experiment, write_items
-from rel_support import V2
+from support.llm import experiment, write_items
+from support.reliability import V2
 
 SETTINGS = settings(max_examples=150, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -10,8 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser_support import Dom, chromium, run_chromium  # noqa: F401  (chromium is a fixture)
-from record_factory import IMG, LINK, SCRIPT, build_record
+from support.browser import Dom, run_chromium
+from support.record_factory import IMG, LINK, SCRIPT, build_record
 
 from harness.reporting import write_reports
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from record_factory import build_record
+from support.record_factory import build_record
 
 from harness.metrics.diagnosis import diagnose, run_view
 from harness.record.diagnosis import DIAGNOSIS

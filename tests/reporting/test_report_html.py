@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from record_factory import EDGE_CASES, HUGE, IMG, LINK, SCRIPT, build_record
+from support.record_factory import EDGE_CASES, HUGE, IMG, LINK, SCRIPT, build_record
 
 from harness.reporting import render_html, write_reports
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from record_factory import EDGE_CASES, build_record
+from support.record_factory import EDGE_CASES, build_record
 
 from harness.reporting import render_markdown
 from harness.reporting.markdown import cell

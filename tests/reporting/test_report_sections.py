@@ -6,10 +6,9 @@ from __future__ import annotations
 import dataclasses
 import re
 from html import escape
-from typing import Any
 
 import pytest
-from record_factory import HOSTILE_ANNOTATOR, IMG, NEWER_KEYS, build_record, without
+from support.record_factory import HOSTILE_ANNOTATOR, IMG, NEWER_KEYS, build_record, without
 from test_report_html import Page
 
 from harness.reporting import render_html, render_markdown

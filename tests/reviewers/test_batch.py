@@ -16,7 +16,7 @@ import harness
 from harness.config import LLMReviewerConfig, Price
 from harness.errors import HarnessError
 from harness.testing.batch_server import FakeBatchServer
-from llm_support import LABELS, V2, cache_path, experiment, fast_backoff, write_items  # noqa: F401
+from support.llm import LABELS, V2, experiment, fast_backoff, write_items
 
 pytestmark = pytest.mark.usefixtures("cache_path")
 

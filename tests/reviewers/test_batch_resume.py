@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from harness.testing.batch_server import FakeBatchServer
-from llm_support import LABELS, REPO_ROOT, V2, write_items
+from support.llm import LABELS, REPO_ROOT, V2, write_items
 
 N = 7
 

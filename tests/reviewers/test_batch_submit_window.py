@@ -21,7 +21,7 @@ from harness.reviewers.cache import JudgementCache
 from harness.config import load_experiment
 from harness.reviewers import batch as batch_module
 from harness.testing.batch_server import FakeBatchServer
-from llm_support import LABELS, REPO_ROOT, V2, cache_path, reviewer, write_items  # noqa: F401
+from support.llm import LABELS, REPO_ROOT, V2, reviewer, write_items
 
 pytestmark = pytest.mark.usefixtures("cache_path")
 

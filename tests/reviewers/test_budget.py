@@ -18,7 +18,7 @@ from harness.config import LLMReviewerConfig, Price
 from harness.errors import HarnessError
 from harness.reviewers.budget import check_budget
 from harness.testing.openai_server import FakeOpenAIServer, approx_tokens, default_responder, message_text
-from llm_support import LABELS, REPO_ROOT, V2, cache_path, experiment, server, write_items  # noqa: F401
+from support.llm import LABELS, V2, experiment, write_items
 
 pytestmark = pytest.mark.usefixtures("cache_path")
 

@@ -18,7 +18,7 @@ import pytest
 import harness
 from harness.reviewers.cache import JudgementCache
 from harness.testing.openai_server import FakeOpenAIServer
-from llm_support import REPO_ROOT, V2, cache_path, experiment, fast_backoff, item_text, server, write_items  # noqa: F401
+from support.llm import REPO_ROOT, V2, experiment, fast_backoff, item_text, write_items
 
 DECIDED = ["item_id", "decision", "categories", "rule_ids", "confidence", "rationale", "abstain_reason"]
 

@@ -9,7 +9,7 @@ import pytest
 import harness
 from harness.reporting import render_html
 from harness.testing.openai_server import FakeOpenAIServer
-from llm_support import cache_path, experiment, fast_backoff, write_items  # noqa: F401
+from support.llm import experiment, fast_backoff, write_items
 
 pytestmark = pytest.mark.usefixtures("cache_path")
 

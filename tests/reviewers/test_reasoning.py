@@ -16,7 +16,7 @@ from harness.errors import HarnessError
 from harness.reviewers.llm_verdict import REASONING_MAX_CHARS, clip_reasoning, parse_verdict, split_reasoning
 from harness.policy import load_policy
 from harness.testing.openai_server import REASONING_FORMS, REASONING_TEXT, FakeOpenAIServer, Reply
-from llm_support import V2, cache_path, experiment, item_text, server, write_items  # noqa: F401
+from support.llm import V2, experiment, item_text, write_items
 
 pytestmark = pytest.mark.usefixtures("cache_path")
 

@@ -12,7 +12,7 @@ from harness._cli.main import main
 from harness.config import load_experiment
 from harness.errors import HarnessError
 from harness.testing.cohort import Simulation, write_eval_set
-from harness.training import build_quiz, read_key, write_quiz
+from harness.training import build_quiz, read_key
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ import yaml
 
 from harness._cli.main import main
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 POLICY = """\
 ---

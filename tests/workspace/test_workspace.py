@@ -17,7 +17,7 @@ from harness.reviewers.prompts import builtin_template, load_template, reviewer_
 from harness.pipeline.run import load_inputs
 from harness.workspace import EXPERIMENT_FILE, init_workspace
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, cwd: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from harness._util.processes import free_port
-from mlflow_support import MlflowServer, cli, experiment_file
+from support.tracking import MlflowServer, cli, experiment_file
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from harness.errors import HarnessError
 from harness.evalset import load_evalset
 from harness.evalset.generate import generate, load_suite
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 SMALL = """
 name: tiny

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from mlflow_support import MlflowServer, cli, experiment_file
+from support.tracking import MlflowServer, cli, experiment_file
 
 
 @pytest.fixture(scope="module")

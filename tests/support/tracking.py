@@ -11,7 +11,7 @@ from pathlib import Path
 
 from harness._util.processes import free_port, stop_process
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class MlflowServer:

@@ -7,7 +7,7 @@ from pathlib import Path
 import harness
 from harness.reporting import render_html, render_markdown
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ITEMS = REPO_ROOT / "eval_sets" / "quickstart" / "items.csv"
 
 

@@ -17,9 +17,9 @@ import pytest
 from harness.errors import HarnessError
 from harness.record import read_record, write_record
 from harness.pipeline.score import score_file
-from metrics_support import close
+from support.metrics import close
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DAVIDSON = Path("/work/shared/data/davidson_hate_offensive/labeled_data.csv")
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from harness.policy import load_policy
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 V1 = "prompts/policies/hate_speech/v1.md"
 V2 = "prompts/policies/hate_speech/v2.md"
 MLFLOW_EXPERIMENT = "policy-harness-tests/cli"

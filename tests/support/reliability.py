@@ -71,13 +71,13 @@ def cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float
 
 def cli_batch(jobs: list[tuple[Path, list[str], dict[str, str]]], *, work: Path,
               timeout: float = 300) -> list[subprocess.CompletedProcess[str]]:
-    """Many CLI invocations (cwd, args, env), each in its own forked process (see rel_cli_batch.py)."""
+    """Many CLI invocations (cwd, args, env), each in its own forked process (see cli_batch.py)."""
     specs = [{"cwd": str(cwd), "args": args, "env": _cli_env(cwd, env),
               "stdout": str(work / f"{i}.stdout"), "stderr": str(work / f"{i}.stderr")}
              for i, (cwd, args, env) in enumerate(jobs)]
     spec_path = work / "jobs.json"
     spec_path.write_text(json.dumps(specs), encoding="utf-8")
-    done = subprocess.run([sys.executable, str(Path(__file__).with_name("rel_cli_batch.py")), str(spec_path)],
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("cli_batch.py")), str(spec_path)],
                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True,
                           timeout=timeout)
     assert done.returncode == 0, done.stderr

@@ -77,7 +77,7 @@ def test_a_run_with_hostile_names_writes_only_inside_its_folders(tmp_path: Path,
 
     work = tmp_path / "work"
     work.mkdir()
-    policy = (Path(__file__).resolve().parents[1] / "prompts" / "policies" / "hate_speech" / "v2.md")
+    policy = (Path(__file__).resolve().parents[2] / "prompts" / "policies" / "hate_speech" / "v2.md")
     rows = [(f"i{n}", f"{word} text number {n}", label, slice_value)
             for n, (word, label, slice_value) in enumerate(
                 [("vermin", "hateful", "../../escape"), ("lovely", "non-hateful", "a//b"),
@@ -110,7 +110,7 @@ def _a_record_naming_a_file_outside_its_folder_is_refused(run_dir: Path, scratch
 
     from harness.errors import HarnessError
     from harness.record import read_record
-    from record_support import NOT_A_RECORD
+    from support.records import NOT_A_RECORD
 
     scratch.mkdir()
     (scratch / NOT_A_RECORD).touch()

@@ -19,7 +19,7 @@ from harness.providers.client import Endpoint, LLMClient
 from harness.policy import load_policy
 from harness.reviewers.llm_verdict import verdict_schema
 from harness.testing.openai_server import FakeOpenAIServer
-from llm_support import REPO_ROOT, V2, cache_path, experiment, fast_backoff, free_port, item_text, server, write_items  # noqa: F401
+from support.llm import REPO_ROOT, V2, experiment, fast_backoff, free_port, item_text, write_items
 
 ROWS = [("v", "VIOLATE this", "hateful"), ("b", "a sunny day", "non-hateful")]
 

@@ -16,7 +16,7 @@ from harness.config import EvalSetConfig, parse_experiment
 from harness.errors import HarnessError
 from harness.evalset import CONTESTED, GOLD, ID, TEXT, load_evalset
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 POLICY = REPO_ROOT / "prompts" / "policies" / "hate_speech" / "v2.md"
 LABELS = {"hate": "HS", "none": "benign"}
 

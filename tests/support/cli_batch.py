@@ -4,7 +4,7 @@ Each child is a real process running `harness._cli.main.main` exactly as `python
 working directory, environment, stdout and stderr files, exit status; an uncaught exception prints
 a traceback and exits 1, as the interpreter would). Forking skips ~1-5 s of imports per invocation.
 
-    python rel_cli_batch.py jobs.json   # [{"cwd", "args", "env", "stdout", "stderr"}] -> jobs.json.out
+    python cli_batch.py jobs.json   # [{"cwd", "args", "env", "stdout", "stderr"}] -> jobs.json.out
 """
 
 from __future__ import annotations

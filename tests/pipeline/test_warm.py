@@ -19,7 +19,7 @@ from harness.pipeline.warm import Finisher
 from harness.record import read_record
 from harness._util.event_loop import run_sync
 from harness.pipeline.run import judge_and_finish
-from mlflow_support import REPO_ROOT, experiment_file
+from support.tracking import REPO_ROOT, experiment_file
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_an_output_the_warm_process_cannot_write_is_one_error_line(tmp_path: Pat
 
 def test_a_run_the_user_interrupts_leaves_no_process_behind(tmp_path: Path) -> None:
     from harness.testing.openai_server import FakeOpenAIServer
-    from llm_support import V2, write_items
+    from support.llm import V2, write_items
 
     items = write_items(tmp_path / "items.csv", [(f"i{n}", f"text {n}", "non-hateful") for n in range(40)])
     exp = tmp_path / "slow.yaml"

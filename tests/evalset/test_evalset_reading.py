@@ -17,7 +17,7 @@ from harness.config import EvalSetConfig
 from harness.errors import HarnessError
 from harness.evalset import GOLD, ID, TEXT, load_evalset, read_table
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ROWS = [{"id": "a1", "text": "I love my neighbours", "label": "benign"},
         {"id": "a2", "text": "those people are vermin", "label": "HS"}]
 

@@ -12,7 +12,7 @@ import pytest
 from harness.config import Experiment, parse_experiment
 from harness.testing.openai_server import FakeOpenAIServer, item_section, last_user_text
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 V2 = REPO_ROOT / "prompts" / "policies" / "hate_speech" / "v2.md"
 LABELS = {"hateful": "HS", "non-hateful": "benign"}
 

@@ -16,7 +16,7 @@ import pytest
 
 from harness.tracking.prepare import StorePreparation
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMING = re.compile(r"^timing: (\S+) ([\d.]+) s \(([-\d.]+)-([\d.]+) s after the process started\)$")
 
 

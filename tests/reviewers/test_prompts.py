@@ -13,7 +13,7 @@ from harness.errors import HarnessError
 from harness.policy import Policy, load_policy
 from harness.reviewers.prompts import PromptBuilder, load_template
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "harness" / "reviewers" / "prompt_templates" / "reviewer_v1.md"
 V2 = REPO_ROOT / "prompts" / "policies" / "hate_speech" / "v2.md"
 OPEN, CLOSE = "<<<ITEM>>>", "<<<END ITEM>>>"

@@ -13,7 +13,7 @@ import harness
 from harness.policy import load_policy
 from harness.reviewers.llm import LLMReviewer
 from harness.testing.openai_server import FakeOpenAIServer
-from llm_support import V2, cache_path, experiment, server, write_items  # noqa: F401
+from support.llm import V2, experiment, write_items
 
 pytestmark = pytest.mark.usefixtures("cache_path")
 

@@ -17,7 +17,7 @@ from harness.policy import load_policy
 from harness.reviewers.classifier import ClassifierReviewer
 
 CATS = ["S", "H", "V"]
-MODERATION = Path(__file__).resolve().parents[1] / "prompts" / "policies" / "moderation" / "v1.md"
+MODERATION = Path(__file__).resolve().parents[2] / "prompts" / "policies" / "moderation" / "v1.md"
 
 # (id, flags): a missing key means unknown, as in the OpenAI moderation set
 ROWS = [

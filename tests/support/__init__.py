@@ -1,0 +1,1 @@
+"""Helpers and fixtures the tests share; the fixtures are registered in tests/conftest.py (pytest_plugins)."""
