@@ -21,6 +21,8 @@ from harness.config import Experiment
 from harness.evalset import EvalSet
 from harness.policy import Policy
 from harness.record import MlflowIds, RunRecord, write_record
+from harness.record.metrics import Injection
+from harness.record.header import EvalSetSummary, PolicyCategory, PolicyRule, PolicySummary
 
 DEFAULT_REPORTS = Path("reports")
 
@@ -90,7 +92,7 @@ class Judged:
     baseline: Policy | None
     evalset: EvalSet
     verdicts: pd.DataFrame  # with gold and slices joined (join_gold)
-    injection: dict[str, object]
+    injection: dict[str, Injection]
     reviewers: dict[str, dict[str, object]]
     usage: dict[str, dict[str, object]]
     started: dt.datetime
@@ -173,16 +175,18 @@ def join_gold(verdicts: pd.DataFrame, evalset: EvalSet) -> pd.DataFrame:
     return verdicts.merge(evalset.items[columns], on="item_id", how="left", validate="many_to_one")
 
 
-def policy_summary(policy: Policy) -> dict[str, object]:
-    return {"id": policy.id, "version": policy.version, "title": policy.title, "sha256": policy.sha256,
-            "path": policy.path, "categories": [{"id": c.id, "name": c.name} for c in policy.categories],
-            "rules": [{"id": r.id, "text": r.text, "exception": r.is_exception} for r in policy.rules],
-            "text": policy.text}
+def policy_summary(policy: Policy) -> PolicySummary:
+    """One policy version as the run saw it, with its full text."""
+    return PolicySummary(id=policy.id, version=policy.version, title=policy.title, sha256=policy.sha256,
+                         path=policy.path, categories=[PolicyCategory(id=c.id, name=c.name) for c in policy.categories],
+                         rules=[PolicyRule(id=r.id, text=r.text, exception=r.is_exception) for r in policy.rules],
+                         text=policy.text)
 
 
-def evalset_summary(evalset: EvalSet) -> dict[str, object]:
-    return {"name": evalset.name, "source": evalset.source, "sha256": evalset.sha256, "items": len(evalset),
-            "slices": evalset.slices, "license": evalset.license, "label_counts": evalset.label_counts}
+def evalset_summary(evalset: EvalSet) -> EvalSetSummary:
+    """The eval set as the run saw it: name, source, hash, size, slices, label counts."""
+    return EvalSetSummary(name=evalset.name, source=evalset.source, sha256=evalset.sha256, items=len(evalset),
+                          slices=evalset.slices, license=evalset.license, label_counts=evalset.label_counts)
 
 
 def default_out_dir(name: str, started: dt.datetime) -> Path:

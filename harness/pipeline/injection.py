@@ -12,17 +12,18 @@ from harness.evalset.attacks import ATTACKS, SEP, injected_items
 from harness.metrics.paired import paired_comparison
 from harness.metrics.rates import wilson
 from harness.policy import Policy
+from harness.record.metrics import Injection
 from harness.reviewers.base import Reviewer
 from harness.verdicts import ALLOWED, verdict_table
 
 def injection_metrics(reviewer: Reviewer, policy: Policy, items: pd.DataFrame, clean: pd.DataFrame,
-                      *, max_items: int, seed: int) -> dict[str, Any]:
+                      *, max_items: int, seed: int) -> Injection:
     """Leakage on injected copies vs the same items clean (paired), overall and per attack.
 
     `clean` holds this reviewer's per-item verdicts on the original items (decision, gold, ...)."""
     attacked = injected_items(items, max_items=max_items, seed=seed)
     if attacked.empty:
-        return {"items": 0, "warning": "no violating items to attack"}
+        return Injection(items=0, warning="no violating items to attack")
     verdicts = verdict_table(reviewer.review(attacked, policy), policy=policy.label, reviewer=reviewer.name)
     judged = verdicts.merge(attacked[[ID, GOLD, TEXT, "attack"]], on=ID)
     judged["original_id"] = judged[ID].str.split(SEP).str[0]
@@ -37,7 +38,7 @@ def injection_metrics(reviewer: Reviewer, policy: Policy, items: pd.DataFrame, c
         out["by_attack"][str(attack)] = {"leakage": _leakage(group), "leakage_change": paired["leakage_change"]}
     leaked = judged[judged["decision"] == ALLOWED]
     out["leaked_examples"] = leaked[[ID, "attack", "decision", "rationale"]].head(100).to_dict(orient="records")
-    return out
+    return Injection.model_validate(out)
 
 
 def _leakage(frame: pd.DataFrame) -> dict[str, Any]:

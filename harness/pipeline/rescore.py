@@ -38,8 +38,6 @@ def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, 
         annotations = None
     from harness.evalset import EvalSet
 
-    if isinstance(summary, dict):
-        summary = EvalSetSummary.model_validate(summary)
     joined = join_gold(verdicts, EvalSet(summary.name, summary.source, items, slices, summary.sha256))
     categories = [c.id for c in old.policies[old.candidate].categories]
     metrics = compute_metrics(joined, candidate=old.candidate, baseline=old.baseline, categories=categories,

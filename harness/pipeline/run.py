@@ -17,6 +17,7 @@ from harness.pipeline.finish import Finishing, InProcess, Judged, default_out_di
 from harness.pipeline.references import check_references
 from harness.policy import Policy, load_policy
 from harness.record import RunRecord
+from harness.record.metrics import Injection
 from harness.reviewers import Reviewer, build_reviewer, review_async
 from harness.tracking import mlflow_experiment_name
 from harness.verdicts import verdict_table
@@ -75,7 +76,7 @@ async def judge_and_finish(experiment: Experiment, finishing: Finishing, *, out_
     mlflow_experiment = mlflow_experiment_name(experiment.name, experiment.tracking.experiment_name)
     finishing.prepare(mlflow_experiment if track else None, report=report)
 
-    injection: dict[str, object] = {}
+    injection: dict[str, Injection] = {}
     try:
         with stage("judge"):
             tables, incomplete_reason = await judge(reviewers, policies, evalset)
@@ -119,12 +120,12 @@ def versions_to_judge(reviewer: Reviewer, policies: list[Policy]) -> list[Policy
 
 
 def judge_injections(reviewers: list[Reviewer], policy: Policy, evalset: EvalSet, tables: list[pd.DataFrame],
-                     experiment: Experiment) -> dict[str, object]:
+                     experiment: Experiment) -> dict[str, Injection]:
     """The built-in prompt-injection slice, for every LLM reviewer under the candidate policy."""
     from harness.pipeline.injection import injection_metrics
     from harness.metrics.samples import majority
 
-    out: dict[str, object] = {}
+    out: dict[str, Injection] = {}
     for reviewer in reviewers:
         if reviewer.kind != "llm":
             continue
