@@ -15,25 +15,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-POLICY = """---
-id: demo_hate
-version: 1
-title: Demo hate-speech policy
-categories:
-  - id: HS
-    name: Hate speech
----
-# Demo hate-speech policy
+Rule = tuple[str, str]  # (id, text)
+DEMO_RULES: tuple[Rule, ...] = (("HS1", "Dehumanising language about a protected group."),
+                                ("HS2", "Threats of violence against a protected group."),
+                                ("HS3", "Slurs about a protected group."))
+DEMO_EXCEPTIONS: tuple[Rule, ...] = (("HS-E1", "Counter-speech that quotes hate to condemn it."),
+                                     ("HS-E2", "News reporting of hate that does not endorse it."))
 
-## Rules
-- **HS1** Dehumanising language about a protected group.
-- **HS2** Threats of violence against a protected group.
-- **HS3** Slurs about a protected group.
 
-## Exceptions
-- **HS-E1** Counter-speech that quotes hate to condemn it.
-- **HS-E2** News reporting of hate that does not endorse it.
-"""
+def toy_policy(policy_id: str = "demo_hate", version: int = 1, title: str = "Demo hate-speech policy", *,
+               heading: str | None = None, rules: tuple[Rule, ...] = DEMO_RULES,
+               exceptions: tuple[Rule, ...] = DEMO_EXCEPTIONS, tail: str = "") -> str:
+    """A one-category (HS) hate-speech policy file: the simulated cohort's, and the toy policies tests build on."""
+    lines = ["---", f"id: {policy_id}", f"version: {version}", f"title: {title}", "categories:", "  - id: HS",
+             "    name: Hate speech", "---", f"# {heading or title}", "", "## Rules",
+             *(f"- **{rule_id}** {text}" for rule_id, text in rules)]
+    if exceptions:
+        lines += ["", "## Exceptions", *(f"- **{rule_id}** {text}" for rule_id, text in exceptions)]
+    return "\n".join(lines) + "\n" + tail
+
+
+POLICY = toy_policy()
 
 EXPERIMENT = """name: training_demo
 description: Simulated items for the reviewer-training worked example.

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import pytest
 
 from harness.config import parse_experiment
+from harness.testing.cohort import toy_policy
 from harness.testing.openai_server import FakeOpenAIServer, item_section, last_user_text
 
 
@@ -24,30 +25,18 @@ def cache_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("POLICY_HARNESS_CACHE", str(path))
     return path
 
-POLICY = """---
-id: toy_hate
-version: 1
-title: Toy hate speech
-categories:
-  - id: HS
-    name: Hate speech
----
-# Toy hate speech policy
-
-## Rules
-- **HS1** Dehumanising language about a protected group.
-- **HS2** Contempt or hatred toward a protected group.
-
-## Exceptions
-- **HS-E1** Criticism of ideas, not people.
-
+POLICY = toy_policy("toy_hate", 1, "Toy hate speech", heading="Toy hate speech policy",
+                    rules=(("HS1", "Dehumanising language about a protected group."),
+                           ("HS2", "Contempt or hatred toward a protected group.")),
+                    exceptions=(("HS-E1", "Criticism of ideas, not people."),),
+                    tail='''
 ## Examples
 - "They are vermin" -> HS1
 - "I despise them all" -> HS2
 - "This doctrine is wrong" -> HS-E1
 
 When unsure, allow. When two rules apply, cite the lowest-numbered rule.
-"""
+''')
 EXCEPTION = "- **HS-E9** Counter-speech that quotes hate in order to condemn it.\n"
 ADDED = POLICY.replace("version: 1", "version: 2").replace("- **HS-E1** Criticism of ideas, not people.\n",
                                                            "- **HS-E1** Criticism of ideas, not people.\n" + EXCEPTION)

@@ -21,6 +21,7 @@ from harness.policy import Policy, parse_policy
 from harness.record import Metrics, RunRecord
 from harness.record.metrics import RelabelCandidates
 from harness.pipeline.finish import policy_summary
+from harness.testing.cohort import DEMO_EXCEPTIONS, DEMO_RULES, toy_policy
 from harness.verdicts import ACTIONED, ALLOWED, Verdict, verdict_table
 
 SCRIPT = "<script>document.title='pwned'</script>"
@@ -42,23 +43,8 @@ ANNOTATORS = ("ann", "bob", HOSTILE_ANNOTATOR)
 STRATA = StrataSpec(column="language", sizes={"English": 600_000, "German": 250_000, "Hindi": 150_000})
 PREVALENCE = 0.02
 
-POLICY_V1 = """---
-id: toy_hate
-version: 1
-title: Toy hate speech
-categories:
-  - id: HS
-    name: Hate speech
----
-# Toy hate speech policy
-
-## Rules
-- **HS1** Dehumanising language about a protected group.
-- **HS2** Threats of violence against a protected group.
-
-## Exceptions
-- **HS-E1** Counter-speech that quotes hate to condemn it.
-"""
+POLICY_V1 = toy_policy("toy_hate", 1, "Toy hate speech", heading="Toy hate speech policy",
+                       rules=DEMO_RULES[:2], exceptions=DEMO_EXCEPTIONS[:1])
 
 POLICY_V2 = POLICY_V1.replace("version: 1", "version: 2").replace(
     "- **HS2** Threats of violence against a protected group.",
