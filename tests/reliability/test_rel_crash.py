@@ -32,19 +32,6 @@ WEIGHTED = [(*row, "1") for row in ROWS]  # the rows of rel_support's workspace 
 NO_SPACE = "free space and re-run: cached judgements are kept."
 
 
-@pytest.fixture
-def cache_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "cache" / "judgements.sqlite"
-    monkeypatch.setenv("POLICY_HARNESS_CACHE", str(path))
-    return path
-
-
-@pytest.fixture
-def server() -> FakeOpenAIServer:
-    with FakeOpenAIServer() as srv:
-        yield srv
-
-
 def snapshot(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
 

@@ -68,7 +68,7 @@ def make_server(**kwargs: Any) -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture
 def cache_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A judgement cache of the test's own (import with `pytest.mark.usefixtures` or autouse)."""
+    """A judgement cache of the test's own (name it as a parameter, or `pytest.mark.usefixtures`)."""
     path = tmp_path / "cache" / "judgements.sqlite"
     monkeypatch.setenv("POLICY_HARNESS_CACHE", str(path))
     return path
