@@ -125,7 +125,7 @@ async def revise_async(experiment: Experiment, *, out_dir: str | Path | None = N
         raise HarnessError("has no 'author' section; add one (model, candidates, holdout, target) to run revise.",
                            path=experiment.source)
     started = dt.datetime.now(dt.timezone.utc)
-    out = Path(out_dir) if out_dir is not None else default_out_dir(f"{experiment.name}-revise", started)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(experiment.name, started, command="revise")
     parts = await asyncio.to_thread(revise_parts, experiment, author)
     current, evalset, reviewers, split = parts.current, parts.evalset, parts.reviewers, parts.split
     try:

@@ -12,7 +12,7 @@ import datetime as dt
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import pandas as pd
 
@@ -189,7 +189,20 @@ def evalset_summary(evalset: EvalSet) -> EvalSetSummary:
                           slices=evalset.slices, license=evalset.license, label_counts=evalset.label_counts)
 
 
-def default_out_dir(name: str, started: dt.datetime) -> Path:
-    from harness._util.safe_names import child_path  # the experiment name comes from a file
+# Where each command writes when it is not given --out, below DEFAULT_REPORTS (a timestamp follows).
+_DEFAULT_DIRS = {"run": "{name}", "revise": "{name}-revise", "score": "score-{name}", "compare": "compare"}
+OutputOf = Literal["run", "revise", "score", "compare"]
 
-    return child_path(DEFAULT_REPORTS, name, suffix=f"-{started.strftime('%Y%m%d-%H%M%S')}")
+
+def default_out_dir(name: str = "", started: dt.datetime | None = None, *, command: OutputOf = "run",
+                    out: str | Path | None = None) -> Path:
+    """The directory a command writes to: `out` when given (its --out), else reports/<name>-<time>
+    for run, reports/<name>-revise-<time> for revise, reports/score-<name>-<time> for score and
+    reports/compare-<time> for compare; `started` defaults to now (local time)."""
+    if out:
+        return Path(out)
+    from harness._util.safe_names import child_path  # the name comes from a file
+
+    started = started or dt.datetime.now()
+    stem = _DEFAULT_DIRS[command].format(name=name)
+    return child_path(DEFAULT_REPORTS, stem, suffix=f"-{started.strftime('%Y%m%d-%H%M%S')}")
