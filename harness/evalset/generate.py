@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -140,8 +140,8 @@ class TemplateSuite(StrictModel):
         return self
 
 
-def _hint(name: str, choices: object) -> str:
-    hint = did_you_mean(name, list(choices))  # type: ignore[call-overload]
+def _hint(name: str, choices: Iterable[str]) -> str:
+    hint = did_you_mean(name, choices)
     return f" (d{hint.strip()[1:]})" if hint else ""
 
 
@@ -193,7 +193,7 @@ def _render(suite: TemplateSuite, source: Functionality, into: Functionality,
             source_id = _item_id(source.id, template.id, target["id"])
             if obfuscate is None:
                 item_id = source_id
-                pair = _item_id(*template.pair.split("/", 1), target["id"]) if template.pair and "/" in template.pair else ""
+                pair = _pair_id(template.pair, target["id"])
             else:
                 item_id, pair = _item_id(into.id, f"{source.id}.{template.id}", target["id"]), source_id
             rows.append({"id": item_id, "text": text, "label": into.label, "functionality": into.id,
@@ -224,6 +224,12 @@ def _value(target: dict[str, str], name: str) -> str:
 
 def _item_id(functionality: str, template_id: str, target: str) -> str:
     return f"{functionality}-{template_id}-{re.sub(r'[^A-Za-z0-9_.]+', '_', target)}"
+
+
+def _pair_id(pair: str | None, target: str) -> str:
+    """The id of the item a template contrasts with (`pair: functionality/template_id`); '' without one."""
+    functionality, slash, template_id = (pair or "").partition("/")
+    return _item_id(functionality, template_id, target) if slash else ""
 
 
 def write_items(table: pd.DataFrame, out: str | Path) -> Path:

@@ -299,7 +299,7 @@ class LLMClient:
         retry_after = _retry_after(err)
         if retry_after is not None:
             return min(retry_after, MAX_RETRY_AFTER_S) + random.uniform(0, 0.1)
-        return min(30.0, self.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+        return min(30.0, self.backoff_s * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.5)
 
     def _fatal_message(self, status: int, err: Exception) -> str:
         where = self.endpoint.api_base or f"the provider of '{self.endpoint.model}'"

@@ -34,8 +34,8 @@ def gguf_path(model: str) -> Path:
         module = __import__(package)
     except ImportError:
         raise HarnessError(f"local model '{model}' needs the package '{package.replace('_', '-')}'; {INSTALL_HINT}.") from None
-    path = Path(module.__file__).parent / filename
-    if not path.exists():
+    path = Path(module.__file__).parent / filename if module.__file__ is not None else None
+    if path is None or not path.exists():
         raise HarnessError(f"the package '{package}' has no model file {filename}; reinstall it.")
     return path
 

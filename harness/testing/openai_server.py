@@ -248,7 +248,7 @@ class FakeOpenAIServer:
             raise ValueError(f"unknown reasoning form {reasoning!r}; expected one of {REASONING_FORMS}")
         self.reasoning = reasoning  # every answer comes with REASONING_TEXT in this form
         self._responder = responder or default_responder
-        self._script = deque(script or [])
+        self._script: deque[str] = deque(script or [])
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._log: deque[LoggedRequest] = deque(maxlen=LOG_CAP)
@@ -396,9 +396,9 @@ class FakeOpenAIServer:
         return await self._apply_fault(fault, payload)
 
     def _pick_fault(self, payload: dict[str, Any]) -> str:
-        for name in FAULT_TOKEN.findall(last_user_text(payload)):
-            if name in FAULTS:
-                return name
+        for token in FAULT_TOKEN.finditer(last_user_text(payload)):
+            if token.group(1) in FAULTS:
+                return token.group(1)
         if self._script:
             return self._script.popleft()
         draw = self._rng.random()
