@@ -405,7 +405,7 @@ def _describe(err: Exception) -> str:
     root = _causes(err)[-1]
     # aiohttp's dropped and refused connections arrive as "Request timed out."; say what happened.
     text = "Connection error." if _openai_connection_kind(err) == "connection" else first_line(err)
-    return text if root is err else f"{text} ({first_line(root)})"  # type: ignore[arg-type]
+    return text if root is err else f"{text} ({first_line(root)})"
 
 
 def _http_client(openai: Any, concurrency: int) -> Any:
@@ -454,7 +454,7 @@ def _retry_after(err: Exception) -> float | None:
         return None
 
 
-def first_line(err: Exception) -> str:
+def first_line(err: BaseException) -> str:
     """An error's message on one line, or its type's name when it has none."""
     text = re.sub(r"\s+", " ", str(err)).strip()
     return text or type(err).__name__
