@@ -58,7 +58,7 @@ class EvalSet:
                 path=self.source,
             )
 
-    def sample(self, n: int, seed: int) -> "EvalSet":
+    def sample(self, n: int, seed: int) -> EvalSet:
         """A seeded random sample of n items, stratified by gold label."""
         if n >= len(self.items):
             return self

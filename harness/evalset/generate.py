@@ -10,8 +10,8 @@ links an item to the item it contrasts with (the minimal pair) for the same targ
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import pandas as pd
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -92,7 +92,7 @@ class Functionality(StrictModel):
         return [value] if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _templates_or_derived(self) -> "Functionality":
+    def _templates_or_derived(self) -> Functionality:
         if self.obfuscate is not None and self.obfuscate not in OBFUSCATIONS:
             raise ValueError(f"unknown obfuscation '{self.obfuscate}'{_hint(self.obfuscate, OBFUSCATIONS)}; "
                              f"use one of {', '.join(OBFUSCATIONS)}")
@@ -116,7 +116,7 @@ class TemplateSuite(StrictModel):
     functionalities: list[Functionality] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _references(self) -> "TemplateSuite":
+    def _references(self) -> TemplateSuite:
         names = [f.id for f in self.functionalities]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-import logging
 from typing import NoReturn, TypeVar, cast
 
 import pandas as pd

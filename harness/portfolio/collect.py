@@ -10,12 +10,25 @@ from pathlib import Path
 from harness.metrics.gates import FAIL, INCONCLUSIVE, NO_DATA, PASS
 from harness.metrics.languages import language_column
 from harness.metrics.planning import items_for_margin
-from harness.record.portfolio import (Certified, GateCounts, LanguageCell, LanguageMatrix, PolicyTraining,
-                                      PolicyTrend, Portfolio, TimeToDeploy, Training, TrendPoint, Verdict,
-                                      VersionRow)
 from harness.portfolio.sources import from_directories, from_mlflow
-from harness.record.portfolio import Grading, Observation, Sources
 from harness.record import GateResult, Rate, ReviewerMetrics
+from harness.record.portfolio import (
+    Certified,
+    GateCounts,
+    Grading,
+    LanguageCell,
+    LanguageMatrix,
+    Observation,
+    PolicyTraining,
+    PolicyTrend,
+    Portfolio,
+    Sources,
+    TimeToDeploy,
+    Training,
+    TrendPoint,
+    Verdict,
+    VersionRow,
+)
 
 NOT_YET = "not yet"
 
@@ -37,7 +50,7 @@ def build(sources: Sources, source: str) -> Portfolio:
     latest = {key: max(group, key=_order) for key, group in by_key.items()}
     languages = _matrix([latest[k] for k in sorted(latest)])
     training = _training(sources.gradings, sources.observations)
-    portfolio = Portfolio(generated_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), source=source,
+    portfolio = Portfolio(generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), source=source,
                           summary=[], rows=rows, trends=_trends(sources.observations), languages=languages,
                           training=training, notes=list(sources.notes))
     portfolio.summary = summary(portfolio)

@@ -27,9 +27,9 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from harness.config import Price  # noqa: E402
-from harness.errors import ProviderError  # noqa: E402
-from harness.config.provider_params import EXTRA_BODY, EXTRA_HEADERS, EXTRA_QUERY  # noqa: E402
+from harness.config import Price
+from harness.config.provider_params import EXTRA_BODY, EXTRA_HEADERS, EXTRA_QUERY
+from harness.errors import ProviderError
 
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 MAX_RETRY_AFTER_S = 120.0

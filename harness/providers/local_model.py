@@ -11,9 +11,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from harness._util.processes import free_port, stop_process
 from harness.config.local import INSTALL_HINT, LOCAL_MODELS, LOCAL_PREFIX, is_local
 from harness.errors import HarnessError
-from harness._util.processes import free_port, stop_process
 
 __all__ = ["LocalModelServer", "gguf_path", "is_local"]
 
@@ -56,7 +56,7 @@ class LocalModelServer:
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self) -> "LocalModelServer":
+    def start(self) -> LocalModelServer:
         try:
             import llama_cpp  # noqa: F401
         except ImportError:
@@ -92,7 +92,7 @@ class LocalModelServer:
             stop_process(self._process)
         self._process = None
 
-    def __enter__(self) -> "LocalModelServer":
+    def __enter__(self) -> LocalModelServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness._util.safe_names import child_path
 from harness.record import ITEMS, METRICS, RECORD, REPORT, VERDICTS, Injection, MlflowIds, RunRecord
 from harness.record.metrics import RATE_NAMES, Rate, Rates, ReviewerMetrics, Weighted
-from harness._util.safe_names import child_path
 from harness.tracking.tags import KIND_TAG, Kind, metric_key
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"

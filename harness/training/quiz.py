@@ -94,7 +94,7 @@ def build_quiz(experiment: Experiment, items: int, *, seed: int | None = None,
         shown_columns=show, rule_source=rule_source, from_run=str(from_run) if from_run else None,
         hard_items=int(hard[picked].sum()), labels=dict(experiment.eval_set.labels or {}),
         categories=policy.category_ids, cover=cover,
-        created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     return Quiz(info=info, questions=questions, key=key)
 
 
