@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from harness._util.logs import StderrHandler
 
 log = logging.getLogger(__name__)
 LINE_PREFIX = "timing: "
@@ -58,11 +59,8 @@ def process_started_at() -> float:
 
 def print_timings() -> None:
     """Send the stage lines to stderr as 'timing: <stage> <seconds> s (...)'."""
-    if any(getattr(h, "_policy_harness", False) for h in log.handlers):
+    if any(isinstance(h, StderrHandler) for h in log.handlers):
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LINE_PREFIX + "%(message)s"))
-    handler._policy_harness = True  # type: ignore[attr-defined]
-    log.addHandler(handler)
+    log.addHandler(StderrHandler(LINE_PREFIX + "%(message)s"))
     log.setLevel(logging.INFO)
     log.propagate = False

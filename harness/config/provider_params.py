@@ -38,8 +38,8 @@ def check_params(params: dict[str, JsonValue]) -> None:
         if key in OWNED:
             raise ValueError(f"'{key}' is set by the harness for every call and cannot be given in params; "
                              "remove it")
-    for path, key, value in _walk(params, "params"):
-        if key is not None and _SECRET_KEY.search(_normal(key)):
+    for path, name, value in _walk(params, "params"):
+        if name is not None and _SECRET_KEY.search(_normal(name)):
             raise ValueError(f"'{path}' looks like a credential, and params are written to the run record and "
                              "MLflow; put the key in an environment variable and name it with 'api_key_env'")
         if isinstance(value, str) and looks_like_secret(value):

@@ -14,7 +14,7 @@ from harness.evalset.canonical import canonicalise, table_sha256, used_columns
 from harness.evalset.columns import CONTESTED, CORE_COLUMNS, GOLD, GOLD_UNKNOWN, ID, MISSING_SLICE, TEXT, WEIGHT
 from harness.evalset.paths import SourceFile, default_line_ids, expand, path_values
 from harness.evalset.reading import Layout, read_item_lines, read_table
-from harness.evalset.sampling import stratified_sample
+from harness.evalset.sampling import label_counts, stratified_sample
 from harness.labels import BENIGN, UNKNOWN, label_key
 
 __all__ = ["CONTESTED", "CORE_COLUMNS", "GOLD", "GOLD_UNKNOWN", "ID", "MISSING_SLICE", "TEXT", "WEIGHT",
@@ -58,13 +58,13 @@ class EvalSet:
                 path=self.source,
             )
 
-    def sample(self, n: int, seed: int) -> "EvalSet":
+    def sample(self, n: int, seed: int) -> EvalSet:
         """A seeded random sample of n items, stratified by gold label."""
         if n >= len(self.items):
             return self
         picked = stratified_sample(self.items, n, seed)
         return EvalSet(self.name, self.source, picked, self.slices, table_sha256(picked, self.slices),
-                       self.license, picked[GOLD].value_counts().to_dict(), self.label_categories,
+                       self.license, label_counts(picked), self.label_categories,
                        self.annotations.for_items(picked[ID]) if self.annotations is not None else None)
 
 
@@ -98,7 +98,7 @@ def load_evalset(config: EvalSetConfig, *, base_dir: Path = Path(".")) -> EvalSe
     items, slices, annotations = canonicalise(table, config, source, default_ids=default_ids, judgements=judgements)
     return EvalSet(name=config.name or _default_name(paths[0], files[0]), source=source, items=items,
                    slices=slices, sha256=table_sha256(items, slices), license=config.license,
-                   label_counts=items[GOLD].value_counts().to_dict(),
+                   label_counts=label_counts(items),
                    label_categories=tuple(config.columns.categories or ()), annotations=annotations)
 
 

@@ -10,8 +10,8 @@ links an item to the item it contrasts with (the minimal pair) for the same targ
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -92,7 +92,7 @@ class Functionality(StrictModel):
         return [value] if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _templates_or_derived(self) -> "Functionality":
+    def _templates_or_derived(self) -> Functionality:
         if self.obfuscate is not None and self.obfuscate not in OBFUSCATIONS:
             raise ValueError(f"unknown obfuscation '{self.obfuscate}'{_hint(self.obfuscate, OBFUSCATIONS)}; "
                              f"use one of {', '.join(OBFUSCATIONS)}")
@@ -116,7 +116,7 @@ class TemplateSuite(StrictModel):
     functionalities: list[Functionality] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _references(self) -> "TemplateSuite":
+    def _references(self) -> TemplateSuite:
         names = [f.id for f in self.functionalities]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -140,8 +140,8 @@ class TemplateSuite(StrictModel):
         return self
 
 
-def _hint(name: str, choices: object) -> str:
-    hint = did_you_mean(name, list(choices))  # type: ignore[call-overload]
+def _hint(name: str, choices: Iterable[str]) -> str:
+    hint = did_you_mean(name, choices)
     return f" (d{hint.strip()[1:]})" if hint else ""
 
 
@@ -193,7 +193,7 @@ def _render(suite: TemplateSuite, source: Functionality, into: Functionality,
             source_id = _item_id(source.id, template.id, target["id"])
             if obfuscate is None:
                 item_id = source_id
-                pair = _item_id(*template.pair.split("/", 1), target["id"]) if template.pair and "/" in template.pair else ""
+                pair = _pair_id(template.pair, target["id"])
             else:
                 item_id, pair = _item_id(into.id, f"{source.id}.{template.id}", target["id"]), source_id
             rows.append({"id": item_id, "text": text, "label": into.label, "functionality": into.id,
@@ -224,6 +224,12 @@ def _value(target: dict[str, str], name: str) -> str:
 
 def _item_id(functionality: str, template_id: str, target: str) -> str:
     return f"{functionality}-{template_id}-{re.sub(r'[^A-Za-z0-9_.]+', '_', target)}"
+
+
+def _pair_id(pair: str | None, target: str) -> str:
+    """The id of the item a template contrasts with (`pair: functionality/template_id`); '' without one."""
+    functionality, slash, template_id = (pair or "").partition("/")
+    return _item_id(functionality, template_id, target) if slash else ""
 
 
 def write_items(table: pd.DataFrame, out: str | Path) -> Path:

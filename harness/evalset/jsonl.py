@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -19,7 +20,8 @@ def read_jsonl(path: Path) -> pd.DataFrame:
     import pyarrow.json as pj
 
     try:
-        return pj.read_json(str(path)).to_pandas()
+        # pyarrow has no type information; Table.to_pandas returns a DataFrame.
+        return cast(pd.DataFrame, pj.read_json(str(path)).to_pandas())
     except pa.ArrowException:  # a bad line, types that change between rows, a lone surrogate: read line by line
         return _read_lines(path)
 

@@ -61,8 +61,8 @@ def default_line_ids(files: list[SourceFile], lines: list[list[int]]) -> list[st
     """`<file stem>:<line number>`; files that share a stem are told apart by their folders."""
     stems = [f.stem for f in files]
     shared = {s for s in stems if stems.count(s) > 1}
-    ids = []
-    for file, numbers in zip(files, lines):
+    ids: list[str] = []
+    for file, numbers in zip(files, lines, strict=True):
         name = str(PurePosixPath(file.shown).with_suffix("")) if file.stem in shared else file.stem
         ids.extend(f"{name}:{n}" for n in numbers)
     return ids

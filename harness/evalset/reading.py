@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import NoReturn, TypeVar, cast
 
 import pandas as pd
 
@@ -162,7 +163,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
                            "eval_set.format.", path=path) from None
     # A pandas index saved with the file is not a column of the eval set; a named index is one.
     stored_index = [name for name in table.column_names if name.startswith("__index_level_")]
-    return table.drop_columns(stored_index).to_pandas(ignore_metadata=True)
+    # pyarrow has no type information; Table.to_pandas returns a DataFrame.
+    return cast(pd.DataFrame, table.drop_columns(stored_index).to_pandas(ignore_metadata=True))
 
 
 def _check_header(path: Path, sep: str, used: frozenset[str] | None) -> None:
@@ -178,8 +180,9 @@ def _check_header(path: Path, sep: str, used: frozenset[str] | None) -> None:
 
 
 def _root_cause(err: BaseException) -> str:
-    while err.__cause__ is not None or err.__context__ is not None:
-        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    cause = err.__cause__ or err.__context__
+    while cause is not None:
+        err, cause = cause, cause.__cause__ or cause.__context__
     text = str(err).strip().splitlines()
     return text[-1] if text else type(err).__name__
 
@@ -194,10 +197,11 @@ def _read_hub(raw: str) -> pd.DataFrame:
 
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity(datasets.logging.CRITICAL + 10)
-    huggingface_hub.utils.logging.set_verbosity_error()  # its retry chatter would bury our one-line error
+    huggingface_hub.utils.logging.set_verbosity(logging.ERROR)  # its retry chatter would bury our one-line error
     name, _, split = raw[3:].partition(":")
     try:
-        return datasets.load_dataset(name, split=split or "train").to_pandas()
+        # datasets has no type information; Dataset.to_pandas returns a DataFrame.
+        return cast(pd.DataFrame, datasets.load_dataset(name, split=split or "train").to_pandas())
     except Exception as err:  # offline, unknown name, gated set: all are the user's to fix
         raise HarnessError(f"could not load '{name}' from the Hugging Face hub ({_root_cause(err)}); "
                            "check the name and split, and that this machine is online.", path=raw) from None

@@ -21,19 +21,29 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from harness._util.hashing import sha256_text
 from harness.config import AuthorConfig, Experiment
 from harness.errors import HarnessError
-from harness._util.hashing import sha256_text
 from harness.labels import BENIGN, UNKNOWN
 from harness.loop.author import AuthorSession, revision_messages
 from harness.loop.candidate import check_candidate, policy_document
 from harness.loop.describe import describe_kinds
-from harness.metrics.diagnosis import diagnose_kind, item_texts
-from harness.record.diagnosis import DIAGNOSIS, Diagnosis, ErrorKindDiagnosis, ReviewerDiagnosis
 from harness.loop.split import Split, split_items
+from harness.metrics.diagnosis import diagnose_kind, item_texts
 from harness.policy import Policy
-from harness.record.revision import (REVISE_JSON, CandidateResult, CurrentRates, Flip, GateChange, RateCheck,
-                                     ReviewerJudgement, ReviseResult, SplitRecord, Target)
+from harness.record.diagnosis import DIAGNOSIS, Diagnosis, ErrorKindDiagnosis, ReviewerDiagnosis
+from harness.record.revision import (
+    REVISE_JSON,
+    CandidateResult,
+    CurrentRates,
+    Flip,
+    GateChange,
+    RateCheck,
+    ReviewerJudgement,
+    ReviseResult,
+    SplitRecord,
+    Target,
+)
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
 if TYPE_CHECKING:
@@ -61,8 +71,8 @@ class ReviseParts:
 
 def revise_parts(experiment: Experiment, author: AuthorConfig) -> ReviseParts:
     """Loads the inputs, builds the policy-reading reviewers and splits dev from held-out (seeded)."""
-    from harness.reviewers import build_reviewer
     from harness.pipeline.run import load_inputs
+    from harness.reviewers import build_reviewer
 
     current, _, evalset = load_inputs(experiment)
     if experiment.limit:
@@ -93,8 +103,8 @@ async def judged(reviewer: Reviewer, frame: pd.DataFrame, policy: Policy, label:
                  evalset: EvalSet) -> pd.DataFrame:
     """One row per item (the majority over samples) with gold and slices."""
     from harness.metrics.samples import majority
-    from harness.reviewers import review_async
     from harness.pipeline.finish import join_gold
+    from harness.reviewers import review_async
     from harness.verdicts import verdict_table
 
     verdicts = await review_async(reviewer, frame, policy)
@@ -124,7 +134,7 @@ async def revise_async(experiment: Experiment, *, out_dir: str | Path | None = N
     if author is None:
         raise HarnessError("has no 'author' section; add one (model, candidates, holdout, target) to run revise.",
                            path=experiment.source)
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     out = Path(out_dir) if out_dir is not None else default_out_dir(experiment.name, started, command="revise")
     parts = await asyncio.to_thread(revise_parts, experiment, author)
     current, evalset, reviewers, split = parts.current, parts.evalset, parts.reviewers, parts.split
@@ -158,34 +168,34 @@ async def revise_async(experiment: Experiment, *, out_dir: str | Path | None = N
             name = f"{CANDIDATES_DIR}/candidate-{index}.md"
             _write_text(out / name, text)
             check = check_candidate(text, current, max_policy_tokens=author.max_policy_tokens, path=name)
-            result = CandidateResult(index=index, file=name, sha256=sha256_text(text), valid=check.valid,
-                                     reason=check.reason, version=check.policy.version if check.policy else None,
-                                     tokens=check.tokens, lint=check.lint, why="")
+            candidate = CandidateResult(index=index, file=name, sha256=sha256_text(text), valid=check.valid,
+                                        reason=check.reason, version=check.policy.version if check.policy else None,
+                                        tokens=check.tokens, lint=check.lint, why="")
             if check.policy is None:
-                result.why = f"invalid: {check.reason}"
-                candidates.append(result)
+                candidate.why = f"invalid: {check.reason}"
+                candidates.append(candidate)
                 continue
             for reviewer in reviewers:
                 after = await judged(reviewer, parts.held_items, check.policy, f"candidate-{index}", evalset)
-                result.judgements.append(judge_candidate(reviewer.name, base[reviewer.name][1], after,
-                                                         experiment, current, evalset.slices, author.target))
-            result.accepted, result.why = verdict(result.judgements, author.target)
-            candidates.append(result)
+                candidate.judgements.append(judge_candidate(reviewer.name, base[reviewer.name][1], after,
+                                                            experiment, current, evalset.slices, author.target))
+            candidate.accepted, candidate.why = verdict(candidate.judgements, author.target)
+            candidates.append(candidate)
     finally:
         for reviewer in reviewers:
             reviewer.close()
 
-    result = ReviseResult(
+    revised = ReviseResult(
         experiment=experiment.name, created_at=started.isoformat(timespec="seconds"), out_dir=str(out),
         policy_path=str(Path(current.path).absolute()), policy=current.label, policy_sha256=current.sha256,
         target=author.target, author_model=author.model, reviewers=[r.name for r in reviewers],
         split=SplitRecord(seed=split.seed, holdout_share=split.holdout_share, strata=split.strata,
                           dev=split.dev, holdout=split.holdout),
         current=currents, candidates=candidates, author_usage=usage)
-    write_outputs(result, out, current)
+    write_outputs(revised, out, current)
     if track and experiment.tracking.enabled:
-        await asyncio.to_thread(track_revise, result, out, current, experiment)
-    return result
+        await asyncio.to_thread(track_revise, revised, out, current, experiment)
+    return revised
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -265,7 +275,7 @@ def judge_candidate(reviewer: str, before: pd.DataFrame, after: pd.DataFrame, ex
                     and target_check.ci_high is not None and target_check.ci_high < 0)
     checks = [paired_rate(name, *outcomes[name]) for name in ("over_enforcement", "leakage") if name != target]
     for category in current.category_ids:
-        of_cat = gold.map(lambda g: category in g.split(";"))
+        of_cat = gold.map(lambda g, category=category: category in g.split(";"))
         b, a, among = outcomes["leakage"]
         checks.append(paired_rate(f"leakage@{category}", b, a, among & of_cat))
     gate_scopes: list[tuple[str, str]] = []
@@ -288,7 +298,7 @@ def judge_candidate(reviewer: str, before: pd.DataFrame, after: pd.DataFrame, ex
     tested = [c for c in checks if c.up + c.down > 0]
     if tested:
         adjusted = multipletests([c.p_value or 1.0 for c in tested], alpha=ALPHA, method="holm")[1]
-        for check, p in zip(tested, adjusted):
+        for check, p in zip(tested, adjusted, strict=True):
             check.p_adjusted = float(p)
             check.worse = bool(p < ALPHA and (check.change or 0) > 0)
     regressions = [c.name for c in checks if c.worse]
@@ -297,7 +307,7 @@ def judge_candidate(reviewer: str, before: pd.DataFrame, after: pd.DataFrame, ex
     metrics_before = reviewer_metrics(before, categories=categories, slices=slices, gates=experiment.gates)
     metrics_after = reviewer_metrics(after, categories=categories, slices=slices, gates=experiment.gates)
     gates = [GateChange(gate=b["gate"], before=b["status"], after=a["status"])
-             for b, a in zip(metrics_before["gates"], metrics_after["gates"])]
+             for b, a in zip(metrics_before["gates"], metrics_after["gates"], strict=True)]
     broken = [g.gate for g in gates if g.before == "pass" and g.after != "pass"]
     changed = joined[d_before != d_after]
     flips = [Flip(item_id=str(r["item_id"]), gold=str(r["gold"]), before=str(r["decision"]),

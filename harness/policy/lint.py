@@ -13,10 +13,13 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from harness.errors import HarnessError
 from harness.policy.parse import _FRONT_MATTER, _RULE_LINE, _SECTION, RULE_ID, Policy, parse_policy
+
+if TYPE_CHECKING:
+    from tiktoken import Encoding
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +182,10 @@ def count_tokens(text: str) -> tuple[int, str]:
     return round(len(text.split()) * 4 / 3), "estimated as 4/3 tokens per word"
 
 
-_ENCODING: object | None = None
+_ENCODING: Encoding | Literal[False] | None = None  # False: tried once, none available
 
 
-def _encoding() -> object | None:
+def _encoding() -> Encoding | None:
     global _ENCODING
     if _ENCODING is None:
         try:

@@ -10,12 +10,25 @@ from pathlib import Path
 from harness.metrics.gates import FAIL, INCONCLUSIVE, NO_DATA, PASS
 from harness.metrics.languages import language_column
 from harness.metrics.planning import items_for_margin
-from harness.record.portfolio import (Certified, Gate, GateCounts, LanguageCell, LanguageMatrix, PolicyTraining,
-                                      PolicyTrend, Portfolio, TimeToDeploy, Training, TrendPoint, Verdict,
-                                      VersionRow)
 from harness.portfolio.sources import from_directories, from_mlflow
-from harness.record.portfolio import Grading, Observation, Sources
-from harness.record import Rate, ReviewerMetrics
+from harness.record import GateResult, Rate, ReviewerMetrics
+from harness.record.portfolio import (
+    Certified,
+    GateCounts,
+    Grading,
+    LanguageCell,
+    LanguageMatrix,
+    Observation,
+    PolicyTraining,
+    PolicyTrend,
+    Portfolio,
+    Sources,
+    TimeToDeploy,
+    Training,
+    TrendPoint,
+    Verdict,
+    VersionRow,
+)
 
 NOT_YET = "not yet"
 
@@ -37,7 +50,7 @@ def build(sources: Sources, source: str) -> Portfolio:
     latest = {key: max(group, key=_order) for key, group in by_key.items()}
     languages = _matrix([latest[k] for k in sorted(latest)])
     training = _training(sources.gradings, sources.observations)
-    portfolio = Portfolio(generated_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), source=source,
+    portfolio = Portfolio(generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), source=source,
                           summary=[], rows=rows, trends=_trends(sources.observations), languages=languages,
                           training=training, notes=list(sources.notes))
     portfolio.summary = summary(portfolio)
@@ -48,7 +61,7 @@ def _order(obs: Observation) -> tuple[dt.datetime, str]:
     return obs.created, obs.run.source
 
 
-def gates_of(metrics: ReviewerMetrics) -> list[Gate]:
+def gates_of(metrics: ReviewerMetrics) -> list[GateResult]:
     return list(metrics.gates)
 
 
@@ -65,13 +78,13 @@ def verdict(obs: Observation) -> Verdict:
     return "ready"
 
 
-def _counts(gates: list[Gate]) -> GateCounts:
+def _counts(gates: list[GateResult]) -> GateCounts:
     status = [g.status for g in gates]
     return GateCounts(passed=status.count(PASS), failed=status.count(FAIL), inconclusive=status.count(INCONCLUSIVE),
                       no_data=status.count(NO_DATA))
 
 
-def gate_name(gate: Gate) -> str:
+def gate_name(gate: GateResult) -> str:
     return f"{gate.gate} ({gate.scope})"
 
 
@@ -150,7 +163,7 @@ def _cells(obs: Observation) -> list[LanguageCell]:
     return out
 
 
-def _items_to_decide(gate: Gate, language: str) -> tuple[int | None, str]:
+def _items_to_decide(gate: GateResult, language: str) -> tuple[int | None, str]:
     """Further items in the gate's denominator for an interval that clears the target at the observed rate
     (the planner's Wilson sample size), as `certify` does for reviewers."""
     kind = "benign" if gate.metric == "over_enforcement" else "violating" if gate.metric == "leakage" else "decided"

@@ -27,9 +27,9 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from harness.config import Price  # noqa: E402
-from harness.errors import ProviderError  # noqa: E402
-from harness.config.provider_params import EXTRA_BODY, EXTRA_HEADERS, EXTRA_QUERY  # noqa: E402
+from harness.config import Price
+from harness.config.provider_params import EXTRA_BODY, EXTRA_HEADERS, EXTRA_QUERY
+from harness.errors import ProviderError
 
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 MAX_RETRY_AFTER_S = 120.0
@@ -299,7 +299,7 @@ class LLMClient:
         retry_after = _retry_after(err)
         if retry_after is not None:
             return min(retry_after, MAX_RETRY_AFTER_S) + random.uniform(0, 0.1)
-        return min(30.0, self.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+        return min(30.0, self.backoff_s * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.5)
 
     def _fatal_message(self, status: int, err: Exception) -> str:
         where = self.endpoint.api_base or f"the provider of '{self.endpoint.model}'"
@@ -405,7 +405,7 @@ def _describe(err: Exception) -> str:
     root = _causes(err)[-1]
     # aiohttp's dropped and refused connections arrive as "Request timed out."; say what happened.
     text = "Connection error." if _openai_connection_kind(err) == "connection" else first_line(err)
-    return text if root is err else f"{text} ({first_line(root)})"  # type: ignore[arg-type]
+    return text if root is err else f"{text} ({first_line(root)})"
 
 
 def _http_client(openai: Any, concurrency: int) -> Any:
@@ -454,7 +454,7 @@ def _retry_after(err: Exception) -> float | None:
         return None
 
 
-def first_line(err: Exception) -> str:
+def first_line(err: BaseException) -> str:
     """An error's message on one line, or its type's name when it has none."""
     text = re.sub(r"\s+", " ", str(err)).strip()
     return text or type(err).__name__

@@ -11,9 +11,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from harness._util.processes import free_port, stop_process
 from harness.config.local import INSTALL_HINT, LOCAL_MODELS, LOCAL_PREFIX, is_local
 from harness.errors import HarnessError
-from harness._util.processes import free_port, stop_process
 
 __all__ = ["LocalModelServer", "gguf_path", "is_local"]
 
@@ -34,8 +34,8 @@ def gguf_path(model: str) -> Path:
         module = __import__(package)
     except ImportError:
         raise HarnessError(f"local model '{model}' needs the package '{package.replace('_', '-')}'; {INSTALL_HINT}.") from None
-    path = Path(module.__file__).parent / filename
-    if not path.exists():
+    path = Path(module.__file__).parent / filename if module.__file__ is not None else None
+    if path is None or not path.exists():
         raise HarnessError(f"the package '{package}' has no model file {filename}; reinstall it.")
     return path
 
@@ -56,7 +56,7 @@ class LocalModelServer:
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self) -> "LocalModelServer":
+    def start(self) -> LocalModelServer:
         try:
             import llama_cpp  # noqa: F401
         except ImportError:
@@ -92,7 +92,7 @@ class LocalModelServer:
             stop_process(self._process)
         self._process = None
 
-    def __enter__(self) -> "LocalModelServer":
+    def __enter__(self) -> LocalModelServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

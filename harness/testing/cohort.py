@@ -108,14 +108,15 @@ def simulate_answers(key: pd.DataFrame, sim: Simulation = Simulation()) -> pd.Da
     """Long answers `reviewer, id, decision` ('violating' / 'benign' / blank for a skip)."""
     rng = np.random.default_rng(sim.seed + 1)
     rows = []
+    items = list(zip(key["id"].astype(str), key["gold"].astype(str), key["rule_ids"].astype(str), strict=True))
     for reviewer in sim.cohort:
-        for item in key.itertuples():
+        for item_id, gold, rule in items:
             if rng.random() < reviewer.skip:
-                rows.append({"reviewer": reviewer.name, "id": item.id, "decision": ""})
+                rows.append({"reviewer": reviewer.name, "id": item_id, "decision": ""})
                 continue
-            right = rng.random() >= reviewer.error(item.gold, item.rule_ids)
-            violating = (item.gold != "benign") == right
-            rows.append({"reviewer": reviewer.name, "id": item.id, "decision": "violating" if violating else "benign"})
+            right = rng.random() >= reviewer.error(gold, rule)
+            violating = (gold != "benign") == right
+            rows.append({"reviewer": reviewer.name, "id": item_id, "decision": "violating" if violating else "benign"})
     return pd.DataFrame(rows)
 
 

@@ -14,7 +14,8 @@ import threading
 import time
 import uuid
 from collections import deque
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 HOST = "127.0.0.1"
 MODEL_ID = "fake-model"
@@ -233,7 +234,7 @@ class FakeOpenAIServer:
                  script: list[str] | None = None, responder: Responder | None = None,
                  require_api_key: str | None = None, reasoning: str | None = None) -> None:
         self._rates = list(zip(RATE_FAULTS, (rate_429, rate_500, rate_503, rate_timeout,
-                                             rate_disconnect, rate_garbage, rate_malformed_body)))
+                                             rate_disconnect, rate_garbage, rate_malformed_body), strict=True))
         if any(not 0.0 <= rate <= 1.0 for _, rate in self._rates) or sum(r for _, r in self._rates) > 1.0:
             raise ValueError("fault rates must each be in [0, 1] and sum to at most 1")
         unknown = [name for name in script or [] if name not in FAULTS]
@@ -248,7 +249,7 @@ class FakeOpenAIServer:
             raise ValueError(f"unknown reasoning form {reasoning!r}; expected one of {REASONING_FORMS}")
         self.reasoning = reasoning  # every answer comes with REASONING_TEXT in this form
         self._responder = responder or default_responder
-        self._script = deque(script or [])
+        self._script: deque[str] = deque(script or [])
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._log: deque[LoggedRequest] = deque(maxlen=LOG_CAP)
@@ -396,9 +397,9 @@ class FakeOpenAIServer:
         return await self._apply_fault(fault, payload)
 
     def _pick_fault(self, payload: dict[str, Any]) -> str:
-        for name in FAULT_TOKEN.findall(last_user_text(payload)):
-            if name in FAULTS:
-                return name
+        for token in FAULT_TOKEN.finditer(last_user_text(payload)):
+            if token.group(1) in FAULTS:
+                return token.group(1)
         if self._script:
             return self._script.popleft()
         draw = self._rng.random()

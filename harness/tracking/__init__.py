@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness._util.safe_names import child_path
 from harness.record import ITEMS, METRICS, RECORD, REPORT, VERDICTS, Injection, MlflowIds, RunRecord
 from harness.record.metrics import RATE_NAMES, Rate, Rates, ReviewerMetrics, Weighted
-from harness._util.safe_names import child_path
 from harness.tracking.tags import KIND_TAG, Kind, metric_key
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -156,9 +156,10 @@ def _log_runs(c: Any, record: RunRecord, out_dir: Path) -> None:
         if (out_dir / REPORT).exists():
             c.log_artifact(rid, str(out_dir / REPORT))
         c.log_inputs(rid, datasets=[dataset])
-        if prompts.get(label):
-            link_policy(c, rid, prompts[label])
-            c.set_tag(rid, "policy_prompt_uri", prompts[label])
+        prompt_uri = prompts.get(label)
+        if prompt_uri:
+            link_policy(c, rid, prompt_uri)
+            c.set_tag(rid, "policy_prompt_uri", prompt_uri)
         c.set_terminated(rid, "FINISHED")
     c.set_terminated(pid, "FINISHED")
     record.mlflow = record.mlflow.model_copy(update={"policy_prompts": prompts, "synced": True})

@@ -40,12 +40,12 @@ def evalset_input(evalset: EvalSetSummary, items: pd.DataFrame) -> Any:
     """The eval set as an MLflow dataset input, built once and logged to every run of a record."""
     import warnings
 
-    import mlflow.data
+    from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import DatasetInput, InputTag
 
     columns = [c for c in ("item_id", "text", "gold", "weight", *evalset.slices) if c in items.columns]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MLflow warns that a path source is ambiguous; it picks the right one
-        dataset = mlflow.data.from_pandas(items[columns], source=str(evalset.source), name=str(evalset.name),
-                                          digest=str(evalset.sha256)[:20])
+        dataset = from_pandas(items[columns], source=str(evalset.source), name=str(evalset.name),
+                              digest=str(evalset.sha256)[:20])
     return DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "eval")])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,7 +94,7 @@ def build_quiz(experiment: Experiment, items: int, *, seed: int | None = None,
         shown_columns=show, rule_source=rule_source, from_run=str(from_run) if from_run else None,
         hard_items=int(hard[picked].sum()), labels=dict(experiment.eval_set.labels or {}),
         categories=policy.category_ids, cover=cover,
-        created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     return Quiz(info=info, questions=questions, key=key)
 
 
@@ -145,17 +147,11 @@ def _draw(pool: pd.DataFrame, slices: list[str], n: int, min_per: int, keys: np.
                            f"{min_per}: this cover needs {int(chosen.sum())} items ({len(strata)} strata); raise "
                            f"--items to {int(chosen.sum())} or lower --min-per-slice.", path=source)
     gold = pool[GOLD].astype(str).to_numpy()
-    shares = pd.Series(gold).value_counts(normalize=True).sort_index()
-    exact = shares * n
-    target = np.floor(exact).astype(int)
-    target[(exact - target).sort_values(ascending=False, kind="stable").index[: n - int(target.sum())]] += 1
-    need = pd.Series({value: max(0, int(count) - int((chosen & (gold == value)).sum())) for value, count in target.items()})
+    target = _apportion(dict(sorted(Counter(str(value) for value in gold).items())), n)
+    need = {value: max(0, count - int((chosen & (gold == value)).sum())) for value, count in target.items()}
     budget = n - int(chosen.sum())
-    if need.sum() > budget:  # the cover over-filled some label: share what is left among the others
-        exact = need / need.sum() * budget
-        share = np.floor(exact).astype(int)
-        share[(exact - share).sort_values(ascending=False, kind="stable").index[: budget - int(share.sum())]] += 1
-        need = share
+    if sum(need.values()) > budget:  # the cover over-filled some label: share what is left among the others
+        need = _apportion(need, budget)
     for value, count in need.items():
         if count > 0:
             chosen[[i for i in order if gold[i] == value and not chosen[i]][:count]] = True
@@ -171,6 +167,17 @@ def _draw(pool: pd.DataFrame, slices: list[str], n: int, min_per: int, keys: np.
             log.warning("%s=%s has only %d items in the eval set, fewer than --min-per-slice %d; the quiz "
                         "has all of them.", stratum[0], stratum[1], available, min_per)
     return np.flatnonzero(chosen), cover
+
+
+def _apportion(weights: Mapping[str, float], total: int) -> dict[str, int]:
+    """`total` split in proportion to `weights`: each its floor, then one more to the largest
+    remainders (ties: the earlier key)."""
+    whole = sum(weights.values())
+    exact = {key: weight / whole * total for key, weight in weights.items()}
+    counts = {key: math.floor(value) for key, value in exact.items()}
+    for key in sorted(exact, key=lambda key: exact[key] - counts[key], reverse=True)[: total - sum(counts.values())]:
+        counts[key] += 1
+    return counts
 
 
 def _hardness(pool: pd.DataFrame, verdicts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
