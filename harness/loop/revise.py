@@ -93,11 +93,10 @@ async def judged(reviewer: Reviewer, frame: pd.DataFrame, policy: Policy, label:
                  evalset: EvalSet) -> pd.DataFrame:
     """One row per item (the majority over samples) with gold and slices."""
     from harness.metrics.samples import majority
-    from harness.reviewers import review_async
     from harness.pipeline.finish import join_gold
     from harness.verdicts import verdict_table
 
-    verdicts = await review_async(reviewer, frame, policy)
+    verdicts = await reviewer.review(frame, policy)
     return majority(join_gold(verdict_table(verdicts, policy=label, reviewer=reviewer.name), evalset))
 
 
