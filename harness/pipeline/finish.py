@@ -20,7 +20,7 @@ from harness._util.timings import stage
 from harness.config import Experiment
 from harness.evalset import EvalSet
 from harness.policy import Policy
-from harness.record import MlflowIds, ReviewerParams, RunRecord, write_record
+from harness.record import MlflowIds, ReviewerParams, RunRecord, Usage, write_record
 
 DEFAULT_REPORTS = Path("reports")
 
@@ -92,7 +92,7 @@ class Judged:
     verdicts: pd.DataFrame  # with gold and slices joined (join_gold)
     injection: dict[str, object]
     reviewers: dict[str, ReviewerParams]
-    usage: dict[str, dict[str, object]]
+    usage: dict[str, Usage]
     started: dt.datetime
     incomplete_reason: str
 

@@ -15,6 +15,7 @@ from harness.policy import Policy
 from harness.reviewers.base import Reviewer, review_sync
 from harness.verdicts import ALLOWED, verdict_table
 
+
 def injection_metrics(reviewer: Reviewer, policy: Policy, items: pd.DataFrame, clean: pd.DataFrame,
                       *, max_items: int, seed: int) -> dict[str, Any]:
     """Leakage on injected copies vs the same items clean (paired), overall and per attack.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, SerializerFunctionWrapHandler, model_serializer
 
@@ -122,7 +122,7 @@ class ExternalParams(_Params):
 
 
 # False `reads_policy`: a classifier or imported predictions, whose verdicts do not depend on the policy text.
-ReviewerParams = Annotated[Union[LLMParams, ClassifierParams, ExternalParams], Field(discriminator="type")]
+ReviewerParams = Annotated[LLMParams | ClassifierParams | ExternalParams, Field(discriminator="type")]
 
 
 class MlflowIds(Model):

@@ -10,6 +10,7 @@ import asyncio
 import threading
 import warnings
 from pathlib import Path
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -19,11 +20,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from harness._util.hashing import sha256_json
 from harness.config import ClassifierReviewerConfig, resolve_path
-from harness.labels import BENIGN, UNKNOWN
 from harness.errors import HarnessError
 from harness.evalset import GOLD, GOLD_UNKNOWN, TEXT, load_evalset
-from harness._util.hashing import sha256_json
+from harness.labels import BENIGN, UNKNOWN
 from harness.policy import Policy
 from harness.record import ClassifierParams
 from harness.record.metrics import Usage
@@ -54,14 +55,22 @@ def checkpoint(stop: threading.Event | None) -> None:
         raise ReviewCancelled
 
 
-def predict_in_chunks(model: object, texts: np.ndarray, stop: threading.Event | None = None) -> np.ndarray:
+class Probabilistic(Protocol):
+    """A fitted scikit-learn classifier (a pipeline, or a model loaded from MLflow)."""
+
+    classes_: np.ndarray
+
+    def predict_proba(self, x: Any) -> np.ndarray: ...
+
+
+def predict_in_chunks(model: Probabilistic, texts: np.ndarray, stop: threading.Event | None = None) -> np.ndarray:
     """predict_proba over slices, so a million items never become one giant n-gram matrix (and a
     cancelled review stops between slices)."""
     parts = []
     for start in range(0, len(texts), PREDICT_CHUNK):
         checkpoint(stop)
-        parts.append(model.predict_proba(texts[start:start + PREDICT_CHUNK]))  # type: ignore[attr-defined]
-    return np.vstack(parts) if parts else np.zeros((0, len(model.classes_)))  # type: ignore[attr-defined]
+        parts.append(model.predict_proba(texts[start:start + PREDICT_CHUNK]))
+    return np.vstack(parts) if parts else np.zeros((0, len(model.classes_)))
 
 
 def fit_in_steps(pipeline: Pipeline, texts: np.ndarray, labels: np.ndarray, stop: threading.Event | None) -> Pipeline:
@@ -168,7 +177,7 @@ class ClassifierReviewer:
 
     def _learnable(self, positive: np.ndarray, known: np.ndarray, categories: list[str]) -> list[int]:
         keep = []
-        for j, cid in enumerate(categories):
+        for j in range(len(categories)):
             pos = int((positive[:, j] & known[:, j]).sum())
             neg = int((~positive[:, j] & known[:, j]).sum())
             if pos >= 2 and neg >= 2:
@@ -270,14 +279,15 @@ class ClassifierReviewer:
         if ":" not in uri:  # a plain folder (no runs:/, models:/, file:// scheme): from the experiment's folder
             uri = str(resolve_path(uri, self.base_dir))
         try:
-            model = load_sklearn_model(uri)
+            loaded = load_sklearn_model(uri)
         except ValueError as err:
             raise HarnessError(f"could not load the model of classifier '{self.name}' from "
                                f"'{self.config.model_uri}' ({err}); check the URI and "
                                "MLFLOW_TRACKING_URI.") from None
-        if not hasattr(model, "predict_proba"):
+        if not hasattr(loaded, "predict_proba"):
             raise HarnessError(f"the model at '{self.config.model_uri}' has no predict_proba; "
                                "log a probabilistic scikit-learn classifier.")
+        model = cast(Probabilistic, loaded)
         classes = [str(c).lower() if isinstance(c, (bool, np.bool_)) else str(c) for c in model.classes_]
         if BENIGN not in classes and set(classes) <= {"0", "1", "false", "true"} and len(policy.categories) == 1:
             classes = [BENIGN if c in ("0", "false") else policy.category_ids[0] for c in classes]
@@ -319,9 +329,10 @@ def label_matrix(items: pd.DataFrame, categories: list[str]) -> tuple[np.ndarray
     gold = items[GOLD].astype(str).to_numpy()
     listed = (items[GOLD_UNKNOWN].fillna("").astype(str).to_numpy() if GOLD_UNKNOWN in items
               else np.full(len(items), "", dtype=object))
-    positive = np.array([[c in g.split(";") for c in categories] for g in gold], dtype=bool).reshape(len(gold), -1)
-    known = np.array([[not ((g == UNKNOWN and not u) or c in u.split(";")) for c in categories]
-                      for g, u in zip(gold, listed)], dtype=bool).reshape(len(gold), -1)
+    positive = np.array([[c in str(g).split(";") for c in categories] for g in gold],
+                        dtype=np.bool_).reshape(len(gold), -1)
+    known = np.array([[not ((g == UNKNOWN and not u) or c in str(u).split(";")) for c in categories]
+                      for g, u in zip(gold, listed, strict=True)], dtype=np.bool_).reshape(len(gold), -1)
     return positive, known
 
 

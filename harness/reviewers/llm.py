@@ -11,20 +11,20 @@ from typing import Any
 
 import pandas as pd
 
-from harness.reviewers.cache import JudgementCache
-from harness.reviewers.judgements import CacheEntry, CacheWriter, Job, UsageMeter, answer_entry, budget_message
+from harness._util.hashing import sha256_json, sha256_text
 from harness.config import LLMReviewerConfig
 from harness.errors import BudgetExceeded, HarnessError
 from harness.evalset import TEXT, stratified_sample
-from harness._util.hashing import sha256_json, sha256_text
-from harness.providers.local_model import LocalModelServer, is_local
 from harness.policy import Policy
-from harness.reviewers.prompts import DEFAULT_LAYOUT, PromptBuilder, reviewer_template
-from harness.reviewers.budget import Budget, check_budget
-from harness.reviewers.llm_verdict import parse_verdict, verdict_schema
+from harness.providers.local_model import LocalModelServer, is_local
 from harness.record import LLMParams
 from harness.record.metrics import Usage
 from harness.reviewers.base import CostEstimate
+from harness.reviewers.budget import Budget, check_budget
+from harness.reviewers.cache import JudgementCache
+from harness.reviewers.judgements import CacheEntry, CacheWriter, Job, UsageMeter, answer_entry, budget_message
+from harness.reviewers.llm_verdict import parse_verdict, verdict_schema
+from harness.reviewers.prompts import DEFAULT_LAYOUT, PromptBuilder, reviewer_template
 from harness.verdicts import Verdict
 
 LOCAL_API_KEY = "sk-local-no-key"
@@ -108,7 +108,7 @@ class LLMReviewer:
         builder = PromptBuilder(self.template, policy)
         base_key = sha256_json({**self.identity(), "policy": policy.sha256})
         jobs = [Job(str(item_id), text, sample, sha256_text(f"{base_key}|{sha256_text(text)}|{sample}"))
-                for item_id, text in zip(items["item_id"], items[TEXT].astype(str))
+                for item_id, text in zip(items["item_id"], items[TEXT].astype(str), strict=True)
                 for sample in range(self.config.samples)]
         return builder, jobs
 
@@ -187,7 +187,7 @@ class LLMReviewer:
         async def worker() -> None:
             # `concurrency` workers pull from one queue: no task or semaphore wait per item.
             nonlocal postfix_at
-            for item_id, text, sample, key in jobs:
+            for _, text, _, key in jobs:
                 worst = budget.worst_case(text) if budget is not None else 0.0
                 if budget is not None and not await budget.reserve(worst):
                     return

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from harness.config import ReviewerConfig
 from harness.reviewers.base import Reviewer
@@ -24,16 +24,20 @@ class ReviewerClass(Protocol):
     def __call__(self, config: ReviewerConfig, *, base_dir: Path) -> Reviewer: ...
 
 
+def _load(kind: str) -> Any:
+    module, name = REVIEWERS[kind].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def reviewer_class(kind: str) -> type:
     """The class that implements reviewers of `type: kind`."""
-    module, name = REVIEWERS[kind].split(":")
-    cls: type = getattr(importlib.import_module(module), name)
+    cls: type = _load(kind)
     return cls
 
 
 def build_reviewer(config: ReviewerConfig, *, base_dir: Path) -> Reviewer:
     """The reviewer an experiment's `reviewers:` entry describes (relative paths from `base_dir`)."""
-    factory: ReviewerClass = reviewer_class(config.type)
+    factory: ReviewerClass = _load(config.type)
     return factory(config, base_dir=base_dir)
 
 
