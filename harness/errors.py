@@ -6,6 +6,8 @@ import difflib
 from collections.abc import Iterable
 from pathlib import Path
 
+from harness.verdicts import Verdict
+
 
 class HarnessError(Exception):
     """An error the user can fix; the CLI prints it as one line and exits with status 2."""
@@ -23,7 +25,13 @@ class ProviderError(HarnessError):
 
 
 class BudgetExceeded(Exception):
-    """Raised inside a reviewer when the run's cost budget is spent; the run stops cleanly."""
+    """Raised inside a reviewer when the run's cost budget is spent; the run stops cleanly.
+
+    `verdicts` holds what the reviewer judged before the budget ran out (the run keeps them)."""
+
+    def __init__(self, message: str, verdicts: list[Verdict] | None = None) -> None:
+        super().__init__(message)
+        self.verdicts: list[Verdict] = list(verdicts or [])
 
 
 def yaml_problem(err: Exception, *, line_offset: int = 0) -> str:

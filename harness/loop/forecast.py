@@ -12,7 +12,6 @@ clusters and the longest dev texts can make it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -25,6 +24,7 @@ from harness.loop.describe import MAX_DESCRIPTION_TOKENS, SYSTEM, describe_kinds
 from harness.metrics.diagnosis import EXEMPLARS, item_texts
 from harness.loop.revise import ReviseParts, dev_diagnoses, judge_current, revise_parts
 from harness.policy import Policy
+from harness.reviewers import CostEstimate
 
 GROUPINGS = 3  # by rule, by slice, by text
 KINDS = 2  # over-enforcement, leakage
@@ -86,14 +86,14 @@ def forecast_revise(experiment: Experiment) -> ReviseForecast:
                 lines.append(_reviewer_line(f"{reviewer.name}: {what}", reviewer.config.model,
                                             reviewer.estimate(frame, parts.current), False))
         # Replayed only when judging the current policy, exactly as revise asks for it, sends nothing.
-        replayable = all(isinstance(r, LLMReviewer) and r.estimate(parts.items, parts.current)["to_send"] == 0
+        replayable = all(isinstance(r, LLMReviewer) and r.estimate(parts.items, parts.current).to_send == 0
                          for r in parts.reviewers)
         known = run_sync(_known(parts, author)) if replayable else None
         candidates = _candidates(parts.current, author, known)
         for reviewer in parts.reviewers:
             assert isinstance(reviewer, LLMReviewer)
             judged = [(policy, exact) for policy, exact in candidates if policy is not None]
-            total = _summed([reviewer.estimate(parts.held_items, policy) for policy, _ in judged])
+            total = sum((reviewer.estimate(parts.held_items, policy) for policy, _ in judged), NOTHING)
             lines.append(_reviewer_line(f"{reviewer.name}: {len(judged)} candidates on held-out", reviewer.config.model,
                                         total, not all(exact for _, exact in judged)))
     finally:
@@ -137,19 +137,15 @@ def _candidates(current: Policy, author: AuthorConfig, known: _Known | None) -> 
     return out
 
 
-def _reviewer_line(what: str, model: str, e: dict[str, Any], upper_bound: bool) -> CallLine:
-    """A line from `LLMReviewer.estimate` (its dict)."""
-    return CallLine(what=what, model=model, calls=e["judgements"], cached=e["cached"], to_send=e["to_send"],
-                    prompt_tokens=e["prompt_tokens"], max_completion_tokens=e["max_completion_tokens"],
-                    max_cost_usd=e["max_cost_usd"], upper_bound=upper_bound)
+def _reviewer_line(what: str, model: str, e: CostEstimate, upper_bound: bool) -> CallLine:
+    """A line from `LLMReviewer.estimate`."""
+    return CallLine(what=what, model=model, calls=e.judgements, cached=e.cached, to_send=e.to_send,
+                    prompt_tokens=e.prompt_tokens, max_completion_tokens=e.max_completion_tokens,
+                    max_cost_usd=e.max_cost_usd, upper_bound=upper_bound)
 
 
-def _summed(estimates: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = ("judgements", "cached", "to_send", "prompt_tokens", "max_completion_tokens")
-    total: dict[str, Any] = {k: sum(e[k] for e in estimates) for k in keys}
-    costs = [e["max_cost_usd"] for e in estimates]
-    total["max_cost_usd"] = None if any(c is None for c in costs) else sum(costs)
-    return total
+NOTHING = CostEstimate(judgements=0, cached=0, to_send=0, prompt_tokens=0, max_completion_tokens=0,
+                       max_cost_usd=0.0, max_cost_usd_batch=0.0)
 
 
 def _longest_candidate(current: Policy, author: AuthorConfig, index: int) -> Policy:

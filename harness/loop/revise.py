@@ -107,7 +107,7 @@ async def judged(reviewer: Reviewer, frame: pd.DataFrame, policy: Policy, label:
     from harness.reviewers import review_async
     from harness.verdicts import verdict_table
 
-    verdicts = await review_async(reviewer, frame, policy)
+    verdicts = await reviewer.review(frame, policy)
     return majority(join_gold(verdict_table(verdicts, policy=label, reviewer=reviewer.name), evalset))
 
 

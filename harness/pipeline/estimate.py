@@ -6,29 +6,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.config import Experiment, LLMReviewerConfig
+from harness.config import Experiment
+from harness.reviewers import CostEstimate, Estimating, build_reviewer, has_capability
 
 
 @dataclass(frozen=True)
 class CallEstimate:
-    """One LLM reviewer on one policy version."""
+    """One reviewer that calls a model, on one policy version."""
 
     reviewer: str
     policy: str  # the version's label
-    to_send: int
-    cached: int
-    prompt_tokens: int
-    max_completion_tokens: int
-    max_cost_usd: float | None  # None: no price known for the model
-    max_cost_usd_batch: float | None  # the same requests through the provider's batch API
+    cost: CostEstimate
 
     @property
     def cost_text(self) -> str:
-        if self.max_cost_usd is None:
+        c = self.cost
+        if c.max_cost_usd is None:
             return "unknown (no price for this model)"
-        text = f"at most ${self.max_cost_usd:.4f}"
-        if self.max_cost_usd and self.max_cost_usd_batch is not None:  # a local model has no batch API
-            text += f" online, ${self.max_cost_usd_batch:.4f} batch"
+        text = f"at most ${c.max_cost_usd:.4f}"
+        if c.max_cost_usd and c.max_cost_usd_batch is not None:  # a local model has no batch API
+            text += f" online, ${c.max_cost_usd_batch:.4f} batch"
         return text
 
 
@@ -50,24 +47,22 @@ def estimate_run(experiment: Experiment, limit: int | None = None) -> RunEstimat
     """What `run` would send for `experiment` (a seeded sample of `limit` items, else the
     experiment's own `limit:`), counted against the judgement cache; nothing is sent."""
     from harness.pipeline.run import load_inputs
-    from harness.reviewers.llm import LLMReviewer
 
     candidate, baseline, evalset = load_inputs(experiment)
     if sample := limit or experiment.limit:
         evalset = evalset.sample(sample, experiment.seed)
     lines: list[CallEstimate | NoCalls] = []
     for config in experiment.reviewers:
-        if not isinstance(config, LLMReviewerConfig):
+        if not has_capability(config, Estimating):
             lines.append(NoCalls(config.name))
             continue
-        reviewer = LLMReviewer(config, base_dir=Path(experiment.base_dir))
-        for policy in filter(None, (candidate, baseline)):
-            e = reviewer.estimate(evalset.items, policy)
-            lines.append(CallEstimate(reviewer=config.name, policy=policy.label, to_send=int(e["to_send"]),
-                                      cached=int(e["cached"]), prompt_tokens=int(e["prompt_tokens"]),
-                                      max_completion_tokens=int(e["max_completion_tokens"]),
-                                      max_cost_usd=_money(e["max_cost_usd"]),
-                                      max_cost_usd_batch=_money(e["max_cost_usd_batch"])))
+        reviewer = build_reviewer(config, base_dir=Path(experiment.base_dir))
+        try:
+            assert isinstance(reviewer, Estimating)  # what has_capability said of its class
+            for policy in filter(None, (candidate, baseline)):
+                lines.append(CallEstimate(config.name, policy.label, reviewer.estimate(evalset.items, policy)))
+        finally:
+            reviewer.close()
     return RunEstimate(experiment=experiment.name, items=len(evalset), lines=lines)
 
 
@@ -78,11 +73,8 @@ def estimate_text(estimate: RunEstimate) -> str:
         if isinstance(line, NoCalls):
             lines.append(f"  {line.reviewer:<16} classifier: no model calls")
             continue
-        lines.append(f"  {line.reviewer:<16} {line.policy:<18} {line.to_send} calls to send ({line.cached} cached), "
-                     f"{line.prompt_tokens:,} prompt tokens, up to {line.max_completion_tokens:,} completion tokens, "
+        c = line.cost
+        lines.append(f"  {line.reviewer:<16} {line.policy:<18} {c.to_send} calls to send ({c.cached} cached), "
+                     f"{c.prompt_tokens:,} prompt tokens, up to {c.max_completion_tokens:,} completion tokens, "
                      f"{line.cost_text}")
     return "\n".join(lines)
-
-
-def _money(value: float | None) -> float | None:
-    return None if value is None else float(value)

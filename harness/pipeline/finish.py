@@ -20,9 +20,9 @@ from harness._util.timings import stage
 from harness.config import Experiment
 from harness.evalset import EvalSet
 from harness.policy import Policy
-from harness.record import MlflowIds, RunRecord, write_record
-from harness.record.metrics import Injection
+from harness.record import MlflowIds, ReviewerParams, RunRecord, Usage, write_record
 from harness.record.header import EvalSetSummary, PolicyCategory, PolicyRule, PolicySummary
+from harness.record.metrics import Injection
 
 DEFAULT_REPORTS = Path("reports")
 
@@ -93,8 +93,8 @@ class Judged:
     evalset: EvalSet
     verdicts: pd.DataFrame  # with gold and slices joined (join_gold)
     injection: dict[str, Injection]
-    reviewers: dict[str, dict[str, object]]
-    usage: dict[str, dict[str, object]]
+    reviewers: dict[str, ReviewerParams]
+    usage: dict[str, Usage]
     started: dt.datetime
     incomplete_reason: str
 

@@ -1,5 +1,5 @@
 """The built-in prompt-injection slice: violating items with an attack appended, judged by every
-LLM reviewer, and their leakage reported beside the same items judged clean."""
+reviewer that reads a prompt with the item in it (`Injectable`), and their leakage reported beside the same items judged clean."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from harness.metrics.paired import paired_comparison
 from harness.metrics.rates import wilson
 from harness.policy import Policy
 from harness.record.metrics import Injection
-from harness.reviewers.base import Reviewer
+from harness.reviewers.base import Reviewer, review_sync
 from harness.verdicts import ALLOWED, verdict_table
+
 
 def injection_metrics(reviewer: Reviewer, policy: Policy, items: pd.DataFrame, clean: pd.DataFrame,
                       *, max_items: int, seed: int) -> Injection:
@@ -24,7 +25,7 @@ def injection_metrics(reviewer: Reviewer, policy: Policy, items: pd.DataFrame, c
     attacked = injected_items(items, max_items=max_items, seed=seed)
     if attacked.empty:
         return Injection(items=0, warning="no violating items to attack")
-    verdicts = verdict_table(reviewer.review(attacked, policy), policy=policy.label, reviewer=reviewer.name)
+    verdicts = verdict_table(review_sync(reviewer, attacked, policy), policy=policy.label, reviewer=reviewer.name)
     judged = verdicts.merge(attacked[[ID, GOLD, TEXT, "attack"]], on=ID)
     judged["original_id"] = judged[ID].str.split(SEP).str[0]
     out: dict[str, Any] = {"items": int(judged["original_id"].nunique()), "attacks": list(ATTACKS),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.config import ClassifierReviewerConfig, EvalSetConfig, Experiment, GateSpec, LLMReviewerConfig
+from harness.config import ClassifierReviewerConfig, EvalSetConfig, Experiment, GateSpec
 from harness.errors import HarnessError, did_you_mean
 from harness.evalset import GOLD, EvalSet, load_evalset
 from harness.labels import BENIGN, UNKNOWN
@@ -151,7 +151,9 @@ def check_injection(scope: Scope, evalset: EvalSet) -> None:
     experiment = scope.experiment
     if not experiment.injection.enabled:
         return
-    if not any(isinstance(r, LLMReviewerConfig) for r in experiment.reviewers):
+    from harness.reviewers import Injectable, has_capability
+
+    if not any(has_capability(r, Injectable) for r in experiment.reviewers):
         raise scope.fail("'injection.enabled' attacks the prompts of LLM reviewers, and this experiment has none; "
                          "add an LLM reviewer or set injection.enabled: false.")
     if not (~evalset.items[GOLD].astype(str).isin([BENIGN, UNKNOWN])).any():

@@ -18,7 +18,7 @@ from harness.pipeline.references import check_references
 from harness.policy import Policy, load_policy
 from harness.record import RunRecord
 from harness.record.metrics import Injection
-from harness.reviewers import Reviewer, build_reviewer, review_async
+from harness.reviewers import Injectable, Reviewer, build_reviewer
 from harness.tracking import mlflow_experiment_name
 from harness.verdicts import verdict_table
 
@@ -90,7 +90,7 @@ async def judge_and_finish(experiment: Experiment, finishing: Finishing, *, out_
     judged = Judged(
         experiment=experiment, candidate=candidate, baseline=baseline, evalset=evalset,
         verdicts=join_gold(pd.concat(tables, ignore_index=True), evalset), injection=injection,
-        reviewers={r.name: {**r.params(), "reads_policy": r.reads_policy} for r in reviewers},
+        reviewers={r.name: r.params() for r in reviewers},
         usage={r.name: usage for r in reviewers if (usage := r.usage()) is not None},
         started=started, incomplete_reason=incomplete_reason)
     out = default_out_dir(experiment.name, started) if out_dir is None else Path(out_dir)
@@ -103,9 +103,9 @@ async def judge(reviewers: list[Reviewer], policies: list[Policy], evalset: Eval
     for reviewer in reviewers:
         for policy in versions_to_judge(reviewer, policies):
             try:
-                verdicts = await review_async(reviewer, evalset.items, policy)
+                verdicts = await reviewer.review(evalset.items, policy)
             except BudgetExceeded as stop:
-                tables.append(verdict_table(getattr(stop, "verdicts", []), policy=policy.label, reviewer=reviewer.name))
+                tables.append(verdict_table(stop.verdicts, policy=policy.label, reviewer=reviewer.name))
                 return tables, str(stop)
             tables.append(verdict_table(verdicts, policy=policy.label, reviewer=reviewer.name))
     return tables, ""
@@ -121,13 +121,14 @@ def versions_to_judge(reviewer: Reviewer, policies: list[Policy]) -> list[Policy
 
 def judge_injections(reviewers: list[Reviewer], policy: Policy, evalset: EvalSet, tables: list[pd.DataFrame],
                      experiment: Experiment) -> dict[str, Injection]:
-    """The built-in prompt-injection slice, for every LLM reviewer under the candidate policy."""
+    """The built-in prompt-injection slice, for every reviewer that reads a prompt with the item in it
+    (`Injectable`), under the candidate policy."""
     from harness.pipeline.injection import injection_metrics
     from harness.metrics.samples import majority
 
     out: dict[str, Injection] = {}
     for reviewer in reviewers:
-        if reviewer.kind != "llm":
+        if not isinstance(reviewer, Injectable):
             continue
         clean = [t for t in tables if len(t) and t["reviewer"].iloc[0] == reviewer.name and t["policy"].iloc[0] == policy.label]
         if not clean:

@@ -9,8 +9,8 @@ from harness.record.comparison import ComparedRun, ComparisonResult, Coverage, R
 from harness.record.files import (FORMAT_VERSION, ITEMS, METRICS, RECORD, REPORT, SCHEMA_VERSION, VERDICTS,
                                   atomic_write_text, finite, metrics_file, read_model, read_record, record_header,
                                   write_json, write_record)
-from harness.record.header import (EvalSetSummary, MlflowIds, PolicyCategory, PolicyRule, PolicySummary,
-                                   RecordHeader, ReviewerParams)
+from harness.record.header import (ClassifierParams, EvalSetSummary, ExternalParams, LLMParams, MlflowIds,
+                                   PolicyCategory, PolicyRule, PolicySummary, RecordHeader, ReviewerParams)
 from harness.record.metrics import (Agreement, Baseline, CategoryRates, GateResult, Injection, Metrics,
                                     MetricsFile, PairedChange, PairedComparison, Rate, Rates, ReviewerMetrics,
                                     Usage, Weighted, WeightedRate)
@@ -28,9 +28,9 @@ def json_schema(name: str) -> dict[str, Any]:
 
 
 __all__ = ["FORMAT_VERSION", "ITEMS", "METRICS", "RECORD", "REPORT", "SCHEMA_VERSION", "SCHEMAS", "VERDICTS",
-           "Agreement", "Baseline", "CategoryRates", "ComparedRun", "ComparisonResult", "Coverage", "EvalSetSummary",
-           "GateResult", "Injection", "Metrics", "MetricsFile", "MlflowIds", "PairedChange", "PairedComparison",
-           "PolicyCategory", "PolicyRule", "PolicySummary", "Rate", "Rates", "RecordHeader", "ReviewerComparison",
-           "ReviewerMetrics", "ReviewerParams", "RunRecord", "Usage", "Weighted", "WeightedRate",
-           "atomic_write_text", "finite", "json_schema", "metrics_file", "read_model", "read_record",
-           "record_header", "replace", "write_json", "write_record"]
+           "Agreement", "Baseline", "CategoryRates", "ClassifierParams", "ComparedRun", "ComparisonResult", "Coverage",
+           "EvalSetSummary", "ExternalParams", "GateResult", "Injection", "LLMParams", "Metrics", "MetricsFile",
+           "MlflowIds", "PairedChange", "PairedComparison", "PolicyCategory", "PolicyRule", "PolicySummary", "Rate",
+           "Rates", "RecordHeader", "ReviewerComparison", "ReviewerMetrics", "ReviewerParams", "RunRecord", "Usage",
+           "Weighted", "WeightedRate", "atomic_write_text", "finite", "json_schema", "metrics_file", "read_model",
+           "read_record", "record_header", "replace", "write_json", "write_record"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, SerializerFunctionWrapHandler, model_serializer
 
 from harness.record.metrics import Usage
 
@@ -45,23 +47,82 @@ class EvalSetSummary(Model):
     label_counts: dict[str, int]
 
 
-class ReviewerParams(BaseModel):
-    """What identifies a reviewer (no secrets). Each kind adds its own parameters beside `type`
-    (an LLM's model and temperature, a classifier's folds and threshold)."""
+class _Params(BaseModel):
+    """What identifies a reviewer (no secrets): `type` and the parameters of its kind."""
 
+    # A record written by an earlier version may hold a parameter since renamed or removed: it is
+    # kept as it was (rescore copies the reviewers' parameters into the new record), not refused.
     model_config = ConfigDict(extra="allow")
 
-    type: str
-    # False for a classifier or imported predictions: its verdicts do not depend on the policy text.
-    reads_policy: bool = True
+    @model_serializer(mode="wrap")
+    def _only_set_options(self, handler: SerializerFunctionWrapHandler) -> dict[str, JsonValue]:
+        # An option that is unset (None by default) is left out, as the reviewers always wrote it,
+        # so records keep their keys: a seed appears only when one was given.
+        data: dict[str, JsonValue] = handler(self)
+        fields = type(self).model_fields
+        return {k: v for k, v in data.items()
+                if not (v is None and k in fields and fields[k].default is None)}
 
     def values(self) -> dict[str, JsonValue]:
-        return self.model_dump(mode="json")
+        """The parameters as record.json holds them."""
+        out: dict[str, JsonValue] = self.model_dump(mode="json")
+        return out
 
     def get(self, name: str) -> JsonValue:
         """A parameter of this reviewer's kind, None when it has none of that name."""
-        value: JsonValue = self.values().get(name)
-        return value
+        return self.values().get(name)
+
+
+class LLMParams(_Params):
+    """An LLM reviewer: the model and how it is called (the prompt by its label and sha256)."""
+
+    type: Literal["llm"] = "llm"
+    model: str
+    temperature: float
+    max_tokens: int
+    samples: int
+    prompt: str
+    prompt_sha256: str
+    response_format: str
+    concurrency: int
+    timeout_s: float
+    max_retries: int
+    api_base: str | None = None  # a provider endpoint's; never a local model server's
+    seed: int | None = None
+    batch: bool | None = None  # set when the judgements went through the provider's batch API
+    batch_provider: str | None = None
+    batch_discount: float | None = None
+    reasoning_effort: str | None = None
+    params: dict[str, JsonValue] | None = None
+    prompt_layout: str | None = None  # only when not the default layout
+    reads_policy: bool = True
+
+
+class ClassifierParams(_Params):
+    """A text classifier: where its model came from and how it decides."""
+
+    type: Literal["classifier"] = "classifier"
+    mode: str  # cross_fitted, trained or model_uri
+    source: str
+    folds: int
+    threshold: float
+    max_features: int
+    seed: int
+    estimator: str
+    skipped_categories: list[str] | None = None  # multi-label gold: categories too rare to learn
+    reads_policy: bool = False
+
+
+class ExternalParams(_Params):
+    """Decisions scored from a file (`score`): the column they were read from."""
+
+    type: Literal["external"] = "external"
+    column: str
+    reads_policy: bool = False
+
+
+# False `reads_policy`: a classifier or imported predictions, whose verdicts do not depend on the policy text.
+ReviewerParams = Annotated[LLMParams | ClassifierParams | ExternalParams, Field(discriminator="type")]
 
 
 class MlflowIds(Model):

@@ -1,21 +1,10 @@
-"""Reviewers: one file per kind behind the small `Reviewer` protocol."""
+"""Reviewers: one file per kind behind the small async `Reviewer` protocol; which class serves
+which `type:` is registry.py's one mapping."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from harness.reviewers.base import CostEstimate, Estimating, Injectable, Reviewer, review_sync
+from harness.reviewers.registry import build_reviewer, has_capability
 
-from harness.config import ClassifierReviewerConfig, LLMReviewerConfig
-from harness.reviewers.base import Reviewer, review_async
-
-
-def build_reviewer(config: ClassifierReviewerConfig | LLMReviewerConfig, *, base_dir: Path) -> Reviewer:
-    if isinstance(config, ClassifierReviewerConfig):
-        from harness.reviewers.classifier import ClassifierReviewer
-
-        return ClassifierReviewer(config, base_dir=base_dir)
-    from harness.reviewers.llm import LLMReviewer
-
-    return LLMReviewer(config, base_dir=base_dir)
-
-
-__all__ = ["Reviewer", "build_reviewer", "review_async"]
+__all__ = ["CostEstimate", "Estimating", "Injectable", "Reviewer", "build_reviewer", "has_capability",
+           "review_sync"]

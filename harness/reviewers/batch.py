@@ -19,19 +19,18 @@ import sys
 import time
 import warnings
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
-from harness.reviewers.cache import BatchRecord
-from harness.errors import ProviderError
-from harness.providers.client import Completion, LLMClient, MalformedResponse, first_line, http_status
-from harness.reviewers.prompts import PromptBuilder
 from harness.config.provider_params import EXTRA_HEADERS
+from harness.errors import BudgetExceeded, ProviderError
+from harness.providers.client import Completion, LLMClient, MalformedResponse, first_line, http_status
 from harness.reviewers.batch_lines import CHAT_URL, OutputLine, read_output_lines, request_line, split_lines
 from harness.reviewers.budget import Budget
-from harness.reviewers.cache import JudgementCache
+from harness.reviewers.cache import BatchRecord, JudgementCache
 from harness.reviewers.judgements import CacheEntry, CacheWriter, Job, UsageMeter, answer_entry, budget_message
-from harness.errors import BudgetExceeded
+from harness.reviewers.prompts import PromptBuilder
 
 if TYPE_CHECKING:
     from harness.config import LLMReviewerConfig
@@ -183,8 +182,8 @@ class BatchRun:
         after: str | None = None
         try:
             while True:
-                page = await self._control("list batches", self._litellm.alist_batches, limit=LIST_PAGE,
-                                           **({"after": after} if after else {}))
+                paging: dict[str, Any] = {"after": after} if after else {}
+                page = await self._control("list batches", self._litellm.alist_batches, limit=LIST_PAGE, **paging)
                 data = list(getattr(page, "data", None) or [])
                 for info in data:
                     if getattr(info, "input_file_id", None) in file_ids:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from harness.config import LLMReviewerConfig, Price
-from harness.errors import HarnessError
 from harness.config.local import is_local
+from harness.errors import HarnessError
 from harness.reviewers.prompts import PromptBuilder
 
 # The provider's tokenizer may count a prompt differently from litellm's (which falls back to a

@@ -11,19 +11,20 @@ from typing import Any
 
 import pandas as pd
 
-from harness.reviewers.cache import JudgementCache
-from harness.reviewers.judgements import CacheEntry, CacheWriter, Job, UsageMeter, answer_entry, budget_message
+from harness._util.hashing import sha256_json, sha256_text
 from harness.config import LLMReviewerConfig
 from harness.errors import BudgetExceeded, HarnessError
 from harness.evalset import TEXT, stratified_sample
-from harness._util.event_loop import run_sync
-from harness._util.hashing import sha256_json, sha256_text
-from harness.providers.local_model import LocalModelServer, is_local
 from harness.policy import Policy
-from harness.reviewers.prompts import DEFAULT_LAYOUT, PromptBuilder, reviewer_template
-from harness.reviewers.budget import Budget, check_budget
-from harness.reviewers.llm_verdict import parse_verdict, verdict_schema
+from harness.providers.local_model import LocalModelServer, is_local
+from harness.record import LLMParams
 from harness.record.metrics import Usage
+from harness.reviewers.base import CostEstimate
+from harness.reviewers.budget import Budget, check_budget
+from harness.reviewers.cache import JudgementCache
+from harness.reviewers.judgements import CacheEntry, CacheWriter, Job, UsageMeter, answer_entry, budget_message
+from harness.reviewers.llm_verdict import parse_verdict, verdict_schema
+from harness.reviewers.prompts import DEFAULT_LAYOUT, PromptBuilder, reviewer_template
 from harness.verdicts import Verdict
 
 LOCAL_API_KEY = "sk-local-no-key"
@@ -31,7 +32,9 @@ POSTFIX_INTERVAL_S = 0.5  # tokens and cost beside the progress bar: formatting 
 
 
 class LLMReviewer:
-    kind = "llm"
+    """Reads the policy and each item in one prompt; `Estimating` (its cost is forecast before
+    anything is sent) and `Injectable` (the item's text sits in its prompt)."""
+
     reads_policy = True
 
     def __init__(self, config: LLMReviewerConfig, *, base_dir: Path = Path("."),
@@ -54,19 +57,23 @@ class LLMReviewer:
             self._cache = JudgementCache()
         return self._cache
 
-    def params(self) -> dict[str, object]:
+    def params(self) -> LLMParams:
         c = self.config
-        out: dict[str, object] = {"type": self.kind, "model": c.model, "temperature": c.temperature,
-                                  "max_tokens": c.max_tokens, "samples": c.samples, "prompt": self.template.label,
-                                  "prompt_sha256": self.template.sha256, "response_format": c.response_format,
-                                  "concurrency": c.concurrency, "timeout_s": c.timeout_s, "max_retries": c.max_retries}
-        if c.api_base and not is_local(c.model):
-            out["api_base"] = c.api_base
-        if c.seed is not None:
-            out["seed"] = c.seed
-        if c.batch:  # how the judgements were sent; not part of their cache key
-            out.update(batch=True, batch_provider=c.batch_provider, batch_discount=c.batch_discount)
-        return {**out, **self._optional_settings(layout_key="prompt_layout")}
+        return LLMParams(
+            model=c.model, temperature=c.temperature, max_tokens=c.max_tokens, samples=c.samples,
+            prompt=self.template.label, prompt_sha256=self.template.sha256, response_format=c.response_format,
+            concurrency=c.concurrency, timeout_s=c.timeout_s, max_retries=c.max_retries,
+            api_base=c.api_base if c.api_base and not is_local(c.model) else None, seed=c.seed,
+            # how the judgements were sent; not part of their cache key
+            batch=True if c.batch else None, batch_provider=c.batch_provider if c.batch else None,
+            batch_discount=c.batch_discount if c.batch else None, reasoning_effort=c.reasoning_effort,
+            params=c.params or None,
+            prompt_layout=self.template.layout if self.template.layout != DEFAULT_LAYOUT else None,
+            reads_policy=self.reads_policy)
+
+    def prompt_label(self) -> str:
+        """The template the item's text is put into (`Injectable`)."""
+        return self.template.label
 
     def usage(self) -> Usage:
         return self.meter.usage()
@@ -101,11 +108,11 @@ class LLMReviewer:
         builder = PromptBuilder(self.template, policy)
         base_key = sha256_json({**self.identity(), "policy": policy.sha256})
         jobs = [Job(str(item_id), text, sample, sha256_text(f"{base_key}|{sha256_text(text)}|{sample}"))
-                for item_id, text in zip(items["item_id"], items[TEXT].astype(str))
+                for item_id, text in zip(items["item_id"], items[TEXT].astype(str), strict=True)
                 for sample in range(self.config.samples)]
         return builder, jobs
 
-    def estimate(self, items: pd.DataFrame, policy: Policy) -> dict[str, Any]:
+    def estimate(self, items: pd.DataFrame, policy: Policy) -> CostEstimate:
         """Forecast of tokens and cost before anything is sent; cached judgements cost nothing."""
         from harness.providers.client import count_tokens, estimate_cost
 
@@ -117,16 +124,14 @@ class LLMReviewer:
         completion_tokens = len(todo) * self.config.max_tokens
         cost = 0.0 if is_local(self.config.model) else estimate_cost(model, prompt_tokens, completion_tokens,
                                                                      self.config.price)
-        return {"judgements": len(jobs), "cached": len(jobs) - len(todo), "to_send": len(todo),
-                "prompt_tokens": prompt_tokens, "max_completion_tokens": completion_tokens, "max_cost_usd": cost,
-                # what the same requests cost through the provider's batch API (`batch_discount`)
-                "max_cost_usd_batch": None if cost is None else cost * self.config.batch_discount}
+        return CostEstimate(judgements=len(jobs), cached=len(jobs) - len(todo), to_send=len(todo),
+                            prompt_tokens=prompt_tokens, max_completion_tokens=completion_tokens, max_cost_usd=cost,
+                            # what the same requests cost through the provider's batch API (`batch_discount`)
+                            max_cost_usd_batch=None if cost is None else cost * self.config.batch_discount)
 
-    def review(self, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
-        """`review_async` from sync code; inside a running event loop it runs on a worker thread."""
-        return run_sync(self.review_async(items, policy))
-
-    async def review_async(self, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
+    async def review(self, items: pd.DataFrame, policy: Policy) -> list[Verdict]:
+        """Cached judgements first, then the model for the rest; a spent budget raises
+        `BudgetExceeded` carrying the verdicts judged before it ran out."""
         builder, jobs = self.plan(items, policy)
         schema = verdict_schema(policy)
         answers = self.cache.get_many([job.key for job in jobs])
@@ -150,7 +155,7 @@ class LLMReviewer:
             self.meter.abstained += verdict.decision == "abstained"
             verdicts.append(verdict)
         if stop is not None:
-            stop.verdicts = verdicts  # type: ignore[attr-defined]
+            stop.verdicts = verdicts
             raise stop
         return verdicts
 
@@ -182,7 +187,7 @@ class LLMReviewer:
         async def worker() -> None:
             # `concurrency` workers pull from one queue: no task or semaphore wait per item.
             nonlocal postfix_at
-            for item_id, text, sample, key in jobs:
+            for _, text, _, key in jobs:
                 worst = budget.worst_case(text) if budget is not None else 0.0
                 if budget is not None and not await budget.reserve(worst):
                     return

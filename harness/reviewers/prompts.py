@@ -11,9 +11,9 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from harness._util.hashing import sha256_text
 from harness.config import resolve_path
 from harness.errors import HarnessError, unreadable, yaml_problem
-from harness._util.hashing import sha256_text
 from harness.policy import Policy
 
 ITEM_SPLIT = "=== ITEM ==="

@@ -14,6 +14,7 @@ from harness.evalset import CONTESTED, GOLD, GOLD_UNKNOWN, load_evalset
 from harness.metrics import compute_metrics
 from harness.metrics.confusion import category_rates, rates, relabel_candidates
 from harness.policy import load_policy
+from harness.reviewers import review_sync
 from harness.reviewers.classifier import ClassifierReviewer
 
 CATS = ["S", "H", "V"]
@@ -174,12 +175,12 @@ def test_classifier_trains_one_model_per_category_on_known_labels() -> None:
     policy = load_policy(MODERATION)
     table = classifier_items()
     reviewer = ClassifierReviewer(ClassifierReviewerConfig(type="classifier", name="c", folds=3, max_features=500))
-    verdicts = {v.item_id: v for v in reviewer.review(table, policy)}
+    verdicts = {v.item_id: v for v in review_sync(reviewer, table, policy)}
     assert len(verdicts) == len(table)
     params = reviewer.params()
-    assert "one-vs-rest" in params["estimator"]
+    assert "one-vs-rest" in params.estimator
     # categories with no positive items cannot be learned and are reported
-    assert set(params["skipped_categories"]) == {"HR", "SH", "S3", "H2", "V2"}
+    assert set(params.skipped_categories or []) == {"HR", "SH", "S3", "H2", "V2"}
     right = sum((v.decision == "actioned") == (g != "benign") for v, g in
                 ((verdicts[i], g) for i, g in zip(table["item_id"], table["gold"])) if g != "unknown")
     assert right / (table["gold"] != "unknown").sum() > 0.8

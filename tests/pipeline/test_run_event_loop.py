@@ -11,6 +11,7 @@ import pytest
 
 import harness
 from harness.policy import load_policy
+from harness.reviewers import review_sync
 from harness.reviewers.llm import LLMReviewer
 from harness.testing.openai_server import FakeOpenAIServer
 from support.llm import V2, experiment, write_items
@@ -61,13 +62,13 @@ def test_run_async_runs_side_by_side_on_one_loop(tmp_path: Path, server: FakeOpe
 
 
 def test_llm_reviewer_review_inside_a_running_loop(tmp_path: Path, server: FakeOpenAIServer) -> None:
-    """`review` itself (what the injection slice calls) also works from inside a loop."""
+    """`review_sync` (what the injection slice calls) also works from inside a loop."""
     exp = experiment(write_items(tmp_path / "items.csv", ROWS), server.base_url)
     reviewer = LLMReviewer(exp.reviewers[0])  # type: ignore[arg-type]
     items = pd.DataFrame({"item_id": [r[0] for r in ROWS], "text": [r[1] for r in ROWS]})
 
     async def cell() -> list[str]:
-        return [v.decision for v in reviewer.review(items, load_policy(V2))]
+        return [v.decision for v in review_sync(reviewer, items, load_policy(V2))]
 
     try:
         assert asyncio.run(cell()) == [EXPECTED[r[0]] for r in ROWS]

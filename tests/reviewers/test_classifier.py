@@ -11,6 +11,7 @@ from harness.config import ClassifierReviewerConfig, EvalSetConfig
 from harness.errors import HarnessError
 from harness.policy import Policy, load_policy
 from harness.reviewers.classifier import ClassifierReviewer
+from harness.reviewers import review_sync
 
 BENIGN_WORDS = ["sunny", "garden", "coffee", "music", "friends", "holiday", "picnic", "river"]
 HATE_WORDS = ["vermin", "filth", "scum", "parasites", "rats", "disease", "subhuman", "plague"]
@@ -45,7 +46,7 @@ def config(**kwargs) -> ClassifierReviewerConfig:
 def test_cross_fitted_predictions_are_out_of_fold(policy: Policy) -> None:
     table = with_contradictions()
     reviewer = ClassifierReviewer(config(folds=5))
-    verdicts = {v.item_id: v for v in reviewer.review(table, policy)}
+    verdicts = {v.item_id: v for v in review_sync(reviewer, table, policy)}
     assert reviewer.mode_ == "cross_fitted"
     assert len(verdicts) == len(table)
     odd = [verdicts[f"odd{j}"] for j in range(len(ODD))]
@@ -63,18 +64,18 @@ def test_cross_fitted_predictions_are_out_of_fold(policy: Policy) -> None:
 
 def test_cross_fitting_is_deterministic_and_shared_between_policies(policy: Policy, repo_root: Path) -> None:
     table = with_contradictions()
-    first = [v.score for v in ClassifierReviewer(config(seed=3)).review(table, policy)]
-    second = [v.score for v in ClassifierReviewer(config(seed=3)).review(table, policy)]
+    first = [v.score for v in review_sync(ClassifierReviewer(config(seed=3)), table, policy)]
+    second = [v.score for v in review_sync(ClassifierReviewer(config(seed=3)), table, policy)]
     assert first == second
     reviewer = ClassifierReviewer(config())
     v2 = load_policy(repo_root / "prompts" / "policies" / "hate_speech" / "v2.md")
-    assert [v.score for v in reviewer.review(table, policy)] == [v.score for v in reviewer.review(table, v2)]
+    assert [v.score for v in review_sync(reviewer, table, policy)] == [v.score for v in review_sync(reviewer, table, v2)]
 
 
 def test_threshold_moves_decisions(policy: Policy) -> None:
     table = with_contradictions()
-    strict = ClassifierReviewer(config(threshold=0.0)).review(table, policy)
-    lenient = ClassifierReviewer(config(threshold=1.0)).review(table, policy)
+    strict = review_sync(ClassifierReviewer(config(threshold=0.0)), table, policy)
+    lenient = review_sync(ClassifierReviewer(config(threshold=1.0)), table, policy)
     assert all(v.decision == "actioned" for v in strict)
     assert sum(v.decision == "actioned" for v in lenient) < len(table)
 
@@ -83,7 +84,7 @@ def test_cross_fitting_needs_two_items_per_label(policy: Policy) -> None:
     table = pd.DataFrame([("a", "nice day", "benign"), ("b", "nice walk", "benign"), ("c", "vermin", "HS")],
                          columns=["item_id", "text", "gold"])
     with pytest.raises(HarnessError, match="at least two items"):
-        ClassifierReviewer(config()).review(table, policy)
+        review_sync(ClassifierReviewer(config()), table, policy)
 
 
 def test_train_set(policy: Policy, tmp_path: Path) -> None:
@@ -96,8 +97,8 @@ def test_train_set(policy: Policy, tmp_path: Path) -> None:
     eval_items = pd.DataFrame([("e1", "what a sunny picnic day", "benign"), ("e2", "those people are filth and rats", "HS"),
                                ("e3", "what a coffee music day", "benign"), ("e4", "those people are scum", "HS")],
                               columns=["item_id", "text", "gold"])
-    verdicts = reviewer.review(eval_items, policy)
-    assert reviewer.mode_ == "trained" and reviewer.params()["source"] == "train.csv"
+    verdicts = review_sync(reviewer, eval_items, policy)
+    assert reviewer.mode_ == "trained" and reviewer.params().source == "train.csv"
     assert [v.decision for v in verdicts] == ["allowed", "actioned", "allowed", "actioned"]
 
 
@@ -105,7 +106,7 @@ def test_train_set_with_one_label_is_an_error(policy: Policy, tmp_path: Path) ->
     (tmp_path / "train.csv").write_text("text,label\nnice,benign\nlovely,benign\n", encoding="utf-8")
     reviewer = ClassifierReviewer(config(train=EvalSetConfig(path=str(tmp_path / "train.csv"))))
     with pytest.raises(HarnessError, match="two labels") as info:
-        reviewer.review(items(3), policy)
+        review_sync(reviewer, items(3), policy)
     assert "train.csv" in str(info.value)
 
 
@@ -136,10 +137,10 @@ def test_model_from_mlflow_runs_uri(policy: Policy, tracking: str, tmp_path: Pat
     reviewer = ClassifierReviewer(config(model_uri=uri))
     eval_items = pd.DataFrame([("e1", "what a sunny garden day", "benign"), ("e2", "those people are vermin", "HS")],
                               columns=["item_id", "text", "gold"])
-    verdicts = reviewer.review(eval_items, policy)
-    assert reviewer.mode_ == "model_uri" and reviewer.params()["source"] == uri
+    verdicts = review_sync(reviewer, eval_items, policy)
+    assert reviewer.mode_ == "model_uri" and reviewer.params().source == uri
     assert [v.decision for v in verdicts] == ["allowed", "actioned"]
     assert verdicts[1].categories == ["HS"]  # class 1 maps to the policy's only category
 
     with pytest.raises(HarnessError, match="could not load the model"):
-        ClassifierReviewer(config(model_uri="runs:/0123456789abcdef/model")).review(eval_items, policy)
+        review_sync(ClassifierReviewer(config(model_uri="runs:/0123456789abcdef/model")), eval_items, policy)

@@ -145,7 +145,7 @@ def test_parse_experiment_without_a_path_reads_from_the_working_directory(tmp_pa
 
 
 def test_train_set_is_read_from_the_experiment_folder(tmp_path: Path, elsewhere: Path) -> None:
-    from harness.reviewers import build_reviewer
+    from harness.reviewers import build_reviewer, review_sync
 
     init_workspace(tmp_path / "ws")
     path = tmp_path / "ws" / EXPERIMENT_FILE
@@ -155,7 +155,7 @@ def test_train_set_is_read_from_the_experiment_folder(tmp_path: Path, elsewhere:
     experiment = parse_experiment(data, path=path)
     policy, _, evalset = load_inputs(experiment)
     reviewer = build_reviewer(experiment.reviewers[0], base_dir=Path(experiment.base_dir))
-    verdicts = reviewer.review(evalset.items, policy)
+    verdicts = review_sync(reviewer, evalset.items, policy)
     assert len(verdicts) == len(evalset)
 
 
