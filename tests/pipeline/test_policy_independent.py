@@ -50,6 +50,6 @@ def test_classifier_is_judged_per_version_when_the_categories_differ(tmp_path: P
 
 
 def harness_summary(record: harness.RunRecord) -> str:
-    from harness._cli.main import summary
+    from harness.reporting.console import summary
 
     return summary(record)
