@@ -188,7 +188,7 @@ def upgrade_verdicts(frame: pd.DataFrame) -> pd.DataFrame:
                                     index=frame.index, dtype=object)
     if "abstain_kind" not in frame and "decision" in frame:
         reasons = frame["abstain_reason"] if "abstain_reason" in frame else pd.Series("", index=frame.index)
-        kinds = [_old_kind(str(r)).value if d == ABSTAINED else "" for d, r in zip(frame["decision"], reasons.fillna(""))]
+        kinds = [_old_kind(str(r)).value if d == ABSTAINED else "" for d, r in zip(frame["decision"], reasons.fillna(""), strict=True)]
         at = frame.columns.get_loc("abstain_reason") if "abstain_reason" in frame else len(frame.columns)
         frame.insert(int(at), "abstain_kind", kinds)  # type: ignore[arg-type]
     return frame

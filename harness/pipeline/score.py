@@ -54,7 +54,7 @@ def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | No
     for pred in preds:
         decisions = table.loc[has_gold, pred].to_numpy()
         tables.append(verdict_table([_verdict(str(item_id), str(decision)) for item_id, decision
-                                     in zip(items["item_id"], decisions)], policy=SCORED_POLICY, reviewer=pred))
+                                     in zip(items["item_id"], decisions, strict=True)], policy=SCORED_POLICY, reviewer=pred))
     verdicts = pd.concat(tables, ignore_index=True).merge(items, on="item_id", how="left")
     categories = sorted(set(items["gold"]) - {BENIGN})
     metrics = compute_metrics(verdicts, candidate=SCORED_POLICY, baseline=None, categories=categories,

@@ -9,11 +9,20 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from test_record_schema import scored_run
 
 from harness.record import RECORD, VERDICTS, read_record
-from harness.verdicts import (ABSTAINED, ACTIONED, ALLOWED, VERDICT_COLUMNS, AbstainKind, Verdict, read_verdicts,
-                              verdict_table, write_verdicts)
-from test_record_schema import scored_run
+from harness.verdicts import (
+    ABSTAINED,
+    ACTIONED,
+    ALLOWED,
+    VERDICT_COLUMNS,
+    AbstainKind,
+    Verdict,
+    read_verdicts,
+    verdict_table,
+    write_verdicts,
+)
 
 VERDICTS_OF_A_RUN = [Verdict("a", ACTIONED, categories=["HS", "HR"], rule_ids=["HS1"]),
                      Verdict("b", ALLOWED, rule_ids=["HS-E2"]),

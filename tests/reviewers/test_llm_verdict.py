@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.evalset.attacks import ATTACKS
 from harness.policy import Policy, load_policy
 from harness.reviewers.llm_verdict import parse_verdict, verdict_schema
-from harness.evalset.attacks import ATTACKS
 from harness.verdicts import ABSTAINED, DECISIONS, AbstainKind
 
 V2 = Path(__file__).resolve().parents[2] / "prompts" / "policies" / "hate_speech" / "v2.md"
