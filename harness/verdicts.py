@@ -1,60 +1,118 @@
-"""Verdicts: one row per item x reviewer x policy version (x sample)."""
+"""Verdicts: one row per item x reviewer x policy version (x sample).
+
+The verdict is typed from the first stage: `Decision` and `AbstainKind` are enums, `categories` and
+`rule_ids` are lists (Arrow list<string> in verdicts.parquet). `VERDICT_COLUMNS` is the one column
+set of the table; `read_verdicts`/`write_verdicts` are the one place it meets a file."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-ACTIONED, ALLOWED, ABSTAINED = "actioned", "allowed", "abstained"
-DECISIONS = (ACTIONED, ALLOWED, ABSTAINED)
+if TYPE_CHECKING:
+    import pyarrow as pa
 
+
+class Decision(StrEnum):
+    ACTIONED = "actioned"
+    ALLOWED = "allowed"
+    ABSTAINED = "abstained"
+
+
+ACTIONED, ALLOWED, ABSTAINED = Decision.ACTIONED, Decision.ALLOWED, Decision.ABSTAINED
+DECISIONS = tuple(Decision)
+
+
+class AbstainKind(StrEnum):
+    """Why a verdict is an abstention. The first six are answers that came back but did not become a
+    verdict (they count against the parse rate); the rest are no answer at all."""
+
+    CUT_OFF = "cut_off"  # the answer stopped at the token limit (finish_reason 'length')
+    EMPTY = "empty"
+    REFUSAL = "refusal"
+    UNPARSEABLE = "unparseable"  # no JSON object in the answer
+    NO_VERDICT = "no_verdict"  # JSON without a true/false 'violation'
+    CONFLICTING = "conflicting"  # verdict objects in one answer that disagree (llm_verdict._verdict_object)
+    PROVIDER_ERROR = "provider_error"  # no answer: provider error, timeout, rate limit, failed batch line
+    TIED = "tied"  # repeated samples split evenly (metrics/samples.py)
+    NO_DECISION = "no_decision"  # an imported decision log row without a decision (pipeline/score.py)
+
+    @property
+    def label(self) -> str:
+        """The kind as the report names it."""
+        return _LABELS[self]
+
+    @property
+    def answered(self) -> bool:
+        """An answer came back from the model (it failed to become a verdict)."""
+        return self in _ANSWERED
+
+
+_LABELS = {
+    AbstainKind.CUT_OFF: "cut off at the token limit", AbstainKind.EMPTY: "empty answer",
+    AbstainKind.REFUSAL: "refusal", AbstainKind.UNPARSEABLE: "unparseable answer",
+    AbstainKind.NO_VERDICT: "no verdict in the answer", AbstainKind.CONFLICTING: "conflicting verdicts in the answer",
+    AbstainKind.PROVIDER_ERROR: "no answer (provider error or timeout)",
+    AbstainKind.TIED: "samples split evenly", AbstainKind.NO_DECISION: "no decision in the log",
+}
+_ANSWERED = frozenset({AbstainKind.CUT_OFF, AbstainKind.EMPTY, AbstainKind.REFUSAL, AbstainKind.UNPARSEABLE,
+                       AbstainKind.NO_VERDICT, AbstainKind.CONFLICTING})
+
+LIST_COLUMNS = ("categories", "rule_ids")
 VERDICT_COLUMNS = [
     "policy", "reviewer", "item_id", "sample", "decision", "categories", "rule_ids",
-    "score", "confidence", "rationale", "abstain_reason", "notes", "reasoning",
+    "score", "confidence", "rationale", "abstain_kind", "abstain_reason", "notes", "reasoning",
 ]
 
 
 @dataclass
 class Verdict:
     item_id: str
-    decision: str
+    decision: Decision
     categories: list[str] = field(default_factory=list)
     rule_ids: list[str] = field(default_factory=list)
     score: float | None = None
     confidence: float | None = None
     rationale: str = ""
-    abstain_reason: str = ""
+    abstain_kind: AbstainKind | None = None  # set exactly when decision is ABSTAINED
+    abstain_reason: str = ""  # the free text beside the kind: the error, or the start of the answer
     notes: str = ""
     sample: int = 0
     reasoning: str = ""  # a reasoning model's reasoning before its answer, clipped (llm_verdict.REASONING_MAX_CHARS)
 
     @classmethod
-    def abstain(cls, item_id: str, reason: str, sample: int = 0, reasoning: str = "") -> "Verdict":
-        return cls(item_id=item_id, decision=ABSTAINED, abstain_reason=reason, sample=sample, reasoning=reasoning)
+    def abstain(cls, item_id: str, kind: AbstainKind, detail: str, sample: int = 0, reasoning: str = "") -> Verdict:
+        """An abstention of `kind`; `detail` is its reason as the user reads it."""
+        return cls(item_id=item_id, decision=ABSTAINED, abstain_kind=kind, abstain_reason=detail, sample=sample,
+                   reasoning=reasoning)
 
 
 def verdict_table(verdicts: list[Verdict], *, policy: str, reviewer: str) -> pd.DataFrame:
-    """Verdicts as the canonical table; list fields are ';'-joined so the table stays flat."""
-    rows = [
-        {
-            "policy": policy,
-            "reviewer": reviewer,
-            "item_id": v.item_id,
-            "sample": v.sample,
-            "decision": v.decision,
-            "categories": ";".join(v.categories),
-            "rule_ids": ";".join(v.rule_ids),
-            "score": v.score,
-            "confidence": v.confidence,
-            "rationale": _storable(v.rationale),
-            "abstain_reason": _storable(v.abstain_reason),
-            "notes": _storable(v.notes),
-            "reasoning": _storable(v.reasoning),
-        }
-        for v in verdicts
-    ]
-    table = pd.DataFrame(rows, columns=VERDICT_COLUMNS)
+    """Verdicts as the canonical table (VERDICT_COLUMNS); categories and rule_ids stay lists."""
+    columns: dict[str, list[object]] = {
+        "policy": [policy] * len(verdicts),
+        "reviewer": [reviewer] * len(verdicts),
+        "item_id": [v.item_id for v in verdicts],
+        "sample": [v.sample for v in verdicts],
+        "decision": [Decision(v.decision).value for v in verdicts],
+        "categories": [list(v.categories) for v in verdicts],
+        "rule_ids": [list(v.rule_ids) for v in verdicts],
+        "score": [v.score for v in verdicts],
+        "confidence": [v.confidence for v in verdicts],
+        "rationale": [_storable(v.rationale) for v in verdicts],
+        "abstain_kind": [v.abstain_kind.value if v.abstain_kind else "" for v in verdicts],
+        "abstain_reason": [_storable(v.abstain_reason) for v in verdicts],
+        "notes": [_storable(v.notes) for v in verdicts],
+        "reasoning": [_storable(v.reasoning) for v in verdicts],
+    }
+    table = pd.DataFrame(columns, columns=VERDICT_COLUMNS)
+    for name in LIST_COLUMNS:  # a DataFrame of no rows does not keep the column's object dtype
+        table[name] = table[name].astype(object)
     return table.astype({"score": float, "confidence": float, "sample": int})
 
 
@@ -63,18 +121,86 @@ def _storable(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-# How an LLM answer that came back failed to become a verdict, by the reason's opening words (the
-# parser in reviewers/llm_verdict.py writes them); any other abstention is an answer that never came.
-ABSTENTION_KINDS = (("answer cut off", "cut off at the token limit"), ("empty answer", "empty answer"),
-                    ("refusal", "refusal"), ("unparseable answer", "unparseable answer"),
-                    ("answer has no true/false", "no verdict in the answer"))
-NO_ANSWER = "no answer (provider error, timeout or budget)"
+def join_list(values: Iterable[str]) -> str:
+    """A list cell (categories, rule_ids) as text, for CSV and Markdown outputs: ids joined by ';'."""
+    return ";".join(values)
 
 
-def abstention_kind(reason: str) -> str:
-    """The kind of one abstention: a returned answer that did not parse, or no answer at all."""
-    return next((kind for prefix, kind in ABSTENTION_KINDS if reason.startswith(prefix)), NO_ANSWER)
+def split_list(text: object) -> list[str]:
+    """The text form of `join_list` read back (a CSV cell, an answer key); blank is the empty list."""
+    if text is None or (isinstance(text, float) and text != text):
+        return []
+    return [part for part in str(text).split(";") if part]
 
 
-def split_list(value: str) -> list[str]:
-    return [part for part in str(value).split(";") if part] if value else []
+def as_list(value: object) -> list[str]:
+    """One cell of a list column as a list of str: a list, an Arrow array read back, or missing (a row
+    a merge added) as the empty list."""
+    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
+        return [str(v) for v in value]  # type: ignore[attr-defined]
+    return []
+
+
+def write_verdicts(frame: pd.DataFrame, path: str | Path) -> None:
+    """A verdict table (with any extra columns) as Parquet; categories and rule_ids as list<string> even
+    when every list is empty (Arrow would infer list<null>)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    list_type = pa.list_(pa.string())
+    for name in LIST_COLUMNS:
+        if name in table.column_names:
+            index = table.schema.get_field_index(name)
+            table = table.set_column(index, pa.field(name, list_type), table.column(name).cast(list_type))
+    pq.write_table(table, path)
+
+
+def read_verdicts(path: str | Path) -> pd.DataFrame:
+    """A verdicts.parquet as the canonical table, also one written before the verdict was typed."""
+    import pyarrow.parquet as pq
+
+    return _from_arrow(pq.read_table(path))
+
+
+def _from_arrow(table: pa.Table) -> pd.DataFrame:
+    lists = {name: table.column(name).to_pylist() for name in LIST_COLUMNS if name in table.column_names
+             and _is_list(table.schema.field(name).type)}
+    frame = table.drop_columns(list(lists)).to_pandas()
+    for name, values in lists.items():
+        frame.insert(table.column_names.index(name), name, pd.Series(values, index=frame.index, dtype=object))
+    return upgrade_verdicts(frame)
+
+
+def _is_list(kind: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_list(kind) or pa.types.is_large_list(kind))
+
+
+def upgrade_verdicts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Compatibility shim for verdicts.parquet written before the verdict was typed: `categories` and
+    `rule_ids` as ';'-joined strings become lists, and a missing `abstain_kind` is derived from the
+    reason's opening words (the only place that prefix rule survives). A current table is unchanged."""
+    for name in LIST_COLUMNS:
+        if name in frame and frame[name].map(lambda v: isinstance(v, str)).any():
+            frame[name] = pd.Series([split_list(v) if not isinstance(v, list) else v for v in frame[name]],
+                                    index=frame.index, dtype=object)
+    if "abstain_kind" not in frame and "decision" in frame:
+        reasons = frame["abstain_reason"] if "abstain_reason" in frame else pd.Series("", index=frame.index)
+        kinds = [_old_kind(str(r)).value if d == ABSTAINED else "" for d, r in zip(frame["decision"], reasons.fillna(""), strict=True)]
+        at = frame.columns.get_loc("abstain_reason") if "abstain_reason" in frame else len(frame.columns)
+        frame.insert(int(at), "abstain_kind", kinds)  # type: ignore[arg-type]
+    return frame
+
+
+# Old files only: the reason's opening words as reviewers/llm_verdict.py wrote them before the kind
+# had its own column; any other reason was an answer that never came.
+_OLD_PREFIXES = (("answer cut off", AbstainKind.CUT_OFF), ("empty answer", AbstainKind.EMPTY),
+                 ("refusal", AbstainKind.REFUSAL), ("unparseable answer", AbstainKind.UNPARSEABLE),
+                 ("answer has no true/false", AbstainKind.NO_VERDICT), ("samples split evenly", AbstainKind.TIED),
+                 ("no decision", AbstainKind.NO_DECISION))
+
+
+def _old_kind(reason: str) -> AbstainKind:
+    return next((kind for prefix, kind in _OLD_PREFIXES if reason.startswith(prefix)), AbstainKind.PROVIDER_ERROR)

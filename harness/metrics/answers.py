@@ -10,22 +10,21 @@ import pandas as pd
 
 from harness.metrics.counts import multiplicity, tally
 from harness.metrics.rates import wilson
-from harness.verdicts import ABSTAINED, NO_ANSWER, abstention_kind
+from harness.verdicts import ABSTAINED, AbstainKind
 
 
 def answer_breakdown(verdicts: pd.DataFrame) -> dict[str, Any]:
-    """`verdicts`: one reviewer's rows under one policy (all samples), with decision and abstain_reason."""
+    """`verdicts`: one reviewer's rows under one policy (all samples), with decision and abstain_kind.
+    `abstentions` counts them by AbstainKind code."""
     abstained = verdicts["decision"].to_numpy() == ABSTAINED
-    # A verdict table built by hand (imported decisions, tests) may carry no reasons at all.
-    raw = verdicts["abstain_reason"] if "abstain_reason" in verdicts else pd.Series("", index=verdicts.index)
-    reasons = raw.fillna("").astype(str).to_numpy()[abstained]
+    # A verdict table built by hand (imported decisions, tests) may carry no kinds at all: no answer.
+    raw = verdicts["abstain_kind"] if "abstain_kind" in verdicts else pd.Series("", index=verdicts.index)
+    kinds = raw.fillna("").astype(str).replace("", AbstainKind.PROVIDER_ERROR.value).to_numpy()[abstained]
     count = multiplicity(verdicts)
-    by_kind: dict[str, int] = {}
-    # each distinct reason once
-    for reason, n in pd.Series(count[abstained]).groupby(pd.Series(reasons, dtype=object)).sum().items():
-        kind = abstention_kind(str(reason))
-        by_kind[kind] = by_kind.get(kind, 0) + int(n)
+    by_kind = {str(kind): int(n) for kind, n in
+               pd.Series(count[abstained]).groupby(pd.Series(kinds, dtype=object)).sum().items()}
     parsed = tally(~abstained, count)
-    returned = parsed + sum(n for kind, n in by_kind.items() if kind != NO_ANSWER)
+    answered = {k.value for k in AbstainKind if k.answered}
+    returned = parsed + sum(n for kind, n in by_kind.items() if kind in answered)
     return {"judgements": int(count.sum()), "returned": returned, "parsed": parsed,
             "parse_rate": wilson(parsed, returned), "abstentions": by_kind}

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from harness.labels import BENIGN, UNKNOWN
-from harness.metrics.counts import COUNT, ITEM_KEY, Groups, Labels, multiplicity, tally, with_item_keys
+from harness.metrics.counts import COUNT, ITEM_KEY, Cited, Groups, Labels, multiplicity, tally, with_item_keys
 from harness.metrics.rates import SMALL_SAMPLE, wilson
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
@@ -69,18 +69,18 @@ def category_rates(frame: pd.DataFrame, category_ids: list[str]) -> dict[str, An
     benign-only over-enforcement, `category_false_positive` is the one-vs-rest view: items known
     not to be in the category (benign or other categories) actioned under it."""
     gold = Labels(frame["gold"], na="nan")
-    predicted = Labels(frame["categories"], na="")
+    predicted = Cited(frame["categories"])
     decision = Labels(frame["decision"], na="nan")
     benign, _, wholly_unknown = gold_status(frame)
     listed = Labels(frame["gold_unknown"], na="") if "gold_unknown" in frame else None
     decided = ~decision.equals(ABSTAINED)
     actioned = decision.equals(ACTIONED)
     allowed = decision.equals(ALLOWED)
-    some_prediction = predicted.where(lambda p: p != "")
+    some_prediction = predicted.where(bool)
     count = multiplicity(frame)
     out: dict[str, Any] = {}
     for cid in category_ids:
-        has_cat = predicted.where(lambda p: cid in p.split(";"))
+        has_cat = predicted.where(lambda p: cid in p)
         of_cat = gold.where(lambda g: cid in g.split(";"))
         unknown = _unknown_for(wholly_unknown, listed, cid)
         negative = ~of_cat & ~unknown

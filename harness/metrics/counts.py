@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from harness.verdicts import as_list
+
 
 ITEM_KEY = "item_key"
 COUNT = "_count"
@@ -60,6 +62,29 @@ class Labels:
 
     def equals(self, value: str) -> np.ndarray:
         return self.where(lambda v: v == value)
+
+
+class Cited:
+    """A list column (categories, rule_ids) as codes into its distinct lists; a missing cell (a row a
+    merge added) is the empty list."""
+
+    def __init__(self, values: pd.Series) -> None:
+        cells = values.to_numpy()
+        if any(isinstance(v, str) for v in cells):  # tuple() would split it into characters
+            raise TypeError(f"column {values.name!r} holds text; list columns hold lists of ids "
+                            "(harness.verdicts.upgrade_verdicts converts a table of ';'-joined text)")
+        try:
+            keys = np.fromiter(map(tuple, cells), dtype=object, count=len(cells))
+        except TypeError:  # a missing cell: NaN or None
+            keys = np.fromiter((tuple(as_list(v)) for v in cells), dtype=object, count=len(cells))
+        codes, uniques = pd.factorize(keys)
+        self.codes: np.ndarray = codes
+        self.values: list[tuple[str, ...]] = list(uniques)
+
+    def where(self, test: Callable[[tuple[str, ...]], bool]) -> np.ndarray:
+        """Row mask of `test` applied to each distinct list once."""
+        hits = np.fromiter((bool(test(v)) for v in self.values), dtype=bool, count=len(self.values))
+        return hits[self.codes] if len(self.values) else np.zeros(len(self.codes), dtype=bool)
 
 
 class Groups:

@@ -19,7 +19,7 @@ import pandas as pd
 from harness.labels import BENIGN, UNKNOWN
 from harness.record.diagnosis import (Cluster, Diagnosis, ErrorKind, ErrorKindDiagnosis, Grouping, OverRepresented,
                                       ReviewerDiagnosis)
-from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, split_list
+from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, as_list
 
 EXEMPLARS = 5
 MAX_TEXT_CLUSTERS = 8
@@ -95,7 +95,7 @@ def diagnose_kind(frame: pd.DataFrame, kind: ErrorKind, slices: list[str]) -> Er
                        top_terms=top_terms or [], over_represented=over,
                        exemplars=_exemplars(vectors.matrix, members, ids))
 
-    rules = [split_list(v) for v in errors["rule_ids"].fillna("")]
+    rules = [as_list(v) for v in errors["rule_ids"]]
     by_rule: list[Cluster] = []
     if any(rules):  # a classifier cites no rules: a single '(no rule cited)' group would say nothing
         cited = sorted({r for rs in rules for r in rs})
@@ -128,7 +128,7 @@ class _Features:
         sets: list[set[tuple[Literal["slice", "rule"], str]]] = []
         for _, row in reference.iterrows():
             values: set[tuple[Literal["slice", "rule"], str]] = {("slice", f"{c}={row[c]}") for c in slices}
-            values |= {("rule", r) for r in split_list(row["rule_ids"] or "")}
+            values |= {("rule", r) for r in as_list(row["rule_ids"])}
             sets.append(values)
         self.sets = sets
 

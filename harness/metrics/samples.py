@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.verdicts import ABSTAINED
+from harness.verdicts import ABSTAINED, AbstainKind
 
 KEYS = ["policy", "reviewer", "item_id"]
 
@@ -22,7 +22,10 @@ def majority(verdicts: pd.DataFrame) -> pd.DataFrame:
     tied = (counts.eq(top, axis=0)).sum(axis=1) > 1
     out = first.copy()
     out["decision"] = winners.where(~tied, ABSTAINED).reindex(out.index)
-    out.loc[tied.reindex(out.index).fillna(False).to_numpy(), "abstain_reason"] = "samples split evenly"
+    ties = tied.reindex(out.index).fillna(False).to_numpy()
+    out.loc[ties, "abstain_reason"] = "samples split evenly"
+    if "abstain_kind" in out:
+        out.loc[ties, "abstain_kind"] = AbstainKind.TIED.value
     out["score"] = verdicts.groupby(KEYS)["score"].mean().reindex(out.index)
     return out.reset_index()[verdicts.columns]
 

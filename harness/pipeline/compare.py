@@ -11,6 +11,7 @@ from harness.errors import HarnessError
 from harness.metrics import paired_comparison
 from harness.metrics.counts import COUNT
 from harness.metrics.samples import majority
+from harness.verdicts import VERDICT_COLUMNS
 from harness.record import (ComparedRun, ComparisonResult, Coverage, ReviewerComparison,
                             atomic_write_text, write_json)
 
@@ -60,9 +61,7 @@ def compare(a: str, b: str) -> ComparisonResult:
 
 # Verdict columns that are not slices: gold_unknown (multi-label sets) and a collapsed log's row count
 # would otherwise be compared slice by slice and join the Holm family of slice tests.
-_NOT_SLICES = {"policy", "reviewer", "item_id", "sample", "decision", "categories", "rule_ids", "score",
-               "confidence", "rationale", "abstain_reason", "notes", "reasoning", "gold", "gold_unknown", "text",
-               "weight", "contested", COUNT}
+_NOT_SLICES = {*VERDICT_COLUMNS, "gold", "gold_unknown", "text", "weight", "contested", COUNT}
 
 
 def _coverage(x: pd.DataFrame, y: pd.DataFrame) -> tuple[Coverage, set[str]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.record import EvalSetSummary, MlflowIds, RunRecord, read_record, replace
+from harness.verdicts import VERDICT_COLUMNS
 
 
 def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, track: bool) -> RunRecord:
@@ -23,7 +24,7 @@ def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, 
     if experiment_path is None and "score" in old.experiment:
         return _rescore_scored(old, source, out_dir, track)
     experiment = load_experiment(experiment_path) if experiment_path else Experiment.model_validate(old.experiment)
-    verdicts = old.verdicts[[c for c in old.verdicts.columns if c in _VERDICT_CORE]]
+    verdicts = old.verdicts[[c for c in old.verdicts.columns if c in VERDICT_COLUMNS]]
     if experiment_path:
         evalset = load_evalset(experiment.eval_set, base_dir=Path(experiment.base_dir))
         missing = set(verdicts["item_id"]) - set(evalset.items["item_id"])
@@ -65,7 +66,7 @@ def _rescore_scored(old: RunRecord, source: Path, out_dir: Path | None, track: b
     from harness.pipeline.finish import finish, join_gold
 
     summary = old.evalset
-    verdicts = old.verdicts[[c for c in old.verdicts.columns if c in _VERDICT_CORE]]
+    verdicts = old.verdicts[[c for c in old.verdicts.columns if c in VERDICT_COLUMNS]]
     joined = join_gold(verdicts, EvalSet(summary.name, summary.source, old.items, list(summary.slices), summary.sha256))
     metrics = compute_metrics(joined, candidate=old.candidate, baseline=old.baseline,
                               categories=[c.id for c in old.policies[old.candidate].categories],
@@ -78,6 +79,3 @@ def _rescore_scored(old: RunRecord, source: Path, out_dir: Path | None, track: b
     finish(record, target, track=track, report=True, experiment_name=old.mlflow.experiment_name)
     return record
 
-
-_VERDICT_CORE = {"policy", "reviewer", "item_id", "sample", "decision", "categories", "rule_ids", "score",
-                 "confidence", "rationale", "abstain_reason", "notes", "reasoning"}

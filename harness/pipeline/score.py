@@ -16,7 +16,7 @@ from harness.metrics.counts import COUNT
 from harness.metrics.ppi import prediction_powered
 from harness.pipeline.prediction_log import EXEMPLARS, NO_GOLD, LogColumns, log_rows, read_collapsed
 from harness.record import RunRecord
-from harness.verdicts import ABSTAINED, ACTIONED, VERDICT_COLUMNS
+from harness.verdicts import ABSTAINED, ACTIONED, AbstainKind, Decision, Verdict, verdict_table
 
 DEFAULT_BENIGN = ("benign", "0", "false", "allow")
 SCORED_POLICY = "external@v1"
@@ -53,12 +53,8 @@ def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | No
     tables = []
     for pred in preds:
         decisions = table.loc[has_gold, pred].to_numpy()
-        frame = pd.DataFrame({"policy": SCORED_POLICY, "reviewer": pred, "item_id": items["item_id"], "sample": 0,
-                              "decision": decisions, "categories": "", "rule_ids": "", "score": float("nan"),
-                              "confidence": float("nan"), "rationale": "",
-                              "abstain_reason": np.where(decisions == ABSTAINED, "no decision", ""),
-                              "notes": "", "reasoning": ""}, columns=VERDICT_COLUMNS)
-        tables.append(frame)
+        tables.append(verdict_table([_verdict(str(item_id), str(decision)) for item_id, decision
+                                     in zip(items["item_id"], decisions, strict=True)], policy=SCORED_POLICY, reviewer=pred))
     verdicts = pd.concat(tables, ignore_index=True).merge(items, on="item_id", how="left")
     categories = sorted(set(items["gold"]) - {BENIGN})
     metrics = compute_metrics(verdicts, candidate=SCORED_POLICY, baseline=None, categories=categories,
@@ -79,6 +75,13 @@ def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | No
                  "slices": slices, "license": None, "label_counts": {str(k): int(v) for k, v in counts.items()}},
         reviewers={p: {"type": "external", "column": p, "reads_policy": False} for p in preds}, verdicts=verdicts, metrics=metrics,
         items=items, created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+
+
+def _verdict(item_id: str, decision: str) -> Verdict:
+    """One logged decision (prediction_log reads it as a Decision value) as a verdict."""
+    if decision == ABSTAINED:
+        return Verdict.abstain(item_id, AbstainKind.NO_DECISION, "no decision")
+    return Verdict(item_id, Decision(decision))
 
 
 def _prediction_powered(table: pd.DataFrame, has_gold: np.ndarray, pred: str, strata: str | None) -> dict[str, object]:

@@ -18,6 +18,7 @@ from harness.errors import HarnessError
 from harness.record.header import RecordHeader
 from harness.record.metrics import Metrics, MetricsFile
 from harness.record.run import RunRecord
+from harness.verdicts import read_verdicts, write_verdicts
 
 # Bumped on any change a reader of metrics.json or record.json would notice (a field renamed,
 # removed, or given another meaning); `policy-harness schema` prints the schema of this version.
@@ -53,7 +54,7 @@ def write_record(record: RunRecord, out_dir: Path) -> None:
     metrics = model_text(metrics_file(record))
     staged: list[tuple[Path, Path]] = []
     try:
-        for name, write in ((VERDICTS, lambda tmp: record.verdicts.to_parquet(tmp, index=False)),
+        for name, write in ((VERDICTS, lambda tmp: write_verdicts(record.verdicts, tmp)),
                             (ITEMS, lambda tmp: record.items.to_parquet(tmp, index=False)),
                             (METRICS, lambda tmp: tmp.write_text(metrics, encoding="utf-8"))):
             staged.append((_stage(out_dir / name, write), out_dir / name))
@@ -88,7 +89,7 @@ def read_record(out_dir: str | Path) -> RunRecord:
     return RunRecord(
         name=header.name, experiment=header.experiment, policies=header.policies, candidate=header.candidate,
         baseline=header.baseline, evalset=header.evalset, reviewers=header.reviewers,
-        verdicts=pd.read_parquet(out_dir / VERDICTS), metrics=metrics, items=pd.read_parquet(out_dir / ITEMS),
+        verdicts=read_verdicts(out_dir / VERDICTS), metrics=metrics, items=pd.read_parquet(out_dir / ITEMS),
         created_at=header.created_at, incomplete=header.incomplete, incomplete_reason=header.incomplete_reason,
         usage=header.usage, mlflow=header.mlflow, lineage=header.lineage, out_dir=str(out_dir))
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from harness.labels import BENIGN
 from harness.reporting.fmt import Clipped, clip, number, short
-from harness.verdicts import ACTIONED, ALLOWED, split_list
+from harness.verdicts import ACTIONED, ALLOWED, as_list
 
 TOTAL_LIMIT = 40
 PER_VALUE = 3
@@ -85,7 +85,7 @@ def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def exemplar(row: pd.Series, slices: list[str], rules: dict[str, str]) -> Exemplar:
-    cited = split_list(row.get("rule_ids") or "")
+    cited = as_list(row.get("rule_ids"))
     score = number(row.get("score"))
     return Exemplar(
         item_id=short(row.get("item_id"), 60), text=clip(row.get("text")), gold=short(row.get("gold"), 40),

@@ -28,6 +28,7 @@ from harness.reporting.provenance import Provenance, provenance
 from harness.reporting.tables import (BreakdownRow, BreakdownTable, HeadlineRow, LaunchVerdict, category_table,
                                       headline_rows, launch_verdicts, slice_tables, worst_slices)
 from harness.reporting.thresholds import ThresholdView, threshold_views
+from harness.verdicts import AbstainKind
 
 TABLE_CAP = 40
 WORST_LIMIT = 8
@@ -167,12 +168,19 @@ def _answers(record: RunRecord, reviewers: dict[str, ReviewerMetrics]) -> list[t
         a = m.answers
         if a is None or params is None or params.type != "llm":
             continue
-        kinds = "; ".join(f"{count} {short(kind, 60)}" for kind, count in a.abstentions.items()) or "no abstentions"
+        kinds = "; ".join(f"{count} {short(_kind_label(kind), 60)}"
+                          for kind, count in a.abstentions.items()) or "no abstentions"
         rate = a.parse_rate
         parsed = (f"{percent(rate.rate)} [{percent(rate.ci_low)}, {percent(rate.ci_high)}] of the {a.returned} answers "
                   f"returned parsed as a verdict" if rate.rate is not None else "no answer was returned")
         out.append((name, f"{parsed}; abstentions: {kinds}"))
     return out
+
+
+def _kind_label(kind: str) -> str:
+    """An abstention kind as the report names it; metrics.json written before the kinds were codes
+    holds the label itself."""
+    return AbstainKind(kind).label if kind in {k.value for k in AbstainKind} else kind
 
 
 def _add_charts(view: ReportView) -> None:

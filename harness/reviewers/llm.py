@@ -25,7 +25,7 @@ from harness.reviewers.cache import JudgementCache
 from harness.reviewers.judgements import CacheEntry, CacheWriter, Job, UsageMeter, answer_entry, budget_message
 from harness.reviewers.llm_verdict import parse_verdict, verdict_schema
 from harness.reviewers.prompts import DEFAULT_LAYOUT, PromptBuilder, reviewer_template
-from harness.verdicts import Verdict
+from harness.verdicts import ABSTAINED, AbstainKind, Verdict
 
 LOCAL_API_KEY = "sk-local-no-key"
 POSTFIX_INTERVAL_S = 0.5  # tokens and cost beside the progress bar: formatting them per item costs more than a call
@@ -148,11 +148,11 @@ class LLMReviewer:
             answer = answers.get(key)
             if answer is None:
                 continue  # not judged: the budget ran out before this item
-            verdict = (Verdict.abstain(item_id, answer["error"], sample) if answer.get("error")
+            verdict = (Verdict.abstain(item_id, AbstainKind.PROVIDER_ERROR, answer["error"], sample) if answer.get("error")
                        else parse_verdict(answer.get("content"), policy, item_id, sample,
                                           reasoning=answer.get("reasoning"), finish_reason=answer.get("finish_reason"),
                                           max_tokens=self.config.max_tokens))
-            self.meter.abstained += verdict.decision == "abstained"
+            self.meter.abstained += verdict.decision == ABSTAINED
             verdicts.append(verdict)
         if stop is not None:
             stop.verdicts = verdicts

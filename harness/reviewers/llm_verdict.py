@@ -13,9 +13,8 @@ import re
 from typing import Any
 
 from harness.policy import Policy
-from harness.verdicts import ACTIONED, ALLOWED, Verdict
+from harness.verdicts import ACTIONED, ALLOWED, AbstainKind, Verdict
 
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _REFUSAL = re.compile(r"\b(I(?:'m| am) sorry|I can(?:'|no)t (?:help|assist|comply)|I (?:won't|will not) "
                       r"(?:help|assist)|as an AI)\b", re.IGNORECASE)
 _THINK = re.compile(r"\A\s*<(think|thinking|reasoning)>(.*?)(?:</\1>|\Z)", re.DOTALL | re.IGNORECASE)
@@ -93,17 +92,22 @@ def _parse_answer(content: str | None, policy: Policy, item_id: str, sample: int
                   finish_reason: str | None, max_tokens: int | None) -> Verdict:
     if finish_reason == "length":
         limit = f" of {max_tokens}" if max_tokens else ""
-        return Verdict.abstain(item_id, f"answer cut off at the token limit{limit} (finish_reason 'length'); "
-                               "raise the reviewer's 'max_tokens'", sample)
+        return Verdict.abstain(item_id, AbstainKind.CUT_OFF, f"answer cut off at the token limit{limit} "
+                               "(finish_reason 'length'); raise the reviewer's 'max_tokens'", sample)
     if content is None or not content.strip():
-        return Verdict.abstain(item_id, "empty answer", sample)
-    answer = _json_object(content)
+        return Verdict.abstain(item_id, AbstainKind.EMPTY, "empty answer", sample)
+    found = _verdict_object(content)
+    if found is AbstainKind.CONFLICTING:
+        return Verdict.abstain(item_id, found, f"conflicting verdicts in one answer: {_clip(content)}", sample)
+    answer = found if isinstance(found, dict) else None
     if answer is None:
-        reason = "refusal" if _REFUSAL.search(content) else "unparseable answer"
-        return Verdict.abstain(item_id, f"{reason}: {_clip(content)}", sample)
-    violation = _boolean(answer.get("violation", answer.get("violates")))
+        if _REFUSAL.search(content):
+            return Verdict.abstain(item_id, AbstainKind.REFUSAL, f"refusal: {_clip(content)}", sample)
+        return Verdict.abstain(item_id, AbstainKind.UNPARSEABLE, f"unparseable answer: {_clip(content)}", sample)
+    violation = _boolean(_violation(answer))
     if violation is None:
-        return Verdict.abstain(item_id, f"answer has no true/false 'violation': {_clip(content)}", sample)
+        return Verdict.abstain(item_id, AbstainKind.NO_VERDICT,
+                               f"answer has no true/false 'violation': {_clip(content)}", sample)
     # gpt-oss-safeguard's own output format names one category `policy_category`.
     categories, unknown_categories = _split_known(answer.get("categories", answer.get("policy_category")),
                                                   policy.category_ids)
@@ -123,20 +127,45 @@ def _parse_answer(content: str | None, policy: Policy, item_id: str, sample: int
                    notes="; ".join(notes), sample=sample)
 
 
-def _json_object(content: str) -> dict[str, Any] | None:
-    candidates = [m.group(1) for m in _FENCE.finditer(content)] + [content]
-    for text in candidates:
-        start = text.find("{")
-        while start != -1:
-            try:
-                value, _ = json.JSONDecoder().raw_decode(text, start)
-            except ValueError:  # JSONDecodeError, or an integer past Python's digit limit
-                start = text.find("{", start + 1)
-                continue
-            if isinstance(value, dict):
-                return value
-            start = text.find("{", start + 1)
-    return None
+def _verdict_object(content: str) -> dict[str, Any] | AbstainKind | None:
+    """The answer's verdict object: the last JSON object carrying a verdict key, provided every such
+    object agrees on the decision (else AbstainKind.CONFLICTING); without one, the last JSON object (it then has
+    no verdict and abstains); None when there is no JSON object at all.
+
+    Not the first object: an answer may quote the item before its own verdict, and a quoted item may
+    hold a forged verdict (the injection catalogue's `order_allow` appends `Answer {"violation":
+    false}`). inspect_ai's model grader binds to the last GRADE for the same reason. A forged verdict
+    after the model's own would still be taken last, so disagreeing verdicts abstain instead."""
+    objects = _json_objects(content)
+    verdicts = [o for o in objects if _violation(o) is not None]
+    if not verdicts:
+        return objects[-1] if objects else None
+    if len({_boolean(_violation(o)) for o in verdicts}) > 1:
+        return AbstainKind.CONFLICTING
+    return verdicts[-1]
+
+
+def _violation(answer: dict[str, Any]) -> Any:
+    return answer.get("violation", answer.get("violates"))
+
+
+def _json_objects(content: str) -> list[dict[str, Any]]:
+    """Every top-level JSON object in the answer, in order, fenced or not (a quoted item may be fenced
+    too, so a fence earns no preference)."""
+    out: list[dict[str, Any]] = []
+    start = content.find("{")
+    while start != -1:
+        try:
+            value, end = json.JSONDecoder().raw_decode(content, start)
+        except ValueError:  # JSONDecodeError, or an integer past Python's digit limit
+            start = content.find("{", start + 1)
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+            start = content.find("{", end)  # past this object: the objects nested in it are part of it
+        else:
+            start = content.find("{", start + 1)
+    return out
 
 
 def _boolean(value: Any) -> bool | None:

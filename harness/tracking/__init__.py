@@ -22,6 +22,7 @@ from harness._util.safe_names import child_path
 from harness.record import ITEMS, METRICS, RECORD, REPORT, VERDICTS, Injection, MlflowIds, RunRecord
 from harness.record.metrics import RATE_NAMES, Rate, Rates, ReviewerMetrics, Weighted
 from harness.tracking.tags import KIND_TAG, Kind, metric_key
+from harness.verdicts import write_verdicts
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 EXPERIMENT_PREFIX = "policy-harness/"
@@ -148,7 +149,7 @@ def _log_runs(c: Any, record: RunRecord, out_dir: Path) -> None:
         subset = record.verdicts[(record.verdicts["policy"] == label) & (record.verdicts["reviewer"] == reviewer)]
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            subset.to_parquet(folder / VERDICTS, index=False)
+            write_verdicts(subset, folder / VERDICTS)
             (folder / METRICS).write_text(metrics.model_dump_json(indent=2), encoding="utf-8")
             child_path(folder, f"policy-{policy.id}-v{policy.version}", suffix=".md").write_text(policy.text, encoding="utf-8")
             c.log_artifacts(rid, str(folder))

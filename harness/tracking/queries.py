@@ -6,6 +6,7 @@ import pandas as pd
 
 from harness.errors import HarnessError
 from harness.tracking import tracking_uri
+from harness.verdicts import read_verdicts
 
 
 def run_verdicts(run_id: str) -> tuple[str, pd.DataFrame]:
@@ -24,7 +25,7 @@ def run_verdicts(run_id: str) -> tuple[str, pd.DataFrame]:
                            "or a child run id (one per policy version x reviewer).") from None
     tags = run.data.tags
     label = f"{tags.get('policy_id', '?')}@v{tags.get('policy_version', '?')} · {tags.get('reviewer', '?')}"
-    return label, pd.read_parquet(local)
+    return label, read_verdicts(local)
 
 
 def load_sklearn_model(uri: str) -> object:

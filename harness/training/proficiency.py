@@ -17,7 +17,7 @@ from harness.metrics.rates import wilson
 from harness.metrics.planning import items_for_margin
 from harness.record.proficiency import (Certification, Cohort, HardItem, HeatCell, Proficiency, QuizInfo, RateCI,
                                      ReviewerGrade, Weakness, WrongItem)
-from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
+from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, split_list
 
 DEFAULT_PASS, DEFAULT_MAX_SKIP, ALPHA = 0.9, 0.1, 0.05
 HARD_LIMIT = 20
@@ -101,8 +101,8 @@ def _others_majority(frame: pd.DataFrame, reviewers: list[str]) -> dict[str, pd.
 def _groups(rows: pd.DataFrame, info: QuizInfo) -> list[tuple[str, str, str, np.ndarray]]:
     groups = [("slice", column, value, (rows[column] == value).to_numpy())
               for column in info.slices if column in rows for value in sorted(rows[column].unique()) if value]
-    rules = rows["rule_ids"].str.split(";")
-    for rule in sorted({r for parts in rules for r in parts if r}):
+    rules = rows["rule_ids"].map(split_list)
+    for rule in sorted({r for parts in rules for r in parts}):
         groups.append(("rule", "rule_ids", rule, rules.map(lambda parts, rule=rule: rule in parts).to_numpy()))
     return groups
 
@@ -164,12 +164,12 @@ def _cohort(frame: pd.DataFrame, reviewers: list[str], grades: list[ReviewerGrad
                     & (per_item["wrong"] > 0)]
     hard = hard.assign(share=hard["wrong"] / hard["answered"]).sort_values(
         ["share", "wrong"], ascending=False, kind="stable")
-    rule_ids = sorted({r for cell in frame["rule_ids"] for r in str(cell).split(";") if r})
+    rule_ids = sorted({r for cell in frame["rule_ids"] for r in split_list(cell)})
     heat = []
     for r in reviewers:
         rows = frame[(frame["reviewer"] == r) & frame["answered"]]
         for rule in rule_ids:
-            sub = rows[rows["rule_ids"].str.split(";").map(lambda parts, rule=rule: rule in parts)]
+            sub = rows[rows["rule_ids"].map(lambda cell, rule=rule: rule in split_list(cell))]
             heat.append(HeatCell(reviewer=r, rule_id=rule, wrong=int(sub["wrong"].sum()), answered=len(sub),
                                  error_rate=float(sub["wrong"].mean()) if len(sub) else None))
     if not rule_ids:

@@ -21,7 +21,7 @@ from harness.labels import BENIGN, UNKNOWN
 from harness.policy import Policy
 from harness.record import atomic_write_text, read_record
 from harness.record.proficiency import ANSWER_KEY, QUESTIONS, QUIZ_JSON, QuizInfo, StratumCover
-from harness.verdicts import ABSTAINED, ACTIONED
+from harness.verdicts import ABSTAINED, ACTIONED, as_list, join_list
 
 DEFAULT_MIN_PER_SLICE = 3
 # How much more likely a hard item is to be drawn: per share of reviewers who got it wrong, and
@@ -219,6 +219,6 @@ def _cited_rules(verdicts: pd.DataFrame, pool: pd.DataFrame) -> dict[str, str]:
     right = (frame["decision"].to_numpy() == ACTIONED) == (frame["item_id"].map(gold).to_numpy() != BENIGN)
     out: dict[str, str] = {}
     for item_id, group in frame[right].groupby("item_id"):
-        counts = Counter(p for cell in group["rule_ids"].fillna("").astype(str) for p in _SPLIT.split(cell) if p)
-        out[str(item_id)] = ";".join(r for r, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        counts = Counter(r for cell in group["rule_ids"] for r in as_list(cell))
+        out[str(item_id)] = join_list(r for r, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     return out

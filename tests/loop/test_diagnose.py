@@ -15,7 +15,7 @@ from harness.labels import BENIGN
 from harness.loop.diagnose import diagnose_dir
 from harness.metrics.diagnosis import NO_RULE, RunView, diagnose
 from harness.record.diagnosis import Diagnosis
-from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
+from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, upgrade_verdicts
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 V2, V1 = "toy@v2", "toy@v1"
@@ -55,7 +55,7 @@ def planted() -> pd.DataFrame:
     v1 = frame.assign(policy=V1)
     v1.loc[v1["tactic"] == "news", "decision"] = ACTIONED  # v1 has no news exception
     v1.loc[v1["tactic"] == "news", "rule_ids"] = "HS2"
-    return pd.concat([frame, v1], ignore_index=True)
+    return upgrade_verdicts(pd.concat([frame, v1], ignore_index=True))
 
 
 def view(frame: pd.DataFrame) -> RunView:
@@ -119,7 +119,7 @@ def test_baseline_diagnosed_on_its_own_errors(diagnosis: Diagnosis) -> None:
 
 
 def test_classifier_errors_have_no_rule_clusters_and_no_errors_is_empty() -> None:
-    frame = planted().assign(reviewer="clf", rule_ids="")
+    frame = upgrade_verdicts(planted().assign(reviewer="clf", rule_ids=""))
     frame = frame[frame["policy"] == V2]
     d = diagnose(RunView(name="toy", out_dir="", verdicts=frame, candidate=V2, baseline=None, slices=["tactic"]))
     oe = kind_of(d, "over_enforcement")

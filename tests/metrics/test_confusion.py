@@ -6,11 +6,13 @@ import pandas as pd
 import pytest
 
 from harness.metrics.confusion import category_rates, rates, slice_rates
+from harness.verdicts import split_list
 
 
 def table(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
-    """rows of (gold, decision, predicted categories, slice value)."""
-    return pd.DataFrame(rows, columns=["gold", "decision", "categories", "functionality"])
+    """rows of (gold, decision, predicted categories as their text form, slice value)."""
+    frame = pd.DataFrame(rows, columns=["gold", "decision", "categories", "functionality"])
+    return frame.assign(categories=frame["categories"].map(split_list).astype(object))
 
 
 def hand_built() -> pd.DataFrame:

@@ -13,6 +13,7 @@ import pytest
 from harness.config import StrataSpec
 from harness.metrics import compute_metrics
 from harness.metrics.agreement import agreement
+from harness.verdicts import upgrade_verdicts
 from support.metrics import close
 
 POLICY = "external@v1"
@@ -47,7 +48,7 @@ def _verdicts(wide: pd.DataFrame, decisions: dict[str, np.ndarray]) -> pd.DataFr
             policy=POLICY, reviewer=reviewer, sample=0, decision=wide[reviewer].to_numpy(), categories="",
             rule_ids="", score=float("nan"), confidence=float("nan"), rationale="",
             abstain_reason=np.where(wide[reviewer].to_numpy() == "abstained", "no decision", ""), notes=""))
-    return pd.concat(frames, ignore_index=True)
+    return upgrade_verdicts(pd.concat(frames, ignore_index=True))
 
 
 def metrics_of(verdicts: pd.DataFrame) -> dict[str, Any]:

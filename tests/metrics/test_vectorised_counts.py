@@ -9,25 +9,26 @@ from harness.labels import BENIGN, UNKNOWN
 from harness.metrics.paired import _paired, paired_comparison
 from harness.metrics.confusion import category_rates, rates, slice_rates
 from harness.metrics.rates import wilson
+from harness.verdicts import join_list, upgrade_verdicts
 
 
 def random_table(seed: int, n: int = 3000) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     pick = lambda values, p=None: np.array(values, dtype=object)[rng.choice(len(values), n, p=p)]  # noqa: E731
     gold = pick([BENIGN, "HS", "HR", "HS;HR", UNKNOWN, None], [0.4, 0.2, 0.15, 0.1, 0.1, 0.05])
-    return pd.DataFrame({
+    return upgrade_verdicts(pd.DataFrame({
         "item_id": [f"i{i}" for i in range(n)], "gold": gold,
         "decision": pick(["actioned", "allowed", "abstained"], [0.45, 0.45, 0.1]),
         "categories": pick(["HS", "HR", "HS;HR", "", None]),
         "gold_unknown": pick(["", "HR", "HS;HR", None], [0.8, 0.1, 0.05, 0.05]),
         "tactic": pick(["slur", "news", "fiction", None]), "lang": pick(["en", "de"]),
-    })
+    }))
 
 
 def per_row_category_rates(frame: pd.DataFrame, cid: str) -> dict[str, object]:
     """The definition, one row at a time."""
     text = lambda v: "" if pd.isna(v) else str(v)  # noqa: E731
-    rows = list(zip(frame["gold"], frame["decision"], map(text, frame["categories"]), map(text, frame["gold_unknown"])))
+    rows = list(zip(frame["gold"], frame["decision"], map(join_list, frame["categories"]), map(text, frame["gold_unknown"])))
     of_cat = [cid in str(g).split(";") for g, *_ in rows]
     has = [cid in c.split(";") for _, _, c, _ in rows]
     unknown = [(str(g) == UNKNOWN and not u) or cid in u.split(";") for g, _, _, u in rows]

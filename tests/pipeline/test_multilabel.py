@@ -16,6 +16,7 @@ from harness.metrics.confusion import category_rates, rates, relabel_candidates
 from harness.policy import load_policy
 from harness.reviewers import review_sync
 from harness.reviewers.classifier import ClassifierReviewer
+from harness.verdicts import upgrade_verdicts
 
 CATS = ["S", "H", "V"]
 MODERATION = Path(__file__).resolve().parents[2] / "prompts" / "policies" / "moderation" / "v1.md"
@@ -78,7 +79,7 @@ def verdicts() -> pd.DataFrame:
         ("e", "H", "S;V", "allowed", ""),         # leakage (H)
         ("f", "benign", "", "allowed", ""),
     ]
-    return pd.DataFrame(rows, columns=["item_id", "gold", "gold_unknown", "decision", "categories"])
+    return upgrade_verdicts(pd.DataFrame(rows, columns=["item_id", "gold", "gold_unknown", "decision", "categories"]))
 
 
 def test_overall_rates_leave_out_unknown_gold() -> None:
@@ -110,8 +111,8 @@ def test_category_rates_with_multi_label_and_unknown() -> None:
 
 
 def test_single_label_unknown_mapping_is_unknown_everywhere() -> None:
-    frame = pd.DataFrame({"gold": ["HS", "unknown", "benign"], "decision": ["actioned", "actioned", "allowed"],
-                          "categories": ["HS", "HS", ""]})
+    frame = upgrade_verdicts(pd.DataFrame({"gold": ["HS", "unknown", "benign"],
+                                           "decision": ["actioned", "actioned", "allowed"], "categories": ["HS", "HS", ""]}))
     out = rates(frame)
     assert (out["unknown"], out["false_action_share"]["n"]) == (1, 1)
     assert category_rates(frame, ["HS"])["HS"]["unknown"] == 1
@@ -120,7 +121,7 @@ def test_single_label_unknown_mapping_is_unknown_everywhere() -> None:
 def per_item(rows: list[tuple[str, str, str, bool, float]]) -> pd.DataFrame:
     """rows of (reviewer, item, gold, decision, contested, score)."""
     frame = pd.DataFrame(rows, columns=["reviewer", "item_id", "gold", "decision", "contested", "score"])
-    return frame.assign(policy="p@v1", sample=0, categories="", text="t", weight=1.0)
+    return upgrade_verdicts(frame.assign(policy="p@v1", sample=0, categories="", text="t", weight=1.0))
 
 
 def test_relabel_candidates_need_every_reviewer_against_gold() -> None:

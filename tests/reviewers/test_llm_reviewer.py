@@ -64,7 +64,7 @@ def test_every_item_gets_one_verdict_or_one_abstention_with_reason(
     v = by_item(record)
     assert {k: v[k].decision for k in ("v1", "v2", "v3")} == dict.fromkeys(("v1", "v2", "v3"), "actioned")
     assert {k: v[k].decision for k in ("b1", "b2", "l1")} == dict.fromkeys(("b1", "b2", "l1"), "allowed")
-    assert v["v1"].categories == "HS" and v["v1"].rule_ids == "HS1"
+    assert v["v1"].categories == ["HS"] and v["v1"].rule_ids == ["HS1"]
     assert v["g"].decision == "abstained" and v["g"].abstain_reason.startswith("unparseable answer")
     assert v["r"].decision == "abstained" and v["r"].abstain_reason.startswith("refusal")
     assert v["e"].decision == "abstained"

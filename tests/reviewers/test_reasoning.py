@@ -103,7 +103,7 @@ def test_reasoning_is_kept_in_every_form_and_the_answer_parsed_after_it(tmp_path
         record = run(tmp_path, srv.base_url)
     v = by_item(record)
     assert (v["v1"].decision, v["b1"].decision) == ("actioned", "allowed")
-    assert v["v1"].categories == "HS" and v["v1"].rule_ids == "HS1"
+    assert v["v1"].categories == ["HS"] and v["v1"].rule_ids == ["HS1"]
     assert v["v1"].reasoning == REASONING_TEXT and v["b1"].reasoning == REASONING_TEXT
     assert REASONING_TEXT not in v["v1"].rationale
     usage = record.usage["fake"]

@@ -22,7 +22,7 @@ from harness.record import Metrics, RunRecord
 from harness.record.metrics import RelabelCandidates
 from harness.pipeline.finish import policy_summary
 from harness.testing.cohort import DEMO_EXCEPTIONS, DEMO_RULES, toy_policy
-from harness.verdicts import ACTIONED, ALLOWED, Verdict, verdict_table
+from harness.verdicts import ACTIONED, ALLOWED, AbstainKind, Verdict, verdict_table
 
 SCRIPT = "<script>document.title='pwned'</script>"
 IMG = "<img src=x onerror=\"document.body.innerHTML='pwned'\">"
@@ -93,7 +93,7 @@ def llm_verdicts(frame: pd.DataFrame, version: int, abstain_all: bool) -> list[V
     out = []
     for i, row in enumerate(frame.itertuples(index=False)):
         if abstain_all or i % 13 == 12:
-            out.append(Verdict.abstain(row.item_id, "unparseable answer"))
+            out.append(Verdict.abstain(row.item_id, AbstainKind.UNPARSEABLE, "unparseable answer"))
             continue
         tactic = row.tactic if "tactic" in frame.columns else TACTICS[i % len(TACTICS)]
         if row.gold != BENIGN:
