@@ -104,7 +104,6 @@ async def judged(reviewer: Reviewer, frame: pd.DataFrame, policy: Policy, label:
     """One row per item (the majority over samples) with gold and slices."""
     from harness.metrics.samples import majority
     from harness.pipeline.finish import join_gold
-    from harness.reviewers import review_async
     from harness.verdicts import verdict_table
 
     verdicts = await reviewer.review(frame, policy)

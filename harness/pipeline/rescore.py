@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.record import EvalSetSummary, MlflowIds, RunRecord, read_record, replace
+from harness.record import MlflowIds, RunRecord, read_record, replace
 from harness.verdicts import VERDICT_COLUMNS
 
 
