@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -113,7 +114,8 @@ def unknown_for(frame: pd.DataFrame, cid: str) -> np.ndarray:
 def _unknown_for(wholly: np.ndarray, listed: Labels | None, cid: str) -> np.ndarray:
     if listed is None:
         return wholly
-    return (wholly & listed.equals("")) | listed.where(lambda u: cid in u.split(";"))
+    mask: np.ndarray = (wholly & listed.equals("")) | listed.where(lambda u: cid in u.split(";"))
+    return mask
 
 
 def slice_rates(frame: pd.DataFrame, slices: list[str]) -> dict[str, dict[str, Any]]:
@@ -182,6 +184,14 @@ def relabel_candidates(per_item: pd.DataFrame, policy: str, limit: int = RELABEL
     out["items"] = [{"item_id": str(first.at[key, "item_id"]), "gold": str(first.at[key, "gold"]),
                      "contested": bool(order.at[key, "contested"]),
                      "decisions": {str(r): str(d) for r, d in decisions.loc[key].items()},
-                     "mean_score": None if pd.isna(ids.at[key, "score"]) else float(ids.at[key, "score"])}
+                     "mean_score": _mean_score(ids.at[key, "score"])}
                     for key in order.index[:limit]]
     return out
+
+
+def _mean_score(value: object) -> float | None:
+    """A mean-score cell: None where no reviewer gave a score."""
+    if value is None or value is pd.NA or isinstance(value, pd.Timestamp) or not isinstance(value, (int, float, np.number)):
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number

@@ -58,7 +58,8 @@ class Labels:
     def where(self, test: Callable[[str], bool]) -> np.ndarray:
         """Row mask of `test` applied to each distinct value once."""
         hits = np.fromiter((bool(test(v)) for v in self.values), dtype=bool, count=len(self.values))
-        return hits[self.codes]
+        mask: np.ndarray = hits[self.codes]
+        return mask
 
     def equals(self, value: str) -> np.ndarray:
         return self.where(lambda v: v == value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from typing import Literal
 
 import numpy as np
@@ -19,6 +20,9 @@ import pandas as pd
 from harness.labels import BENIGN, UNKNOWN
 from harness.record.diagnosis import (Cluster, Diagnosis, ErrorKind, ErrorKindDiagnosis, Grouping, OverRepresented,
                                       ReviewerDiagnosis)
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
+
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, as_list
 
 EXEMPLARS = 5
@@ -55,7 +59,7 @@ def diagnose(view: RunView) -> Diagnosis:
     groups: list[ReviewerDiagnosis] = []
     order = [view.candidate, *([view.baseline] if view.baseline else [])]
     for (reviewer, policy), frame in sorted(verdicts.groupby(["reviewer", "policy"], sort=False),
-                                            key=lambda g: (_rank(g[0][1], order), str(g[0][0]))):
+                                            key=lambda g: (_rank(str(g[0][1]), order), str(g[0][0]))):
         frame = frame.reset_index(drop=True)
         kinds = [diagnose_kind(frame, kind, slices) for kind in ("over_enforcement", "leakage")]
         groups.append(ReviewerDiagnosis(reviewer=str(reviewer), policy=str(policy), kinds=kinds))
@@ -154,7 +158,7 @@ class _Features:
 
 @dataclass(frozen=True)
 class _Vectors:
-    matrix: object  # a scipy sparse matrix, rows L2-normalised
+    matrix: csr_matrix  # rows L2-normalised
     terms: np.ndarray
 
 
@@ -182,7 +186,7 @@ def _text_clusters(vectors: _Vectors) -> list[tuple[np.ndarray, list[str]]]:
 
     matrix = vectors.matrix
     n = matrix.shape[0]
-    distinct = len({tuple(row.indices) + tuple(np.round(row.data, 6)) for row in matrix})  # type: ignore[attr-defined]
+    distinct = len({tuple(row.indices) + tuple(np.round(row.data, 6)) for row in matrix})
     if n < 4 or distinct < 3:
         return [(np.ones(n, dtype=bool), _top_terms(vectors, np.ones(n, dtype=bool)))]
     best: tuple[float, np.ndarray] | None = None
@@ -201,7 +205,7 @@ def _text_clusters(vectors: _Vectors) -> list[tuple[np.ndarray, list[str]]]:
 
 
 def _top_terms(vectors: _Vectors, members: np.ndarray, n: int = 5) -> list[str]:
-    centroid = np.asarray(vectors.matrix[members].mean(axis=0)).ravel()  # type: ignore[index]
+    centroid = np.asarray(vectors.matrix[members].mean(axis=0)).ravel()
     order = np.argsort(-centroid, kind="stable")[:n]
     return [str(vectors.terms[i]) for i in order if centroid[i] > 0]
 

@@ -62,7 +62,7 @@ def language_rates(frame: pd.DataFrame, slices: list[str], alpha: float = ALPHA)
             test: dict[str, Any] = {"rest": rest, "odds_ratio": None, "p": None, "p_holm": None, "flag": None}
             if n and rest["n"]:
                 table = [[k, n - k], [rest["k"], rest["n"] - rest["k"]]]
-                odds, p = fisher_exact(table, alternative="two-sided")
+                odds, p = fisher_exact(np.array(table), alternative="two-sided")
                 test["odds_ratio"], test["p"] = (float(odds) if np.isfinite(odds) else None), float(p)
             tests[value] = test
         tested = [v for v in values if tests[v]["p"] is not None]

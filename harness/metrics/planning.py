@@ -26,13 +26,13 @@ def items_for_margin(rate: float, margin: float, alpha: float = 0.05, method: st
     _check_share("margin", margin)
     _check_share("alpha", alpha)
     if method == "normal":
-        return max(1, math.ceil(samplesize_confint_proportion(rate, margin, alpha=alpha) - 1e-9))
+        return max(1, math.ceil(float(samplesize_confint_proportion(rate, margin, alpha=alpha)) - 1e-9))
     if method != "wilson":
         raise HarnessError(f"The 'method' parameter of items_for_margin must be 'wilson' or 'normal'. Got {method!r} instead.")
 
     def within(n: int) -> bool:
         low, high = proportion_confint(rate * n, n, alpha=alpha, method="wilson")
-        return max(rate - low, high - rate) <= margin
+        return bool(max(rate - low, high - rate) <= margin)
 
     high = 1
     while not within(high):

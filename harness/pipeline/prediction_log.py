@@ -187,7 +187,8 @@ class _Codebook:
         null = self._code(_mapped(None, kind, benign))
         lookup = np.array([*mapped, null], dtype=np.int64)
         indices = encoded.indices.fill_null(len(mapped)).to_numpy(zero_copy_only=False)
-        return lookup[indices]
+        codes: np.ndarray = lookup[indices]
+        return codes
 
     def encode_weights(self, column: pa.Array | pa.ChunkedArray, path: str, start: int) -> np.ndarray:
         raw = column.to_pandas()

@@ -82,12 +82,12 @@ def check_evalset_names(scope: Scope, config: EvalSetConfig, evalset: EvalSet, k
                 raise scope.fail(unknown(f"{key}.slice_labels.{column}", raw,
                                          f"a value of column '{column}' in eval set {evalset.source}", unmapped))
     if config.strata is not None:
-        present = sorted(set(evalset.items[config.strata.column]))
+        values = sorted(str(v) for v in set(evalset.items[config.strata.column]))
         for stratum in config.strata.sizes:
-            if stratum not in present:
+            if stratum not in values:
                 raise scope.fail(unknown(f"{key}.strata.sizes", stratum,
                                          f"a value of column '{config.strata.column}' in eval set {evalset.source}",
-                                         present))
+                                         values))
     if isinstance(config.prevalence, dict):
         for cid in config.prevalence:
             check_category(scope, f"{key}.prevalence", cid)

@@ -16,6 +16,8 @@ from harness.metrics.counts import COUNT
 from harness.metrics.ppi import prediction_powered
 from harness.pipeline.prediction_log import EXEMPLARS, NO_GOLD, LogColumns, log_rows, read_collapsed
 from harness.record import RunRecord
+from harness.record.header import EvalSetSummary, ExternalParams, PolicyCategory, PolicySummary
+from harness.record.metrics import PredictionPowered
 from harness.verdicts import ABSTAINED, ACTIONED, AbstainKind, Decision, Verdict, verdict_table
 
 DEFAULT_BENIGN = ("benign", "0", "false", "allow")
@@ -67,13 +69,14 @@ def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | No
         name=label, experiment={"score": {"path": path, "gold": gold, "preds": preds, "benign": sorted(benign_values),
                                           "weight": weight, "strata": strata, "rows": collapsed.rows,
                                           "combinations": collapsed.combinations}},
-        policies={SCORED_POLICY: {"id": "external", "version": 1, "title": "Decisions made elsewhere", "sha256": "",
-                                  "path": "", "categories": [{"id": c, "name": c} for c in categories], "rules": [],
-                                  "text": ""}},
+        policies={SCORED_POLICY: PolicySummary(id="external", version=1, title="Decisions made elsewhere", sha256="",
+                                               path="", categories=[PolicyCategory(id=c, name=c) for c in categories],
+                                               rules=[], text="")},
         candidate=SCORED_POLICY, baseline=None,
-        evalset={"name": label, "source": path, "sha256": table_sha256(items, slices), "items": int(items[COUNT].sum()),
-                 "slices": slices, "license": None, "label_counts": {str(k): int(v) for k, v in counts.items()}},
-        reviewers={p: {"type": "external", "column": p, "reads_policy": False} for p in preds}, verdicts=verdicts, metrics=metrics,
+        evalset=EvalSetSummary(name=label, source=path, sha256=table_sha256(items, slices),
+                               items=int(items[COUNT].sum()), slices=slices, license=None,
+                               label_counts={str(k): int(v) for k, v in counts.items()}),
+        reviewers={p: ExternalParams(column=p) for p in preds}, verdicts=verdicts, metrics=metrics,
         items=items, created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
 
 
@@ -84,7 +87,7 @@ def _verdict(item_id: str, decision: str) -> Verdict:
     return Verdict(item_id, Decision(decision))
 
 
-def _prediction_powered(table: pd.DataFrame, has_gold: np.ndarray, pred: str, strata: str | None) -> dict[str, object]:
+def _prediction_powered(table: pd.DataFrame, has_gold: np.ndarray, pred: str, strata: str | None) -> PredictionPowered:
     decision = table[pred].to_numpy()
     decided = decision != ABSTAINED
     count = table[COUNT].to_numpy()
@@ -95,6 +98,6 @@ def _prediction_powered(table: pd.DataFrame, has_gold: np.ndarray, pred: str, st
     if not decided.all():
         out["warnings"].append(f"{int(count[~decided].sum())} rows where {pred} made no decision are left out "
                                "(taken to be missing at random)")
-    return out
+    return PredictionPowered.model_validate(out)
 
 
