@@ -5,11 +5,13 @@ The metrics stage builds plain values and validates them into `Metrics` once; ev
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from harness.record.diagnosis import Diagnosis
+from harness.record.usage import Model as Model
+from harness.record.usage import Usage as Usage
 
 
 class Rate(Model):
@@ -432,20 +434,52 @@ class Baseline(Model):
     reviewers: dict[str, ReviewerMetrics]
 
 
-class Usage(Model):
-    """Model calls, tokens and spend of one reviewer (`cost_usd` null when the price is unknown)."""
+class DecisionCounts(Model):
+    actioned: int
+    allowed: int
+    abstained: int
 
-    calls: int = 0
-    cached: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float | None = 0.0
-    cost_unknown_calls: int = 0
-    retries: int = 0
-    abstained: int = 0
-    reasoning_tokens: int = 0  # part of completion_tokens
-    reasoning_cost_usd: float | None = 0.0  # part of cost_usd
-    batches: int = 0  # provider batches submitted (batch: true)
+
+class Confusion(Model):
+    """Decisions against gold of one reviewer (items of unknown gold left out)."""
+
+    benign: DecisionCounts
+    violating: DecisionCounts
+
+
+class ErrorExemplar(Model):
+    """One candidate-policy mistake, as the report shows it (the majority over samples)."""
+
+    item_id: str
+    text: str | None = None
+    gold: str
+    decision: str
+    score: float | None = None
+    rationale: str | None = None
+    reasoning: str | None = None  # a reasoning model's reasoning before its answer
+    rule_ids: str = ""
+    slices: dict[str, str] = Field(default_factory=dict)  # slice column -> value, in the eval set's order
+    contested: bool = False
+
+
+class ExemplarSet(Model):
+    kind: Literal["false positive", "false negative"]
+    total: int  # all mistakes of this kind; `items` holds the most instructive of them
+    items: list[ErrorExemplar]
+
+
+class ReviewerErrors(Model):
+    confusion: Confusion
+    exemplars: list[ExemplarSet]
+
+
+class CandidateErrors(Model):
+    """The candidate's mistakes item by item, counted once when the run is scored so the report
+    only renders: confusion counts, exemplars and failure clusters (None when the run is too large
+    to cluster in the metrics stage; `policy-harness diagnose` clusters any run)."""
+
+    reviewers: dict[str, ReviewerErrors]
+    diagnosis: Diagnosis | None = None
 
 
 class Metrics(Model):
@@ -462,6 +496,8 @@ class Metrics(Model):
     annotators: Annotators | None = None
     injection: dict[str, Injection] | None = None
     prediction_powered: dict[str, PredictionPowered] | None = None
+    # None in a record written before the metrics stage counted them (schema 2 files of older versions).
+    errors: CandidateErrors | None = None
 
     def section(self, policy: str) -> dict[str, ReviewerMetrics]:
         """The reviewers' metrics under one policy version (candidate or baseline); empty for another."""

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.record import Rate
+from harness.record.metrics import Rate
 from harness.record.metrics import GateResult as Gate  # one gate model: the run's own
 from harness.record.metrics import ReviewerMetrics
 from harness.record.proficiency import Proficiency
