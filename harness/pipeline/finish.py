@@ -20,7 +20,17 @@ from harness._util.timings import stage
 from harness.config import Experiment
 from harness.evalset import EvalSet
 from harness.policy import Policy
-from harness.record import MlflowIds, RunRecord, write_record
+from harness.record import (
+    EvalSetSummary,
+    Injection,
+    MlflowIds,
+    PolicySummary,
+    ReviewerParams,
+    RunRecord,
+    Usage,
+    write_record,
+)
+from harness.record.header import PolicyCategory, PolicyRule
 
 DEFAULT_REPORTS = Path("reports")
 
@@ -64,8 +74,9 @@ def stages_loaded() -> bool:
 
 def import_stages() -> None:
     """Import the scientific stack and the report modules `score_and_finish` will need."""
-    import harness.metrics  # noqa: F401  the imports are the point: paid for before the verdicts arrive
-    import harness.reporting.html  # noqa: F401
+    # The imports are the point: paid for before the verdicts arrive.
+    import harness.metrics
+    import harness.reporting.html
     import harness.reporting.markdown  # noqa: F401
 
 
@@ -107,9 +118,9 @@ def score_and_finish(judged: Judged, out_dir: Path, *, track: bool, report: bool
             judged.verdicts, candidate=candidate.label, baseline=baseline.label if baseline else None,
             categories=candidate.category_ids, slices=evalset.slices, gates=experiment.gates,
             strata=experiment.eval_set.strata, prevalence=experiment.eval_set.prevalence,
-            annotations=evalset.annotations)
+            annotations=evalset.annotations, name=experiment.name)
     if judged.injection:
-        metrics.injection = judged.injection
+        metrics.injection = {name: Injection.model_validate(block) for name, block in judged.injection.items()}
     record = RunRecord(
         name=experiment.name,
         experiment=experiment.model_dump(mode="json"),
@@ -117,14 +128,14 @@ def score_and_finish(judged: Judged, out_dir: Path, *, track: bool, report: bool
         candidate=candidate.label,
         baseline=baseline.label if baseline else None,
         evalset=evalset_summary(evalset),
-        reviewers=judged.reviewers,
+        reviewers={name: ReviewerParams.model_validate(p) for name, p in judged.reviewers.items()},
         verdicts=judged.verdicts,
         metrics=metrics,
         items=evalset.items,
         created_at=judged.started.isoformat(timespec="seconds"),
         incomplete=bool(judged.incomplete_reason),
         incomplete_reason=judged.incomplete_reason,
-        usage=judged.usage,
+        usage={name: Usage.model_validate(u) for name, u in judged.usage.items()},
     )
     finish(record, out_dir, track=track, report=report, experiment_name=experiment.tracking.experiment_name)
     return record
@@ -173,16 +184,16 @@ def join_gold(verdicts: pd.DataFrame, evalset: EvalSet) -> pd.DataFrame:
     return verdicts.merge(evalset.items[columns], on="item_id", how="left", validate="many_to_one")
 
 
-def policy_summary(policy: Policy) -> dict[str, object]:
-    return {"id": policy.id, "version": policy.version, "title": policy.title, "sha256": policy.sha256,
-            "path": policy.path, "categories": [{"id": c.id, "name": c.name} for c in policy.categories],
-            "rules": [{"id": r.id, "text": r.text, "exception": r.is_exception} for r in policy.rules],
-            "text": policy.text}
+def policy_summary(policy: Policy) -> PolicySummary:
+    return PolicySummary(
+        id=policy.id, version=policy.version, title=policy.title, sha256=policy.sha256, path=policy.path,
+        categories=[PolicyCategory(id=c.id, name=c.name) for c in policy.categories],
+        rules=[PolicyRule(id=r.id, text=r.text, exception=r.is_exception) for r in policy.rules], text=policy.text)
 
 
-def evalset_summary(evalset: EvalSet) -> dict[str, object]:
-    return {"name": evalset.name, "source": evalset.source, "sha256": evalset.sha256, "items": len(evalset),
-            "slices": evalset.slices, "license": evalset.license, "label_counts": evalset.label_counts}
+def evalset_summary(evalset: EvalSet) -> EvalSetSummary:
+    return EvalSetSummary(name=evalset.name, source=evalset.source, sha256=evalset.sha256, items=len(evalset),
+                          slices=evalset.slices, license=evalset.license, label_counts=evalset.label_counts)
 
 
 def default_out_dir(name: str, started: dt.datetime) -> Path:

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.record import EvalSetSummary, MlflowIds, RunRecord, read_record, replace
+from harness.record import MlflowIds, RunRecord, read_record, replace
 
 
 def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, track: bool) -> RunRecord:
@@ -38,13 +38,11 @@ def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, 
         annotations = None
     from harness.evalset import EvalSet
 
-    if isinstance(summary, dict):
-        summary = EvalSetSummary.model_validate(summary)
     joined = join_gold(verdicts, EvalSet(summary.name, summary.source, items, slices, summary.sha256))
     categories = [c.id for c in old.policies[old.candidate].categories]
     metrics = compute_metrics(joined, candidate=old.candidate, baseline=old.baseline, categories=categories,
                               slices=slices, gates=experiment.gates, strata=experiment.eval_set.strata,
-                              prevalence=experiment.eval_set.prevalence, annotations=annotations)
+                              prevalence=experiment.eval_set.prevalence, annotations=annotations, name=old.name)
     if experiment_path is None:
         metrics.annotators = old.metrics.annotators
     record = RunRecord(

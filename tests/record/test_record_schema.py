@@ -7,12 +7,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from record_support import NOT_A_RECORD
+
 from harness._cli.main import main
 from harness.errors import HarnessError
-from harness.record import METRICS, RECORD, SCHEMA_VERSION, Metrics, RunRecord, read_record, write_record
 from harness.pipeline.score import score_file
+from harness.record import METRICS, RECORD, SCHEMA_VERSION, Metrics, RunRecord, read_record, write_record
 
 ROWS = [("a", "HS", "HS", "x"), ("b", "benign", "HS", "x"), ("c", "benign", "benign", "y"), ("d", "HS", "benign", "y"),
         ("e", "HS", "HS", "y"), ("f", "benign", "benign", "x"), ("g", "", "HS", "x"), ("h", "", "benign", "y"),
