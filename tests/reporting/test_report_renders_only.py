@@ -53,3 +53,24 @@ def test_a_stored_run_re_renders_from_its_files_without_harness_metrics(
     assert stored.metrics.errors == record.metrics.errors
     assert write_reports(stored, tmp_path).is_file()
     assert (tmp_path / "report.md").read_text(encoding="utf-8") == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_a_run_directory_written_before_metrics_counted_errors_re_renders(
+        record: RunRecord, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`policy-harness report DIR` on a run whose metrics.json has no `errors` block (older versions)."""
+    import hashlib
+    import json
+
+    from harness._cli.main import main
+
+    write_record(record, tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    del metrics["errors"]
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    header = json.loads((tmp_path / "record.json").read_text(encoding="utf-8"))
+    header["files"]["metrics.json"] = hashlib.sha256((tmp_path / "metrics.json").read_bytes()).hexdigest()
+    (tmp_path / "record.json").write_text(json.dumps(header), encoding="utf-8")
+
+    assert read_record(tmp_path).metrics.errors is None
+    assert main(["report", str(tmp_path)]) == 0 and "report.html" in capsys.readouterr().out
+    assert (tmp_path / "report.md").read_text(encoding="utf-8") == GOLDEN.read_text(encoding="utf-8")
