@@ -14,7 +14,7 @@ from harness.labels import BENIGN, UNKNOWN
 from harness.metrics.counts import multiplicity, tally
 from harness.metrics.diagnosis import RunView, diagnose
 from harness.record.diagnosis import Diagnosis
-from harness.record.metrics import CandidateErrors, Confusion, DecisionCounts, ErrorExemplar, ExemplarSet
+from harness.record.errors import CandidateErrors, Confusion, DecisionCounts, ErrorExemplar, ExemplarSet
 from harness.verdicts import ACTIONED, ALLOWED, DECISIONS
 
 TOTAL_LIMIT = 40  # exemplars over all reviewers and both kinds

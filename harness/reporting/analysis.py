@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.record.metrics import CandidateErrors
+from harness.record.errors import CandidateErrors
 from harness.verdicts import DECISIONS
 
 

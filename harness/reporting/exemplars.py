@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.record.metrics import CandidateErrors, ErrorExemplar
+from harness.record.errors import CandidateErrors, ErrorExemplar
 from harness.reporting.fmt import Clipped, clip, short
 from harness.verdicts import split_list
 

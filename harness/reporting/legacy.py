@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from harness.labels import UNKNOWN
 from harness.record import RunRecord
 from harness.record.diagnosis import DIAGNOSIS, Diagnosis
-from harness.record.metrics import CandidateErrors
+from harness.record.errors import CandidateErrors
 
 log = logging.getLogger(__name__)
 
