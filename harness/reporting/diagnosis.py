@@ -13,6 +13,7 @@ from harness.reporting.mdcells import cell, header, row
 SHOWN_PER_GROUPING = 2  # per error kind: the largest rule, slice and text clusters
 OVER_SHOWN = 3
 KIND_NAMES = {"over_enforcement": "over-enforcement", "leakage": "leakage"}
+AT_REPORT_TIME = "computed from the run when this report was written"
 GROUPING_NAMES = {"rule": "cited rule", "slice": "slice", "text": "similar text"}
 
 
@@ -45,14 +46,17 @@ class DiagnosisView:
     described: bool
 
 
-def diagnosis_view(diagnosis: Diagnosis | None, candidate: str) -> DiagnosisView | None:
-    """The candidate's clusters of the record (`metrics.errors.diagnosis`)."""
+def diagnosis_view(diagnosis: Diagnosis | None, candidate: str, *,
+                   at_report_time: bool = False) -> DiagnosisView | None:
+    """The candidate's clusters of the record (`metrics.errors.diagnosis`); `at_report_time` for an
+    older record's, which the report counted itself (reporting/legacy.py)."""
     if diagnosis is None:
         return None
     blocks = [_block(group.reviewer, kind) for group in diagnosis.groups if group.policy == candidate
               for kind in group.kinds]
     described = any(c.description for b in blocks for c in b.clusters)
-    return DiagnosisView(source=source(diagnosis), blocks=blocks, described=described) if blocks else None
+    said = AT_REPORT_TIME if at_report_time and not diagnosis.author_model else source(diagnosis)
+    return DiagnosisView(source=said, blocks=blocks, described=described) if blocks else None
 
 
 def source(diagnosis: Diagnosis) -> str:

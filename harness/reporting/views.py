@@ -129,7 +129,8 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
         if old != new:
             view.diff = policy_diff(old, new)
             view.unified_diff = unified_diff(old, new, record.baseline, record.candidate)
-    view.diagnosis = diagnosis_view(errors.diagnosis, record.candidate)
+    view.diagnosis = diagnosis_view(errors.diagnosis, record.candidate,
+                                    at_report_time=record.metrics.errors is None)
     if with_charts:
         _add_charts(view)
     return view
