@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from harness.labels import BENIGN, UNKNOWN
-from harness.metrics.counts import multiplicity, tally
+from harness.metrics.counts import COUNT, multiplicity, tally
 from harness.metrics.diagnosis import RunView, diagnose
 from harness.record.diagnosis import Diagnosis
 from harness.record.errors import CandidateErrors, Confusion, DecisionCounts, ErrorExemplar, ExemplarSet
@@ -58,15 +58,18 @@ def confusion(frame: pd.DataFrame) -> Confusion:
 
 def exemplar_set(frame: pd.DataFrame, kind: _Kind, slices: list[str], budget: int) -> ExemplarSet:
     benign = frame["gold"] == BENIGN
-    errors = frame[(benign if kind.gold_benign else ~benign) & (frame["decision"] == kind.decision)]
+    mask = (benign if kind.gold_benign else ~benign) & (frame["decision"] == kind.decision)
+    errors = frame[mask]
     chosen = _pick(errors, kind.name, slices, budget)
-    return ExemplarSet(kind=kind.name, total=len(errors),
+    # A collapsed log's row stands for several items: the total counts items, as the rates do.
+    return ExemplarSet(kind=kind.name, total=tally(mask.to_numpy(), multiplicity(frame)),
                        items=[_exemplar(row, slices) for _, row in chosen.iterrows()])
 
 
 def clusters(verdicts: pd.DataFrame, name: str, candidate: str, slices: list[str]) -> Diagnosis | None:
-    """The candidate's failure clusters, when the run is small enough to cluster here."""
-    if verdicts.empty or not CLUSTER_COLUMNS <= set(verdicts.columns):
+    """The candidate's failure clusters, when the run is small enough to cluster here. A collapsed
+    prediction log is not clustered: its rows stand for several items, and clusters count rows."""
+    if verdicts.empty or not CLUSTER_COLUMNS <= set(verdicts.columns) or COUNT in verdicts:
         return None
     rows = verdicts[verdicts["policy"] == candidate]
     if len(rows) > MAX_ROWS_TO_CLUSTER:
