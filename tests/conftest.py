@@ -34,21 +34,22 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def written_records_match_the_published_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Every metrics.json, record.json and compare.json any test wrote validates against `policy-harness schema`."""
+    """Every JSON file the harness writes (each file `policy-harness schema` lists) that any test wrote
+    validates against its published schema."""
     yield
     import jsonschema
 
-    from harness.record import json_schema
+    from harness.record import SCHEMAS, json_schema
 
-    validators = {f"{name}.json": jsonschema.Draft202012Validator(json_schema(name))
-                  for name in ("metrics", "record", "compare")}
     problems = []
-    for name, validator in validators.items():
-        for path in sorted(tmp_path_factory.getbasetemp().rglob(name)):
-            # A run directory holds both record files; an MLflow child run's metrics.json artifact is one
-            # reviewer's block. compare.json stands alone.
-            whole = name == "compare.json" or (path.parent / "record.json").exists()
-            if not whole or any((p / NOT_A_RECORD).exists() for p in path.parents):
+    for name, entry in SCHEMAS.items():
+        validator = jsonschema.Draft202012Validator(json_schema(name))
+        for path in sorted(tmp_path_factory.getbasetemp().rglob(entry.file)):
+            # An MLflow child run's metrics.json artifact is one reviewer's block, not a run's file:
+            # a run's metrics.json sits beside its record.json.
+            if entry.file == "metrics.json" and not (path.parent / "record.json").exists():
+                continue
+            if any((p / NOT_A_RECORD).exists() for p in path.parents):
                 continue
             try:
                 document = json.loads(path.read_text(encoding="utf-8"))
@@ -57,4 +58,4 @@ def written_records_match_the_published_schema(tmp_path_factory: pytest.TempPath
                 continue
             problems += [f"{path}: {'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
                          for e in validator.iter_errors(document)][:3]
-    assert not problems, "files that do not match the published record schema:\n" + "\n".join(problems[:20])
+    assert not problems, "files that do not match the published schema:\n" + "\n".join(problems[:20])

@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             err.path, err.args = source, (f"{source}: {err.message}",)
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except BrokenPipeError:  # the reader went away (`| head`): what it read was all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as err:
         # Inputs are read with HarnessErrors of their own, so what reaches here failed to be written.
         if err.errno not in _WRITE_ERRORS:

@@ -40,9 +40,9 @@ def add_init(sub: Subparsers) -> None:
 
 
 def add_schema(sub: Subparsers) -> None:
-    p = add_command(sub, "schema", _schema, "print the JSON Schema of metrics.json, record.json or compare.json")
-    p.add_argument("file", choices=["metrics", "record", "compare"],
-                   help="metrics (metrics.json), record (record.json) or compare (compare.json)")
+    p = add_command(sub, "schema", _schema, "list the files the harness writes, or print one's JSON Schema")
+    p.add_argument("file", nargs="?", help="a schema name (metrics, record, compare, diagnosis, revise, quiz, "
+                                            "proficiency, portfolio); without one, every file is listed")
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -83,7 +83,10 @@ def _init(args: argparse.Namespace) -> int:
 def _schema(args: argparse.Namespace) -> int:
     import json
 
-    from harness.record import json_schema
+    from harness.record import json_schema, schema_listing
 
+    if args.file is None:
+        print(schema_listing())
+        return 0
     print(json.dumps(json_schema(args.file), indent=2, ensure_ascii=False))
     return 0

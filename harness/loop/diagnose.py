@@ -13,10 +13,13 @@ from harness.record.diagnosis import DIAGNOSIS, Diagnosis
 def diagnose_dir(run_dir: Path, *, out: Path | None = None,
                  author: AuthorConfig | None = None) -> tuple[Diagnosis, Path]:
     """Diagnose the run stored in `run_dir` and write diagnosis.json (beside it unless `out`); with
-    an `author`, its largest clusters get one-sentence descriptions."""
-    from harness.record import atomic_write_text, read_record
+    an `author`, its largest clusters get one-sentence descriptions. Written beside the run, the
+    clusters are stored in its record too (`metrics.errors.diagnosis`), so `policy-harness report`
+    shows them (descriptions, and clusters of runs too large to cluster when they were scored)."""
+    from harness.record import atomic_write_text, read_record, write_record
 
-    view = run_view(read_record(run_dir))
+    record = read_record(run_dir)
+    view = run_view(record)
     diagnosis = diagnose(view)
     if author is not None and author.describe_clusters:
         from harness.loop.describe import describe_diagnosis
@@ -27,6 +30,9 @@ def diagnose_dir(run_dir: Path, *, out: Path | None = None,
         path = path / DIAGNOSIS
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, diagnosis.model_dump_json(indent=2) + "\n")
+    if out is None and record.metrics.errors is not None:  # an older record: its report reads diagnosis.json
+        record.metrics.errors = record.metrics.errors.model_copy(update={"diagnosis": diagnosis})
+        write_record(record, run_dir)
     return diagnosis, path
 
 

@@ -12,11 +12,12 @@ from harness.labels import UNKNOWN
 from harness.metrics.agreement import agreement
 from harness.metrics.annotators import annotator_metrics
 from harness.metrics.answers import answer_breakdown
-from harness.metrics.paired import paired_comparison
-from harness.metrics.counts import COUNT, ITEM_KEY, with_item_keys
 from harness.metrics.confusion import category_rates, rates, relabel_candidates, slice_rates, without_contested
+from harness.metrics.counts import COUNT, ITEM_KEY, with_item_keys
+from harness.metrics.errors import candidate_errors
 from harness.metrics.gates import evaluate_gates
 from harness.metrics.languages import language_rates
+from harness.metrics.paired import paired_comparison
 from harness.metrics.rates import wilson
 from harness.metrics.samples import majority, stability
 from harness.metrics.thresholds import threshold_analysis
@@ -43,10 +44,12 @@ def compute_metrics(verdicts: pd.DataFrame, *, candidate: str, baseline: str | N
                     categories: list[str], slices: list[str], gates: dict[str, GateSpec],
                     strata: StrataSpec | None = None,
                     prevalence: float | dict[str, float] | None = None,
-                    annotations: Annotations | None = None) -> Metrics:
+                    annotations: Annotations | None = None, name: str = "") -> Metrics:
     """`verdicts` is the joined verdict table (gold, text and slices beside each decision).
     `strata` and `prevalence` (the eval set's) turn on population estimates, as does a weight column;
-    `annotations` (an annotated set's raw judgements) adds the `annotators` block."""
+    `annotations` (an annotated set's raw judgements) adds the `annotators` block. The candidate's
+    mistakes item by item (`errors`: confusion counts, exemplars, failure clusters of run `name`) are
+    counted here too, so the report renders the record without computing."""
     [verdicts] = with_item_keys(verdicts)
     per_item = majority(verdicts)
     # Unknown gold (multi-label sets with missing labels) counts in no error rate or agreement with gold.
@@ -89,4 +92,6 @@ def compute_metrics(verdicts: pd.DataFrame, *, candidate: str, baseline: str | N
     clean = finite(out)
     for reviewer, rows in flips.items():
         clean["comparison"][reviewer]["flips"] = rows
-    return Metrics.model_validate(clean)
+    metrics = Metrics.model_validate(clean)
+    metrics.errors = candidate_errors(verdicts, per_item, name=name, candidate=candidate, slices=slices)
+    return metrics

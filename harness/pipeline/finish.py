@@ -20,9 +20,17 @@ from harness._util.timings import stage
 from harness.config import Experiment
 from harness.evalset import EvalSet
 from harness.policy import Policy
-from harness.record import MlflowIds, ReviewerParams, RunRecord, Usage, write_record
-from harness.record.header import EvalSetSummary, PolicyCategory, PolicyRule, PolicySummary
-from harness.record.metrics import Injection
+from harness.record import (
+    EvalSetSummary,
+    Injection,
+    MlflowIds,
+    PolicySummary,
+    ReviewerParams,
+    RunRecord,
+    Usage,
+    write_record,
+)
+from harness.record.header import PolicyCategory, PolicyRule
 
 DEFAULT_REPORTS = Path("reports")
 
@@ -66,8 +74,9 @@ def stages_loaded() -> bool:
 
 def import_stages() -> None:
     """Import the scientific stack and the report modules `score_and_finish` will need."""
-    import harness.metrics  # noqa: F401  the imports are the point: paid for before the verdicts arrive
-    import harness.reporting.html  # noqa: F401
+    # The imports are the point: paid for before the verdicts arrive.
+    import harness.metrics
+    import harness.reporting.html
     import harness.reporting.markdown  # noqa: F401
 
 
@@ -109,7 +118,7 @@ def score_and_finish(judged: Judged, out_dir: Path, *, track: bool, report: bool
             judged.verdicts, candidate=candidate.label, baseline=baseline.label if baseline else None,
             categories=candidate.category_ids, slices=evalset.slices, gates=experiment.gates,
             strata=experiment.eval_set.strata, prevalence=experiment.eval_set.prevalence,
-            annotations=evalset.annotations)
+            annotations=evalset.annotations, name=experiment.name)
     if judged.injection:
         metrics.injection = judged.injection
     record = RunRecord(
@@ -176,11 +185,10 @@ def join_gold(verdicts: pd.DataFrame, evalset: EvalSet) -> pd.DataFrame:
 
 
 def policy_summary(policy: Policy) -> PolicySummary:
-    """One policy version as the run saw it, with its full text."""
-    return PolicySummary(id=policy.id, version=policy.version, title=policy.title, sha256=policy.sha256,
-                         path=policy.path, categories=[PolicyCategory(id=c.id, name=c.name) for c in policy.categories],
-                         rules=[PolicyRule(id=r.id, text=r.text, exception=r.is_exception) for r in policy.rules],
-                         text=policy.text)
+    return PolicySummary(
+        id=policy.id, version=policy.version, title=policy.title, sha256=policy.sha256, path=policy.path,
+        categories=[PolicyCategory(id=c.id, name=c.name) for c in policy.categories],
+        rules=[PolicyRule(id=r.id, text=r.text, exception=r.is_exception) for r in policy.rules], text=policy.text)
 
 
 def evalset_summary(evalset: EvalSet) -> EvalSetSummary:

@@ -43,13 +43,13 @@ def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, 
     categories = [c.id for c in old.policies[old.candidate].categories]
     metrics = compute_metrics(joined, candidate=old.candidate, baseline=old.baseline, categories=categories,
                               slices=slices, gates=experiment.gates, strata=experiment.eval_set.strata,
-                              prevalence=experiment.eval_set.prevalence, annotations=annotations)
+                              prevalence=experiment.eval_set.prevalence, annotations=annotations, name=old.name)
     if experiment_path is None:
         metrics.annotators = old.metrics.annotators
     record = RunRecord(
         name=old.name, experiment=experiment.model_dump(mode="json"), policies=old.policies, candidate=old.candidate,
         baseline=old.baseline, evalset=summary, reviewers=old.reviewers, verdicts=joined, metrics=metrics, items=items,
-        created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), incomplete=old.incomplete,
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), incomplete=old.incomplete,
         incomplete_reason=old.incomplete_reason, usage=old.usage,
         lineage={"policy_harness.rescored_from": old.mlflow.parent_run_id or str(source)})
     target = out_dir or source.parent / f"{source.name}-rescored-{dt.datetime.now():%Y%m%d-%H%M%S}"
@@ -73,7 +73,7 @@ def _rescore_scored(old: RunRecord, source: Path, out_dir: Path | None, track: b
                               slices=list(summary.slices), gates={})
     metrics.prediction_powered = old.metrics.prediction_powered
     record = replace(old, verdicts=joined, metrics=metrics, mlflow=MlflowIds(), out_dir="",
-                     created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                     created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                      lineage={"policy_harness.rescored_from": old.mlflow.parent_run_id or str(source)})
     target = out_dir or source.parent / f"{source.name}-rescored-{dt.datetime.now():%Y%m%d-%H%M%S}"
     finish(record, target, track=track, report=True, experiment_name=old.mlflow.experiment_name)

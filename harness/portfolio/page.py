@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
-import jinja2
-
-from harness.record.portfolio import PORTFOLIO_HTML, PORTFOLIO_JSON, Portfolio, PolicyTrend
 from harness.record import Rate, write_json
 from harness.record.files import atomic_write_text
-from harness.reporting.html import CSP
+from harness.record.portfolio import PORTFOLIO_HTML, PORTFOLIO_JSON, PolicyTrend, Portfolio
+from harness.reporting.pages import render as render_page
 
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 220, 44, 40, 12
 OE_COLOUR, LEAK_COLOUR = "#1f77b4", "#d62728"
@@ -73,25 +70,11 @@ def link(report: str | None, out_dir: Path) -> str | None:
     return quote(rel if rel.startswith("../") else f"./{rel}", safe="/.-_~")
 
 
-def rate_text(rate: Rate) -> str:
-    if rate.rate is None:
-        return "no data"
-    return f"{rate.rate:.1%} [{rate.ci_low:.1%}, {rate.ci_high:.1%}]"
-
-
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("harness.portfolio", "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["rate"] = rate_text
-    return env
-
-
 def render(portfolio: Portfolio, out_dir: Path) -> str:
     cells = {(c.language, f"{c.policy_id} v{c.version} · {c.reviewer}"): c for c in portfolio.languages.cells}
     links = {r.latest.source: link(r.latest.report, out_dir) for r in portfolio.rows}
-    return _environment().get_template("portfolio.html.j2").render(
-        p=portfolio, csp=CSP, charts=[trend_chart(t) for t in portfolio.trends if t.points], cells=cells,
+    return render_page(
+        "portfolio.html.j2", p=portfolio, charts=[trend_chart(t) for t in portfolio.trends if t.points], cells=cells,
         links=links)
 
 

@@ -1,9 +1,8 @@
-"""The run record: typed models of metrics.json and record.json (with their JSON Schema) and the
-atomic set of files a run writes; compare.json, the comparison of two runs, is typed here too."""
+"""The run record: typed models of every file the harness writes (metrics.json, record.json, compare.json,
+diagnosis.json, revise.json, quiz.json, proficiency.json, portfolio.json; `SCHEMAS` lists them with their
+JSON Schema) and the atomic set of files a run writes."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from harness.record.comparison import ComparedRun, ComparisonResult, Coverage, ReviewerComparison
 from harness.record.files import (FORMAT_VERSION, ITEMS, METRICS, RECORD, REPORT, SCHEMA_VERSION, VERDICTS,
@@ -15,22 +14,12 @@ from harness.record.metrics import (Agreement, Baseline, CategoryRates, GateResu
                                     MetricsFile, PairedChange, PairedComparison, Rate, Rates, ReviewerMetrics,
                                     Usage, Weighted, WeightedRate)
 from harness.record.run import RunRecord, replace
-
-SCHEMAS = {"metrics": MetricsFile, "record": RecordHeader, "compare": ComparisonResult}
-
-
-def json_schema(name: str) -> dict[str, Any]:
-    """The published JSON Schema of metrics.json ('metrics'), record.json ('record') or compare.json ('compare')."""
-    schema: dict[str, Any] = SCHEMAS[name].model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$comment"] = f"policy-harness {name}.json, schema_version {SCHEMA_VERSION}"
-    return schema
-
+from harness.record.schemas import SCHEMAS, Schema, json_schema, schema_listing
 
 __all__ = ["FORMAT_VERSION", "ITEMS", "METRICS", "RECORD", "REPORT", "SCHEMA_VERSION", "SCHEMAS", "VERDICTS",
            "Agreement", "Baseline", "CategoryRates", "ClassifierParams", "ComparedRun", "ComparisonResult", "Coverage",
            "EvalSetSummary", "ExternalParams", "GateResult", "Injection", "LLMParams", "Metrics", "MetricsFile",
            "MlflowIds", "PairedChange", "PairedComparison", "PolicyCategory", "PolicyRule", "PolicySummary", "Rate",
-           "Rates", "RecordHeader", "ReviewerComparison", "ReviewerMetrics", "ReviewerParams", "RunRecord", "Usage",
-           "Weighted", "WeightedRate", "atomic_write_text", "finite", "json_schema", "metrics_file", "read_model",
-           "read_record", "record_header", "replace", "write_json", "write_record"]
+           "Rates", "RecordHeader", "ReviewerComparison", "ReviewerMetrics", "ReviewerParams", "RunRecord", "Schema",
+           "Usage", "Weighted", "WeightedRate", "atomic_write_text", "finite", "json_schema", "metrics_file",
+           "read_model", "read_record", "record_header", "replace", "schema_listing", "write_json", "write_record"]

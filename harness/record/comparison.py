@@ -31,9 +31,14 @@ class ReviewerComparison(PairedComparison):
     coverage: Coverage
 
 
+COMPARE_JSON = "compare.json"
+COMPARE_SCHEMA_VERSION = 1  # compare.json's own: bumped on a change its readers would notice
+
+
 class ComparisonResult(Model):
     """compare.json."""
 
+    schema_version: int = COMPARE_SCHEMA_VERSION  # absent from files written before it was versioned
     a: ComparedRun
     b: ComparedRun
     created_at: str  # ISO 8601, UTC, seconds

@@ -7,11 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from harness.record.metrics import Usage
+from harness.record.usage import Usage
 
 ErrorKind = Literal["over_enforcement", "leakage"]
 Grouping = Literal["rule", "slice", "text"]
 DIAGNOSIS = "diagnosis.json"
+DIAGNOSIS_SCHEMA_VERSION = 1  # diagnosis.json's own: bumped on a change its readers would notice
 
 
 class AuthorUsage(Usage):
@@ -62,6 +63,7 @@ class ReviewerDiagnosis(BaseModel):
 
 
 class Diagnosis(BaseModel):
+    schema_version: int = DIAGNOSIS_SCHEMA_VERSION  # absent from files written before it was versioned
     run: str
     run_dir: str
     candidate: str

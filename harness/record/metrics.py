@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from harness.record.errors import CandidateErrors
+from harness.record.usage import Model as Model
+from harness.record.usage import Usage as Usage
 
 
 class Rate(Model):
@@ -432,22 +432,6 @@ class Baseline(Model):
     reviewers: dict[str, ReviewerMetrics]
 
 
-class Usage(Model):
-    """Model calls, tokens and spend of one reviewer (`cost_usd` null when the price is unknown)."""
-
-    calls: int = 0
-    cached: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float | None = 0.0
-    cost_unknown_calls: int = 0
-    retries: int = 0
-    abstained: int = 0
-    reasoning_tokens: int = 0  # part of completion_tokens
-    reasoning_cost_usd: float | None = 0.0  # part of cost_usd
-    batches: int = 0  # provider batches submitted (batch: true)
-
-
 class Metrics(Model):
     """What a run measured: the candidate's reviewers, the baseline's, and their paired comparison."""
 
@@ -462,6 +446,8 @@ class Metrics(Model):
     annotators: Annotators | None = None
     injection: dict[str, Injection] | None = None
     prediction_powered: dict[str, PredictionPowered] | None = None
+    # None in a record written before the metrics stage counted them (schema 2 files of older versions).
+    errors: CandidateErrors | None = None
 
     def section(self, policy: str) -> dict[str, ReviewerMetrics]:
         """The reviewers' metrics under one policy version (candidate or baseline); empty for another."""

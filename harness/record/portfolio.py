@@ -8,9 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.record import Rate
 from harness.record.metrics import GateResult as Gate  # one gate model: the run's own
-from harness.record.metrics import ReviewerMetrics
+from harness.record.metrics import Rate, ReviewerMetrics
 from harness.record.proficiency import Proficiency
 
 PORTFOLIO_JSON, PORTFOLIO_HTML = "portfolio.json", "portfolio.html"
@@ -171,7 +170,7 @@ class Sources:
 
 def parse_time(text: str) -> dt.datetime:
     value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def grading_of(data: Proficiency, source: str) -> Grading:

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 QUIZ_JSON, QUESTIONS, ANSWER_KEY = "quiz.json", "questions.csv", "answer_key.csv"
 PROFICIENCY_JSON, GRADES_CSV, GRADED_CSV, REPORT_HTML = "proficiency.json", "grades.csv", "graded.csv", "report.html"
 
+# quiz.json's and proficiency.json's own: bumped on a change their readers would notice.
+PROFICIENCY_SCHEMA_VERSION = 1
+
 Status = Literal["certified", "not certified", "needs more items"]
 
 
@@ -26,6 +29,7 @@ class StratumCover(Model):
 
 
 class QuizInfo(Model):
+    schema_version: int = PROFICIENCY_SCHEMA_VERSION  # absent from files written before it was versioned
     experiment: str
     experiment_path: str
     policy_id: str
@@ -129,6 +133,7 @@ class Cohort(Model):
 
 
 class Proficiency(Model):
+    schema_version: int = PROFICIENCY_SCHEMA_VERSION  # absent from files written before it was versioned
     quiz: QuizInfo
     answers: str
     key: str

@@ -10,6 +10,7 @@ from harness.record.diagnosis import AuthorUsage
 from harness.record.metrics import PairedChange
 
 REVISE_JSON = "revise.json"
+REVISE_SCHEMA_VERSION = 1  # revise.json's own: bumped on a change its readers would notice
 Target = Literal["over_enforcement", "leakage", "errors"]
 
 
@@ -78,6 +79,7 @@ class CurrentRates(BaseModel):
 
 
 class ReviseResult(BaseModel):
+    schema_version: int = REVISE_SCHEMA_VERSION  # absent from files written before it was versioned
     experiment: str
     created_at: str
     out_dir: str

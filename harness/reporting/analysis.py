@@ -1,13 +1,10 @@
-"""Confusion counts from verdicts (metrics.json holds rates, not the full decision x gold table)."""
+"""Confusion counts as the report shows them (the metrics stage counted them: `metrics.errors`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
-
-from harness.labels import BENIGN
-from harness.metrics.counts import multiplicity, tally
+from harness.record.errors import CandidateErrors
 from harness.verdicts import DECISIONS
 
 
@@ -18,13 +15,11 @@ class Confusion:
     counts: list[list[int]]
 
 
-def confusions(per_item: pd.DataFrame, reviewers: list[str]) -> list[Confusion]:
+def confusions(errors: CandidateErrors, reviewers: list[str]) -> list[Confusion]:
     out = []
     for reviewer in reviewers:
-        frame = per_item[per_item["reviewer"] == reviewer]
-        benign = (frame["gold"] == BENIGN).to_numpy()
-        decision = frame["decision"].to_numpy()
-        count = multiplicity(frame)  # a collapsed prediction log's rows stand for several items
-        counts = [[tally((decision == d) & row, count) for d in DECISIONS] for row in (benign, ~benign)]
+        found = errors.reviewers.get(reviewer)
+        rows = (found.confusion.benign, found.confusion.violating) if found else ()
+        counts = [[int(getattr(row, d)) for d in DECISIONS] for row in rows] or [[0] * len(DECISIONS)] * 2
         out.append(Confusion(reviewer, counts))
     return out

@@ -2,39 +2,42 @@
 
 from __future__ import annotations
 
-import html
+from dataclasses import dataclass
 
 from harness.record import ComparisonResult, PairedChange
 from harness.record.metrics import Flip
+from harness.reporting.pages import render
+
+MAX_FLIPS = 500
+CELL_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ReviewerView:
+    name: str
+    changes: list[tuple[str, str]]
+    fixed: int
+    broken: int
+    mcnemar: str
+    rows: list[tuple[str, ...]]
+    more: int  # flips beyond the ones shown
 
 
 def render_comparison_html(result: ComparisonResult) -> str:
-    e = html.escape
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='Content-Security-Policy' "
-             "content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>Comparison</title>"
-             "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto}"
-             "td,th{border:1px solid #ccc;padding:4px 8px}table{border-collapse:collapse}</style></head><body>",
-             f"<h1>{e(result.a.label)} → {e(result.b.label)}</h1>"]
-    for note in coverage_warnings(result):
-        parts.append(f"<p><b>Note:</b> {e(note)}</p>")
-    for reviewer, r in result.reviewers.items():
-        parts.append(f"<h2>{e(reviewer)}</h2><ul>")
-        for name, change in (("over enforcement change", r.over_enforcement_change),
-                             ("leakage change", r.leakage_change)):
-            parts.append(f"<li>{e(name)}: {e(change_text(change))}</li>")
-        parts.append(f"<li>fixed {r.fixed.total}, broken {r.broken.total}, "
-                     f"McNemar exact p = {r.accuracy_mcnemar_p:.3g}</li></ul>")
-        parts.append("<table><tr><th>item</th><th>text</th><th>gold</th><th>before</th><th>after</th></tr>")
-        for flip in r.flips[:500]:
-            parts.append("<tr>" + "".join(f"<td>{e(cell)[:2000]}</td>" for cell in _cells(flip)) + "</tr>")
-        parts.append("</table>")
-    parts.append("</body></html>")
-    return "".join(parts)
+    """compare.html: the page renders compare.json's fields, escaped by the report's environment."""
+    reviewers = [ReviewerView(
+        name=name,
+        changes=[("over enforcement change", change_text(r.over_enforcement_change)),
+                 ("leakage change", change_text(r.leakage_change))],
+        fixed=r.fixed.total, broken=r.broken.total, mcnemar=f"{r.accuracy_mcnemar_p:.3g}",
+        rows=[_cells(flip) for flip in r.flips[:MAX_FLIPS]], more=max(0, len(r.flips) - MAX_FLIPS))
+        for name, r in result.reviewers.items()]
+    return render("compare.html.j2", c=result, notes=coverage_warnings(result), reviewers=reviewers)
 
 
 def _cells(flip: Flip) -> tuple[str, ...]:
     """The flip's row cells; a field the run lacked (no text column) is an empty cell."""
-    return tuple("" if v is None else str(v)
+    return tuple("" if v is None else str(v)[:CELL_CHARS]
                  for v in (flip.item_id, flip.text, flip.gold, flip.decision_before, flip.decision_after))
 
 

@@ -1,27 +1,19 @@
 """The launch report's failure clusters: the largest clusters of each error kind per reviewer under
-the candidate policy, read from the run's diagnosis.json when `diagnose` wrote one for this run
-(with the author's descriptions), else computed from the run at report time."""
+the candidate policy, as the record holds them (counted in the metrics stage, or stored by
+`policy-harness diagnose` with the author's descriptions)."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
-from pydantic import ValidationError
-
-from harness.record.diagnosis import DIAGNOSIS, Cluster, Diagnosis, ErrorKindDiagnosis
-from harness.record import RunRecord
+from harness.record.diagnosis import Cluster, Diagnosis, ErrorKindDiagnosis
 from harness.reporting.fmt import percent, short
 from harness.reporting.mdcells import cell, header, row
 
-log = logging.getLogger(__name__)
-
 SHOWN_PER_GROUPING = 2  # per error kind: the largest rule, slice and text clusters
 OVER_SHOWN = 3
-MAX_ROWS_AT_REPORT_TIME = 5_000  # beyond this, text clustering at report time costs more than a report should
-NEEDED_COLUMNS = {"policy", "reviewer", "item_id", "decision", "gold", "rule_ids", "text"}
 KIND_NAMES = {"over_enforcement": "over-enforcement", "leakage": "leakage"}
+AT_REPORT_TIME = "computed from the run when this report was written"
 GROUPING_NAMES = {"rule": "cited rule", "slice": "slice", "text": "similar text"}
 
 
@@ -54,47 +46,24 @@ class DiagnosisView:
     described: bool
 
 
-def diagnosis_view(record: RunRecord) -> DiagnosisView | None:
-    diagnosis, source = _stored(record)
-    if diagnosis is None:
-        diagnosis, source = _computed(record)
+def diagnosis_view(diagnosis: Diagnosis | None, candidate: str, *,
+                   at_report_time: bool = False) -> DiagnosisView | None:
+    """The candidate's clusters of the record (`metrics.errors.diagnosis`); `at_report_time` for an
+    older record's, which the report counted itself (reporting/legacy.py)."""
     if diagnosis is None:
         return None
-    blocks = [_block(group.reviewer, kind) for group in diagnosis.groups if group.policy == record.candidate
+    blocks = [_block(group.reviewer, kind) for group in diagnosis.groups if group.policy == candidate
               for kind in group.kinds]
     described = any(c.description for b in blocks for c in b.clusters)
-    return DiagnosisView(source=source, blocks=blocks, described=described) if blocks else None
+    said = AT_REPORT_TIME if at_report_time and not diagnosis.author_model else source(diagnosis)
+    return DiagnosisView(source=said, blocks=blocks, described=described) if blocks else None
 
 
-def _stored(record: RunRecord) -> tuple[Diagnosis | None, str]:
-    """diagnosis.json beside the record, when it was written for this run."""
-    if not record.out_dir:
-        return None, ""
-    path = Path(record.out_dir) / DIAGNOSIS
-    if not path.is_file():
-        return None, ""
-    try:
-        diagnosis = Diagnosis.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValidationError, ValueError) as err:
-        log.warning("%s cannot be read (%s); the report computes the failure clusters itself", path,
-                    str(err).splitlines()[0][:200])
-        return None, ""
-    if diagnosis.run != record.name or diagnosis.candidate != record.candidate:
-        return None, ""
-    return diagnosis, f"from {DIAGNOSIS} (written by policy-harness diagnose)"
-
-
-def _computed(record: RunRecord) -> tuple[Diagnosis | None, str]:
-    from harness.metrics.diagnosis import diagnose, run_view
-
-    verdicts = record.verdicts
-    if verdicts is None or verdicts.empty or not NEEDED_COLUMNS <= set(verdicts.columns):
-        return None, ""
-    candidate = verdicts[verdicts["policy"] == record.candidate]
-    if len(candidate) > MAX_ROWS_AT_REPORT_TIME:
-        return None, ""
-    view = replace(run_view(record), verdicts=candidate.reset_index(drop=True), baseline=None)
-    return diagnose(view), "computed from the run when this report was written"
+def source(diagnosis: Diagnosis) -> str:
+    """Where the clusters come from, as the report says it."""
+    if diagnosis.author_model:
+        return "from policy-harness diagnose, described by the author model"
+    return "computed from the verdicts when the run was scored"
 
 
 def _block(reviewer: str, kind: ErrorKindDiagnosis) -> DiagnosisBlock:

@@ -1,32 +1,36 @@
-"""The report's view model: plain data built once from a run record, shared by HTML and Markdown."""
+"""The report's view model: plain data built once from a run record, shared by HTML and Markdown.\nIt only reads the record: everything counted was counted in the metrics stage."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 
-import pandas as pd
-
-from harness.labels import UNKNOWN
-
-from harness.metrics.samples import majority
 from harness.record import ReviewerMetrics, RunRecord
 from harness.reporting import analysis, charts
 from harness.reporting.agreement import AgreementView, agreement_view
 from harness.reporting.analysis import Confusion
 from harness.reporting.annotators import AnnotatorsView, annotators_view
-from harness.reporting.baseline import (ComparisonView, DiffRow, comparisons, interval_method, policy_diff,
-                                          unified_diff)
+from harness.reporting.baseline import ComparisonView, DiffRow, comparisons, interval_method, policy_diff, unified_diff
 from harness.reporting.diagnosis import DiagnosisView, diagnosis_view
 from harness.reporting.exemplars import ExemplarGroup, exemplar_groups
 from harness.reporting.fmt import number, percent, short
 from harness.reporting.gold import GoldView, gold_view
 from harness.reporting.injection import InjectionView, injection_views
+from harness.reporting.legacy import candidate_errors
 from harness.reporting.localization import LanguageView, language_views
 from harness.reporting.population import PopulationView, population_views
 from harness.reporting.provenance import Provenance, provenance
-from harness.reporting.tables import (BreakdownRow, BreakdownTable, HeadlineRow, LaunchVerdict, category_table,
-                                      headline_rows, launch_verdicts, slice_tables, worst_slices)
+from harness.reporting.tables import (
+    BreakdownRow,
+    BreakdownTable,
+    HeadlineRow,
+    LaunchVerdict,
+    category_table,
+    headline_rows,
+    launch_verdicts,
+    slice_tables,
+    worst_slices,
+)
 from harness.reporting.thresholds import ThresholdView, threshold_views
 from harness.verdicts import AbstainKind
 
@@ -85,7 +89,7 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
     names = list(reviewers)
     baseline = metrics.baseline
     slices = list(record.evalset.slices)
-    per_item = _candidate_items(record)
+    errors = candidate_errors(record)
     candidate = record.policies.get(record.candidate)
     rules = {r.id: r.text for r in candidate.rules} if candidate else {}
     category_names = {c.id: c.name for c in candidate.categories} if candidate else {}
@@ -110,13 +114,13 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
         slices=slice_views,
         worst={name: worst_slices([t for t in slice_views if t.reviewer == name], WORST_LIMIT) for name in names},
         languages=language_views(reviewers),
-        confusions=analysis.confusions(per_item, names),
+        confusions=analysis.confusions(errors, names),
         agreement=agreement_view(metrics, record.candidate),
         gold=gold_view(metrics, record.candidate, record.items, slices),
         annotators=annotators_view(metrics),
         thresholds=threshold_views(reviewers),
         injection=injection_views(metrics, record.items),
-        exemplars=exemplar_groups(per_item, names, slices, rules),
+        exemplars=exemplar_groups(errors, rules),
         stability=_stability(reviewers),
         answers=_answers(record, reviewers),
         provenance=provenance(record),
@@ -126,7 +130,8 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
         if old != new:
             view.diff = policy_diff(old, new)
             view.unified_diff = unified_diff(old, new, record.baseline, record.candidate)
-    view.diagnosis = diagnosis_view(record)
+    view.diagnosis = diagnosis_view(errors.diagnosis, record.candidate,
+                                    at_report_time=record.metrics.errors is None)
     if with_charts:
         _add_charts(view)
     return view
@@ -137,16 +142,6 @@ def _mark_policy_independent(record: RunRecord, rows: list[HeadlineRow]) -> list
     return [dataclasses.replace(row, note=f"independent of the policy text: the same verdicts under "
                                           f"{short(record.baseline or '', 80)}") if record.judged_once(row.reviewer) else row
             for row in rows]
-
-
-def _candidate_items(record: RunRecord) -> pd.DataFrame:
-    """One row per item x reviewer under the candidate policy: the majority over samples, as metrics use."""
-    verdicts = record.verdicts
-    if verdicts is None or verdicts.empty or "policy" not in verdicts:
-        return pd.DataFrame(columns=["reviewer", "item_id", "decision", "gold", "score", "confidence"])
-    # Items whose gold is unknown inform no error count, curve or exemplar.
-    known = verdicts[(verdicts["policy"] == record.candidate) & (verdicts["gold"] != UNKNOWN)]
-    return majority(known.reset_index(drop=True))
 
 
 def _stability(reviewers: dict[str, ReviewerMetrics]) -> list[tuple[str, str]]:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-import jinja2
-
-from harness.reporting.html import CSP
 from harness.record.proficiency import Proficiency, RateCI, ReviewerGrade
+from harness.reporting.pages import CSP, render
 
 STATUS_CSS = {"certified": "pass", "not certified": "fail", "needs more items": "inconclusive"}
 TEXT_LIMIT = 2000
@@ -72,13 +69,5 @@ def build_view(data: Proficiency) -> ProficiencyView:
         heat_rows=heat_rows, texts=texts)
 
 
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    loader = jinja2.ChoiceLoader([jinja2.PackageLoader("harness.training", "templates"),
-                                  jinja2.PackageLoader("harness.reporting", "templates")])
-    return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True)
-
-
 def render_proficiency_html(data: Proficiency) -> str:
-    return _environment().get_template("proficiency.html.j2").render(v=build_view(data))
+    return render("proficiency.html.j2", v=build_view(data))

@@ -184,6 +184,11 @@ def test_diagnose_stored_run_matches_its_metrics(classifier_run: Path) -> None:
         assert (k.errors, k.decided) == (rate.k, rate.n)
         assert sum(c.size for c in k.by_text) == k.errors
         assert sum(c.size for c in k.by_slice if c.key.startswith("tactic=")) == k.errors
+    # The metrics stage clustered the same errors when the run was scored, and the record now holds these.
+    assert record.metrics.errors is not None and record.metrics.errors.diagnosis is not None
+    assert record.metrics.errors.diagnosis.groups == diagnosis.groups
+    stored = read_record(classifier_run).metrics.errors
+    assert stored is not None and stored.diagnosis == diagnosis
 
 
 def test_cli_diagnose(classifier_run: Path, tmp_path: Path) -> None:

@@ -156,7 +156,7 @@ def test_revise_accepts_the_exception_rejects_the_regression_and_the_invalid(
     assert (out / "candidates" / "candidate-1.md").read_text(encoding="utf-8") == ADDED
     page = (out / "revise.html").read_text(encoding="utf-8")
     assert "<script" not in page and "+- **HS-E9**" in page.replace("<span class=\"add\">", "")
-    assert "&#x27;they are vermin&#x27;" in page  # item text escaped
+    assert "&#39;they are vermin&#39;" in page  # item text escaped
 
     from mlflow.tracking import MlflowClient
 

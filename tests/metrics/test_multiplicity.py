@@ -60,6 +60,9 @@ def metrics_of(verdicts: pd.DataFrame) -> dict[str, Any]:
     for block in dumped["agreement"].values():
         for listed in ("split", "all_wrong"):
             block[listed].pop("items")
+    for errors in dumped["errors"]["reviewers"].values():
+        for chosen in errors["exemplars"]:
+            chosen.pop("items")
     return dumped
 
 

@@ -11,8 +11,8 @@ import pytest
 from support.records import NOT_A_RECORD
 from harness._cli.main import main
 from harness.errors import HarnessError
-from harness.record import METRICS, RECORD, SCHEMA_VERSION, Metrics, RunRecord, read_record, write_record
 from harness.pipeline.score import score_file
+from harness.record import METRICS, RECORD, SCHEMA_VERSION, Metrics, RunRecord, read_record, write_record
 
 ROWS = [("a", "HS", "HS", "x"), ("b", "benign", "HS", "x"), ("c", "benign", "benign", "y"), ("d", "HS", "benign", "y"),
         ("e", "HS", "HS", "y"), ("f", "benign", "benign", "x"), ("g", "", "HS", "x"), ("h", "", "benign", "y"),
@@ -108,3 +108,33 @@ def _rehash(out: Path) -> None:
     header = json.loads((out / RECORD).read_text(encoding="utf-8"))
     header["files"][METRICS] = hashlib.sha256((out / METRICS).read_bytes()).hexdigest()
     (out / RECORD).write_text(json.dumps(header), encoding="utf-8")
+
+
+def test_every_written_json_file_has_a_valid_schema_naming_its_version() -> None:
+    from harness.record import SCHEMAS, json_schema, schema_listing
+
+    assert {"metrics", "record", "compare", "diagnosis", "revise", "quiz", "proficiency", "portfolio"} <= set(SCHEMAS)
+    listing = schema_listing().splitlines()
+    for (name, entry), line in zip(SCHEMAS.items(), listing, strict=True):
+        schema = json_schema(name)
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert "schema_version" in schema["properties"], f"{entry.file} carries no schema_version"
+        assert entry.file in schema["$comment"] and line.split()[:2] == [name, entry.file]
+
+
+def test_an_unknown_schema_name_lists_the_names() -> None:
+    from harness.record import json_schema
+
+    with pytest.raises(HarnessError, match="portfolio"):
+        json_schema("grades")
+
+
+def test_files_written_before_they_carried_a_schema_version_still_read() -> None:
+    from harness.record.comparison import ComparisonResult
+    from harness.record.diagnosis import Diagnosis
+
+    compare = ComparisonResult.model_validate({"a": {"source": "x", "label": "a"}, "b": {"source": "y", "label": "b"},
+                                               "created_at": "2026-01-01T00:00:00", "reviewers": {}})
+    diagnosis = Diagnosis.model_validate({"run": "r", "run_dir": "", "candidate": "p@v1", "baseline": None,
+                                          "slices": [], "groups": []})
+    assert compare.schema_version == 1 and diagnosis.schema_version == 1
