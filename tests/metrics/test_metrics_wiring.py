@@ -15,7 +15,7 @@ from harness.errors import HarnessError
 from harness.evalset import load_evalset
 from harness.metrics import compute_metrics
 from harness.pipeline.score import score_file
-from harness.verdicts import ACTIONED, ALLOWED, Verdict, verdict_table
+from harness.verdicts import ACTIONED, ALLOWED, AbstainKind, Verdict, verdict_table
 
 
 def items(n: int = 80) -> pd.DataFrame:
@@ -30,7 +30,7 @@ def verdicts(frame: pd.DataFrame, *, abstain: bool = False) -> pd.DataFrame:
         clf = [Verdict(r.item_id, ACTIONED if (i * 7 + shift) % 10 >= 6 - 4 * (r.gold != "benign") else ALLOWED,
                        score=((i * 7 + shift) % 10) / 10 + 0.4 * (r.gold != "benign"))
                for i, r in enumerate(frame.itertuples())]
-        llm = [Verdict.abstain(r.item_id, "unparseable") if abstain or i % 9 == 8 else
+        llm = [Verdict.abstain(r.item_id, AbstainKind.UNPARSEABLE, "unparseable answer") if abstain or i % 9 == 8 else
                Verdict(r.item_id, ACTIONED if (r.gold != "benign") != (i % 5 == shift) else ALLOWED)
                for i, r in enumerate(frame.itertuples())]
         tables += [verdict_table(clf, policy=policy, reviewer="clf"), verdict_table(llm, policy=policy, reviewer="llm")]
