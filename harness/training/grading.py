@@ -10,8 +10,15 @@ import pandas as pd
 from harness.errors import HarnessError
 from harness.labels import BENIGN
 from harness.record import atomic_write_text
-from harness.record.proficiency import (GRADED_CSV, GRADES_CSV, PROFICIENCY_JSON, QUESTIONS, QUIZ_JSON, REPORT_HTML,
-                                        Proficiency)
+from harness.record.proficiency import (
+    GRADED_CSV,
+    GRADES_CSV,
+    PROFICIENCY_JSON,
+    QUESTIONS,
+    QUIZ_JSON,
+    REPORT_HTML,
+    Proficiency,
+)
 from harness.training.answers import answer_table, answers_from_run, quiz_vocabulary, read_answers, read_key
 from harness.training.proficiency import DEFAULT_MAX_SKIP, DEFAULT_PASS, grade
 from harness.training.vocabulary import vocabulary
@@ -114,4 +121,4 @@ def _texts(path: Path) -> dict[str, str]:
     questions = pd.read_csv(path, dtype=str, keep_default_na=False)
     if not {"id", "text"} <= set(questions.columns):
         return {}
-    return dict(zip(questions["id"], questions["text"]))
+    return dict(zip(questions["id"], questions["text"], strict=True))
