@@ -24,6 +24,7 @@ def add_quiz(sub: Subparsers) -> None:
                    help="a run directory: weight towards items its reviewers got wrong or split on")
     p.add_argument("--show", action="append", default=[],
                    help="slice column to show reviewers in questions.csv (repeat)")
+    _add_labels(p, "the team's answer words, kept in quiz.json's labels for grading")
 
 
 def add_proficiency(sub: Subparsers) -> None:
@@ -39,17 +40,25 @@ def add_proficiency(sub: Subparsers) -> None:
                    help="accuracy needed to certify (default 0.9)")
     p.add_argument("--max-skip", type=float, default=0.1,
                    help="flag reviewers who skipped more than this share (default 0.1)")
+    _add_labels(p, "the team's answer words (over quiz.json's labels)")
     add_no_track(p)
+
+
+def _add_labels(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--labels", action="append", metavar="WORD=LABEL,...",
+                   help=f"{what}: each mapped to benign, violating or skip, e.g. keep=benign,remove=violating")
 
 
 def _quiz(args: argparse.Namespace) -> int:
     from harness.config import load_experiment
     from harness.training import build_quiz, write_quiz
     from harness.training.quiz import quiz_text
+    from harness.training.vocabulary import parse_labels
 
+    labels = parse_labels(args.labels)
     args.source_file = args.experiment
     quiz = build_quiz(load_experiment(args.experiment), args.items, seed=args.seed, min_per_slice=args.min_per_slice,
-                      from_run=args.from_run, show=args.show, source=args.experiment)
+                      from_run=args.from_run, show=args.show, source=args.experiment, labels=labels)
     out = write_quiz(quiz, args.out)
     print(quiz_text(quiz, out))
     return 0
@@ -58,8 +67,10 @@ def _quiz(args: argparse.Namespace) -> int:
 def _proficiency(args: argparse.Namespace) -> int:
     from harness.training import grade_files
     from harness.training.grading import proficiency_text
+    from harness.training.vocabulary import parse_labels
 
     data = grade_files(args.answers, args.key, args.out, wide=args.wide, from_runs=args.from_runs,
-                       pass_mark=args.pass_mark, max_skip=args.max_skip, track=not args.no_track)
+                       pass_mark=args.pass_mark, max_skip=args.max_skip, track=not args.no_track,
+                       labels=parse_labels(args.labels))
     print(proficiency_text(data, Path(args.out)))
     return 0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
@@ -12,12 +14,9 @@ from harness.evalset import read_table
 from harness.labels import BENIGN, label_key
 from harness.record import read_record
 from harness.record.proficiency import QUIZ_JSON, QuizInfo
+from harness.training.vocabulary import Vocabulary, unknown_answers, vocabulary
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
-# Raw answers meaning "allow", as `score` reads them, besides any label the experiment maps to benign.
-BENIGN_WORDS = frozenset({"benign", "0", "false", "allow", "allowed", "no", "ok"})
-# Answers that are not a decision: the reviewer skipped the item (never counted as wrong).
-SKIP_WORDS = frozenset({"skip", "skipped", "unsure", "?", "n/a", "na", "pass", "abstain", "abstained"})
 KEY_COLUMNS = ("id", "gold", "categories", "rule_ids")
 ANSWER_COLUMNS = ("reviewer", "id", "decision")
 
@@ -49,25 +48,39 @@ def read_key(path: str | Path) -> tuple[QuizInfo, pd.DataFrame]:
 
 
 def read_answers(path: str | Path, *, wide: bool = False) -> pd.DataFrame:
-    """An answers file as raw long rows `reviewer, id, decision` (wide: one column per reviewer)."""
+    """An answers file as raw long rows `reviewer, id, decision, row` (wide: one column per reviewer),
+    `row` being the file's line number of the answer (the header is line 1), named in errors."""
     table = read_table(str(path))
+    lines = np.arange(2, len(table) + 2)
     if wide:
         if "id" not in table.columns or len(table.columns) < 2:
             raise HarnessError("a wide answers file needs an 'id' column and one column per reviewer; fix the "
                                "header or drop --wide.", path=path)
+        # melt stacks the reviewer columns one after another, each in the file's row order.
         table = table.melt(id_vars=["id"], var_name="reviewer", value_name="decision")
+        lines = np.tile(lines, len(table) // max(len(lines), 1))
     else:
         missing = [c for c in ANSWER_COLUMNS if c not in table.columns]
         if missing:
             raise HarnessError(f"has no column '{missing[0]}' (columns: {', '.join(map(str, table.columns[:10]))}); "
                                "give reviewer,id,decision columns, or pass --wide for one column per reviewer.",
                                path=path)
-    return table[list(ANSWER_COLUMNS)].reset_index(drop=True)
+    return table[list(ANSWER_COLUMNS)].assign(row=lines).reset_index(drop=True)
 
 
-def answer_table(raw: pd.DataFrame, info: QuizInfo, key: pd.DataFrame, *, source: str | Path) -> pd.DataFrame:
+def quiz_vocabulary(info: QuizInfo, key: pd.DataFrame, labels: Mapping[str, str] | None = None, *,
+                    quiz_path: str | Path | None = None) -> Vocabulary:
+    """The answer words a grading accepts: built-in ones, the policy's categories and the key's gold
+    labels, the quiz's `labels` mapping (`quiz_path`, named in errors), then `labels` (--labels)."""
+    categories = [*info.categories, *key["gold"].astype(str)]
+    return vocabulary(categories, (info.labels, quiz_path or QUIZ_JSON), (labels or {}, None))
+
+
+def answer_table(raw: pd.DataFrame, info: QuizInfo, key: pd.DataFrame, *, source: str | Path,
+                 vocab: Vocabulary | None = None) -> pd.DataFrame:
     """Raw answers as `reviewer, id, answer, decision`, one row per reviewer x key item (a missing
-    or blank answer is a skip, decision `abstained`)."""
+    or blank answer is a skip, decision `abstained`). An answer word `vocab` (default: the quiz's,
+    `quiz_vocabulary`) does not know is an error naming it, never a guess."""
     table = pd.DataFrame({"reviewer": raw["reviewer"].map(lambda v: label_key(v) or ""),
                           "id": raw["id"].map(lambda v: label_key(v) or ""), "answer": raw["decision"]})
     if table.empty:
@@ -84,21 +97,17 @@ def answer_table(raw: pd.DataFrame, info: QuizInfo, key: pd.DataFrame, *, source
         first = table[twice].iloc[0]
         raise HarnessError(f"reviewer '{first['reviewer']}' answered item '{first['id']}' twice; keep one answer "
                            "per reviewer and item.", path=source)
-    table["decision"] = table["answer"].map(lambda v: decision(v, info))
+    vocab = vocab or quiz_vocabulary(info, key)
+    rows = raw["row"] if "row" in raw else pd.Series([None] * len(raw))
+    places = [f"{f'row {row}, ' if row is not None else ''}reviewer '{who}', item '{item}'"
+              for row, who, item in zip(rows, table["reviewer"], table["id"], strict=True)]
+    unknown_answers(list(table["answer"]), places, vocab, source=source)
+    table["decision"] = table["answer"].map(vocab.decide)
     full = pd.MultiIndex.from_product([sorted(table["reviewer"].unique()), key["id"]], names=["reviewer", "id"])
     out = table.set_index(["reviewer", "id"]).reindex(full).reset_index()
     out["decision"] = out["decision"].fillna(ABSTAINED)
     out["answer"] = out["answer"].map(lambda v: label_key(v) or "")
     return out
-
-
-def decision(value: object, info: QuizInfo) -> str:
-    """A raw answer as a decision: mapped like the eval set's labels, then benign -> allowed."""
-    text = label_key(value)
-    if text is None or text.lower() in SKIP_WORDS:
-        return ABSTAINED
-    mapped = (info.labels.get(text) or text).strip()
-    return ALLOWED if mapped == BENIGN or mapped.lower() in BENIGN_WORDS else ACTIONED
 
 
 def answers_from_run(run_dir: str | Path, key: pd.DataFrame) -> pd.DataFrame:

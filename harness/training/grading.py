@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from harness.errors import HarnessError
+from harness.labels import BENIGN
 from harness.record import atomic_write_text
-from harness.training.answers import answer_table, answers_from_run, read_answers, read_key
-from harness.record.proficiency import GRADED_CSV, GRADES_CSV, PROFICIENCY_JSON, QUESTIONS, REPORT_HTML, Proficiency
+from harness.record.proficiency import (
+    GRADED_CSV,
+    GRADES_CSV,
+    PROFICIENCY_JSON,
+    QUESTIONS,
+    QUIZ_JSON,
+    REPORT_HTML,
+    Proficiency,
+)
+from harness.training.answers import answer_table, answers_from_run, quiz_vocabulary, read_answers, read_key
 from harness.training.proficiency import DEFAULT_MAX_SKIP, DEFAULT_PASS, grade
+from harness.training.vocabulary import vocabulary
+from harness.verdicts import ABSTAINED, ACTIONED
 
 
 def grade_files(answers: str | Path | None, key_path: str | Path, out_dir: str | Path, *, wide: bool = False,
                 from_runs: list[str | Path] | None = None, pass_mark: float = DEFAULT_PASS,
-                max_skip: float = DEFAULT_MAX_SKIP, track: bool = True) -> Proficiency:
+                max_skip: float = DEFAULT_MAX_SKIP, track: bool = True,
+                labels: Mapping[str, str] | None = None) -> Proficiency:
     """Grade the answers file and/or the verdicts of stored runs (each run reviewer is one more
-    member of the cohort) against `key_path`; write the outputs to `out_dir` and log to MLflow."""
+    member of the cohort) against `key_path`; write the outputs to `out_dir` and log to MLflow.
+    `labels` maps a team's answer words to benign / violating / skip, over the quiz's own `labels`;
+    an answer word neither knows is an error (nothing is written)."""
     if not 0.0 < pass_mark < 1.0:
         raise HarnessError(f"--pass must be a share strictly between 0 and 1, e.g. 0.9. Got {pass_mark:g} instead.")
     if not 0.0 <= max_skip <= 1.0:
@@ -25,11 +40,13 @@ def grade_files(answers: str | Path | None, key_path: str | Path, out_dir: str |
     if answers is None and not from_runs:
         raise HarnessError("give an answers file, or --from-run RUN_DIR to grade a run's reviewers.")
     info, key = read_key(key_path)
+    vocab = quiz_vocabulary(info, key, labels, quiz_path=Path(key_path).parent / QUIZ_JSON)
     tables = []
     if answers is not None:
-        tables.append(answer_table(read_answers(answers, wide=wide), info, key, source=answers))
+        tables.append(answer_table(read_answers(answers, wide=wide), info, key, source=answers, vocab=vocab))
     for run in from_runs or []:
-        table = answer_table(answers_from_run(run, key), info, key, source=run)
+        # A run's verdicts are written in the built-in words: a team's mapping does not apply to them.
+        table = answer_table(answers_from_run(run, key), info, key, source=run, vocab=vocabulary(()))
         clash = sorted(set(table["reviewer"]) & {r for t in tables for r in t["reviewer"]})
         if clash:
             raise HarnessError(f"reviewer '{clash[0]}' is also in the answers already read; rename one of them.",
@@ -39,7 +56,7 @@ def grade_files(answers: str | Path | None, key_path: str | Path, out_dir: str |
     texts = _texts(Path(key_path).parent / QUESTIONS)
     data = grade(info, key, table, pass_mark=pass_mark, max_skip=max_skip, texts=texts,
                  answers_path=str(answers or ""), key_path=str(key_path))
-    write_proficiency(data, table.merge(key, on="id", how="left"), Path(out_dir))
+    write_proficiency(data, graded_items(table, key), Path(out_dir))
     if track:
         from harness.tracking.proficiency import log_grading
 
@@ -47,6 +64,16 @@ def grade_files(answers: str | Path | None, key_path: str | Path, out_dir: str |
         if data.mlflow_run_id:
             atomic_write_text(Path(out_dir) / PROFICIENCY_JSON, data.model_dump_json(indent=2) + "\n")
     return data
+
+
+def graded_items(table: pd.DataFrame, key: pd.DataFrame) -> pd.DataFrame:
+    """graded.csv's rows: each reviewer x item answer with the key's columns and `correct`
+    (True / False for an answered item, blank for a skip)."""
+    graded = table.merge(key, on="id", how="left")
+    right = (graded["decision"] == ACTIONED) == (graded["gold"] != BENIGN)
+    correct = right.astype(object).where(graded["decision"] != ABSTAINED, None)
+    graded.insert(list(graded.columns).index("decision") + 1, "correct", correct)
+    return graded
 
 
 def write_proficiency(data: Proficiency, graded: pd.DataFrame, out: Path) -> None:
@@ -61,7 +88,6 @@ def write_proficiency(data: Proficiency, graded: pd.DataFrame, out: Path) -> Non
                                       ("_k", "k"), ("_n", "n"))},
              "weaknesses": "; ".join(f"{w.column}={w.value}" for w in g.weaknesses)} for g in data.reviewers]
     atomic_write_text(out / GRADES_CSV, pd.DataFrame(rows).to_csv(index=False))
-    graded = graded.assign(correct=graded["answered"] & ~graded["wrong"]) if "wrong" in graded else graded
     atomic_write_text(out / GRADED_CSV, graded.to_csv(index=False))
     atomic_write_text(out / PROFICIENCY_JSON, data.model_dump_json(indent=2) + "\n")
     atomic_write_text(out / REPORT_HTML, render_proficiency_html(data))
@@ -95,4 +121,4 @@ def _texts(path: Path) -> dict[str, str]:
     questions = pd.read_csv(path, dtype=str, keep_default_na=False)
     if not {"id", "text"} <= set(questions.columns):
         return {}
-    return dict(zip(questions["id"], questions["text"]))
+    return dict(zip(questions["id"], questions["text"], strict=True))

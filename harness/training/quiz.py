@@ -21,6 +21,7 @@ from harness.labels import BENIGN, UNKNOWN
 from harness.policy import Policy
 from harness.record import atomic_write_text, read_record
 from harness.record.proficiency import ANSWER_KEY, QUESTIONS, QUIZ_JSON, QuizInfo, StratumCover
+from harness.training.vocabulary import vocabulary
 from harness.verdicts import ABSTAINED, ACTIONED, as_list, join_list
 
 DEFAULT_MIN_PER_SLICE = 3
@@ -40,13 +41,16 @@ class Quiz:
 
 def build_quiz(experiment: Experiment, items: int, *, seed: int | None = None,
                min_per_slice: int = DEFAULT_MIN_PER_SLICE, from_run: str | Path | None = None,
-               show: list[str] | None = None, source: str | Path | None = None) -> Quiz:
+               show: list[str] | None = None, source: str | Path | None = None,
+               labels: Mapping[str, str] | None = None) -> Quiz:
     """Draw `items` items that are not repeated, every gold label and slice value covered by at least
     `min_per_slice` where the set has them, weighted towards the hard items of `from_run`.
-    `source` is the experiment file, named in errors."""
+    `source` is the experiment file, named in errors. `labels` maps the team's answer words to
+    benign / violating / skip; quiz.json keeps them (over the experiment's label mapping) for grading."""
     from harness.pipeline.run import load_inputs
 
     policy, _, evalset = load_inputs(experiment)
+    vocabulary([*policy.category_ids, *evalset.items[GOLD].astype(str).unique()], (labels or {}, None))
     seed = experiment.seed if seed is None else seed
     pool = evalset.items[evalset.items[GOLD].astype(str) != UNKNOWN].reset_index(drop=True)
     show = list(show or [])
@@ -75,7 +79,8 @@ def build_quiz(experiment: Experiment, items: int, *, seed: int | None = None,
     elif runs is not None:
         cited = _cited_rules(runs.verdicts[runs.verdicts["policy"] == runs.candidate], pool)
         rules = chosen[ID].map(cited).fillna("")
-        rule_source = f"run:{from_run}"
+        # A run whose reviewers cited no rule on these items gives the key none: say so, not "run:".
+        rule_source = f"run:{from_run}" if (rules != "").any() else "none"
     else:
         rules = pd.Series("", index=chosen.index)
     slices = [s for s in evalset.slices if s != rule_column]
@@ -92,7 +97,7 @@ def build_quiz(experiment: Experiment, items: int, *, seed: int | None = None,
         policy_version=policy.version, policy_sha256=policy.sha256, evalset=evalset.name,
         evalset_sha256=evalset.sha256, seed=seed, items=len(key), min_per_slice=min_per_slice, slices=slices,
         shown_columns=show, rule_source=rule_source, from_run=str(from_run) if from_run else None,
-        hard_items=int(hard[picked].sum()), labels=dict(experiment.eval_set.labels or {}),
+        hard_items=int(hard[picked].sum()), labels={**(experiment.eval_set.labels or {}), **(labels or {})},
         categories=policy.category_ids, cover=cover,
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     return Quiz(info=info, questions=questions, key=key)
@@ -117,9 +122,21 @@ def quiz_text(quiz: Quiz, out_dir: Path) -> str:
         lines.append(f"  {c.column}={c.value}: {c.picked} items (the set has only {c.available})")
     if info.from_run:
         lines.append(f"  {info.hard_items} hard items from {info.from_run}")
-    lines.append(f"  rule ids: {info.rule_source}")
+    lines.append(f"  rule ids: {_rule_line(quiz)}")
     lines.append(f"  outputs: {out_dir / QUESTIONS}, {out_dir / ANSWER_KEY}, {out_dir / QUIZ_JSON}")
     return "\n".join(lines)
+
+
+def _rule_line(quiz: Quiz) -> str:
+    """Where the key's rule ids came from, in words that are true when none was found."""
+    info = quiz.info
+    cited = int((quiz.key["rule_ids"] != "").sum())
+    if info.rule_source.startswith("run:"):
+        return f"cited in {info.rule_source} for {cited} of {info.items} items"
+    if info.rule_source == "none":
+        where = "none cited in the run" if info.from_run else "none (no eval-set column of the policy's rule ids)"
+        return f"{where}; the grading will have no per-rule heat map or rule weaknesses"
+    return info.rule_source
 
 
 def _draw(pool: pd.DataFrame, slices: list[str], n: int, min_per: int, keys: np.ndarray,
