@@ -74,19 +74,22 @@ class _Params(BaseModel):
 
 
 class LLMParams(_Params):
-    """An LLM reviewer: the model and how it is called (the prompt by its label and sha256)."""
+    """An LLM reviewer: the model and how it is called (the prompt by its label and sha256).
+
+    Only `model` is required: a record written by an earlier version may lack a parameter added
+    since, and must still be read (and re-rendered, rescored)."""
 
     type: Literal["llm"] = "llm"
     model: str
-    temperature: float
-    max_tokens: int
-    samples: int
-    prompt: str
-    prompt_sha256: str
-    response_format: str
-    concurrency: int
-    timeout_s: float
-    max_retries: int
+    temperature: float | None = None
+    max_tokens: int | None = None
+    samples: int | None = None
+    prompt: str | None = None
+    prompt_sha256: str | None = None
+    response_format: str | None = None
+    concurrency: int | None = None
+    timeout_s: float | None = None
+    max_retries: int | None = None
     api_base: str | None = None  # a provider endpoint's; never a local model server's
     seed: int | None = None
     batch: bool | None = None  # set when the judgements went through the provider's batch API
@@ -99,16 +102,16 @@ class LLMParams(_Params):
 
 
 class ClassifierParams(_Params):
-    """A text classifier: where its model came from and how it decides."""
+    """A text classifier: where its model came from and how it decides (optional, as for `LLMParams`)."""
 
     type: Literal["classifier"] = "classifier"
-    mode: str  # cross_fitted, trained or model_uri
-    source: str
-    folds: int
-    threshold: float
-    max_features: int
-    seed: int
-    estimator: str
+    mode: str | None = None  # cross_fitted, trained or model_uri
+    source: str | None = None
+    folds: int | None = None
+    threshold: float | None = None
+    max_features: int | None = None
+    seed: int | None = None
+    estimator: str | None = None
     skipped_categories: list[str] | None = None  # multi-label gold: categories too rare to learn
     reads_policy: bool = False
 
