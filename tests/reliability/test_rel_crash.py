@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 import harness
@@ -38,7 +39,7 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 
 def full_disk_on(monkeypatch: pytest.MonkeyPatch, target: str) -> None:
     """Writing `target` (a file of the run directory) fails half-way with ENOSPC, as a full disk does."""
-    real_parquet, real_text = pd.DataFrame.to_parquet, Path.write_text
+    real_parquet, real_table, real_text = pd.DataFrame.to_parquet, pq.write_table, Path.write_text
 
     def is_target(path: object) -> bool:
         return Path(str(path)).name.startswith(f".{target}.")  # the temporary file staged for target
@@ -49,6 +50,12 @@ def full_disk_on(monkeypatch: pytest.MonkeyPatch, target: str) -> None:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_parquet(frame, path, *args, **kwargs)
 
+    def write_table(table: object, where: object, *args: object, **kwargs: object) -> object:
+        if is_target(where):
+            Path(str(where)).write_bytes(b"PAR1 half a file")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_table(table, where, *args, **kwargs)
+
     def write_text(path: Path, data: str, *args: object, **kwargs: object) -> int:
         if is_target(path):
             real_text(path, data[: len(data) // 2], *args, **kwargs)
@@ -56,6 +63,7 @@ def full_disk_on(monkeypatch: pytest.MonkeyPatch, target: str) -> None:
         return real_text(path, data, *args, **kwargs)
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", to_parquet)
+    monkeypatch.setattr(pq, "write_table", write_table)  # verdicts.parquet: Arrow list columns
     monkeypatch.setattr(Path, "write_text", write_text)
 
 
