@@ -8,12 +8,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import t as student_t
 from statsmodels.stats.proportion import proportion_confint
 
 from harness.config import StrataSpec
 from harness.metrics.rates import wilson
-from harness.metrics.weighted import (KORN_GRAUBARD_METHOD, POSTERIOR_METHOD, population_weights, ratio_interval,
+from harness.metrics.weighted import (POSTERIOR_METHOD, population_weights, ratio_interval,
                                      weighted_metrics, weighted_rate)
 
 
@@ -78,16 +77,29 @@ def test_zero_rate_keeps_an_honest_upper_bound() -> None:
     assert out["ci_high"] == pytest.approx(proportion_confint(0, 50, method="beta")[1])
 
 
-def test_varying_weights_use_korn_graubard_clopper_pearson() -> None:
-    y = np.arange(300) < 45
-    weights = np.where(np.arange(300) % 3 == 0, 4.0, 1.0)
+def test_a_weight_column_reveals_its_strata() -> None:
+    # Issue 25: `score --weight w` alone had one stratum and Korn-Graubard's interval. Weights of
+    # N_h / n_h name the strata by their values: the interval is the one declaring them gives.
+    y = np.arange(300) % 7 == 0
+    classes = np.where(np.arange(300) % 3 == 0, 4.0, 1.0)
+    alone = ratio_interval(y, np.ones_like(y), classes)
+    declared = ratio_interval(y, np.ones_like(y), classes, np.where(classes > 1, "heavy", "light"))
+    assert alone["method"] == POSTERIOR_METHOD and alone["strata"] == ["items of weight 4", "items of weight 1"]
+    assert (float(alone["ci_low"]), float(alone["ci_high"])) == (float(declared["ci_low"]), float(declared["ci_high"]))
+
+
+def test_weights_that_all_differ_count_as_kish_effective_items() -> None:
+    # No few weight classes: one stratum, its weighted shares counted on Kish's effective size, so
+    # the interval is Jeffreys' on that many items.
+    y = np.arange(300) % 5 == 0
+    weights = 1.0 + np.arange(300) / 299 * 0.2 * (np.arange(300) % 2)  # every weight differs a little
     out = ratio_interval(y, np.ones_like(y), weights)
-    assert out["method"] == KORN_GRAUBARD_METHOD
-    rate, n_eff = float(out["estimate"]), float(out["n_eff"])
-    df = 299  # one stratum: Satterthwaite gives the items less one
-    ratio = student_t.ppf(0.975, 299) / student_t.ppf(0.975, df)
-    low, high = proportion_confint(rate * n_eff * ratio**2, n_eff * ratio**2, method="beta")
-    assert (float(out["ci_low"]), float(out["ci_high"])) == pytest.approx((low, high))
+    assert out["strata"] == ["all items"]
+    kish = weights.sum() ** 2 / (weights ** 2).sum()
+    share = (weights * y).sum() / weights.sum()
+    low, high = proportion_confint(share * kish, kish, method="jeffreys")
+    assert float(out["ci_low"]) == pytest.approx(low, abs=3e-3)
+    assert float(out["ci_high"]) == pytest.approx(high, abs=3e-3)
 
 
 def test_small_effective_sample_and_unseen_stratum_are_flagged() -> None:
@@ -97,7 +109,7 @@ def test_small_effective_sample_and_unseen_stratum_are_flagged() -> None:
     strata = StrataSpec(column="source", sizes={"reported": 2_000, "random": 98_000})
     leak = weighted_metrics(frame(rows), categories=[], strata=strata)["leakage"]
     assert "effective sample of 14.0 items" in leak["warning"]  # R(1-R)/var: n - 1 with 15 items
-    assert "98% of production" in leak["warning"]
+    assert "stratum 'random' (98% of production) holds none of this rate's items" in leak["warning"]
 
 
 def test_strata_sizes_weigh_each_stratum_by_its_production_share() -> None:
