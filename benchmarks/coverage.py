@@ -130,7 +130,8 @@ def assess(design: Design, frame: pd.DataFrame, draws: int = STUDY_DRAWS) -> dic
 
 
 def former(frame: pd.DataFrame, draws: int = STUDY_DRAWS) -> dict[str, tuple[float, float]]:
-    """The former weight-column interval (Korn-Graubard, one stratum), for --compare."""
+    """The former interval of `score --weight` (with or without --strata, which it ignored): Korn &
+    Graubard's on the effective size, one stratum; for --compare."""
     violating = frame["gold"].to_numpy() != BENIGN
     actioned = frame["decision"].to_numpy() == ACTIONED
     weights = frame["weight"].to_numpy()
@@ -164,7 +165,7 @@ def study(designs: dict[str, Design], replicates: int, seed: int = 2024, *, comp
                 widths[rate].append(got["ci_high"] - got["ci_low"])
                 sizes[rate].append(got["n_eff"])
                 warned[rate].append(got["warning"] is not None)
-            if compare:
+            if compare and design.weighting != "prevalence":  # `run` with a prevalence had the posterior
                 for rate, (low, high) in former(frame, draws).items():
                     if np.isfinite(low):
                         old[rate].append((low <= truth[rate] <= high, high - low))

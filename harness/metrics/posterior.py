@@ -125,3 +125,19 @@ def posterior_interval(cells: StratumCells, *, fixed: Fixed = None, alpha: float
         low[row], high[row] = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
         share_high[row] = np.quantile(part[np.isfinite(ratio)], 1 - alpha / 2, axis=0)
     return PosteriorInterval(low, high, share_high)
+
+
+def impact_interval(cells: StratumCells, *, per: float = 10_000, fixed: Fixed = None, alpha: float = 0.05,
+                    draws: int = DRAWS) -> tuple[np.ndarray, np.ndarray]:
+    """Interval of per * sum_h N_h p_h r_h / sum_h N_h for each row: with the cells of leakage, the
+    violating items that get through per `per` items seen, prevalence and error rate uncertain
+    together (the launch-impact forecast); with over-enforcement's, benign items wrongly actioned."""
+    rows = cells.size.shape[0]
+    low, high = np.empty(rows), np.empty(rows)
+    for row in range(rows):
+        one = StratumCells(*(a[row:row + 1] for a in cells))
+        out = population_draws(one, fixed=fixed, draws=draws, rng=np.random.default_rng(SEED))
+        total = one.size.sum()
+        impact = per * out.numerator[0] / total if total > 0 else np.full(draws, np.nan)
+        low[row], high[row] = np.quantile(impact, [alpha / 2, 1 - alpha / 2]) if total > 0 else (np.nan, np.nan)
+    return low, high

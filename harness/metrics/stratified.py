@@ -55,15 +55,15 @@ def _classes(weights: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.nda
     return out, values
 
 
-def reveal_strata(weights: np.ndarray, labels: np.ndarray | None, count: np.ndarray) -> Strata:
+def reveal_strata(weights: np.ndarray, labels: np.ndarray | None, count: np.ndarray, *, split: bool = True) -> Strata:
     """Posterior strata for items of `weights` (rows, items) under declared `labels` (items,) or
-    none: each declared stratum split by the weight classes of each row."""
+    none: each declared stratum split by the weight classes of each row (unless `split` is False)."""
     rows, items = weights.shape
     if labels is None:
         declared, declared_names = np.zeros(items, dtype=np.int64), ["all items"]
     else:
-        found, uniques = pd.factorize(np.asarray(labels))
-        declared, declared_names = found, [f"'{u}'" for u in uniques]
+        declared, uniques = pd.factorize(np.asarray(labels))
+        declared_names = [f"'{u}'" for u in uniques]
     step = MAX_CLASSES + 1
     names: dict[int, str] = {d * step: name for d, name in enumerate(declared_names)}
     same = rows == 1 or bool(np.all(weights == weights[:1]))
@@ -72,9 +72,9 @@ def reveal_strata(weights: np.ndarray, labels: np.ndarray | None, count: np.ndar
         key = declared * step
         for d, name in enumerate(declared_names):
             members = declared == d
-            split = _classes(weights[row, members], count[members])
-            if split is not None:
-                classes, values = split
+            found = _classes(weights[row, members], count[members]) if split else None
+            if found is not None:
+                classes, values = found
                 key[members] += classes + 1
                 for j, value in enumerate(values):
                     shown = f"items of weight {value:.4g}"
@@ -105,3 +105,16 @@ def stratum_cells(numerator: np.ndarray, denominator: np.ndarray, weights: np.nd
     both = total(np.where(inside & numerator, cw, 0.0)) * scale
     outside = np.maximum(size * scale - only - both, 0.0)
     return StratumCells(size, outside, only, both)
+
+
+def item_cells(numerator: np.ndarray, denominator: np.ndarray, weights: np.ndarray,
+               labels: np.ndarray | None = None, count: np.ndarray | None = None) -> tuple[StratumCells, list[str]]:
+    """The posterior cells (one row) and strata names of one set of items, each of shape (items,):
+    what harness.metrics.weighted does before its interval, for callers of the posterior that
+    combine rates themselves (an impact forecast: harness.metrics.posterior.impact_interval)."""
+    w = np.asarray(weights, dtype=float)[None, :]
+    c = np.ones(w.shape[1]) if count is None else np.asarray(count, dtype=float)
+    found = reveal_strata(w, labels, c)
+    cells = stratum_cells(np.asarray(numerator, dtype=bool)[None, :], np.asarray(denominator, dtype=bool)[None, :],
+                          w, found.codes, c, len(found.names))
+    return cells, found.names

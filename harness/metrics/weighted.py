@@ -81,7 +81,8 @@ def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, weights: np.n
     given = np.asarray(weights, dtype=float)
     w = np.broadcast_to(given.reshape((1, items)) if given.ndim <= 1 else given.reshape(-1, items), (rows, items))
     c = np.ones(items) if count is None else np.asarray(count, dtype=float)
-    found = reveal_strata(w if given.ndim > 1 else w[:1], strata, c)
+    # The former interval had the declared strata only: the comparison keeps it as it was.
+    found = reveal_strata(w if given.ndim > 1 else w[:1], strata, c, split=interval == "posterior")
     codes = np.broadcast_to(found.codes, (rows, items))
     size = len(found.names)
     y = num & x

@@ -3,8 +3,9 @@ intervals of over-enforcement, leakage and false-action share cover the populati
 design, through the function `score --weight` and `run` use, and `score` itself feeds it the same.
 
 200 seeded replicates per design: the Monte Carlo allowance on a 95% coverage (two standard
-errors, 2 * sqrt(0.95 * 0.05 / 200)) is 3.1 points, so a design fails below 93% - 3.1 points and,
-unless the study shows it conservative for a stated reason, above 97% + 3.1 points."""
+errors, 2 * sqrt(0.95 * 0.05 / 200)) is 3.1 points, so a design fails below 93% - 3.1 points. Over-
+coverage is not tested at this count (97% + 3.1 points is 100%); docs/statistics.md has the grid
+with 2,000 replicates, where the designs that cover more than 97% are explained."""
 
 from __future__ import annotations
 
@@ -20,19 +21,19 @@ from harness.scoring import score_file
 
 REPLICATES = 200
 ALLOWANCE = 2 * math.sqrt(0.95 * 0.05 / REPLICATES)
-# The random stratum (98% of production) shows 0.5 violating items per sample of 500: in most
-# samples its leakage is unseen, so an honest interval is wide there and covers more than 97%.
-CONSERVATIVE = {("random stratum 0.1% violating, uniform", "leakage"),
-                ("random stratum 0.1% violating, harder on random", "leakage")}
 
 
 @pytest.mark.parametrize("name", list(DESIGNS))
 def test_weighted_intervals_cover_in_every_design(name: str) -> None:
-    for row in study({name: DESIGNS[name]}, REPLICATES):
-        key = (row["design"], row["rate"])
-        assert row["coverage"] >= 0.93 - ALLOWANCE, key
-        if key not in CONSERVATIVE:
-            assert row["coverage"] <= 0.97 + ALLOWANCE, key
+    rows = {row["rate"]: row for row in study({name: DESIGNS[name]}, REPLICATES)}
+    for rate, row in rows.items():
+        assert row["coverage"] >= 0.93 - ALLOWANCE, (name, rate, row["coverage"])
+    if "2000 per stratum" in name:
+        # Honest, not merely wide: with four times the items the leakage interval narrows (0.34 -> 0.2).
+        assert rows["leakage"]["median_width"] < 0.25
+    if name.startswith("issue 25") and "500 per stratum" in name:
+        # About 2 violating items in the random stratum: leakage always says so, over-enforcement never.
+        assert rows["leakage"]["warned"] > 0.9 and rows["over_enforcement"]["warned"] == 0.0
 
 
 def test_the_study_runs_the_path_score_runs(tmp_path: Path) -> None:

@@ -11,7 +11,9 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from harness.config import StrataSpec
+from harness.metrics.posterior import impact_interval
 from harness.metrics.rates import wilson
+from harness.metrics.stratified import item_cells
 from harness.metrics.weighted import (POSTERIOR_METHOD, population_weights, ratio_interval,
                                      weighted_metrics, weighted_rate)
 
@@ -202,3 +204,19 @@ def test_vectorised_over_replicates() -> None:
         single = weighted_rate(y[row], np.ones(40, dtype=bool), np.ones(40))
         assert float(out["ci_high"][row]) == pytest.approx(single["ci_high"], abs=3e-3)
     assert not any(math.isnan(v) for v in out["estimate"])
+
+
+def test_impact_forecast_carries_prevalence_and_leakage_uncertainty() -> None:
+    # Issue 25, item 4: the same posterior gives leaked items per 10,000 seen. Reported 2% of
+    # traffic (150 of 500 violating, 30 leaked), random 98% (2 of 500 violating, 1 leaked).
+    violating = np.concatenate([np.arange(500) < 150, np.arange(500) < 2])
+    leaked = np.concatenate([np.arange(500) < 30, np.arange(500) < 1])
+    weights = np.repeat([20_000 / 500, 980_000 / 500], 500)
+    cells, names = item_cells(leaked, violating, weights)
+    assert names == ["items of weight 40", "items of weight 1960"]
+    low, high = impact_interval(cells, per=10_000)
+    point = 10_000 * (weights * leaked).sum() / weights.sum()  # 0.02 * 0.3 * 0.2 + 0.98 * 0.004 * 0.5 = 31.6
+    assert point == pytest.approx(31.6)
+    # The random stratum's prevalence and leakage both rest on 2 items: the forecast spans
+    # about 13 to 92 leaked per 10,000, not the point give or take the reported stratum's error.
+    assert 5 < low[0] < 0.5 * point and high[0] > 2 * point
