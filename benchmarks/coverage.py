@@ -6,8 +6,8 @@ harness.metrics.weighted.weighted_metrics, with the frame and strata `score --we
 gives it (harness.scoring.weighted_strata) or, for a prevalence, what `run` gives it; the table
 reports how often each 95% interval covers the population rate (computed exactly from the design),
 its median width, the median effective n and the share of samples whose rate carries a warning.
-`--compare` adds the former interval (Korn & Graubard on the effective size, what a weight column
-got before) on the same samples. tests/metrics/test_coverage_grid.py runs the grid with fewer
+`--compare` adds, on the same samples, the former interval (Korn & Graubard on the effective size,
+what a weight column got before) and Rao & Wu's rescaling bootstrap. tests/metrics/test_coverage_grid.py runs the grid with fewer
 replicates.
 """
 
@@ -69,7 +69,7 @@ class Design:
                 "false_action_share": wrong_actions / (wrong_actions + right_actions)}
 
 
-ISSUE = dict(share=(0.02, 0.98), violating=(0.30, 0.0041), over=(0.05, 0.05), names=("reported", "random"))
+ISSUE = {"share": (0.02, 0.98), "violating": (0.30, 0.0041), "over": (0.05, 0.05), "names": ("reported", "random")}
 UNIFORM, HARDER = (0.20, 0.20), (0.10, 0.30)
 
 DESIGNS: dict[str, Design] = {
@@ -143,17 +143,50 @@ def former(frame: pd.DataFrame, draws: int = STUDY_DRAWS) -> dict[str, tuple[flo
     return out
 
 
+BOOTSTRAP = 500
+
+
+def bootstrap(frame: pd.DataFrame, rng: np.random.Generator, replicates: int = BOOTSTRAP) -> dict[str, tuple[float, float]]:
+    """Rao & Wu's rescaling bootstrap (JASA 83:231-241, 1988) with m_h = n_h - 1 draws per stratum
+    (the small-sample choice that matches the unbiased variance), strata the weight classes,
+    percentile interval; for --compare."""
+    violating = frame["gold"].to_numpy() != BENIGN
+    actioned = frame["decision"].to_numpy() == ACTIONED
+    weights = frame["weight"].to_numpy(dtype=float)
+    _, codes = np.unique(np.round(weights, 6), return_inverse=True)
+    factor = np.zeros((replicates, weights.size))
+    for h in np.unique(codes):
+        members = np.flatnonzero(codes == h)
+        n = members.size
+        if n < 2:
+            factor[:, members] = 1.0
+            continue
+        drawn = rng.multinomial(n - 1, np.full(n, 1.0 / n), size=replicates)
+        factor[:, members] = drawn * n / (n - 1)
+    w = weights * factor
+    out = {}
+    for rate, (numerator, denominator) in {"over_enforcement": (actioned, ~violating), "leakage": (~actioned, violating),
+                                           "false_action_share": (~violating, actioned)}.items():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = (w * (numerator & denominator)).sum(axis=1) / (w * denominator).sum(axis=1)
+        ratio = ratio[np.isfinite(ratio)]
+        out[rate] = (float(np.quantile(ratio, 0.025)), float(np.quantile(ratio, 0.975))) if ratio.size else (np.nan, np.nan)
+    return out
+
+
 def study(designs: dict[str, Design], replicates: int, seed: int = 2024, *, compare: bool = False,
           draws: int = STUDY_DRAWS) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for index, (name, design) in enumerate(designs.items()):
         rng = np.random.default_rng(seed + index)
+        resample = np.random.default_rng(seed + 10_000 + index)  # the bootstrap's own: samples stay as without it
         truth = design.truth()
         hits: dict[str, list[bool]] = {r: [] for r in RATES}
         widths: dict[str, list[float]] = {r: [] for r in RATES}
         sizes: dict[str, list[float]] = {r: [] for r in RATES}
         warned: dict[str, list[bool]] = {r: [] for r in RATES}
         old: dict[str, list[tuple[bool, float]]] = {r: [] for r in RATES}
+        boot: dict[str, list[tuple[bool, float]]] = {r: [] for r in RATES}
         for _ in range(replicates):
             frame = sample(design, rng)
             out = assess(design, frame, draws)
@@ -166,9 +199,10 @@ def study(designs: dict[str, Design], replicates: int, seed: int = 2024, *, comp
                 sizes[rate].append(got["n_eff"])
                 warned[rate].append(got["warning"] is not None)
             if compare and design.weighting != "prevalence":  # `run` with a prevalence had the posterior
-                for rate, (low, high) in former(frame, draws).items():
-                    if np.isfinite(low):
-                        old[rate].append((low <= truth[rate] <= high, high - low))
+                for kept, method in ((old, former(frame, draws)), (boot, bootstrap(frame, resample))):
+                    for rate, (low, high) in method.items():
+                        if np.isfinite(low):
+                            kept[rate].append((low <= truth[rate] <= high, high - low))
         for rate in RATES:
             row: dict[str, object] = {
                 "design": name, "rate": rate, "truth": truth[rate], "coverage": float(np.mean(hits[rate])),
@@ -177,6 +211,8 @@ def study(designs: dict[str, Design], replicates: int, seed: int = 2024, *, comp
             if compare and old[rate]:
                 row["former_coverage"] = float(np.mean([h for h, _ in old[rate]]))
                 row["former_width"] = float(np.median([w for _, w in old[rate]]))
+                row["bootstrap_coverage"] = float(np.mean([h for h, _ in boot[rate]]))
+                row["bootstrap_width"] = float(np.median([w for _, w in boot[rate]]))
             rows.append(row)
     return rows
 
@@ -249,14 +285,15 @@ def ppi_table(rows: list[dict[str, object]]) -> str:
 def table(rows: list[dict[str, object]]) -> str:
     compare = any("former_coverage" in r for r in rows)
     head = "| design | rate | truth | coverage | median width | median n_eff | warned |"
-    lines = [head + (" former: coverage | former: width |" if compare else ""),
-             "| --- " * (7 + 2 * compare) + "|"]
+    lines = [head + (" former: coverage | former: width | bootstrap: coverage | bootstrap: width |" if compare else ""),
+             "| --- " * (7 + 4 * compare) + "|"]
     for r in rows:
         line = (f"| {r['design']} | {r['rate']} | {r['truth']:.4f} | {100 * r['coverage']:.1f}% | "
                 f"{r['median_width']:.3f} | {r['median_n_eff']:.1f} | {100 * r['warned']:.0f}% |")
         if compare:
-            line += (f" {100 * r['former_coverage']:.1f}% | {r['former_width']:.3f} |" if "former_coverage" in r
-                     else " | |")
+            line += (f" {100 * r['former_coverage']:.1f}% | {r['former_width']:.3f} |"
+                     f" {100 * r['bootstrap_coverage']:.1f}% | {r['bootstrap_width']:.3f} |" if "former_coverage" in r
+                     else " | | | |")
         lines.append(line)
     return "\n".join(lines)
 
@@ -265,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--compare", action="store_true", help="add the former weight-column interval")
+    parser.add_argument("--compare", action="store_true",
+                        help="add the former score --weight interval and a rescaling bootstrap")
     parser.add_argument("--design", action="append", help="only these designs (default: all)")
     parser.add_argument("--no-ppi", action="store_true", help="skip the prediction-powered study")
     args = parser.parse_args(argv)

@@ -36,7 +36,7 @@ class Strata(NamedTuple):
 def _rounded(weights: np.ndarray) -> np.ndarray:
     """Weights to about 9 significant digits: N_h / n_h computed two ways is one class."""
     mantissa, exponent = np.frexp(weights)
-    return np.ldexp(np.round(mantissa * 2.0 ** 30) / 2.0 ** 30, exponent)
+    return np.asarray(np.ldexp(np.round(mantissa * 2.0 ** 30) / 2.0 ** 30, exponent), dtype=float)
 
 
 def _classes(weights: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

@@ -32,8 +32,8 @@ from harness.labels import BENIGN, UNKNOWN
 from harness.metrics.confusion import gold_status, unknown_for
 from harness.metrics.counts import Labels, multiplicity, tally
 from harness.metrics.posterior import DRAWS, Fixed, posterior_interval
-from harness.metrics.stratified import reveal_strata, stratum_cells
 from harness.metrics.rates import SMALL_SAMPLE
+from harness.metrics.stratified import reveal_strata, stratum_cells
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
 METHOD = "ratio estimator with Taylor-linearised (with-replacement{strata}) standard error"
@@ -116,10 +116,11 @@ def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, weights: np.n
         shown = np.where(unseen, share_high, 0.0)
     else:
         method = KORN_GRAUBARD_METHOD
+        n_items = round(float(c.sum()))
         with np.errstate(invalid="ignore", divide="ignore"):
-            df = np.clip(variance ** 2 / satterthwaite, 1.0, max(int(round(c.sum())) - size, 1))
+            df = np.clip(variance ** 2 / satterthwaite, 1.0, max(n_items - size, 1))
         low, high = _korn_graubard(estimate, np.where(np.isfinite(design) & (design > 0), design, kish),
-                                   np.where(np.isfinite(df), df, 1.0), int(round(c.sum())), alpha)
+                                   np.where(np.isfinite(df), df, 1.0), n_items, alpha)
     undefined = ~(total_x > 0)
     # With no error seen (or all errors), the posterior's bound is too short (Brown, Cai & DasGupta
     # 2001): use at least the Clopper-Pearson one-sided bound on Kish's size there.
