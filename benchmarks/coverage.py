@@ -153,7 +153,10 @@ def bootstrap(frame: pd.DataFrame, rng: np.random.Generator, replicates: int = B
     violating = frame["gold"].to_numpy() != BENIGN
     actioned = frame["decision"].to_numpy() == ACTIONED
     weights = frame["weight"].to_numpy(dtype=float)
-    _, codes = np.unique(np.round(weights, 6), return_inverse=True)
+    # Strata: the weight classes when few (as the posterior's), else the stratum column.
+    values, codes = np.unique(np.round(weights, 6), return_inverse=True)
+    if values.size > 10:
+        codes = pd.factorize(frame["source"])[0]
     factor = np.zeros((replicates, weights.size))
     for h in np.unique(codes):
         members = np.flatnonzero(codes == h)
@@ -308,11 +311,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ppi", action="store_true", help="skip the prediction-powered study")
     args = parser.parse_args(argv)
     designs = {k: v for k, v in DESIGNS.items() if not args.design or k in args.design}
-    rows = study(designs, args.replicates, args.seed, compare=args.compare)
     allowance = 100 * 2 * np.sqrt(0.95 * 0.05 / args.replicates)
     print(f"95% intervals, {args.replicates:,} simulated eval sets per design (Monte Carlo allowance on a 95% "
           f"coverage, two standard errors: {allowance:.2f} points)\n")
-    print(table(rows))
+    for index, (name, design) in enumerate(designs.items()):  # a design's rows as soon as they are done
+        seed = args.seed + list(DESIGNS).index(name)  # as in the whole grid, whichever designs are run
+        lines = table(study({name: design}, args.replicates, seed, compare=args.compare)).splitlines()
+        print("\n".join(lines if index == 0 else lines[2:]), flush=True)
     if not args.no_ppi:
         ppi_replicates = max(args.replicates // 4, 100)
         print(f"\nPrediction-powered prevalence (score with blank gold), {ppi_replicates:,} simulated files per design\n")
