@@ -1,17 +1,17 @@
 """Population estimates from a weighted or stratified eval set (what users in production would see).
 
 Each rate is a ratio of weighted totals, R = sum(w*y) / sum(w*x). Its standard error is the
-Taylor-linearised, with-replacement estimator, stratified when strata are declared (Sarndal,
-Swensson & Wretman, Model Assisted Survey Sampling, 1992, result 5.6.1; Wolter, Introduction to
-Variance Estimation, 2nd ed., 2007, section 6.11); statsmodels and scipy have no survey ratio
-estimator. The interval depends on the weights (docs/statistics.md has the coverage study):
+Taylor-linearised, with-replacement estimator, stratified (Sarndal, Swensson & Wretman, Model
+Assisted Survey Sampling, 1992, result 5.6.1; Wolter, Introduction to Variance Estimation, 2nd
+ed., 2007, section 6.11); it gives `se` and the effective size `n_eff`, not the interval.
 
-- one weight per stratum (strata sizes, a prevalence, or both): the stratified Jeffreys posterior
-  of harness.metrics.posterior, which stays honest when a heavy stratum holds few items;
-- weights that vary inside a stratum (a weight column): Korn & Graubard's Clopper-Pearson interval
-  on the effective sample size R(1-R)/var with their degrees-of-freedom adjustment (Survey
-  Methodology 24:193-201, 1998), the degrees of freedom by Satterthwaite's approximation over the
-  strata, each counting the denominator items it holds (Biometrics Bulletin 2:110-114, 1946).
+The interval is the stratified Jeffreys posterior of harness.metrics.posterior, over the strata of
+harness.metrics.stratified: the declared ones (a strata column, gold classes from a prevalence)
+split by the weight classes the items reveal, so a weight column alone (N_h / n_h per stratum)
+gets the same interval as its strata would. It stays honest when a heavy stratum holds few or no
+items of a rate (docs/statistics.md has the coverage study and the methods it was chosen over,
+among them Korn & Graubard's Clopper-Pearson on the effective size, Survey Methodology
+24:193-201, 1998, kept here as `interval="korn-graubard"` for that comparison).
 
 Either way the bounds are exactly 0 when no weighted item is in the numerator and exactly 1 when
 every one is, so a zero-tolerance gate is inconclusive, not failed, when no error was seen.
@@ -20,7 +20,7 @@ every one is, so a zero-tolerance gate is inconclusive, not failed, when no erro
 from __future__ import annotations
 
 import functools
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -31,12 +31,13 @@ from harness.config import StrataSpec
 from harness.labels import BENIGN, UNKNOWN
 from harness.metrics.confusion import gold_status, unknown_for
 from harness.metrics.counts import Labels, multiplicity, tally
-from harness.metrics.posterior import DRAWS, constant_within_strata, stratified_posterior_interval
+from harness.metrics.posterior import DRAWS, Fixed, posterior_interval
 from harness.metrics.rates import SMALL_SAMPLE
+from harness.metrics.stratified import reveal_strata, stratum_cells
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
 METHOD = "ratio estimator with Taylor-linearised (with-replacement{strata}) standard error"
-POSTERIOR_METHOD = "stratified Jeffreys posterior (Monte Carlo)"
+POSTERIOR_METHOD = "stratified Jeffreys posterior of each stratum's share and rate (Monte Carlo)"
 KORN_GRAUBARD_METHOD = "Korn-Graubard Clopper-Pearson on the effective size, Satterthwaite df"
 PER = 10_000
 UNSEEN_SHARE = 0.10
@@ -57,48 +58,69 @@ class WeightedRate(TypedDict):
 
 
 def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, weights: np.ndarray,
-                   strata: np.ndarray | None = None, alpha: float = 0.05, *, fixed: str | None = None,
-                   draws: int = DRAWS, count: np.ndarray | None = None) -> dict[str, Any]:
-    """Vectorised over leading axes: arrays of shape (..., items); `strata` holds one code per item;
-    `fixed` as in stratified_posterior_interval (strata that are gold classes); `count` how many
-    identical items each position stands for (a collapsed prediction log; default 1 each).
+                   strata: np.ndarray | None = None, alpha: float = 0.05, *, fixed: Fixed = None,
+                   draws: int = DRAWS, count: np.ndarray | None = None,
+                   interval: Literal["posterior", "korn-graubard"] = "posterior") -> dict[str, Any]:
+    """Vectorised over leading axes: arrays of shape (..., items); `strata` holds one label per item
+    (declared strata; weight classes split them, harness.metrics.stratified); `fixed` as in
+    harness.metrics.posterior (strata that are gold classes); `count` how many identical items each
+    position stands for (a collapsed prediction log; default 1 each). `interval="korn-graubard"`
+    is the former weight-column interval, kept for the coverage study's comparison.
 
-    Returns estimate, se, n_eff, ci_low, ci_high as arrays (NaN where the denominator total is 0)
-    and `method`, the interval used.
+    Returns estimate, se, n_eff, ci_low, ci_high as arrays (NaN where the denominator total is 0),
+    `method`, the interval used, `strata`, the posterior strata's names, and `unseen_share`
+    (..., strata): for a stratum of production weight that holds none of the denominator's items,
+    the upper bound of its share of the population denominator (else 0); `production_share` each
+    stratum's share of the population.
     """
-    y = np.asarray(numerator, dtype=float) * np.asarray(denominator, dtype=float)
-    x = np.asarray(denominator, dtype=float)
-    w = np.broadcast_to(np.asarray(weights, dtype=float), np.broadcast_shapes(x.shape, np.shape(weights)))
-    c = np.ones(x.shape[-1]) if count is None else np.asarray(count, dtype=float)
+    x = np.asarray(denominator, dtype=bool)
+    lead, items = x.shape[:-1], x.shape[-1]
+    rows = int(np.prod(lead, dtype=int))
+    num = np.broadcast_to(np.asarray(numerator, dtype=bool), x.shape).reshape(rows, items)
+    x = x.reshape(rows, items)
+    given = np.asarray(weights, dtype=float)
+    w = np.broadcast_to(given.reshape((1, items)) if given.ndim <= 1 else given.reshape(-1, items), (rows, items))
+    c = np.ones(items) if count is None else np.asarray(count, dtype=float)
+    # The former interval had the declared strata only: the comparison keeps it as it was.
+    found = reveal_strata(w if given.ndim > 1 else w[:1], strata, c, split=interval == "posterior")
+    codes = np.broadcast_to(found.codes, (rows, items))
+    size = len(found.names)
+    y = num & x
+    flat = (np.arange(rows)[:, None] * size + codes).ravel()
+
+    def per_stratum(values: np.ndarray) -> np.ndarray:
+        return np.bincount(flat, weights=np.broadcast_to(values, (rows, items)).ravel(),
+                           minlength=rows * size).reshape(rows, size)
+
     total_x = (c * w * x).sum(axis=-1)
     total_y = (c * w * y).sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         estimate = total_y / total_x
-        z = w * (y - estimate[..., None] * x) / total_x[..., None]
-    codes = np.zeros(x.shape[-1], dtype=int) if strata is None else pd.factorize(np.asarray(strata))[0]
-    variance = np.zeros(estimate.shape)
-    satterthwaite = np.zeros(estimate.shape)
-    for code in np.unique(codes):
-        members, each = z[..., codes == code], c[codes == code]
-        size = each.sum()
-        if size > 1:  # a stratum of one item adds no estimable variance
-            mean = (each * members).sum(axis=-1, keepdims=True) / size
-            part = size / (size - 1) * (each * (members - mean) ** 2).sum(axis=-1)
-            variance = variance + part
-            in_domain = (each * x[..., codes == code] * (w[..., codes == code] > 0)).sum(axis=-1)
-            satterthwaite = satterthwaite + part ** 2 / np.maximum(in_domain - 1, 1)
+        z = np.nan_to_num(w * (y - estimate[:, None] * x) / total_x[:, None])
+    items_h = per_stratum(c)
+    mean = per_stratum(c * z) / np.maximum(items_h, 1)
+    # A stratum of one item adds no estimable variance.
+    part = np.where(items_h > 1, items_h / np.maximum(items_h - 1, 1) * (per_stratum(c * z ** 2) - items_h * mean ** 2),
+                    0.0)
+    part = np.maximum(part, 0.0)
+    variance = part.sum(axis=-1)
+    in_domain = per_stratum(c * x * (w > 0))
+    satterthwaite = (part ** 2 / np.maximum(in_domain - 1, 1)).sum(axis=-1)
     kish, design = _effective_sizes(estimate, variance, w * x, c)
-    items = int(round(c.sum()))
-    if constant_within_strata(w, codes):
+    cells = stratum_cells(num, x, w, codes, c, size)
+    shown = np.zeros((rows, size))
+    if interval == "posterior":
         method = POSTERIOR_METHOD
-        low, high = stratified_posterior_interval(numerator, denominator, w, codes, fixed=fixed,
-                                                  alpha=alpha, draws=draws, count=count)
+        low, high, share_high = posterior_interval(cells, fixed=fixed, alpha=alpha, draws=draws)
+        unseen = (cells.size > 0) & (in_domain == 0)
+        shown = np.where(unseen, share_high, 0.0)
     else:
         method = KORN_GRAUBARD_METHOD
+        n_items = round(float(c.sum()))
         with np.errstate(invalid="ignore", divide="ignore"):
-            df = np.clip(variance ** 2 / satterthwaite, 1.0, max(items - len(np.unique(codes)), 1))
+            df = np.clip(variance ** 2 / satterthwaite, 1.0, max(n_items - size, 1))
         low, high = _korn_graubard(estimate, np.where(np.isfinite(design) & (design > 0), design, kish),
-                                   np.where(np.isfinite(df), df, 1.0), items, alpha)
+                                   np.where(np.isfinite(df), df, 1.0), n_items, alpha)
     undefined = ~(total_x > 0)
     # With no error seen (or all errors), the posterior's bound is too short (Brown, Cai & DasGupta
     # 2001): use at least the Clopper-Pearson one-sided bound on Kish's size there.
@@ -108,11 +130,18 @@ def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, weights: np.n
     high = np.where(total_y < total_x, np.maximum(np.nan_to_num(high, nan=1.0), np.nan_to_num(estimate)), 1.0)
     high = np.where(total_y <= 0, np.maximum(high, edge), high)
     nan = np.full(estimate.shape, np.nan)
-    return {"estimate": estimate, "se": np.where(undefined, nan, np.sqrt(variance)),
-            "n_eff": np.where(undefined, nan, np.where(np.isfinite(design) & (design > 0),
-                                                          np.minimum(np.nan_to_num(design), kish), kish)),
-            "ci_low": np.where(undefined, nan, np.clip(low, 0.0, 1.0)),
-            "ci_high": np.where(undefined, nan, np.clip(high, 0.0, 1.0)), "method": method}
+    n_eff = np.where(np.isfinite(design) & (design > 0), np.minimum(np.nan_to_num(design), kish), kish)
+
+    def shaped(a: np.ndarray) -> np.ndarray:
+        return a.reshape(lead)
+
+    return {"estimate": shaped(estimate), "se": shaped(np.where(undefined, nan, np.sqrt(variance))),
+            "n_eff": shaped(np.where(undefined, nan, n_eff)),
+            "ci_low": shaped(np.where(undefined, nan, np.clip(low, 0.0, 1.0))),
+            "ci_high": shaped(np.where(undefined, nan, np.clip(high, 0.0, 1.0))), "method": method,
+            "strata": found.names, "unseen_share": shown.reshape(lead + (size,)),
+            "production_share": (cells.size / np.maximum(cells.size.sum(axis=-1, keepdims=True), 1e-300)
+                                 ).reshape(lead + (size,))}
 
 
 def _effective_sizes(estimate: np.ndarray, variance: np.ndarray, wx: np.ndarray,
@@ -138,23 +167,28 @@ def _korn_graubard(estimate: np.ndarray, n_eff: np.ndarray, df: np.ndarray, item
 
 
 def weighted_rate(numerator: np.ndarray, denominator: np.ndarray, weights: np.ndarray,
-                  strata: np.ndarray | None = None, alpha: float = 0.05, *, fixed: str | None = None,
-                  count: np.ndarray | None = None) -> WeightedRate:
+                  strata: np.ndarray | None = None, alpha: float = 0.05, *, fixed: Fixed = None,
+                  count: np.ndarray | None = None, draws: int = DRAWS) -> WeightedRate:
     """One population rate with counts beside it; an empty (or zero-weight) denominator gives nulls.
-    `warning` is set when the rate rests on an effective sample under 30 items."""
+    `warning` is set when the rate rests on an effective sample under 30 items, and names each
+    stratum that holds none of the rate's items yet could hold a tenth or more of them in production."""
     numerator, denominator = np.asarray(numerator, dtype=bool), np.asarray(denominator, dtype=bool)
     weights = np.asarray(weights, dtype=float)
     count = np.ones(len(weights), dtype=np.int64) if count is None else count
-    out = ratio_interval(numerator, denominator, weights, strata, alpha, fixed=fixed, count=count)
+    out = ratio_interval(numerator, denominator, weights, strata, alpha, fixed=fixed, count=count, draws=draws)
     defined = bool(np.isfinite(out["estimate"]))
-    value = (lambda key: float(out[key]) if defined else None)
+
+    def value(key: str) -> float | None:
+        return float(out[key]) if defined else None
+
     n_eff = value("n_eff")
     notes = []
     if n_eff is not None and n_eff < SMALL_SAMPLE:
         notes.append(f"rests on an effective sample of {n_eff:.1f} items (under {SMALL_SAMPLE}): "
                      "read the interval, not the point estimate")
-    if defined and strata is not None and fixed is None:
-        notes.extend(_unseen_strata(denominator, weights * count, np.asarray(strata)))
+    if defined:
+        notes.extend(_unseen_strata(out["strata"], np.asarray(out["unseen_share"]),
+                                    np.asarray(out["production_share"]), alpha))
     return {"rate": value("estimate"), "ci_low": value("ci_low"), "ci_high": value("ci_high"), "se": value("se"),
             "n_eff": n_eff, "k": tally(numerator & denominator, count), "n": tally(denominator, count),
             "population_k": float((count * weights * (numerator & denominator)).sum()),
@@ -162,18 +196,13 @@ def weighted_rate(numerator: np.ndarray, denominator: np.ndarray, weights: np.nd
             "interval_method": str(out["method"]), "warning": "; ".join(notes) or None}
 
 
-def _unseen_strata(denominator: np.ndarray, weights: np.ndarray, codes: np.ndarray) -> list[str]:
-    """A stratum that is much of production but holds none of the denominator's items: its rate
-    is unseen, and the interval is wide (or, under Korn-Graubard, too narrow) because of it."""
-    total = weights.sum()
-    notes = []
-    for code in np.unique(codes):
-        members = codes == code
-        share = weights[members].sum() / total if total > 0 else 0.0
-        if share >= UNSEEN_SHARE and not (denominator[members] & (weights[members] > 0)).any():
-            notes.append(f"a stratum that is {100 * share:.0f}% of production holds none of this rate's items: "
-                         "the rate there is unseen")
-    return notes
+def _unseen_strata(names: list[str], share_high: np.ndarray, production: np.ndarray, alpha: float) -> list[str]:
+    """A stratum that holds none of the rate's items, yet may hold many of them in production: the
+    rate there is unseen, and the interval spans what that allows."""
+    return [f"stratum {name} ({100 * part:.0f}% of production) holds none of this rate's items, yet could hold "
+            f"up to {100 * share:.0f}% of them ({100 * (1 - alpha / 2):g}% bound): the rate there is unseen, and "
+            "the interval spans what that allows"
+            for name, share, part in zip(names, share_high, production) if share >= UNSEEN_SHARE]
 
 
 def population_weights(frame: pd.DataFrame, strata: StrataSpec | None,
@@ -195,7 +224,7 @@ def population_weights(frame: pd.DataFrame, strata: StrataSpec | None,
         warnings.append(f"strata column '{strata.column}' is not beside the verdicts; strata ignored")
     elif strata is not None:
         values = frame[strata.column].astype(str).to_numpy()
-        codes = pd.factorize(values)[0]
+        codes = values
         for value in np.unique(values):
             members = values == value
             total = (count * weights)[members].sum()
@@ -218,8 +247,7 @@ def population_weights(frame: pd.DataFrame, strata: StrataSpec | None,
                 warnings.append(f"no weighted '{label}' items: its prevalence share cannot be represented")
         # Post-strata on gold (crossed with the strata, when both are given) keep one weight per
         # cell, which the stratified posterior interval needs (Holt & Smith, JRSS A 142:33-46, 1979).
-        cells = classes.astype(str) if codes is None else np.char.add(codes.astype(str), "|" + classes.astype(str))
-        codes = pd.factorize(cells)[0]
+        codes = classes.astype(str) if codes is None else np.char.add(codes.astype(str), " / " + classes.astype(str))
     return weights, codes, warnings
 
 
@@ -244,11 +272,12 @@ def _class_shares(prevalence: float | dict[str, float]) -> dict[str, float]:
 
 
 def weighted_metrics(frame: pd.DataFrame, *, categories: list[str], strata: StrataSpec | None = None,
-                     prevalence: float | dict[str, float] | None = None) -> dict[str, Any]:
-    """Population over-enforcement, leakage and false-action share of one reviewer x policy."""
+                     prevalence: float | dict[str, float] | None = None, draws: int = DRAWS) -> dict[str, Any]:
+    """Population over-enforcement, leakage and false-action share of one reviewer x policy.
+    `draws`: Monte Carlo draws per interval (the coverage study uses fewer)."""
     weights, codes, warnings = population_weights(frame, strata, prevalence)
     count = multiplicity(frame)
-    rate = functools.partial(weighted_rate, weights=weights, strata=codes, count=count)
+    rate = functools.partial(weighted_rate, weights=weights, strata=codes, count=count, draws=draws)
     by_gold = prevalence is not None  # the strata are then gold classes: see stratified_posterior_interval
     benign, violating, unknown = gold_status(frame)
     gold = Labels(frame["gold"].astype(str), na="nan")
@@ -306,4 +335,6 @@ def per_10k(prevalence: float | dict[str, float], weighted: dict[str, Any]) -> d
 def _scaled(rate: WeightedRate | None, factor: float) -> dict[str, float | None]:
     if not rate or rate["rate"] is None:
         return {"value": None, "ci_low": None, "ci_high": None}
-    return {"value": rate["rate"] * factor, "ci_low": rate["ci_low"] * factor, "ci_high": rate["ci_high"] * factor}
+    low, high = rate["ci_low"], rate["ci_high"]
+    return {"value": rate["rate"] * factor, "ci_low": None if low is None else low * factor,
+            "ci_high": None if high is None else high * factor}

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.config import StrataSpec
 from harness.labels import BENIGN
 from harness.errors import HarnessError
 from harness.evalset import table_sha256
@@ -50,7 +51,9 @@ def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | No
     has_gold = table["gold"].to_numpy() != NO_GOLD
     if not has_gold.any():
         raise HarnessError(f"no row has a gold label in column '{gold}'; at least some rows need one.", path=path)
-    items = table.loc[has_gold, ["item_id", "text", "gold", "weight", *slices, COUNT]].reset_index(drop=True)
+    # With weights, the strata travel beside the verdicts so population estimates are stratified by them.
+    beside = [strata] if weight and strata and strata not in slices else []
+    items = table.loc[has_gold, ["item_id", "text", "gold", "weight", *slices, *beside, COUNT]].reset_index(drop=True)
     items.insert(4, "contested", False)
     tables = []
     for pred in preds:
@@ -60,7 +63,7 @@ def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | No
     verdicts = pd.concat(tables, ignore_index=True).merge(items, on="item_id", how="left")
     categories = sorted(set(items["gold"]) - {BENIGN})
     metrics = compute_metrics(verdicts, candidate=SCORED_POLICY, baseline=None, categories=categories,
-                              slices=slices, gates={})
+                              slices=slices, gates={}, strata=weighted_strata(items, strata) if weight else None)
     if not has_gold.all():
         metrics.prediction_powered = {pred: _prediction_powered(table, has_gold, pred, strata) for pred in preds}
     label = name or Path(path).stem
@@ -85,6 +88,17 @@ def _verdict(item_id: str, decision: str) -> Verdict:
     if decision == ABSTAINED:
         return Verdict.abstain(item_id, AbstainKind.NO_DECISION, "no decision")
     return Verdict(item_id, Decision(decision))
+
+
+def weighted_strata(items: pd.DataFrame, column: str | None) -> StrataSpec | None:
+    """The strata column as population strata whose sizes are the weights' own totals, so the
+    weights are kept as given and the population interval is stratified by the column."""
+    if column is None:
+        return None
+    totals = (pd.to_numeric(items["weight"], errors="coerce").fillna(0.0) * items[COUNT]).groupby(
+        items[column].astype(str), sort=True).sum()
+    sizes = {str(k): float(v) for k, v in totals.items() if v > 0}
+    return StrataSpec(column=column, sizes=sizes) if sizes else None
 
 
 def _prediction_powered(table: pd.DataFrame, has_gold: np.ndarray, pred: str, strata: str | None) -> PredictionPowered:

@@ -42,14 +42,16 @@ def padded(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return in_set, np.where(in_set, weights[None, :], 0.0)
 
 
-@pytest.mark.parametrize(("weights", "method"), [
-    (np.full(N.size, 3.0), POSTERIOR_METHOD),
-    (np.where(np.arange(N.size) % 2 == 0, 1.0, 5.0), KORN_GRAUBARD_METHOD),
+@pytest.mark.parametrize(("weights", "interval", "method"), [
+    (np.full(N.size, 3.0), "posterior", POSTERIOR_METHOD),
+    (np.where(np.arange(N.size) % 2 == 0, 1.0, 5.0), "posterior", POSTERIOR_METHOD),  # two weight classes
+    (np.linspace(1.0, 5.0, N.size), "posterior", POSTERIOR_METHOD),  # every weight differs: Kish-scaled counts
+    (np.where(np.arange(N.size) % 2 == 0, 1.0, 5.0), "korn-graubard", KORN_GRAUBARD_METHOD),  # the compared one
 ])
-def test_weighted_bounds_are_exact_at_zero_and_n_for_every_n(weights: np.ndarray, method: str) -> None:
+def test_weighted_bounds_are_exact_at_zero_and_n_for_every_n(weights: np.ndarray, interval: str, method: str) -> None:
     in_set, w = padded(weights)
-    none = ratio_interval(np.zeros_like(in_set), in_set, w, draws=50)
-    every = ratio_interval(in_set, in_set, w, draws=50)
+    none = ratio_interval(np.zeros_like(in_set), in_set, w, draws=50, interval=interval)
+    every = ratio_interval(in_set, in_set, w, draws=50, interval=interval)
     assert none["method"] == method == every["method"]
     assert np.all(none["ci_low"] == 0.0) and np.all(none["ci_high"] > 0.0)
     assert np.all(every["ci_high"] == 1.0) and np.all(every["ci_low"] < 1.0)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from statsmodels.stats.proportion import proportion_confint
 
 from harness._cli.main import main
 from harness.config import EvalSetConfig, GateSpec, StrataSpec
@@ -134,3 +135,27 @@ def test_config_rejects_bad_prevalence_and_sizes() -> None:
         EvalSetConfig(path="x", prevalence={"HS": 0.6, "VS": 0.5})
     with pytest.raises(ValueError, match="must be a number > 0"):
         EvalSetConfig(path="x", strata={"column": "s", "sizes": {"a": 0}})
+
+
+@pytest.mark.parametrize("strata", [None, "source"])
+def test_score_names_a_heavy_stratum_without_violating_items(tmp_path: Path, strata: str | None) -> None:
+    # Issue 25: 'random' is 98% of traffic; this sample drew none of its violating items. Its
+    # leakage is unseen, so the interval must be wide and the warning must name the stratum.
+    path = tmp_path / "log.csv"
+    reported = [{"label": "hate", "model": "hate" if i % 5 else "benign", "w": 40.0, "source": "reported"}
+                for i in range(150)] + [{"label": "benign", "model": "benign", "w": 40.0, "source": "reported"}] * 350
+    random = [{"label": "benign", "model": "hate" if i % 20 == 0 else "benign", "w": 1960.0, "source": "random"}
+              for i in range(500)]
+    pd.DataFrame(reported + random).to_csv(path, index=False)
+    record = score_file(str(path), gold="label", preds=["model"], weight="w", strata=strata)
+    weighted = record.metrics.reviewers["model"].weighted
+    assert weighted is not None
+    leakage = weighted.leakage
+    named = "'random'" if strata else "items of weight 1960"
+    assert leakage.warning is not None and f"stratum {named} (98% of production) holds none" in leakage.warning
+    assert leakage.rate == pytest.approx(0.2)  # all seen violating items are in 'reported'
+    # The random stratum could hold 46% of production's violating items, its leakage unknown: the
+    # interval is more than twice as wide as that of 'reported' alone (Jeffreys on 30 of 150).
+    low, high = proportion_confint(30, 150, method="jeffreys")
+    assert leakage.ci_high - leakage.ci_low > 2 * (high - low) and leakage.ci_high > 0.4
+    assert weighted.over_enforcement.warning is None  # both strata hold benign items
