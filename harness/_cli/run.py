@@ -27,6 +27,8 @@ def add_run(sub: Subparsers) -> None:
     p.add_argument("--limit", type=int, help="judge a seeded sample of N items, stratified by gold label")
     add_no_track(p)
     p.add_argument("--timings", action="store_true", help="print how long each stage took (to stderr)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress on stderr (a bar in a terminal, else a line every few seconds)")
 
 
 def add_estimate(sub: Subparsers) -> None:
@@ -57,6 +59,7 @@ def _run(args: argparse.Namespace) -> int:
 
     # Started first, so that its imports overlap everything below.
     with Finisher.start() if Finisher.worthwhile() else Finisher(None, None) as finisher:
+        from harness._util import progress
         from harness._util.event_loop import run_sync
         from harness._util.timings import log_start_up, print_timings, stage
         from harness.config import load_experiment
@@ -70,6 +73,8 @@ def _run(args: argparse.Namespace) -> int:
             experiment = load_experiment(args.experiment)
             args.source_file = args.experiment
             _print_lint_summaries(experiment)
+            _print_cache(experiment)
+        progress.quiet = args.quiet
         finishing = finisher if finisher.alive else InProcess()
         record = run_sync(judge_and_finish(experiment, finishing, out_dir=args.out, limit=args.limit,
                                            track=not args.no_track))
@@ -88,6 +93,15 @@ def _print_lint_summaries(experiment: Experiment) -> None:
             print(lint_summary(path), flush=True)
 
 
+def _print_cache(experiment: Experiment, *, author: bool = False) -> None:
+    """Where the judgements of this experiment's model calls are kept (when it makes any)."""
+    from harness.config import LLMReviewerConfig
+    from harness.reviewers.cache import cache_summary
+
+    if any(isinstance(c, LLMReviewerConfig) for c in experiment.reviewers) or (author and experiment.author):
+        print(cache_summary(experiment.cache_file), flush=True)
+
+
 def _estimate(args: argparse.Namespace) -> int:
     from harness.config import load_experiment
 
@@ -100,10 +114,12 @@ def _estimate(args: argparse.Namespace) -> int:
             raise HarnessError("--limit does not apply with --revise, because revise reads the experiment's own "
                                "'limit:'; set it there instead.")
         print(forecast_text(forecast_revise(experiment)))
+        _print_cache(experiment, author=True)
         return 0
     from harness.pipeline.estimate import estimate_run, estimate_text
 
     print(estimate_text(estimate_run(experiment, args.limit)))
+    _print_cache(experiment)
     return 0
 
 
