@@ -30,7 +30,9 @@ def say(text: str) -> None:
 
 
 def duration(seconds: float) -> str:
-    """'35 s', '4 min', '1.2 h': how long, to the precision a reader needs."""
+    """'0.4 s', '35 s', '4 min', '1.2 h': how long, to the precision a reader needs."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:
@@ -85,10 +87,9 @@ class Progress:
     def line(self, *, final: bool = False) -> str:
         """'smollm2: 12/40 items, 0.8/s, ~35 s left, $0.0012'; at the end the time it took."""
         elapsed = time.monotonic() - self.started
-        parts = [f"{self.name}: {self.done}/{self.total} items"]
+        head = f"{self.name}: {self.done}/{self.total} items"
+        parts = [f"{head} in {duration(elapsed)}" if final else head]
         rate = self.done / elapsed if elapsed > 0 else 0.0
-        if final:
-            parts.append(f"in {duration(elapsed)}")
         if self.done:
             parts.append(f"{rate:.1f}/s")
             if not final and self.done < self.total:

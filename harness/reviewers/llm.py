@@ -222,7 +222,7 @@ class LLMReviewer:
 
     def _status(self) -> str:
         """Beside the progress: the tokens and the cost so far."""
-        return f"{self.meter.prompt_tokens + self.meter.completion_tokens:,} tokens, {self.meter.cost_text()}"
+        return f"{self.meter.prompt_tokens + self.meter.completion_tokens:,} tokens, cost {self.meter.cost_text()}"
 
     def _ensure_client(self) -> Any:
         if self._client is not None:
