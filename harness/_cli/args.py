@@ -26,3 +26,15 @@ def add_out(parser: argparse.ArgumentParser, help: str, *, required: bool = Fals
 def add_no_track(parser: argparse.ArgumentParser, help: str = "do not log to MLflow") -> None:
     """--no-track: leave MLflow alone (the command's outputs on disk are written all the same)."""
     parser.add_argument("--no-track", action="store_true", help=help)
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress on stderr (a bar in a terminal, else a line every few seconds)")
+
+
+def set_quiet(args: argparse.Namespace) -> None:
+    """The command's --quiet, for every reviewer it runs (harness._util.progress)."""
+    from harness._util import progress
+
+    progress.quiet = bool(args.quiet)

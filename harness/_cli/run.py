@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness._cli.args import add_command, add_no_track, add_out
+from harness._cli.args import add_command, add_no_track, add_out, add_quiet, set_quiet
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -27,8 +27,7 @@ def add_run(sub: Subparsers) -> None:
     p.add_argument("--limit", type=int, help="judge a seeded sample of N items, stratified by gold label")
     add_no_track(p)
     p.add_argument("--timings", action="store_true", help="print how long each stage took (to stderr)")
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress on stderr (a bar in a terminal, else a line every few seconds)")
+    add_quiet(p)
 
 
 def add_estimate(sub: Subparsers) -> None:
@@ -59,7 +58,6 @@ def _run(args: argparse.Namespace) -> int:
 
     # Started first, so that its imports overlap everything below.
     with Finisher.start() if Finisher.worthwhile() else Finisher(None, None) as finisher:
-        from harness._util import progress
         from harness._util.event_loop import run_sync
         from harness._util.timings import log_start_up, print_timings, stage
         from harness.config import load_experiment
@@ -74,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
             args.source_file = args.experiment
             _print_lint_summaries(experiment)
             _print_cache(experiment)
-        progress.quiet = args.quiet
+        set_quiet(args)
         finishing = finisher if finisher.alive else InProcess()
         record = run_sync(judge_and_finish(experiment, finishing, out_dir=args.out, limit=args.limit,
                                            track=not args.no_track))
