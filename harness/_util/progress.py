@@ -111,8 +111,9 @@ class Progress:
         except (OSError, ValueError):  # stderr closed under us (a pipe's reader gone): progress is not worth a crash
             self._stop.set()
 
-    def close(self) -> None:
-        """End the bar, or write the last line (done/total and how long it took)."""
+    def close(self, *, summary: bool = True) -> None:
+        """End the bar, or write the last line (done/total and how long it took); no last line when the
+        work failed or was interrupted (`summary` False): the error says what happened."""
         if self._bar is not None:
             self._bar.set_postfix_str(self.status(), refresh=False)
             self._bar.close()
@@ -121,4 +122,5 @@ class Progress:
             self._stop.set()
             self._timer.join()
             self._timer = None
-            self._write(self.line(final=True))
+            if summary:
+                self._write(self.line(final=True))

@@ -85,6 +85,7 @@ class BatchRun:
             log.info("reviewer '%s': resuming %d submitted batches", self.name, len(resumed))
         fresh = await asyncio.to_thread(self._within_budget, resumed, [key for key in self.texts if key not in in_live])
         progress = self.progress = Progress(f"{self.name} (batch)", len(self.texts), status=self._status)
+        finished = False
         try:
             await self._adopt(uploads)
             await self._submit(fresh, attempt=1)
@@ -92,11 +93,12 @@ class BatchRun:
                 await self._poll()
                 if self.pending:
                     await asyncio.sleep(self.config.poll_s)
+            finished = True
         finally:
             try:
                 self.writer.flush()
             finally:
-                progress.close()
+                progress.close(summary=finished)
                 self.progress = None
         if self.cut:
             assert self.budget is not None

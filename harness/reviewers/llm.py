@@ -202,6 +202,7 @@ class LLMReviewer:
                 self.meter.retries = client.retries
                 progress.update(1)
 
+        finished = False
         try:
             tasks = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, len(todo)))]
             try:
@@ -211,11 +212,12 @@ class LLMReviewer:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 raise
+            finished = True
         finally:
             try:
                 writer.flush()  # what arrived in this last turn; raises a write failure (disk full)
             finally:
-                progress.close()
+                progress.close(summary=finished)
                 await client.aclose()
         if budget is not None and budget.exhausted:
             raise BudgetExceeded(budget_message(self.name, budget.limit, todo, answers))
