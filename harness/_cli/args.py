@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -33,8 +34,8 @@ def add_quiet(parser: argparse.ArgumentParser) -> None:
                         help="no progress on stderr (a bar in a terminal, else a line every few seconds)")
 
 
-def set_quiet(args: argparse.Namespace) -> None:
-    """The command's --quiet, for every reviewer it runs (harness._util.progress)."""
+def progress_shown(args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:
+    """Progress for the command's reviewers: a bar in a terminal, lines off one, none with --quiet."""
     from harness._util import progress
 
-    progress.quiet = bool(args.quiet)
+    return progress.settings(quiet=bool(args.quiet), lines=True)

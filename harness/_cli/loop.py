@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness._cli.args import add_command, add_no_track, add_out, add_quiet, set_quiet
+from harness._cli.args import add_command, add_no_track, add_out, add_quiet, progress_shown
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -84,8 +84,9 @@ def _revise(args: argparse.Namespace) -> int:
 
     args.source_file = args.experiment
     experiment = load_experiment(args.experiment)
-    set_quiet(args)
-    print(revise_lines(revise(experiment, out_dir=args.out, track=not args.no_track)))
+    with progress_shown(args):
+        revised = revise(experiment, out_dir=args.out, track=not args.no_track)
+    print(revise_lines(revised))
     return 0
 
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness._cli.args import add_command, add_no_track, add_out, add_quiet, set_quiet
+from harness._cli.args import add_command, add_no_track, add_out, add_quiet, progress_shown
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -72,10 +72,10 @@ def _run(args: argparse.Namespace) -> int:
             args.source_file = args.experiment
             _print_lint_summaries(experiment)
             _print_cache(experiment)
-        set_quiet(args)
         finishing = finisher if finisher.alive else InProcess()
-        record = run_sync(judge_and_finish(experiment, finishing, out_dir=args.out, limit=args.limit,
-                                           track=not args.no_track))
+        with progress_shown(args):
+            record = run_sync(judge_and_finish(experiment, finishing, out_dir=args.out, limit=args.limit,
+                                               track=not args.no_track))
     from harness.reporting.console import summary
 
     print(summary(record))

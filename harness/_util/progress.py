@@ -1,31 +1,54 @@
-"""Progress of a reviewer's work, on stderr: a live bar in a terminal, a line every few seconds
-otherwise (a log file, CI, a pipe), nothing when `quiet` is set (`policy-harness run --quiet`).
+"""Progress of a reviewer's work, on stderr: a live bar in a terminal; from the command line, a line
+every few seconds otherwise (a log file, CI, a pipe); nothing when `quiet` (`run --quiet`).
 
-In a notebook (stderr is not a terminal there either) tqdm keeps its own behaviour, as before."""
+Called as a library (a notebook, a script) tqdm keeps its own behaviour: a bar in a terminal,
+nothing where stderr is not one (a notebook's is not). `settings` is how the command line chooses."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-quiet = False  # set by the command line's --quiet: no bar, no line
+quiet = False  # no bar, no line (the command line's --quiet)
+lines = False  # off a terminal, a line every LINE_INTERVAL_S (the command line sets it)
 LINE_INTERVAL_S = 5.0  # between two progress lines when stderr is not a terminal
 STATUS_INTERVAL_S = 0.5  # the bar's status text: formatting it per item costs more than a call
 
 
-def _in_notebook() -> bool:
-    return "ipykernel" in sys.modules
+@contextlib.contextmanager
+def settings(*, quiet: bool, lines: bool) -> Iterator[None]:
+    """How progress shows during one command; the previous settings come back after it."""
+    saved = _switches()
+    _switch(quiet, lines)
+    try:
+        yield
+    finally:
+        _switch(*saved)
+
+
+def _switches() -> tuple[bool, bool]:
+    return quiet, lines
+
+
+def _switch(new_quiet: bool, new_lines: bool) -> None:
+    global quiet, lines
+    quiet, lines = new_quiet, new_lines
+
+
+def _on_terminal() -> bool:
+    return sys.stderr is not None and sys.stderr.isatty()
 
 
 def say(text: str) -> None:
-    """One line of progress (a classifier starts or ends fitting); not shown when quiet or in a notebook."""
-    if not quiet and not _in_notebook():
+    """One line of progress (a classifier starts or ends fitting), where a bar or progress lines would show."""
+    if not quiet and (lines or _on_terminal()):
         print(text, file=sys.stderr, flush=True)
 
 
@@ -61,10 +84,10 @@ class Progress:
         stream = sys.stderr
         if quiet or stream is None:
             return
-        if _in_notebook() or stream.isatty():
+        if not lines or stream.isatty():
             from tqdm import tqdm
 
-            # disable=None: tqdm decides (a bar on a terminal; in a notebook what it always did)
+            # disable=None: tqdm decides (a bar on a terminal, else nothing: a notebook sees what it always did)
             self._bar = tqdm(total=total, desc=name, unit="item", file=stream, disable=None, dynamic_ncols=True)
             return
         self._stream = stream

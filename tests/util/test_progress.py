@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from harness._util import progress
 from harness._util.progress import Progress
+
+
+@pytest.fixture(autouse=True)
+def as_the_command_line_shows_it() -> Iterator[None]:
+    with progress.settings(quiet=False, lines=True):
+        yield
 
 
 def test_lines_every_interval_then_a_last_one(capsys: pytest.CaptureFixture[str]) -> None:
@@ -29,11 +36,20 @@ def test_nothing_waiting_says_how_long_it_has_waited(capsys: pytest.CaptureFixtu
     assert re.search(r"^slow: 0/3 items, \d+\.\d s elapsed$", capsys.readouterr().err, re.MULTILINE)
 
 
-def test_quiet_prints_nothing(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(progress, "quiet", True)
-    bar = Progress("quiet", 2, interval_s=0.01)
-    bar.update(2)
-    time.sleep(0.05)
-    bar.close()
-    progress.say("fitting")
+@pytest.mark.parametrize(("quiet", "lines"), [(True, True), (False, False)])
+def test_quiet_or_a_library_off_a_terminal_prints_nothing(capsys: pytest.CaptureFixture[str], quiet: bool,
+                                                          lines: bool) -> None:
+    """--quiet; and a library call whose stderr is no terminal (a notebook's) sees what tqdm always showed there."""
+    with progress.settings(quiet=quiet, lines=lines):
+        bar = Progress("quiet", 2, interval_s=0.01)
+        bar.update(2)
+        time.sleep(0.05)
+        bar.close()
+        progress.say("fitting")
+    assert capsys.readouterr().err == ""
+
+
+def test_a_failed_reviewer_has_no_last_line(capsys: pytest.CaptureFixture[str]) -> None:
+    bar = Progress("failed", 2)
+    bar.close(summary=False)
     assert capsys.readouterr().err == ""
