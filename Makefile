@@ -45,4 +45,4 @@ bench: setup
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf reports/quickstart reports/*-2* .cache/policy-harness mlflow.db mlartifacts mlruns
+	rm -rf reports/quickstart reports/*-2* mlflow.db mlartifacts mlruns

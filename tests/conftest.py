@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,20 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+
+
+@pytest.fixture(scope="session", autouse=True)
+def user_cache_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test (nor a command it runs as a subprocess) reads or fills the real user's judgement cache."""
+    saved = {name: os.environ.get(name) for name in ("XDG_CACHE_HOME", "POLICY_HARNESS_CACHE")}
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("user-cache"))
+    os.environ.pop("POLICY_HARNESS_CACHE", None)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -26,3 +27,15 @@ def add_out(parser: argparse.ArgumentParser, help: str, *, required: bool = Fals
 def add_no_track(parser: argparse.ArgumentParser, help: str = "do not log to MLflow") -> None:
     """--no-track: leave MLflow alone (the command's outputs on disk are written all the same)."""
     parser.add_argument("--no-track", action="store_true", help=help)
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress on stderr (a bar in a terminal, else a line every few seconds)")
+
+
+def progress_shown(args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:
+    """Progress for the command's reviewers: a bar in a terminal, lines off one, none with --quiet."""
+    from harness._util import progress
+
+    return progress.settings(quiet=bool(args.quiet), lines=True)

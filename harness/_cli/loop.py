@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness._cli.args import add_command, add_no_track, add_out
+from harness._cli.args import add_command, add_no_track, add_out, add_quiet, progress_shown
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ def add_revise(sub: Subparsers) -> None:
     p.add_argument("experiment", help="experiment YAML file with an 'author:' section")
     add_out(p, "output directory (default: reports/<name>-revise-<time>)")
     add_no_track(p, "do not register accepted candidates in MLflow")
+    add_quiet(p)
 
 
 def add_promote(sub: Subparsers) -> None:
@@ -83,7 +84,9 @@ def _revise(args: argparse.Namespace) -> int:
 
     args.source_file = args.experiment
     experiment = load_experiment(args.experiment)
-    print(revise_lines(revise(experiment, out_dir=args.out, track=not args.no_track)))
+    with progress_shown(args):
+        revised = revise(experiment, out_dir=args.out, track=not args.no_track)
+    print(revise_lines(revised))
     return 0
 
 

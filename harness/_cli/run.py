@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness._cli.args import add_command, add_no_track, add_out
+from harness._cli.args import add_command, add_no_track, add_out, add_quiet, progress_shown
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ def add_run(sub: Subparsers) -> None:
     p.add_argument("--limit", type=int, help="judge a seeded sample of N items, stratified by gold label")
     add_no_track(p)
     p.add_argument("--timings", action="store_true", help="print how long each stage took (to stderr)")
+    add_quiet(p)
 
 
 def add_estimate(sub: Subparsers) -> None:
@@ -70,9 +71,11 @@ def _run(args: argparse.Namespace) -> int:
             experiment = load_experiment(args.experiment)
             args.source_file = args.experiment
             _print_lint_summaries(experiment)
+            _print_cache(experiment)
         finishing = finisher if finisher.alive else InProcess()
-        record = run_sync(judge_and_finish(experiment, finishing, out_dir=args.out, limit=args.limit,
-                                           track=not args.no_track))
+        with progress_shown(args):
+            record = run_sync(judge_and_finish(experiment, finishing, out_dir=args.out, limit=args.limit,
+                                               track=not args.no_track))
     from harness.reporting.console import summary
 
     print(summary(record))
@@ -88,6 +91,15 @@ def _print_lint_summaries(experiment: Experiment) -> None:
             print(lint_summary(path), flush=True)
 
 
+def _print_cache(experiment: Experiment, *, author: bool = False) -> None:
+    """Where the judgements of this experiment's model calls are kept (when it makes any)."""
+    from harness.config import LLMReviewerConfig
+    from harness.reviewers.cache import cache_summary
+
+    if any(isinstance(c, LLMReviewerConfig) for c in experiment.reviewers) or (author and experiment.author):
+        print(cache_summary(experiment.cache_file), flush=True)
+
+
 def _estimate(args: argparse.Namespace) -> int:
     from harness.config import load_experiment
 
@@ -100,10 +112,12 @@ def _estimate(args: argparse.Namespace) -> int:
             raise HarnessError("--limit does not apply with --revise, because revise reads the experiment's own "
                                "'limit:'; set it there instead.")
         print(forecast_text(forecast_revise(experiment)))
+        _print_cache(experiment, author=True)
         return 0
     from harness.pipeline.estimate import estimate_run, estimate_text
 
     print(estimate_text(estimate_run(experiment, args.limit)))
+    _print_cache(experiment)
     return 0
 
 

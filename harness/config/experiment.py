@@ -10,7 +10,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 from harness.config.base import StrictModel, read_yaml, resolve_path
 from harness.config.evalset import EvalSetConfig
 from harness.config.local import LOCAL_PREFIX
-from harness.config.reviewers import LLMReviewerConfig, Price, ReviewerConfig
+from harness.config.reviewers import CachedCalls, LLMReviewerConfig, Price, ReviewerConfig
 from harness.config.validation import describe_validation_error
 from harness.errors import HarnessError, did_you_mean
 
@@ -45,7 +45,7 @@ class TrackingConfig(StrictModel):
     experiment_name: str | None = None
 
 
-class AuthorConfig(StrictModel):
+class AuthorConfig(CachedCalls):
     """The model `revise` asks for revised policies (called through the same client and cache as reviewers)."""
     model: str
     api_base: str | None = None
@@ -76,6 +76,9 @@ class Experiment(StrictModel):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     injection: InjectionConfig = Field(default_factory=InjectionConfig)
     author: AuthorConfig | None = None  # for `revise`: the model that proposes revised policies
+    # The judgement cache file (relative: from the experiment file's folder). It wins over POLICY_HARNESS_CACHE;
+    # unset, the cache is the user's own, the same from every folder (harness/_util/cache_dir.py).
+    cache: str | None = None
     base_dir: str = Field(default=".", exclude=True)
     # The experiment file, for error messages about the names it gives; never a YAML key.
     _source: str | None = PrivateAttr(default=None)
@@ -109,6 +112,18 @@ class Experiment(StrictModel):
             if isinstance(config, (LLMReviewerConfig, AuthorConfig)):
                 config.model = resolve_local_model(config.model, Path(self.base_dir))
         return self
+
+    @model_validator(mode="after")
+    def _one_cache_for_every_model(self) -> Experiment:
+        for config in [*self.reviewers, self.author]:
+            if isinstance(config, CachedCalls):
+                config.use_cache(self.cache_file)
+        return self
+
+    @property
+    def cache_file(self) -> Path | None:
+        """The `cache:` file, resolved from the experiment file's folder; None when the key is unset."""
+        return self.resolve(self.cache) if self.cache else None
 
     @property
     def source(self) -> str | None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, JsonValue, field_validator, model_validator
+from pydantic import Field, JsonValue, PrivateAttr, field_validator, model_validator
 
 from harness.config.base import StrictModel
 from harness.config.evalset import EvalSetConfig
@@ -46,7 +47,22 @@ _BATCH_PREFIXES: dict[str, BatchProvider] = {"azure": "azure", "vertex_ai": "ver
 REASONING_MAX_TOKENS = 8192  # the default max_tokens of a reviewer with a reasoning_effort
 
 
-class LLMReviewerConfig(StrictModel):
+class CachedCalls(StrictModel):
+    """Settings of a model whose answers go to the judgement cache."""
+
+    # The experiment's `cache:` file (resolved), set when the experiment is read; never a key of this section.
+    _cache_file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def cache_file(self) -> Path | None:
+        """The judgement cache this model's answers go to; None: the default (`harness._util.cache_dir`)."""
+        return self._cache_file
+
+    def use_cache(self, path: Path | None) -> None:
+        self._cache_file = path
+
+
+class LLMReviewerConfig(CachedCalls):
     type: Literal["llm"]
     name: str
     model: str

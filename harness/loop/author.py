@@ -98,7 +98,7 @@ class AuthorSession:
         self.offline = offline  # cached answers only: what `estimate` can know without sending anything
         self.uncached: list[tuple[list[dict[str, str]], int]] = []  # offline: (messages, max_tokens) not cached
         self.usage = usage if usage is not None else AuthorUsage()
-        self.cache = JudgementCache()
+        self.cache = JudgementCache(author.cache_file)  # the reviewers' cache: the experiment's, else the user's
         self._client: LLMClient | None = None
         self._server: LocalModelServer | None = None
         self._spent = self.usage.cost_usd or 0.0

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-import sys
 import time
 import warnings
 from collections import Counter
@@ -23,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from harness._util.progress import Progress
 from harness.config.provider_params import EXTRA_HEADERS
 from harness.errors import BudgetExceeded, ProviderError
 from harness.providers.client import Completion, LLMClient, MalformedResponse, first_line, http_status
@@ -69,12 +69,10 @@ class BatchRun:
         self.texts: dict[str, str] = {}  # this run's judgements: cache key -> item text
         self.pending: dict[str, BatchRecord] = {}
         self.states: dict[str, str] = {}  # batch id -> its last status
-        self.progress: Any = None
+        self.progress: Progress | None = None  # while `run` runs
         self.cut = False  # the budget left some judgements out
 
     async def run(self, todo: list[Job]) -> None:
-        from tqdm import tqdm
-
         self._litellm = await asyncio.to_thread(importlib.import_module, "litellm")  # seconds: off the loop
         self._litellm.suppress_debug_info = True
         self.texts = {key: text for _, text, _, key in todo}
@@ -86,8 +84,8 @@ class BatchRun:
         if resumed:
             log.info("reviewer '%s': resuming %d submitted batches", self.name, len(resumed))
         fresh = await asyncio.to_thread(self._within_budget, resumed, [key for key in self.texts if key not in in_live])
-        self.progress = tqdm(total=len(self.texts), desc=f"{self.name} (batch)", unit="item",
-                             file=sys.stderr, disable=None, dynamic_ncols=True)
+        progress = self.progress = Progress(f"{self.name} (batch)", len(self.texts), status=self._status)
+        finished = False
         try:
             await self._adopt(uploads)
             await self._submit(fresh, attempt=1)
@@ -95,11 +93,13 @@ class BatchRun:
                 await self._poll()
                 if self.pending:
                     await asyncio.sleep(self.config.poll_s)
+            finished = True
         finally:
             try:
                 self.writer.flush()
             finally:
-                self.progress.close()
+                progress.close(summary=finished)
+                self.progress = None
         if self.cut:
             assert self.budget is not None
             raise BudgetExceeded(budget_message(self.name, self.budget.limit, todo, self.answers))
@@ -276,17 +276,25 @@ class BatchRun:
         if key in self.texts and key not in self.answers:
             self.answers[key] = entry
             self.meter.count(completion)
-            self.progress.update(1)
+            self._advance()
 
     def _abstain(self, key: str, reason: str) -> None:
         if key in self.texts and key not in self.answers:
             self.answers[key] = {"error": reason[:300]}  # not cached: a later run tries again
+            self._advance()
+
+    def _advance(self) -> None:
+        if self.progress is not None:
             self.progress.update(1)
 
     def _show(self) -> None:
-        counts = Counter(self.states.values())
-        self.progress.set_postfix_str(", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-                                      + f", cost {self.meter.cost_text()}", refresh=True)
+        if self.progress is not None:
+            self.progress.refresh()
+
+    def _status(self) -> str:
+        """Beside the progress: the batches by status and the cost so far (read from the timer thread too)."""
+        counts = Counter(list(self.states.values()))
+        return ", ".join([*(f"{n} {state}" for state, n in sorted(counts.items())), f"cost {self.meter.cost_text()}"])
 
     async def _control(self, what: str, call: Callable[..., Awaitable[Any]], *, missing_ok: bool = False,
                        before_retry: Callable[[], Awaitable[Any]] | None = None, **kwargs: Any) -> Any:

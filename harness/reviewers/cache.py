@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness._util.cache_dir import cache_file
 from harness.errors import HarnessError
-
-DEFAULT_CACHE = Path(".cache") / "policy-harness" / "judgements.sqlite"
-
 
 # The batch id column of an input file uploaded but not yet made a batch: the table's shape stays the one
 # caches already have, and the id is replaced in one statement when the provider returns the batch's.
@@ -42,7 +39,21 @@ class BatchRecord:
 
 
 def default_cache_path() -> Path:
-    return Path(os.environ.get("POLICY_HARNESS_CACHE", str(DEFAULT_CACHE)))
+    """$POLICY_HARNESS_CACHE, else the user's own cache file (the same from every folder)."""
+    return cache_file()
+
+
+def cache_summary(path: Path | None = None) -> str:
+    """One line saying where the judgement cache is and how much it holds, as `run` and `estimate` print it."""
+    path = cache_file(path)
+    if not path.is_file():
+        return f"cache: {path} (new)"
+    cache = JudgementCache(path)
+    try:
+        count = len(cache)
+    finally:
+        cache.close()
+    return f"cache: {path} ({count:,} judgement{'s' if count != 1 else ''} cached)"
 
 
 class JudgementCache:
@@ -62,8 +73,9 @@ class JudgementCache:
                              "submitted_at REAL NOT NULL, attempt INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0)")
         except sqlite3.DatabaseError as err:  # not a cache (a stray file, a damaged disk): never guess at it
             self._db.close()
-            raise HarnessError(f"is not a judgement cache SQLite can read ({err}); move it aside or set "
-                               "POLICY_HARNESS_CACHE to another file, and re-run.", path=self.path) from None
+            raise HarnessError(f"is not a judgement cache SQLite can read ({err}); move it aside or name "
+                               "another file (the experiment's 'cache:' key or POLICY_HARNESS_CACHE), and re-run.",
+                               path=self.path) from None
 
     def get_many(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}

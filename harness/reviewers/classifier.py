@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -21,6 +22,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from harness._util.hashing import sha256_json
+from harness._util.progress import duration, say
 from harness.config import ClassifierReviewerConfig, resolve_path
 from harness.errors import HarnessError
 from harness.evalset import GOLD, GOLD_UNKNOWN, TEXT, load_evalset
@@ -136,12 +138,23 @@ class ClassifierReviewer:
         columns = ["item_id", TEXT, GOLD] + ([GOLD_UNKNOWN] if GOLD_UNKNOWN in items else [])
         key = (*policy.category_ids, sha256_json(items[columns].to_numpy().tolist()))
         if key not in self._memo:
+            started = time.monotonic()
+            say(f"{self.name}: {self._work(len(items))}")
             if not self.config.model_uri and is_multilabel(self._training_items(items, policy)):
                 self._memo[key] = self._per_category_verdicts(items, policy, stop)
             else:
                 classes, proba = self._probabilities(items, policy, stop)
                 self._memo[key] = self._verdicts(items, classes, proba)
+            say(f"{self.name}: {len(items)} items judged in {duration(time.monotonic() - started)}")
         return self._memo[key]
+
+    def _work(self, n: int) -> str:
+        """What the classifier is about to do, as its start line says it."""
+        if self.config.model_uri:
+            return f"predicting {n} items with {self.config.model_uri}"
+        if self.config.train:
+            return f"fitting on its training set, then predicting {n} items"
+        return f"cross-fitting {self.config.folds} folds on {n} items"
 
     def _training_items(self, items: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         if not self.config.train:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from harness._util.hashing import sha256_json, sha256_text
+from harness._util.progress import Progress
 from harness.config import LLMReviewerConfig
 from harness.errors import BudgetExceeded, HarnessError
 from harness.evalset import TEXT, stratified_sample
@@ -28,7 +27,6 @@ from harness.reviewers.prompts import DEFAULT_LAYOUT, PromptBuilder, reviewer_te
 from harness.verdicts import ABSTAINED, AbstainKind, Verdict
 
 LOCAL_API_KEY = "sk-local-no-key"
-POSTFIX_INTERVAL_S = 0.5  # tokens and cost beside the progress bar: formatting them per item costs more than a call
 
 
 class LLMReviewer:
@@ -54,7 +52,7 @@ class LLMReviewer:
     @property
     def cache(self) -> JudgementCache:
         if self._cache is None:
-            self._cache = JudgementCache()
+            self._cache = JudgementCache(self.config.cache_file)  # None: the user's own cache
         return self._cache
 
     def params(self) -> LLMParams:
@@ -177,16 +175,11 @@ class LLMReviewer:
                 await client.aclose()
             return
         writer = CacheWriter(self.cache)
-        from tqdm import tqdm
-
-        progress = tqdm(total=len(todo), desc=f"{self.name}", unit="item", file=sys.stderr,
-                        disable=None, dynamic_ncols=True)
-        postfix_at = 0.0
+        progress = Progress(self.name, len(todo), status=self._status)
         jobs = iter(todo)
 
         async def worker() -> None:
             # `concurrency` workers pull from one queue: no task or semaphore wait per item.
-            nonlocal postfix_at
             for _, text, _, key in jobs:
                 worst = budget.worst_case(text) if budget is not None else 0.0
                 if budget is not None and not await budget.reserve(worst):
@@ -208,11 +201,8 @@ class LLMReviewer:
                     self.meter.count(completion)
                 self.meter.retries = client.retries
                 progress.update(1)
-                if (now := time.monotonic()) - postfix_at >= POSTFIX_INTERVAL_S:
-                    postfix_at = now
-                    progress.set_postfix(tokens=self.meter.prompt_tokens + self.meter.completion_tokens,
-                                         cost=self.meter.cost_text(), refresh=False)
 
+        finished = False
         try:
             tasks = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, len(todo)))]
             try:
@@ -222,14 +212,19 @@ class LLMReviewer:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 raise
+            finished = True
         finally:
             try:
                 writer.flush()  # what arrived in this last turn; raises a write failure (disk full)
             finally:
-                progress.close()
+                progress.close(summary=finished)
                 await client.aclose()
         if budget is not None and budget.exhausted:
             raise BudgetExceeded(budget_message(self.name, budget.limit, todo, answers))
+
+    def _status(self) -> str:
+        """Beside the progress: the tokens and the cost so far."""
+        return f"{self.meter.prompt_tokens + self.meter.completion_tokens:,} tokens, cost {self.meter.cost_text()}"
 
     def _ensure_client(self) -> Any:
         if self._client is not None:

@@ -72,7 +72,8 @@ def command(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_an_output_the_warm_process_cannot_write_is_one_error_line(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("a file where the outputs should go", encoding="utf-8")
-    done = command("run", str(experiment_file(tmp_path, name="blocked")), "--out", "taken/run", cwd=tmp_path)
+    done = command("run", str(experiment_file(tmp_path, name="blocked")), "--out", "taken/run", "--quiet",
+                   cwd=tmp_path)
     assert done.returncode != 0
     assert done.stderr.startswith("error: could not write"), done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -114,7 +114,7 @@ def test_cli_says_disk_full_in_one_sentence(tmp_path: Path, cache_path: Path, se
     exp = workspace(tmp_path, data=experiment_data(reviewers=[llm_reviewer(server.base_url)]))
     out = tmp_path / "out"
     full_disk_on(monkeypatch, "items.parquet")
-    code = cli.main(["run", str(exp), "--no-track", "--out", str(out)])
+    code = cli.main(["run", str(exp), "--no-track", "--out", str(out), "--quiet"])  # stderr: the error alone
     err = capsys.readouterr().err
     assert code == 2
     assert err.splitlines() == [f"error: could not write {out / 'items.parquet'} (no space left on device); {NO_SPACE}"]
@@ -135,7 +135,7 @@ def test_cli_names_an_unwritable_output_directory(tmp_path: Path, cache_path: Pa
         real_mkdir(path, *args, **kwargs)
 
     monkeypatch.setattr(Path, "mkdir", mkdir)
-    assert cli.main(["run", str(exp), "--no-track", "--out", str(out)]) == 2
+    assert cli.main(["run", str(exp), "--no-track", "--out", str(out), "--quiet"]) == 2
     assert capsys.readouterr().err.splitlines() == [
         f"error: could not write {out} (permission denied); choose a writable --out or fix its permissions "
         "and re-run: cached judgements are kept."]

@@ -121,3 +121,45 @@ def test_uploads_recorded_before_their_batch_in_a_cache_of_the_first_batches_sha
     assert reopened.live_batches("openai", "") == [BatchRecord("batch_new", "file-new", "openai", "", ("k1", "k2"),
                                                                2.0, 1)]
     reopened.close()
+
+
+# --- where the cache is (issue 32: one per user, whatever folder a command runs from) ------------
+
+@pytest.mark.parametrize(("platform", "env", "expected"), [
+    ("linux", {"XDG_CACHE_HOME": "/xdg"}, "/xdg/policy-harness/judgements.sqlite"),
+    ("linux", {"XDG_CACHE_HOME": "relative/ignored"}, "/home/u/.cache/policy-harness/judgements.sqlite"),
+    ("linux", {}, "/home/u/.cache/policy-harness/judgements.sqlite"),
+    ("darwin", {"XDG_CACHE_HOME": "/xdg"}, "/home/u/Library/Caches/policy-harness/judgements.sqlite"),
+    ("win32", {"LOCALAPPDATA": "/appdata"}, "/appdata/policy-harness/Cache/judgements.sqlite"),
+])
+def test_default_is_the_platforms_user_cache(monkeypatch: pytest.MonkeyPatch, platform: str,
+                                             env: dict[str, str], expected: str) -> None:
+    from harness._util import cache_dir
+
+    for name in ("POLICY_HARNESS_CACHE", "XDG_CACHE_HOME", "LOCALAPPDATA"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(cache_dir.sys, "platform", platform)
+    monkeypatch.setattr(cache_dir.Path, "home", classmethod(lambda cls: cls("/home/u")))
+    assert default_cache_path() == Path(expected)
+
+
+def test_experiment_key_names_the_cache_of_every_model_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.config import LLMReviewerConfig, parse_experiment
+
+    monkeypatch.setenv("POLICY_HARNESS_CACHE", str(tmp_path / "env.sqlite"))
+    data = {"policy": "p.md", "eval_set": {"path": "items.csv"}, "cache": "team/judgements.sqlite",
+            "reviewers": [{"name": "m", "type": "llm", "model": "openai/x"}, {"name": "c", "type": "classifier"}],
+            "author": {"model": "openai/y"}}
+    experiment = parse_experiment({"name": "e", **data}, path=tmp_path / "project" / "exp.yaml")
+    expected = tmp_path / "project" / "team" / "judgements.sqlite"
+    assert experiment.cache_file == expected
+    llm = experiment.reviewers[0]
+    assert isinstance(llm, LLMReviewerConfig) and llm.cache_file == expected
+    assert experiment.author is not None and experiment.author.cache_file == expected
+    assert not any("cache" in key for key in llm.model_dump())  # not part of the reviewer's recorded settings
+    without = parse_experiment({"name": "e", **{k: v for k, v in data.items() if k != "cache"}},
+                               path=tmp_path / "exp.yaml")
+    other = without.reviewers[0]
+    assert without.cache_file is None and isinstance(other, LLMReviewerConfig) and other.cache_file is None
