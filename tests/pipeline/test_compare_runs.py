@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -81,3 +84,20 @@ def test_cli_prints_the_changes_and_writes_the_page(tmp_path: Path, capsys: pyte
 
 def test_a_change_with_no_decided_pair_says_so() -> None:
     assert change_text(PairedChange.model_validate(paired_change(0, 0, 0, 0))) == "no paired decided items"
+
+
+@pytest.mark.parametrize("typo", ["../reports/nope", "nope", "0123456789abcdef0123456789abcdef"])
+def test_a_typo_is_one_line_and_leaves_no_store_behind(tmp_path: Path, typo: str) -> None:
+    """A missing directory, a malformed id or a well-formed id with no store: exit 2, one line, no mlflow.db."""
+    a = scored(tmp_path, "a", BEFORE)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    done = subprocess.run([sys.executable, "-m", "harness", "compare", a, typo], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stdout == "" and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Creating initial MLflow" not in done.stderr
+    assert not (work / "mlflow.db").exists()
+    assert (f"no run directory {typo}" in done.stderr if "/" in typo else
+            "no MLflow store at mlflow.db" in done.stderr if len(typo) == 32 else "32 hex characters" in done.stderr)
