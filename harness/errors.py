@@ -50,6 +50,15 @@ def unreadable(err: OSError) -> str:
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """Return ' Did you mean 'x'?' for the closest choice, or '' when none is close."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    """Return ' Did you mean 'x'?' for the closest choice, or '' when none is close.
+
+    A choice differing only in case, spaces or underscores ('Violating', 'hate speech') wins over
+    a closer spelling, since it is almost always what was meant."""
+    options = list(choices)
+    folded = [c for c in options if _fold(c) == _fold(name) and c != name]
+    close = folded or difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def _fold(text: str) -> str:
+    return "".join(text.replace("_", " ").replace("-", " ").split()).casefold()
