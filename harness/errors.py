@@ -41,7 +41,20 @@ def yaml_problem(err: Exception, *, line_offset: int = 0) -> str:
     # PyYAML raises ValueError for impossible dates or !!int tags, RecursionError for deep nesting.
     problem = "nested too deeply" if isinstance(err, RecursionError) else getattr(err, "problem", None) or str(err)
     problem = " ".join(str(problem or "malformed YAML").split())
+    if _tab_at(mark) or "'\\t'" in problem:
+        # PyYAML's words for a tab ("found character '\t' that cannot start any token") do not say what to do.
+        problem += "; indent with spaces, not tabs"
     return f"{where} ({problem})"
+
+
+def _tab_at(mark: object) -> bool:
+    """Whether the line a YAML error points at is indented with a tab."""
+    buffer, line = getattr(mark, "buffer", None), getattr(mark, "line", None)
+    if not isinstance(buffer, str) or not isinstance(line, int):
+        return False
+    lines = buffer.splitlines()
+    text = lines[line] if line < len(lines) else ""
+    return "\t" in text[:len(text) - len(text.lstrip())]
 
 
 def unreadable(err: OSError) -> str:
