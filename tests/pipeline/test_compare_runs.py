@@ -73,7 +73,7 @@ def test_cli_prints_the_changes_and_writes_the_page(tmp_path: Path, capsys: pyte
     out = capsys.readouterr().out
     assert out.startswith("a (external@v1) -> b (external@v1)\n")
     assert "note: model: compared on the 4 items both runs judged (1 only in A, 1 only in B)" in out
-    assert "note: model: 1 items changed text and 1 changed gold label between the runs" in out
+    assert "note: model: 1 item changed text and 1 changed gold label between the runs" in out
     assert "model: over-enforcement 50.0% → 0.0% (-50.0%, 95% CI [" in out
     assert "model: 3 flipped verdicts, fixed 2, broken 1" in out
     page = (tmp_path / "cmp" / "compare.html").read_text(encoding="utf-8")
@@ -101,3 +101,14 @@ def test_a_typo_is_one_line_and_leaves_no_store_behind(tmp_path: Path, typo: str
     assert not (work / "mlflow.db").exists()
     assert (f"no run directory {typo}" in done.stderr if "/" in typo else
             "no MLflow store at mlflow.db" in done.stderr if len(typo) == 32 else "32 hex characters" in done.stderr)
+
+
+def test_one_flip_and_one_item_are_singular(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'1 flipped verdicts' and 'the 1 items' read as a bug; one is singular."""
+    before = [("a", "one", "HS", "HS", "x"), ("b", "two", "benign", "benign", "x")]
+    after = [("a", "one", "HS", "benign", "x"), ("c", "three", "benign", "benign", "x")]
+    a, b = scored(tmp_path, "a", before), scored(tmp_path, "b", after)
+    assert main(["compare", a, b, "--out", str(tmp_path / "cmp"), "--no-track"]) == 0
+    out = capsys.readouterr().out
+    assert "model: 1 flipped verdict, fixed" in out
+    assert "compared on the 1 item both runs judged" in out
