@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from harness._util.hashing import sha256_text
 from harness.config import EvalSetConfig
 from harness.errors import HarnessError, did_you_mean
-from harness.evalset.annotations import ITEM, Annotations, unmapped_label, from_long, from_wide, gold_and_contested
+from harness.evalset.annotations import ITEM, Annotations, from_long, from_wide, gold_and_contested, unmapped_label
 from harness.evalset.columns import CONTESTED, CORE_COLUMNS, GOLD, GOLD_UNKNOWN, ID, MISSING_SLICE, TEXT, WEIGHT
-from harness._util.hashing import sha256_text
 from harness.labels import BENIGN, UNKNOWN, label_key
 
 

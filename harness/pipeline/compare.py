@@ -13,9 +13,20 @@ from harness.errors import HarnessError
 from harness.metrics import paired_comparison
 from harness.metrics.counts import COUNT
 from harness.metrics.samples import majority
+from harness.record import (
+    ITEMS,
+    METRICS,
+    RECORD,
+    REPORT,
+    VERDICTS,
+    ComparedRun,
+    ComparisonResult,
+    Coverage,
+    ReviewerComparison,
+    atomic_write_text,
+    write_json,
+)
 from harness.verdicts import VERDICT_COLUMNS
-from harness.record import (ITEMS, METRICS, RECORD, REPORT, VERDICTS, ComparedRun, ComparisonResult, Coverage,
-                            ReviewerComparison, atomic_write_text, write_json)
 
 
 def load_verdicts(source: str) -> tuple[str, pd.DataFrame]:

@@ -74,7 +74,7 @@ def rate_cell(rate: Rate | None) -> RateCell:
         return RateCell(None, None, None, k, n, NO_DATA, "", f"{k}/{n}", NO_DATA, "", False)
     bounded = low is not None and high is not None
     interval = f"[{percent(low)}, {percent(high)}]" if bounded else ""
-    per_interval = f"[{low * PER:,.0f}–{high * PER:,.0f}]" if bounded else ""
+    per_interval = f"[{low * PER:,.0f}–{high * PER:,.0f}]" if low is not None and high is not None else ""
     return RateCell(value, low, high, k, n, percent(value), interval, f"{k}/{n}", f"{value * PER:,.0f}",
                     per_interval, n < SMALL_SAMPLE)
 

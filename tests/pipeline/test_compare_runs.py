@@ -13,11 +13,11 @@ import pytest
 from pydantic import ValidationError
 
 from harness._cli.main import main
-from harness.pipeline.compare import compare, write_comparison
-from harness.reporting.compare import change_text
 from harness.metrics.paired import paired_change
-from harness.record import ComparisonResult, PairedChange, write_record
+from harness.pipeline.compare import compare, write_comparison
 from harness.pipeline.score import score_file
+from harness.record import ComparisonResult, PairedChange, write_record
+from harness.reporting.compare import change_text
 
 # id, text, gold, decision, slice. B drops "e", adds "f", edits c's text and relabels d.
 BEFORE = [("a", "one", "HS", "HS", "x"), ("b", "two", "benign", "HS", "x"), ("c", "three", "benign", "benign", "y"),
