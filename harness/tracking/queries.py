@@ -9,8 +9,11 @@ from harness.tracking import client, safe_uri, sqlite_path, tracking_uri
 from harness.verdicts import read_verdicts
 
 
-def require_store() -> None:
+def require_store(*, also: str = "") -> None:
     """Refuse a lookup in a SQLite store that does not exist: opening it would create an empty one.
+
+    Args:
+        also: another way to the same answer, appended to the fix (", or ...").
 
     Raises:
         HarnessError: naming the missing file and how to point at the right store.
@@ -18,7 +21,7 @@ def require_store() -> None:
     database = sqlite_path(tracking_uri())
     if database is not None and not database.is_file():
         raise HarnessError(f"no MLflow store at {database} (tracking URI {safe_uri()}); run from the folder "
-                           "where 'run' wrote it or set MLFLOW_TRACKING_URI.")
+                           f"where 'run' wrote it or set MLFLOW_TRACKING_URI{also}.")
 
 
 def first_line(err: BaseException) -> str:

@@ -217,9 +217,9 @@ def test_unreadable_eval_file_is_one_line(tmp_path: Path, name: str, content: st
     assert "line " in line
 
 
-@pytest.mark.parametrize("args", [["runs"], ["runs", "--proficiency"]])
+@pytest.mark.parametrize("args", [["runs"], ["runs", "--proficiency"], ["portfolio", "--out", "page"]])
 def test_runs_in_a_folder_with_no_store_says_so_and_creates_none(tmp_path: Path, args: list[str]) -> None:
-    """A lookup never creates the store it looks in: `runs` from the wrong folder names the missing file."""
+    """A lookup never creates the store it looks in: `runs` or `portfolio` from the wrong folder names the file."""
     env = {**os.environ, "PYTHONIOENCODING": "utf-8", "PYTHONPATH": str(REPO_ROOT)}
     env.pop("MLFLOW_TRACKING_URI", None)
     result = subprocess.run([sys.executable, "-m", "harness", *args], cwd=tmp_path, env=env,
