@@ -41,7 +41,20 @@ def yaml_problem(err: Exception, *, line_offset: int = 0) -> str:
     # PyYAML raises ValueError for impossible dates or !!int tags, RecursionError for deep nesting.
     problem = "nested too deeply" if isinstance(err, RecursionError) else getattr(err, "problem", None) or str(err)
     problem = " ".join(str(problem or "malformed YAML").split())
+    if _tab_at(mark) or "'\\t'" in problem:
+        # PyYAML's words for a tab ("found character '\t' that cannot start any token") do not say what to do.
+        problem += "; indent with spaces, not tabs"
     return f"{where} ({problem})"
+
+
+def _tab_at(mark: object) -> bool:
+    """Whether the line a YAML error points at is indented with a tab."""
+    buffer, line = getattr(mark, "buffer", None), getattr(mark, "line", None)
+    if not isinstance(buffer, str) or not isinstance(line, int):
+        return False
+    lines = buffer.splitlines()
+    text = lines[line] if line < len(lines) else ""
+    return "\t" in text[:len(text) - len(text.lstrip())]
 
 
 def unreadable(err: OSError) -> str:
@@ -50,6 +63,15 @@ def unreadable(err: OSError) -> str:
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """Return ' Did you mean 'x'?' for the closest choice, or '' when none is close."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    """Return ' Did you mean 'x'?' for the closest choice, or '' when none is close.
+
+    A choice differing only in case, spaces or underscores ('Violating', 'hate speech') wins over
+    a closer spelling, since it is almost always what was meant."""
+    options = list(choices)
+    folded = [c for c in options if _fold(c) == _fold(name) and c != name]
+    close = folded or difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def _fold(text: str) -> str:
+    return "".join(text.replace("_", " ").replace("-", " ").split()).casefold()

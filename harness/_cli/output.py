@@ -17,13 +17,14 @@ if TYPE_CHECKING:
 def comparison_lines(result: ComparisonResult, out: Path) -> str:
     """`compare`: the change in each reviewer's rates, flips, and where the comparison was written."""
     from harness.reporting.compare import change_text, coverage_warnings
+    from harness.reporting.fmt import counted
 
     lines = [f"{result.a.label} -> {result.b.label}"]
     lines += [f"  note: {note}" for note in coverage_warnings(result)]
     for reviewer, r in result.reviewers.items():
         lines.append(f"  {reviewer}: over-enforcement {change_text(r.over_enforcement_change)}")
         lines.append(f"  {reviewer}: leakage {change_text(r.leakage_change)}")
-        lines.append(f"  {reviewer}: {len(r.flips)} flipped verdicts, fixed {r.fixed.total}, broken {r.broken.total}")
+        lines.append(f"  {reviewer}: {counted(len(r.flips), 'flipped verdict')}, fixed {r.fixed.total}, broken {r.broken.total}")
     lines.append(f"  compare.json: {out / 'compare.json'}")
     lines.append(f"  compare.html: {out / 'compare.html'}")
     return "\n".join(lines)

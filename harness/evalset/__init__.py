@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.config import EvalSetConfig
-from harness.errors import HarnessError
+from harness.errors import HarnessError, did_you_mean
 from harness.evalset.annotations import Annotations
 from harness.evalset.canonical import canonicalise, table_sha256, used_columns
 from harness.evalset.columns import CONTESTED, CORE_COLUMNS, GOLD, GOLD_UNKNOWN, ID, MISSING_SLICE, TEXT, WEIGHT
@@ -53,8 +53,9 @@ class EvalSet:
         if unknown:
             raise HarnessError(
                 f"eval set '{self.name}' has gold label '{unknown[0]}', which is not a category of "
-                f"policy {policy_path} ({', '.join(category_ids)}) nor '{BENIGN}'; map it in the "
-                "experiment's eval_set.labels.",
+                f"policy {policy_path} ({', '.join(category_ids)}) nor '{BENIGN}'."
+                f"{did_you_mean(unknown[0], sorted(allowed))} Fix the data, or map it in the experiment's "
+                "eval_set.labels if it is a label you mean.",
                 path=self.source,
             )
 

@@ -128,12 +128,31 @@ def _mapped(long: pd.DataFrame, mapping: dict[str, str] | None, source: str, whe
     if mapping is not None:
         unmapped = sorted(set(long[LABEL]) - set(mapping))
         if unmapped:
-            shown = ", ".join(f"'{u}'" for u in unmapped[:5])
-            raise HarnessError(f"{where} label {shown} is not in eval_set.labels (mapped: "
-                               f"{', '.join(sorted(mapping))}); add it to the label mapping.", path=source)
+            raise HarnessError(unmapped_label(unmapped, long[LABEL], long[ITEM], mapping, where=f"{where} label",
+                                              rows=False), path=source)
         long = long.assign(**{LABEL: long[LABEL].map(mapping)})
     # A judgement mapped to unknown says nothing about the item: it is no judgement.
     return long[long[LABEL] != UNKNOWN].reset_index(drop=True)
+
+
+def unmapped_label(unmapped: list[str], keys: pd.Series, ids: pd.Series, mapping: dict[str, str], *,
+                   where: str = "label", rows: bool = True) -> str:
+    """The message for labels the mapping does not know: the first one's items, a near miss, the fix.
+
+    A near miss ('Violating' for 'violating') is nearly always a typo in the data, so fixing the data
+    comes first; extending the mapping is for a label that is meant."""
+    first = unmapped[0]
+    at = np.flatnonzero((keys == first).to_numpy())
+    more = f" and {len(at) - 3} more" if len(at) > 3 else ""
+    named = list(dict.fromkeys(_id_text(ids.iloc[r]) for r in at))
+    items = ", ".join(f"'{i}'" for i in named[:3])
+    place = (f"in row{'s' if len(at) > 1 else ''} {', '.join(str(r + 1) for r in at[:3])}{more} "
+             f"(id{'s' if len(named) > 1 else ''} {items})" if rows else
+             f"on item{'s' if len(named) > 1 else ''} {items}{' and more' if len(named) > 3 else ''}")
+    others = f" (also unmapped: {', '.join(repr(u) for u in unmapped[1:4])})" if len(unmapped) > 1 else ""
+    return (f"{where} '{first}' {place} is not in eval_set.labels (mapped: {', '.join(sorted(mapping))})"
+            f"{others}.{did_you_mean(first, mapping)} Fix the data, or add '{first}' to eval_set.labels "
+            "if it is a label you mean.")
 
 
 def _id_text(value: object) -> str:

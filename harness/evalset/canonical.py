@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from harness._util.hashing import sha256_text
 from harness.config import EvalSetConfig
 from harness.errors import HarnessError, did_you_mean
-from harness.evalset.annotations import ITEM, Annotations, from_long, from_wide, gold_and_contested
+from harness.evalset.annotations import ITEM, Annotations, from_long, from_wide, gold_and_contested, unmapped_label
 from harness.evalset.columns import CONTESTED, CORE_COLUMNS, GOLD, GOLD_UNKNOWN, ID, MISSING_SLICE, TEXT, WEIGHT
-from harness._util.hashing import sha256_text
 from harness.labels import BENIGN, UNKNOWN, label_key
 
 
@@ -202,10 +202,7 @@ def _labels(raw: pd.Series, mapping: dict[str, str] | None, ids: pd.Series, sour
         return keys.to_numpy(dtype=object)
     unmapped = sorted(set(keys) - set(mapping))
     if unmapped:
-        shown = ", ".join(f"'{u}'" for u in unmapped[:5])
-        raise HarnessError(
-            f"label {shown} is not in eval_set.labels (mapped: {', '.join(sorted(mapping))}); "
-            "add it to the label mapping.", path=source)
+        raise HarnessError(unmapped_label(unmapped, keys, ids, mapping), path=source)
     return keys.map(mapping).to_numpy(dtype=object)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -11,9 +13,20 @@ from harness.errors import HarnessError
 from harness.metrics import paired_comparison
 from harness.metrics.counts import COUNT
 from harness.metrics.samples import majority
+from harness.record import (
+    ITEMS,
+    METRICS,
+    RECORD,
+    REPORT,
+    VERDICTS,
+    ComparedRun,
+    ComparisonResult,
+    Coverage,
+    ReviewerComparison,
+    atomic_write_text,
+    write_json,
+)
 from harness.verdicts import VERDICT_COLUMNS
-from harness.record import (ComparedRun, ComparisonResult, Coverage, ReviewerComparison,
-                            atomic_write_text, write_json)
 
 
 def load_verdicts(source: str) -> tuple[str, pd.DataFrame]:
@@ -27,9 +40,25 @@ def load_verdicts(source: str) -> tuple[str, pd.DataFrame]:
         return f"{record.name} ({record.candidate})", verdicts
     if path.exists():
         raise HarnessError("is a file, not a run directory; give a directory written by 'run' or an MLflow run id.", path=source)
+    # A typo must not open (and so create) an MLflow store: only a well-formed run id reaches it.
+    if _looks_like_path(source):
+        raise HarnessError(f"no run directory {source}; give a directory written by 'run' or an MLflow run id.")
+    if not _RUN_ID.fullmatch(source):
+        raise HarnessError(f"'{source}' is neither a run directory nor an MLflow run id (32 hex characters); "
+                           "give a directory written by 'run' or a child run id from 'policy-harness runs'.")
     from harness.tracking.queries import run_verdicts
 
     return run_verdicts(source)
+
+
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+_RUN_FILES = (RECORD, METRICS, VERDICTS, ITEMS, REPORT)
+
+
+def _looks_like_path(source: str) -> bool:
+    """Whether a compare source was meant as a run directory (a separator, a leading '.', a run file)."""
+    return (any(sep in source for sep in ("/", "\\", os.sep)) or source.startswith(".")
+            or source.endswith(_RUN_FILES))
 
 
 def compare(a: str, b: str) -> ComparisonResult:

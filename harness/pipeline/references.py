@@ -14,7 +14,7 @@ import pandas as pd
 
 from harness.config import ClassifierReviewerConfig, EvalSetConfig, Experiment, GateSpec
 from harness.errors import HarnessError, did_you_mean
-from harness.evalset import GOLD, EvalSet, load_evalset
+from harness.evalset import GOLD, ID, EvalSet, load_evalset
 from harness.labels import BENIGN, UNKNOWN
 from harness.policy import Policy
 
@@ -37,6 +37,7 @@ class Scope:
 
 def check_references(experiment: Experiment, candidate: Policy, baseline: Policy | None, evalset: EvalSet) -> None:
     """Raise HarnessError for the first name that refers to nothing in the policies or eval set."""
+    check_distinct_versions(experiment, candidate, baseline)
     scope = Scope(experiment, tuple(p for p in (candidate, baseline) if p is not None))
     check_reviewers(scope)
     check_evalset_names(scope, experiment.eval_set, evalset, "eval_set")
@@ -46,6 +47,15 @@ def check_references(experiment: Experiment, candidate: Policy, baseline: Policy
         if isinstance(reviewer, ClassifierReviewerConfig) and reviewer.train is not None:
             train = load_evalset(reviewer.train, base_dir=Path(experiment.base_dir))
             check_evalset_names(scope, reviewer.train, train, f"reviewers[{index}].train")
+
+
+def check_distinct_versions(experiment: Experiment, candidate: Policy, baseline: Policy | None) -> None:
+    """The candidate and baseline must differ in id or version: results are keyed by `id@vN`, so two
+    policies with one label would be merged into one (a crash, or a comparison of a policy with itself)."""
+    if baseline is not None and baseline.label == candidate.label:
+        raise HarnessError(f"policy {candidate.path} and baseline {baseline.path} are both {candidate.label} (same "
+                           "id and version in their front matter); bump 'version' in the candidate's front matter.",
+                           path=experiment.source or "experiment")
 
 
 def check_reviewers(scope: Scope) -> None:
@@ -68,9 +78,10 @@ def check_evalset_names(scope: Scope, config: EvalSetConfig, evalset: EvalSet, k
         strangers = sorted(set(gold_parts(evalset.items[GOLD])) - set(allowed))
         if strangers:
             gold = strangers[0]
-            raise scope.fail(f"{key}: the eval set {evalset.source} has gold label '{shown(gold)}', which is not "
-                             f"{_category_or_label(scope)}.{did_you_mean(gold, allowed)} Map it with "
-                             f"{key}.labels, or use one of: {listing(allowed)}.")
+            raise scope.fail(f"{key}: the eval set {evalset.source} has gold label '{shown(gold)}'"
+                             f"{_where(evalset, gold)}, which is not {_category_or_label(scope)}."
+                             f"{did_you_mean(gold, allowed)} Fix the data (use one of: {listing(allowed)}), "
+                             f"or map it with {key}.labels if it is a label you mean.")
     for column, names in (config.slice_labels or {}).items():
         if column not in evalset.slices:
             raise scope.fail(unknown(f"{key}.slice_labels", column, f"a slice column of eval set {evalset.source}",
@@ -173,6 +184,14 @@ def categories_of_all(scope: Scope) -> list[str]:
     """Category ids every policy of the run has (a label must mean something under each)."""
     first, *rest = scope.policies
     return [c for c in first.category_ids if all(c in p.category_ids for p in rest)]
+
+
+def _where(evalset: EvalSet, gold: str) -> str:
+    """' on items 'a', 'b', 'c'': the first few items carrying a gold label (or label part)."""
+    holds = evalset.items[GOLD].astype(str).map(lambda value: gold in value.split(";"))
+    ids = [str(i) for i in evalset.items.loc[holds, ID].head(4)]
+    more = " and more" if len(ids) > 3 else ""
+    return f" on item{'s' if len(ids) > 1 else ''} {', '.join(repr(i) for i in ids[:3])}{more}" if ids else ""
 
 
 def gold_parts(gold: pd.Series) -> Iterable[str]:

@@ -14,7 +14,7 @@ from harness.config import Experiment
 from harness.errors import BudgetExceeded
 from harness.evalset import EvalSet, load_evalset
 from harness.pipeline.finish import Finishing, InProcess, Judged, default_out_dir, join_gold
-from harness.pipeline.references import check_references
+from harness.pipeline.references import check_distinct_versions, check_references
 from harness.policy import Policy, load_policy
 from harness.record import RunRecord
 from harness.record.metrics import Injection
@@ -27,6 +27,7 @@ def load_inputs(experiment: Experiment) -> tuple[Policy, Policy | None, EvalSet]
     """Policies and eval set, validated against each other; no reviewer is called."""
     candidate = load_policy(experiment.resolve(experiment.policy))
     baseline = load_policy(experiment.resolve(experiment.baseline)) if experiment.baseline else None
+    check_distinct_versions(experiment, candidate, baseline)  # before the eval set: it may be slow to load
     evalset = load_evalset(experiment.eval_set, base_dir=Path(experiment.base_dir))
     check_references(experiment, candidate, baseline, evalset)
     for policy in filter(None, (candidate, baseline)):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from harness.record import ComparisonResult, PairedChange
 from harness.record.metrics import Flip
+from harness.reporting.fmt import counted
 from harness.reporting.pages import render
 
 MAX_FLIPS = 500
@@ -46,11 +47,11 @@ def coverage_warnings(result: ComparisonResult) -> list[str]:
     for reviewer, r in result.reviewers.items():
         c = r.coverage
         if c.only_in_a or c.only_in_b:
-            notes.append(f"{reviewer}: compared on the {c.common} items both runs judged "
+            notes.append(f"{reviewer}: compared on the {counted(c.common, 'item')} both runs judged "
                          f"({c.only_in_a} only in A, {c.only_in_b} only in B)")
         if c.text_changed or c.gold_changed:
-            notes.append(f"{reviewer}: {c.text_changed} items changed text and {c.gold_changed} changed gold "
-                         "label between the runs")
+            notes.append(f"{reviewer}: {counted(c.text_changed, 'item')} changed text and {c.gold_changed} changed "
+                         "gold label between the runs")
     return notes
 
 

@@ -152,3 +152,8 @@ def share_targets(text: str) -> str:
     """Machine goal text ("... <= 0.05") as a reader sees it ("... ≤ 5.0%")."""
     return re.sub(r"(<=|>=)\s*([0-9.]+)",
                   lambda m: f"{'≤' if m.group(1) == '<=' else '≥'} {percent(float(m.group(2)))}", text)
+
+
+def counted(count: int, noun: str) -> str:
+    """'1 item', '2 items', '1,200 items': a count with its noun in the right number."""
+    return f"{count:,} {noun if count == 1 else noun + 's'}"

@@ -7,7 +7,7 @@ import re
 
 from harness.record import RunRecord
 from harness.reporting.diagnosis import diagnosis_markdown
-from harness.reporting.fmt import pct
+from harness.reporting.fmt import counted, pct
 from harness.reporting.markdown_sections import (agreement, annotators, gold, injection, languages, population,
                                                  thresholds)
 from harness.reporting.mdcells import cell, header, per10k, rate, row, significance, strong
@@ -90,8 +90,8 @@ def _comparisons(v: ReportView) -> list[str]:
                 where = "metrics.json" if c.slice_hidden else "report.html"
                 lines += ["", f"{more} more slice changes are in {where}."]
         counts = "; ".join(f"{label} {b + vi} (benign {b}, violating {vi})" for label, b, vi in c.counts)
-        lines += ["", f"{counts}. McNemar {c.accuracy_p} for accuracy over {c.paired} paired decided items; "
-                      f"{c.flips_total} flipped verdicts."]
+        lines += ["", f"{counts}. McNemar {c.accuracy_p} for accuracy over {counted(c.paired, 'paired decided item')}; "
+                      f"{counted(c.flips_total, 'flipped verdict')}."]
         if c.unpaired:
             lines.append(f"Note: {cell(c.unpaired)}.")
         lines.append("")
@@ -141,7 +141,7 @@ def _provenance(v: ReportView) -> list[str]:
     for name, params in p.reviewers:
         lines += ["", f"Reviewer **{cell(name)}**: " + ", ".join(f"{cell(k)} = {cell(val)}" for k, val in params)]
     if p.usage:
-        lines += ["", *header("reviewer", "calls", "cached", "prompt tokens", "completion tokens", "cost", "retries")]
+        lines += ["", *header("reviewer", "sent", "from cache", "prompt tokens", "completion tokens", "cost", "retries")]
         lines += [row(u.reviewer, u.calls, u.cached, u.prompt_tokens, u.completion_tokens, u.cost, u.retries)
                   for u in p.usage]
     if p.mlflow:

@@ -21,6 +21,9 @@ from harness.tracking.tags import Kind, kind_filter
 
 def from_mlflow() -> Sources:
     """Every candidate policy-reviewer run and proficiency run in the configured store."""
+    from harness.tracking.queries import require_store
+
+    require_store(also=", or build the portfolio from run directories with --from")
     out = Sources()
     try:
         with client() as c, tempfile.TemporaryDirectory() as tmp:

@@ -16,12 +16,14 @@ def list_runs(*, policy: str | None = None, version: str | None = None, reviewer
               limit: int = 20) -> list[dict[str, Any]]:
     """Recent policy x reviewer runs across policy-harness experiments, newest first."""
     from harness.tracking import EXPERIMENT_PREFIX, client, safe_uri
+    from harness.tracking.queries import first_line, require_store
 
+    require_store()
     try:
         with client() as c:
             experiments = [e.experiment_id for e in c.search_experiments(filter_string=f"name LIKE '{EXPERIMENT_PREFIX}%'")]
     except Exception as err:  # unreachable server or unreadable store
-        raise HarnessError(f"cannot read MLflow runs at {safe_uri()} ({str(err).splitlines()[0][:160]}); "
+        raise HarnessError(f"cannot read MLflow runs at {safe_uri()} ({first_line(err)}); "
                            "check MLFLOW_TRACKING_URI.") from None
     if not experiments:
         return []
@@ -56,6 +58,9 @@ def list_gradings(*, policy: str | None = None, version: str | None = None, revi
                   limit: int = 20) -> list[GradingRow]:
     """Recent proficiency gradings, one row per graded reviewer, newest first."""
     from harness.tracking import EXPERIMENT_PREFIX, client, safe_uri
+    from harness.tracking.queries import first_line, require_store
+
+    require_store()
     filters = [kind_filter(Kind.PROFICIENCY)]
     for tag, value in (("policy_id", policy), ("policy_version", version)):
         if value:
@@ -66,7 +71,7 @@ def list_gradings(*, policy: str | None = None, version: str | None = None, revi
             runs = c.search_runs(experiments, filter_string=" and ".join(filters), max_results=limit,
                                  order_by=["attributes.start_time DESC"]) if experiments else []
     except Exception as err:  # unreachable server or unreadable store
-        raise HarnessError(f"cannot read MLflow runs at {safe_uri()} ({str(err).splitlines()[0][:160]}); "
+        raise HarnessError(f"cannot read MLflow runs at {safe_uri()} ({first_line(err)}); "
                            "check MLFLOW_TRACKING_URI.") from None
     rows = []
     for r in runs:

@@ -15,6 +15,7 @@ from statsmodels.stats.multitest import multipletests
 from harness.labels import BENIGN
 from harness.metrics.rates import wilson
 from harness.metrics.planning import items_for_margin
+from harness.reporting.links import docs_url
 from harness.record.proficiency import (Certification, Cohort, HardItem, HeatCell, Proficiency, QuizInfo, RateCI,
                                      ReviewerGrade, Weakness, WrongItem)
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, split_list
@@ -173,7 +174,8 @@ def _cohort(frame: pd.DataFrame, reviewers: list[str], grades: list[ReviewerGrad
             heat.append(HeatCell(reviewer=r, rule_id=rule, wrong=int(sub["wrong"].sum()), answered=len(sub),
                                  error_rate=float(sub["wrong"].mean()) if len(sub) else None))
     if not rule_ids:
-        notes.append("the answer key has no rule ids (see docs/training.md): no per-rule heat map or rule weaknesses")
+        notes.append(f"the answer key has no rule ids (see {docs_url('training.md')}): no per-rule heat map or "
+                     "rule weaknesses")
     if len(reviewers) < 2:
         notes.append("one reviewer: no cohort to compare with, so no weaknesses, agreement or consensus items")
     certified = sum(g.certification.status == "certified" for g in grades)

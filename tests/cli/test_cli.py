@@ -215,3 +215,14 @@ def test_unreadable_eval_file_is_one_line(tmp_path: Path, name: str, content: st
     path.write_text(content, encoding="utf-8")
     line = assert_one_line_error(cli("validate", str(path), tracking_uri=f"sqlite:///{tmp_path}/m.db"), name)
     assert "line " in line
+
+
+@pytest.mark.parametrize("args", [["runs"], ["runs", "--proficiency"], ["portfolio", "--out", "page"]])
+def test_runs_in_a_folder_with_no_store_says_so_and_creates_none(tmp_path: Path, args: list[str]) -> None:
+    """A lookup never creates the store it looks in: `runs` or `portfolio` from the wrong folder names the file."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = subprocess.run([sys.executable, "-m", "harness", *args], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert "no MLflow store at mlflow.db" in assert_one_line_error(result, "mlflow.db")
+    assert not (tmp_path / "mlflow.db").exists()

@@ -207,3 +207,8 @@ def test_a_local_model_file_is_read_from_the_experiment_folder(tmp_path: Path, m
                                path=folder / "exp.yaml")
     with pytest.raises(HarnessError, match="gone.gguf does not exist"):
         gguf_path(missing.reviewers[0].model)
+
+
+def test_a_tab_in_the_indentation_says_to_use_spaces(tmp_path: Path) -> None:
+    message = load_error(tmp_path, VALID.replace("  - {name: tfidf-lr", "\t- {name: tfidf-lr"))
+    assert "not valid YAML at line 9" in message and "indent with spaces, not tabs" in message

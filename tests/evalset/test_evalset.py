@@ -179,6 +179,17 @@ def test_label_not_in_mapping(tmp_path: Path) -> None:
     assert "'harassment'" in message and "eval_set.labels" in message
 
 
+def test_a_case_variant_label_names_its_rows_and_the_label_meant(tmp_path: Path) -> None:
+    """'Violating' for 'violating' is a typo in the data: the message points at the rows and the fix."""
+    rows = "".join(f"v{i},text {i},Violating\n" for i in range(5))
+    text = "id,text,label\nb1,fine,benign\nv9,bad,violating\n" + rows
+    message = error(write_text(tmp_path / "case.csv", text), columns={"id": "id"},
+                    labels={"violating": "HS", "benign": "benign"})
+    assert "'Violating' in rows 3, 4, 5 and 2 more (ids 'v0', 'v1', 'v2')" in message
+    assert "Did you mean 'violating'?" in message
+    assert message.index("Fix the data") < message.index("add 'Violating' to eval_set.labels")
+
+
 def test_missing_label(tmp_path: Path) -> None:
     message = error(write_text(tmp_path / "nolabel.csv", csv_text() + "a4,something,\n"), columns={"id": "id"})
     assert "'a4'" in message and "no label" in message

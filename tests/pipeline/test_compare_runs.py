@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -10,11 +13,11 @@ import pytest
 from pydantic import ValidationError
 
 from harness._cli.main import main
-from harness.pipeline.compare import compare, write_comparison
-from harness.reporting.compare import change_text
 from harness.metrics.paired import paired_change
-from harness.record import ComparisonResult, PairedChange, write_record
+from harness.pipeline.compare import compare, write_comparison
 from harness.pipeline.score import score_file
+from harness.record import ComparisonResult, PairedChange, write_record
+from harness.reporting.compare import change_text
 
 # id, text, gold, decision, slice. B drops "e", adds "f", edits c's text and relabels d.
 BEFORE = [("a", "one", "HS", "HS", "x"), ("b", "two", "benign", "HS", "x"), ("c", "three", "benign", "benign", "y"),
@@ -70,7 +73,7 @@ def test_cli_prints_the_changes_and_writes_the_page(tmp_path: Path, capsys: pyte
     out = capsys.readouterr().out
     assert out.startswith("a (external@v1) -> b (external@v1)\n")
     assert "note: model: compared on the 4 items both runs judged (1 only in A, 1 only in B)" in out
-    assert "note: model: 1 items changed text and 1 changed gold label between the runs" in out
+    assert "note: model: 1 item changed text and 1 changed gold label between the runs" in out
     assert "model: over-enforcement 50.0% → 0.0% (-50.0%, 95% CI [" in out
     assert "model: 3 flipped verdicts, fixed 2, broken 1" in out
     page = (tmp_path / "cmp" / "compare.html").read_text(encoding="utf-8")
@@ -81,3 +84,31 @@ def test_cli_prints_the_changes_and_writes_the_page(tmp_path: Path, capsys: pyte
 
 def test_a_change_with_no_decided_pair_says_so() -> None:
     assert change_text(PairedChange.model_validate(paired_change(0, 0, 0, 0))) == "no paired decided items"
+
+
+@pytest.mark.parametrize("typo", ["../reports/nope", "nope", "0123456789abcdef0123456789abcdef"])
+def test_a_typo_is_one_line_and_leaves_no_store_behind(tmp_path: Path, typo: str) -> None:
+    """A missing directory, a malformed id or a well-formed id with no store: exit 2, one line, no mlflow.db."""
+    a = scored(tmp_path, "a", BEFORE)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    done = subprocess.run([sys.executable, "-m", "harness", "compare", a, typo], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stdout == "" and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Creating initial MLflow" not in done.stderr
+    assert not (work / "mlflow.db").exists()
+    assert (f"no run directory {typo}" in done.stderr if "/" in typo else
+            "no MLflow store at mlflow.db" in done.stderr if len(typo) == 32 else "32 hex characters" in done.stderr)
+
+
+def test_one_flip_and_one_item_are_singular(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'1 flipped verdicts' and 'the 1 items' read as a bug; one is singular."""
+    before = [("a", "one", "HS", "HS", "x"), ("b", "two", "benign", "benign", "x")]
+    after = [("a", "one", "HS", "benign", "x"), ("c", "three", "benign", "benign", "x")]
+    a, b = scored(tmp_path, "a", before), scored(tmp_path, "b", after)
+    assert main(["compare", a, b, "--out", str(tmp_path / "cmp"), "--no-track"]) == 0
+    out = capsys.readouterr().out
+    assert "model: 1 flipped verdict, fixed" in out
+    assert "compared on the 1 item both runs judged" in out

@@ -155,7 +155,7 @@ BAD = [
      ["gates.leakage@c", "no violating items with tactic = counter_speech"]),
     ("label mapping target", eval_set(labels={"hateful": "hat", "harass": "harassment", "non-hateful": "benign"}),
      ["eval_set.labels.hateful", "'hat'", "Did you mean 'hate'?", "'benign'", "'unknown'"]),
-    ("unmapped gold label", no_labels, ["eval_set", "'harass'", "Did you mean 'harassment'?", "eval_set.labels"]),
+    ("unmapped gold label", no_labels, ["eval_set", "'harass' on item '5'", "Fix the data", "Did you mean 'harassment'?", "eval_set.labels"]),
     ("category column of no category", categories_columns,
      ["eval_set.columns.categories", "'hat'", "Did you mean 'hate'?"]),
     ("slice_labels column", eval_set(slice_labels={"tactik": {"direct": "Direct"}}),
@@ -244,3 +244,18 @@ def test_a_misspelled_annotator_column_suggests_the_real_one(workspace: Path,
     experiment["eval_set"]["labels"] = {"1": "hate", "0": "benign"}
     line = one_line_error(*validate(workspace, experiment, capsys), "items.csv")
     assert "'is_harras'" in line and "eval_set.columns.annotators" in line and "Did you mean 'is_harass'?" in line
+
+
+def test_a_baseline_with_the_candidates_id_and_version_is_refused_by_validate_and_run(
+        workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two policies labelled small@v2 used to crash `run` with a pandas MergeError traceback."""
+    both = "  - {id: hate, name: Hate}\n  - {id: harassment, name: Harassment}"
+    (workspace / "v1.md").write_text(POLICY.format(version=2, categories=both), encoding="utf-8")
+    line = one_line_error(*validate(workspace, base_experiment(), capsys), "exp.yaml")
+    assert "v2.md" in line and "v1.md" in line and "small@v2" in line and "bump 'version'" in line
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    result = subprocess.run([sys.executable, "-m", "harness", "run", str(workspace / "exp.yaml"), "--out",
+                             str(workspace / "out")], cwd=workspace, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert one_line_error(result.returncode, result.stderr, "exp.yaml") == line
+    assert not (workspace / "out").exists()

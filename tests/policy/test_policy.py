@@ -133,3 +133,12 @@ def test_missing_policy_file(tmp_path: Path) -> None:
     with pytest.raises(HarnessError, match="not found") as info:
         load_policy(tmp_path / "gone.md")
     assert "gone.md" in str(info.value)
+
+
+def test_a_tab_in_the_front_matter_says_to_use_spaces(tmp_path: Path) -> None:
+    path = tmp_path / "tabbed.md"
+    path.write_text(MINIMAL.replace("  - {id: HR", "\t- {id: HR"), encoding="utf-8")
+    with pytest.raises(HarnessError) as info:
+        load_policy(path)
+    assert "tabbed.md" in str(info.value) and "line 6" in str(info.value)
+    assert "indent with spaces, not tabs" in str(info.value)
