@@ -93,10 +93,11 @@ def _print_lint_summaries(experiment: Experiment) -> None:
 
 def _print_cache(experiment: Experiment, *, author: bool = False) -> None:
     """Where the judgements of this experiment's model calls are kept (when it makes any)."""
-    from harness.config import LLMReviewerConfig
+    from harness.reviewers import Estimating, has_capability
     from harness.reviewers.cache import cache_summary
 
-    if any(isinstance(c, LLMReviewerConfig) for c in experiment.reviewers) or (author and experiment.author):
+    # A reviewer whose calls can be estimated makes model calls, and so keeps judgements in the cache.
+    if any(has_capability(c, Estimating) for c in experiment.reviewers) or (author and experiment.author):
         print(cache_summary(experiment.cache_file), flush=True)
 
 

@@ -37,17 +37,12 @@ def validate_path(path: Path) -> str:
 
 
 def _validate_experiment(path: Path) -> str:
-    from harness.config import LLMReviewerConfig, load_experiment
+    from harness.config import load_experiment
     from harness.pipeline.run import load_inputs
 
     experiment = load_experiment(path)
     candidate, baseline, evalset = load_inputs(experiment)
-    _check_budgets(experiment, path)
-    for reviewer in experiment.reviewers:
-        if isinstance(reviewer, LLMReviewerConfig):
-            from harness.reviewers.prompts import reviewer_template
-
-            reviewer_template(reviewer.prompt, Path(experiment.base_dir))
+    _check_reviewers(experiment, path)
     from harness.policy.lint import lint_summary
 
     versions = candidate.label + (f" vs {baseline.label}" if baseline else "")
@@ -56,14 +51,16 @@ def _validate_experiment(path: Path) -> str:
             f"{len(experiment.reviewers)} reviewer(s){lint}")
 
 
-def _check_budgets(experiment: Experiment, path: Path) -> None:
-    """A `max_cost_usd` the run could not enforce (no known price) is refused before any call."""
-    from harness.config import LLMReviewerConfig
-    from harness.reviewers.budget import check_budget
+def _check_reviewers(experiment: Experiment, path: Path) -> None:
+    """What each reviewer kind checks of its own configuration before any call (a prompt file that
+    does not load, a `max_cost_usd` the run could not enforce), named against the experiment file."""
+    from harness.reviewers.base import ConfigChecking
+    from harness.reviewers.registry import reviewer_class
 
-    for reviewer in experiment.reviewers:
-        if isinstance(reviewer, LLMReviewerConfig):
+    for config in experiment.reviewers:
+        kind = reviewer_class(config.type)
+        if issubclass(kind, ConfigChecking):
             try:
-                check_budget(reviewer)
+                kind.check_config(config, Path(experiment.base_dir))
             except HarnessError as err:
-                raise HarnessError(err.message, path=path) from None
+                raise HarnessError(err.message, path=err.path or path) from None

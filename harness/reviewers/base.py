@@ -4,11 +4,13 @@ callers ask for by `isinstance` (a reviewer has them or not; no `kind` strings t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
 from harness._util.event_loop import run_sync
+from harness.config import ReviewerConfig
 from harness.policy import Policy
 from harness.record import ReviewerParams
 from harness.record.metrics import Usage
@@ -81,6 +83,18 @@ class Injectable(Protocol):
 
     def prompt_label(self) -> str:
         """The prompt the item's text is put into (a template's label)."""
+        ...
+
+
+@runtime_checkable
+class ConfigChecking(Protocol):
+    """A reviewer kind whose configuration can be checked before a run, without building a reviewer
+    (no API key needed): `validate` calls it for every reviewer of that kind."""
+
+    @classmethod
+    def check_config(cls, config: ReviewerConfig, base_dir: Path) -> None:
+        """Raise a HarnessError naming what in `config` cannot work (a missing prompt file, a budget
+        without a price)."""
         ...
 
 

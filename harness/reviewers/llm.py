@@ -11,7 +11,7 @@ import pandas as pd
 
 from harness._util.hashing import sha256_json, sha256_text
 from harness._util.progress import Progress
-from harness.config import LLMReviewerConfig
+from harness.config import LLMReviewerConfig, ReviewerConfig
 from harness.errors import BudgetExceeded, HarnessError
 from harness.evalset import TEXT, stratified_sample
 from harness.policy import Policy
@@ -47,6 +47,14 @@ class LLMReviewer:
         if config.api_key_env and not is_local(config.model) and not os.environ.get(config.api_key_env):
             raise HarnessError(f"reviewer '{config.name}' reads its API key from the environment variable "
                                f"{config.api_key_env}, which is not set; export it before running.")
+        check_budget(config)
+
+    @classmethod
+    def check_config(cls, config: ReviewerConfig, base_dir: Path) -> None:
+        """The prompt template loads and a `max_cost_usd` can be enforced (the model has a price)."""
+        if not isinstance(config, LLMReviewerConfig):
+            raise TypeError(f"{cls.__name__} takes an LLMReviewerConfig, not {type(config).__name__}")
+        reviewer_template(config.prompt, base_dir)
         check_budget(config)
 
     @property
