@@ -23,6 +23,7 @@ import pandas as pd
 from harness.labels import BENIGN
 from harness.metrics.weighted import ratio_interval, weighted_metrics
 from harness.pipeline.score import weighted_strata
+from harness.record.metrics import Weighted
 from harness.verdicts import ACTIONED, ALLOWED
 
 RATES = ("over_enforcement", "leakage", "false_action_share")
@@ -122,7 +123,7 @@ def sample(design: Design, rng: np.random.Generator) -> pd.DataFrame:
                          "weight": 1.0 if design.weighting == "prevalence" else weights, "source": names[stratum]})
 
 
-def assess(design: Design, frame: pd.DataFrame, draws: int = STUDY_DRAWS) -> dict[str, object]:
+def assess(design: Design, frame: pd.DataFrame, draws: int = STUDY_DRAWS) -> Weighted:
     """The weighted block for one sample, through the public path."""
     strata = weighted_strata(frame.assign(_count=1), "source") if design.weighting == "weight and strata columns" \
         else None
@@ -194,13 +195,13 @@ def study(designs: dict[str, Design], replicates: int, seed: int = 2024, *, comp
             frame = sample(design, rng)
             out = assess(design, frame, draws)
             for rate in RATES:
-                got = out[rate]
-                if got["rate"] is None:
+                got = out.rate(rate)
+                if got is None or got.rate is None or got.ci_low is None or got.ci_high is None:
                     continue
-                hits[rate].append(got["ci_low"] <= truth[rate] <= got["ci_high"])
-                widths[rate].append(got["ci_high"] - got["ci_low"])
-                sizes[rate].append(got["n_eff"])
-                warned[rate].append(got["warning"] is not None)
+                hits[rate].append(got.ci_low <= truth[rate] <= got.ci_high)
+                widths[rate].append(got.ci_high - got.ci_low)
+                sizes[rate].append(got.n_eff)
+                warned[rate].append(got.warning is not None)
             if compare and design.weighting != "prevalence":  # `run` with a prevalence had the posterior
                 for kept, method in ((old, former(frame, draws)), (boot, bootstrap(frame, resample))):
                     for rate, (low, high) in method.items():
@@ -260,13 +261,15 @@ def ppi_study(designs: dict[str, PPIDesign], replicates: int, seed: int = 7) -> 
                                 draw < np.array(d.false_positive)[stratum])
             labelled = np.zeros(d.rows, dtype=bool)
             labelled[rng.choice(d.rows, size=d.gold, replace=False)] = True
-            out = prediction_powered(violating, labelled, actioned, stratum if share.size > 1 else None)["prevalence"]
-            for key, value in (("gold only", out["gold_only"]), ("PPI++", out["prediction_powered"]),
-                               ("stratified PPI++", out.get("stratified"))):
-                if value:
-                    hits[key].append(value["ci_low"] <= truth <= value["ci_high"])
-                    widths[key].append(value["ci_high"] - value["ci_low"])
-            gains.append(out["effective_gain"] or np.nan)
+            out = prediction_powered(violating, labelled, actioned, stratum if share.size > 1 else None).prevalence
+            if out is None:
+                continue
+            for key, value in (("gold only", out.gold_only), ("PPI++", out.prediction_powered),
+                               ("stratified PPI++", out.stratified)):
+                if value is not None and value.ci_low is not None and value.ci_high is not None:
+                    hits[key].append(value.ci_low <= truth <= value.ci_high)
+                    widths[key].append(value.ci_high - value.ci_low)
+            gains.append(out.effective_gain or np.nan)
         for key in hits:
             if hits[key]:
                 rows.append({"design": name, "estimate": key, "truth": truth, "coverage": float(np.mean(hits[key])),

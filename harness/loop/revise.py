@@ -250,7 +250,7 @@ def paired_rate(name: str, before: pd.Series, after: pd.Series, among: pd.Series
 
     b, a = before[among], after[among]
     change = paired_change(int((b & a).sum()), int((b & ~a).sum()), int((~b & a).sum()), int((~b & ~a).sum()))
-    return RateCheck(name=name, **change)
+    return RateCheck(name=name, **dict(change))
 
 
 def judge_candidate(reviewer: str, before: pd.DataFrame, after: pd.DataFrame, experiment: Experiment,
@@ -305,8 +305,8 @@ def judge_candidate(reviewer: str, before: pd.DataFrame, after: pd.DataFrame, ex
     categories = current.category_ids
     metrics_before = reviewer_metrics(before, categories=categories, slices=slices, gates=experiment.gates)
     metrics_after = reviewer_metrics(after, categories=categories, slices=slices, gates=experiment.gates)
-    gates = [GateChange(gate=b["gate"], before=b["status"], after=a["status"])
-             for b, a in zip(metrics_before["gates"], metrics_after["gates"], strict=True)]
+    gates = [GateChange(gate=b.gate, before=b.status, after=a.status)
+             for b, a in zip(metrics_before.gates, metrics_after.gates, strict=True)]
     broken = [g.gate for g in gates if g.before == "pass" and g.after != "pass"]
     changed = joined[d_before != d_after]
     flips = [Flip(item_id=str(r["item_id"]), gold=str(r["gold"]), before=str(r["decision"]),

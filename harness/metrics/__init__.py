@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from harness.config import GateSpec, StrataSpec
@@ -22,22 +20,21 @@ from harness.metrics.rates import wilson
 from harness.metrics.samples import majority, stability
 from harness.metrics.thresholds import threshold_analysis
 from harness.metrics.weighted import is_weighted, weighted_metrics
-from harness.record import Metrics, finite
+from harness.record.metrics import Baseline, Metrics, PairedComparison, ReviewerMetrics
 
 __all__ = ["compute_metrics", "reviewer_metrics", "paired_comparison", "rates", "wilson"]
 
 
 def reviewer_metrics(frame: pd.DataFrame, *, categories: list[str], slices: list[str],
-                     gates: dict[str, GateSpec]) -> dict[str, Any]:
+                     gates: dict[str, GateSpec]) -> ReviewerMetrics:
     """All metrics of one reviewer under one policy; `frame` holds one decided row per item."""
-    out = rates(frame)
-    out["categories"] = category_rates(frame, categories)
-    out["slices"] = slice_rates(frame, slices)
-    out["languages"] = language_rates(frame, slices)
-    if (kept := without_contested(frame, categories, slices)) is not None:
-        out["without_contested"] = kept
-    out["gates"] = evaluate_gates(gates, out)
-    return out
+    overall = rates(frame)
+    by_category = category_rates(frame, categories)
+    by_slice = slice_rates(frame, slices)
+    return ReviewerMetrics(**dict(overall), categories=by_category, slices=by_slice,
+                           languages=language_rates(frame, slices),
+                           without_contested=without_contested(frame, categories, slices),
+                           gates=evaluate_gates(gates, overall, by_category, by_slice))
 
 
 def compute_metrics(verdicts: pd.DataFrame, *, candidate: str, baseline: str | None,
@@ -59,39 +56,34 @@ def compute_metrics(verdicts: pd.DataFrame, *, candidate: str, baseline: str | N
                       COUNT, *slices]
     known = per_item.loc[per_item["gold"] != UNKNOWN, [c for c in dict.fromkeys(paired_columns) if c in per_item]]
     repeated = per_item is not verdicts
-    by_policy: dict[str, dict[str, Any]] = {}
+    by_policy: dict[str, dict[str, ReviewerMetrics]] = {}
     for (policy, reviewer), frame in per_item.groupby(["policy", "reviewer"], sort=False):
         entry = reviewer_metrics(frame, categories=categories, slices=slices, gates=gates)
         own = verdicts[(verdicts["policy"] == policy) & (verdicts["reviewer"] == reviewer)] if repeated else frame
-        entry["stability"] = stability(own)
-        entry["answers"] = answer_breakdown(own)
+        entry.stability = stability(own)
+        entry.answers = answer_breakdown(own)
         if is_weighted(frame, strata, prevalence):
-            entry["weighted"] = weighted_metrics(frame, categories=categories, strata=strata, prevalence=prevalence)
-        if (thresholds := threshold_analysis(frame[frame["gold"] != UNKNOWN], gates)) is not None:
-            entry["thresholds"] = thresholds
+            entry.weighted = weighted_metrics(frame, categories=categories, strata=strata, prevalence=prevalence)
+        entry.thresholds = threshold_analysis(frame[frame["gold"] != UNKNOWN], gates)
         by_policy.setdefault(str(policy), {})[str(reviewer)] = entry
-    out: dict[str, Any] = {
-        "policy": candidate,
-        "reviewers": by_policy.get(candidate, {}),
-        "baseline": {"policy": baseline, "reviewers": by_policy.get(baseline, {})} if baseline else None,
-        "comparison": {},
-        "relabel_candidates": relabel_candidates(per_item, candidate),
-        "agreement": {str(policy): agreement(frame) for policy, frame in known.groupby("policy", sort=False)},
-    }
-    if annotations is not None:
-        out["annotators"] = annotator_metrics(annotations.for_items(verdicts["item_id"]))
+    reviewers = by_policy.get(candidate, {})
+    comparison: dict[str, PairedComparison] = {}
     if baseline:
-        for reviewer in out["reviewers"]:
+        for reviewer in reviewers:
             before = known[(known["policy"] == baseline) & (known["reviewer"] == reviewer)]
             after = known[(known["policy"] == candidate) & (known["reviewer"] == reviewer)]
             if len(before) and len(after):
-                out["comparison"][reviewer] = paired_comparison(before, after, slices)
-    # The flips (a record per changed item, 100,000 at scale) come JSON-clean from `records`;
-    # walking them again in `finite` took longer than all the counting.
-    flips = {reviewer: comparison.pop("flips") for reviewer, comparison in out["comparison"].items()}
-    clean = finite(out)
-    for reviewer, rows in flips.items():
-        clean["comparison"][reviewer]["flips"] = rows
-    metrics = Metrics.model_validate(clean)
-    metrics.errors = candidate_errors(verdicts, per_item, name=name, candidate=candidate, slices=slices)
-    return metrics
+                comparison[reviewer] = paired_comparison(before, after, slices)
+    # Every block comes typed from its function, NaN already null (`finite_or_none`, `wilson`): the
+    # flips (a record per changed item, 100,000 at scale) are validated once, in `paired_comparison`,
+    # and `Metrics` takes the models as they are (pydantic does not revalidate model instances).
+    return Metrics(
+        policy=candidate,
+        reviewers=reviewers,
+        baseline=Baseline(policy=baseline, reviewers=by_policy.get(baseline, {})) if baseline else None,
+        comparison=comparison,
+        relabel_candidates=relabel_candidates(per_item, candidate),
+        agreement={str(policy): agreement(frame) for policy, frame in known.groupby("policy", sort=False)},
+        annotators=annotator_metrics(annotations.for_items(verdicts["item_id"])) if annotations is not None else None,
+        errors=candidate_errors(verdicts, per_item, name=name, candidate=candidate, slices=slices),
+    )

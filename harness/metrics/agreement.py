@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import warnings as python_warnings
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,13 +12,15 @@ from statsmodels.stats.inter_rater import cohens_kappa
 
 from harness.metrics.confusion import gold_status
 from harness.metrics.counts import COUNT, ITEM_KEY, multiplicity, tally, with_item_keys
+from harness.metrics.rates import finite_or_none
+from harness.record.metrics import Agreement, Alpha, Kappa, KappaPair, Listed, ListedItem
 from harness.verdicts import ACTIONED, ALLOWED
 
 MAX_LISTED = 200
 TEXT_CHARS = 300
 
 
-def agreement(per_item: pd.DataFrame) -> dict[str, Any]:
+def agreement(per_item: pd.DataFrame) -> Agreement:
     """`per_item`: one decided-or-abstained row per item x reviewer of one policy version, with gold.
 
     Decisions are compared as actioned / allowed; an abstention is a missing rating (left out of a
@@ -37,45 +38,43 @@ def agreement(per_item: pd.DataFrame) -> dict[str, Any]:
     gold = np.where(unknown, np.nan, violating.astype(float))  # unknown gold is no rating
     count = multiplicity(items)
     notes: list[str] = []
-    out: dict[str, Any] = {
-        "scale": "actioned vs allowed; abstentions are missing ratings",
-        "reviewers": reviewers,
-        "with_gold": {r: _kappa(gold, ratings[r].to_numpy(), count, f"{r} vs gold", notes) for r in reviewers},
-        "pairs": [{"a": a, "b": b, **_kappa(ratings[a].to_numpy(), ratings[b].to_numpy(), count, f"{a} vs {b}", notes)}
-                  for a, b in itertools.combinations(reviewers, 2)],
-        "krippendorff_alpha": _alpha(ratings.to_numpy().T, count, notes) if len(reviewers) >= 2 else None,
-    }
+    with_gold = {r: _kappa(gold, ratings[r].to_numpy(), count, f"{r} vs gold", notes) for r in reviewers}
+    pairs = [KappaPair(a=a, b=b, **dict(_kappa(ratings[a].to_numpy(), ratings[b].to_numpy(), count, f"{a} vs {b}",
+                                               notes)))
+             for a, b in itertools.combinations(reviewers, 2)]
+    alpha = _alpha(ratings.to_numpy().T, count, notes) if len(reviewers) >= 2 else None
+    absent = None
     if len(reviewers) < 2:
-        out["krippendorff_alpha_absent"] = (f"Krippendorff's alpha needs two or more reviewers; only "
-                                            f"{len(reviewers)} judged these items")
-        notes.append(out["krippendorff_alpha_absent"])
-    out.update(_disagreements(ratings, gold, items, table, count))
-    out["warnings"] = notes
-    return out
+        absent = f"Krippendorff's alpha needs two or more reviewers; only {len(reviewers)} judged these items"
+        notes.append(absent)
+    split, all_wrong = _disagreements(ratings, gold, items, table, count)
+    return Agreement(scale="actioned vs allowed; abstentions are missing ratings", reviewers=reviewers,
+                     with_gold=with_gold, pairs=pairs, krippendorff_alpha=alpha, krippendorff_alpha_absent=absent,
+                     split=split, all_wrong=all_wrong, warnings=notes)
 
 
-def _kappa(x: np.ndarray, y: np.ndarray, count: np.ndarray, label: str, notes: list[str]) -> dict[str, Any]:
+def _kappa(x: np.ndarray, y: np.ndarray, count: np.ndarray, label: str, notes: list[str]) -> Kappa:
     """Each item counts `count` times: statsmodels' kappa of the 2x2 table of counted agreements."""
     both = ~np.isnan(x) & ~np.isnan(y)
     n = tally(both, count)
     if n == 0:
         notes.append(f"{label}: no item rated by both; no kappa")
-        return {"kappa": None, "agreement": None, "n": 0}
+        return Kappa(kappa=None, agreement=None, n=0)
     a, b, w = x[both].astype(int), y[both].astype(int), count[both]
     observed = tally(a == b, w) / n
     if len(set(a) | set(b)) < 2:
         # Both raters gave one and the same answer throughout: chance agreement is 1, kappa is 0/0.
         notes.append(f"{label}: every rating is the same answer; kappa is undefined")
-        return {"kappa": None, "agreement": observed, "n": n}
+        return Kappa(kappa=None, agreement=observed, n=n)
     table = np.zeros((2, 2))
     np.add.at(table, (a, b), w)
     with python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore", RuntimeWarning)
         kappa = float(cohens_kappa(table, return_results=False))
-    return {"kappa": kappa if np.isfinite(kappa) else None, "agreement": observed, "n": n}
+    return Kappa(kappa=finite_or_none(kappa), agreement=observed, n=n)
 
 
-def _alpha(reliability: np.ndarray, count: np.ndarray, notes: list[str]) -> dict[str, Any] | None:
+def _alpha(reliability: np.ndarray, count: np.ndarray, notes: list[str]) -> Alpha:
     """Nominal Krippendorff's alpha over reviewers x items, each item counting `count` times.
 
     From the coincidence matrix (Krippendorff, "Computing Krippendorff's Alpha-Reliability", 2011):
@@ -87,17 +86,17 @@ def _alpha(reliability: np.ndarray, count: np.ndarray, notes: list[str]) -> dict
     items = tally(pairable, count)
     if not pairable.any() or len(values) < 2:
         notes.append("Krippendorff's alpha: fewer than two items rated twice, or one answer throughout; undefined")
-        return {"alpha": None, "raters": int(reliability.shape[0]), "items": items}
+        return Alpha(alpha=None, raters=int(reliability.shape[0]), items=items)
     ones, zeros = (rated == 1).sum(axis=0), (rated == 0).sum(axis=0)
     w = count[pairable] / (ones + zeros - 1)
     o_01, o_00, o_11 = (w * ones * zeros).sum(), (w * zeros * (zeros - 1)).sum(), (w * ones * (ones - 1)).sum()
     n_0, n_1 = o_00 + o_01, o_11 + o_01
     value = float(1.0 - (n_0 + n_1 - 1) * o_01 / (n_0 * n_1))
-    return {"alpha": value if np.isfinite(value) else None, "raters": int(reliability.shape[0]), "items": items}
+    return Alpha(alpha=finite_or_none(value), raters=int(reliability.shape[0]), items=items)
 
 
 def _disagreements(ratings: pd.DataFrame, gold: np.ndarray, items: pd.DataFrame,
-                   decisions: pd.DataFrame, count: np.ndarray) -> dict[str, Any]:
+                   decisions: pd.DataFrame, count: np.ndarray) -> tuple[Listed, Listed]:
     """Items the reviewers split on, and items every deciding reviewer got wrong against gold."""
     values = ratings.to_numpy()
     decided = ~np.isnan(values)
@@ -106,10 +105,10 @@ def _disagreements(ratings: pd.DataFrame, gold: np.ndarray, items: pd.DataFrame,
         actioned = np.nansum(values, axis=1)
     split = some & (actioned > 0) & (actioned < decided.sum(axis=1))
     wrong = some & ~np.isnan(gold) & (np.where(decided, values != gold[:, None], True).all(axis=1))
-    return {"split": _listed(split, decisions, items, count), "all_wrong": _listed(wrong, decisions, items, count)}
+    return _listed(split, decisions, items, count), _listed(wrong, decisions, items, count)
 
 
-def _listed(mask: np.ndarray, decisions: pd.DataFrame, items: pd.DataFrame, count: np.ndarray) -> dict[str, Any]:
+def _listed(mask: np.ndarray, decisions: pd.DataFrame, items: pd.DataFrame, count: np.ndarray) -> Listed:
     rows = []
     # `items` is aligned with `decisions`: rows are taken by position, not looked up by id.
     at = np.flatnonzero(mask)[:MAX_LISTED]
@@ -117,7 +116,6 @@ def _listed(mask: np.ndarray, decisions: pd.DataFrame, items: pd.DataFrame, coun
     texts = items["text"].to_numpy()[at] if "text" in items else [""] * len(at)
     for item_id, gold, text, row in zip(items["item_id"].to_numpy()[at], items["gold"].to_numpy()[at], texts,
                                         decisions.to_numpy()[at]):
-        rows.append({"item_id": str(item_id), "gold": str(gold),
-                     "text": "" if pd.isna(text) else str(text)[:TEXT_CHARS],
-                     "decisions": {r: ("not judged" if pd.isna(v) else str(v)) for r, v in zip(reviewers, row)}})
-    return {"count": tally(mask, count), "items": rows}
+        rows.append(ListedItem(item_id=str(item_id), gold=str(gold), text="" if pd.isna(text) else str(text)[:TEXT_CHARS],
+                               decisions={r: ("not judged" if pd.isna(v) else str(v)) for r, v in zip(reviewers, row)}))
+    return Listed(count=tally(mask, count), items=rows)

@@ -3,8 +3,6 @@ against the majority of the others (never against a gold label they helped make)
 
 from __future__ import annotations
 
-from typing import Any
-
 import krippendorff
 import numpy as np
 import pandas as pd
@@ -12,30 +10,30 @@ import pandas as pd
 from harness.evalset.annotations import ANNOTATOR, ITEM, LABEL, Annotations, decide
 from harness.labels import BENIGN, UNKNOWN
 from harness.metrics.rates import wilson
+from harness.record.metrics import AnnotatorGrade, Annotators, PerItemCounts
 
 
-def annotator_metrics(annotations: Annotations) -> dict[str, Any]:
+def annotator_metrics(annotations: Annotations) -> Annotators:
     """The `annotators` block of metrics.json."""
     table = annotations.table
     per_item = table.groupby(ITEM, sort=False).size()
-    out: dict[str, Any] = {
-        "items": int(len(per_item)),
-        "judgements": int(len(table)),
-        "count": int(table[ANNOTATOR].nunique()),
-        "gold_rule": annotations.gold_rule,
-        "tie": annotations.tie,
-        "per_item": {
-            "mean": float(per_item.mean()) if len(per_item) else None,
-            "min": int(per_item.min()) if len(per_item) else None,
-            "max": int(per_item.max()) if len(per_item) else None,
-            "counts": {str(n): int(k) for n, k in per_item.value_counts().sort_index().items()},
-        },
-        "contested": int((table.groupby(ITEM)[LABEL].nunique() > 1).sum()),
-        "alpha": nominal_alpha(table, table[LABEL]),
-        "alpha_violating": nominal_alpha(table, table[LABEL] != BENIGN),
-        "by_annotator": leave_one_out(annotations),
-    }
-    return out
+    return Annotators(
+        items=int(len(per_item)),
+        judgements=int(len(table)),
+        count=int(table[ANNOTATOR].nunique()),
+        gold_rule=annotations.gold_rule,
+        tie=annotations.tie,
+        per_item=PerItemCounts(
+            mean=float(per_item.mean()) if len(per_item) else None,
+            min=int(per_item.min()) if len(per_item) else None,
+            max=int(per_item.max()) if len(per_item) else None,
+            counts={str(n): int(k) for n, k in per_item.value_counts().sort_index().items()},
+        ),
+        contested=int((table.groupby(ITEM)[LABEL].nunique() > 1).sum()),
+        alpha=nominal_alpha(table, table[LABEL]),
+        alpha_violating=nominal_alpha(table, table[LABEL] != BENIGN),
+        by_annotator=leave_one_out(annotations),
+    )
 
 
 def nominal_alpha(table: pd.DataFrame, values: pd.Series) -> float | None:
@@ -53,7 +51,7 @@ def nominal_alpha(table: pd.DataFrame, values: pd.Series) -> float | None:
     return alpha if np.isfinite(alpha) else None
 
 
-def leave_one_out(annotations: Annotations) -> dict[str, Any]:
+def leave_one_out(annotations: Annotations) -> dict[str, AnnotatorGrade]:
     """Per annotator: over-enforcement and leakage against the majority of the other annotators of each item
     (majority ties follow `tie`; an item with no other annotator, or a tie left unknown, is not graded)."""
     by_item = annotations.table.groupby(ITEM, sort=False)
@@ -74,7 +72,6 @@ def leave_one_out(annotations: Annotations) -> dict[str, Any]:
             else:
                 counts["violating"] += 1
                 counts["fn"] += labels[i] == BENIGN
-    return {name: {"items": c["items"], "ungraded": c["ungraded"],
-                   "over_enforcement": wilson(c["fp"], c["benign"]),
-                   "leakage": wilson(c["fn"], c["violating"])}
+    return {name: AnnotatorGrade(items=c["items"], ungraded=c["ungraded"], over_enforcement=wilson(c["fp"], c["benign"]),
+                                 leakage=wilson(c["fn"], c["violating"]))
             for name, c in sorted(graded.items())}

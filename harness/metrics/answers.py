@@ -4,16 +4,15 @@ Counted over every judgement (each sample), so two hostings of the same model co
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from harness.metrics.counts import multiplicity, tally
 from harness.metrics.rates import wilson
+from harness.record.metrics import Answers
 from harness.verdicts import ABSTAINED, AbstainKind
 
 
-def answer_breakdown(verdicts: pd.DataFrame) -> dict[str, Any]:
+def answer_breakdown(verdicts: pd.DataFrame) -> Answers:
     """`verdicts`: one reviewer's rows under one policy (all samples), with decision and abstain_kind.
     `abstentions` counts them by AbstainKind code."""
     abstained = verdicts["decision"].to_numpy() == ABSTAINED
@@ -26,5 +25,5 @@ def answer_breakdown(verdicts: pd.DataFrame) -> dict[str, Any]:
     parsed = tally(~abstained, count)
     answered = {k.value for k in AbstainKind if k.answered}
     returned = parsed + sum(n for kind, n in by_kind.items() if kind in answered)
-    return {"judgements": int(count.sum()), "returned": returned, "parsed": parsed,
-            "parse_rate": wilson(parsed, returned), "abstentions": by_kind}
+    return Answers(judgements=int(count.sum()), returned=returned, parsed=parsed, parse_rate=wilson(parsed, returned),
+                   abstentions=by_kind)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,10 +11,11 @@ import pandas as pd
 from harness.labels import BENIGN, UNKNOWN
 from harness.metrics.counts import COUNT, ITEM_KEY, Cited, Groups, Labels, multiplicity, tally, with_item_keys
 from harness.metrics.rates import SMALL_SAMPLE, wilson
+from harness.record.metrics import CategoryRates, Rates, RelabelCandidates, RelabelItem, WithoutContested
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
 
-def rates(frame: pd.DataFrame) -> dict[str, Any]:
+def rates(frame: pd.DataFrame) -> Rates:
     """Headline rates for one reviewer x policy; `frame` has columns gold and decision.
     Items whose gold is unknown count in `items` and abstentions only: whether acting on them
     was right is not known."""
@@ -33,35 +33,26 @@ def rate_masks(frame: pd.DataFrame) -> list[np.ndarray]:
             allowed & violating, decided & violating, actioned & ~unknown, abstained]
 
 
-def rates_from_counts(counts: Sequence[int]) -> dict[str, Any]:
+def rates_from_counts(counts: Sequence[int]) -> Rates:
+    """`Rates` from the counts of `rate_masks`, in its order."""
     items, benign, violating, unknown, wrong_actions, benign_decided, leaked, violating_decided, actions, abstained = (
         int(c) for c in counts)
-    out: dict[str, Any] = {
-        "items": items,
-        "benign": benign,
-        "violating": violating,
-        "unknown": unknown,
-        "over_enforcement": wilson(wrong_actions, benign_decided),
-        "leakage": wilson(leaked, violating_decided),
-        "false_action_share": wilson(wrong_actions, actions),
-        "abstained": abstained,
-        "abstention_rate": wilson(abstained, items),
-    }
+    over_enforcement, leakage = wilson(wrong_actions, benign_decided), wilson(leaked, violating_decided)
     warnings = []
-    for name in ("over_enforcement", "leakage"):
-        n = out[name]["n"]
-        if n == 0:
+    for name, rate in (("over_enforcement", over_enforcement), ("leakage", leakage)):
+        if rate.n == 0:
             warnings.append(f"{name}: no decided {'benign' if name == 'over_enforcement' else 'violating'} items")
-        elif n < SMALL_SAMPLE:
-            warnings.append(f"{name}: only {n} items, interval is wide")
-    if out["unknown"]:
-        warnings.append(f"{out['unknown']} item{'s' if out['unknown'] != 1 else ''} with unknown gold {'are' if out['unknown'] != 1 else 'is'} left out of over-enforcement, "
+        elif rate.n < SMALL_SAMPLE:
+            warnings.append(f"{name}: only {rate.n} items, interval is wide")
+    if unknown:
+        warnings.append(f"{unknown} item{'s' if unknown != 1 else ''} with unknown gold {'are' if unknown != 1 else 'is'} left out of over-enforcement, "
                         "leakage and false-action share")
-    out["warnings"] = warnings
-    return out
+    return Rates(items=items, benign=benign, violating=violating, unknown=unknown, over_enforcement=over_enforcement,
+                 leakage=leakage, false_action_share=wilson(wrong_actions, actions), abstained=abstained,
+                 abstention_rate=wilson(abstained, items), warnings=warnings)
 
 
-def category_rates(frame: pd.DataFrame, category_ids: list[str]) -> dict[str, Any]:
+def category_rates(frame: pd.DataFrame, category_ids: list[str]) -> dict[str, CategoryRates]:
     """Per violating category: leakage among items of that gold category, over-enforcement as
     benign items actioned under that category, and right-to-action-wrong-category counts.
 
@@ -79,21 +70,21 @@ def category_rates(frame: pd.DataFrame, category_ids: list[str]) -> dict[str, An
     allowed = decision.equals(ALLOWED)
     some_prediction = predicted.where(bool)
     count = multiplicity(frame)
-    out: dict[str, Any] = {}
+    out: dict[str, CategoryRates] = {}
     for cid in category_ids:
         has_cat = predicted.where(lambda p: cid in p)
         of_cat = gold.where(lambda g: cid in g.split(";"))
         unknown = _unknown_for(wholly_unknown, listed, cid)
         negative = ~of_cat & ~unknown
-        out[cid] = {
-            "items": tally(of_cat, count),
-            "unknown": tally(unknown, count),
-            "leakage": wilson(tally(of_cat & allowed, count), tally(of_cat & decided, count)),
-            "over_enforcement": wilson(tally(benign & actioned & has_cat, count), tally(benign & decided, count)),
-            "category_false_positive": wilson(tally(negative & actioned & has_cat, count),
-                                              tally(negative & decided, count)),
-            "wrong_category": tally(of_cat & actioned & ~has_cat & some_prediction, count),
-        }
+        out[cid] = CategoryRates(
+            items=tally(of_cat, count),
+            unknown=tally(unknown, count),
+            leakage=wilson(tally(of_cat & allowed, count), tally(of_cat & decided, count)),
+            over_enforcement=wilson(tally(benign & actioned & has_cat, count), tally(benign & decided, count)),
+            category_false_positive=wilson(tally(negative & actioned & has_cat, count),
+                                           tally(negative & decided, count)),
+            wrong_category=tally(of_cat & actioned & ~has_cat & some_prediction, count),
+        )
     return out
 
 
@@ -118,11 +109,11 @@ def _unknown_for(wholly: np.ndarray, listed: Labels | None, cid: str) -> np.ndar
     return mask
 
 
-def slice_rates(frame: pd.DataFrame, slices: list[str]) -> dict[str, dict[str, Any]]:
+def slice_rates(frame: pd.DataFrame, slices: list[str]) -> dict[str, dict[str, Rates]]:
     """Rates for every value of every slice column."""
     masks = rate_masks(frame) if slices else []
     count = multiplicity(frame) if COUNT in frame else None
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, Rates]] = {}
     for column in slices:
         groups = Groups(frame[column])
         counts = groups.sums(masks, count)
@@ -130,7 +121,7 @@ def slice_rates(frame: pd.DataFrame, slices: list[str]) -> dict[str, dict[str, A
     return out
 
 
-def without_contested(frame: pd.DataFrame, category_ids: list[str], slices: list[str]) -> dict[str, Any] | None:
+def without_contested(frame: pd.DataFrame, category_ids: list[str], slices: list[str]) -> WithoutContested | None:
     """The same rates on the items whose gold is not contested; None when no item is contested."""
     if "contested" not in frame:
         return None
@@ -140,17 +131,14 @@ def without_contested(frame: pd.DataFrame, category_ids: list[str], slices: list
     # Only the columns the rates read: copying the texts of a million rows is most of the cost.
     needed = ["gold", "decision", "categories", "gold_unknown", COUNT, *slices]
     kept = frame.loc[~contested, [c for c in dict.fromkeys(needed) if c in frame]]
-    out = rates(kept)
-    out["excluded"] = tally(contested, multiplicity(frame))
-    out["categories"] = category_rates(kept, category_ids)
-    out["slices"] = slice_rates(kept, slices)
-    return out
+    return WithoutContested(**dict(rates(kept)), excluded=tally(contested, multiplicity(frame)),
+                            categories=category_rates(kept, category_ids), slices=slice_rates(kept, slices))
 
 
 RELABEL_LIMIT = 200
 
 
-def relabel_candidates(per_item: pd.DataFrame, policy: str, limit: int = RELABEL_LIMIT) -> dict[str, Any]:
+def relabel_candidates(per_item: pd.DataFrame, policy: str, limit: int = RELABEL_LIMIT) -> RelabelCandidates:
     """Items every reviewer decided, and every one against gold, under the candidate policy:
     candidates for a second look at the gold label. Contested items first, then the most
     confident disagreements (score = probability of violating, where the reviewer gives one)."""
@@ -159,9 +147,8 @@ def relabel_candidates(per_item: pd.DataFrame, policy: str, limit: int = RELABEL
               if c in per_item]
     frame = per_item.loc[(per_item["policy"] == policy) & (per_item["gold"].astype(str) != UNKNOWN), needed]
     reviewers = sorted(map(str, frame["reviewer"].unique()))
-    out: dict[str, Any] = {"total": 0, "reviewers": reviewers, "items": []}
     if frame.empty:
-        return out
+        return RelabelCandidates(total=0, reviewers=reviewers, items=[])
     benign = frame["gold"].to_numpy() == BENIGN
     decision = frame["decision"].to_numpy()
     wrong = np.isin(decision, [ACTIONED, ALLOWED]) & ((decision == ACTIONED) == benign)
@@ -178,15 +165,13 @@ def relabel_candidates(per_item: pd.DataFrame, policy: str, limit: int = RELABEL
     order = pd.DataFrame({"contested": contested, "strength": ids["strength"].fillna(0.5)})
     order = order.sort_values(["contested", "strength"], ascending=[False, False], kind="stable")
     decisions = marked.pivot_table(index=ITEM_KEY, columns="reviewer", values="decision", aggfunc="first")
-    out["total"] = int(ids["count"].sum())
-    if len(reviewers) == 1:
-        out["note"] = "one reviewer: these are its errors, not a consensus against gold"
-    out["items"] = [{"item_id": str(first.at[key, "item_id"]), "gold": str(first.at[key, "gold"]),
-                     "contested": bool(order.at[key, "contested"]),
-                     "decisions": {str(r): str(d) for r, d in decisions.loc[key].items()},
-                     "mean_score": _mean_score(ids.at[key, "score"])}
-                    for key in order.index[:limit]]
-    return out
+    items = [RelabelItem(item_id=str(first.at[key, "item_id"]), gold=str(first.at[key, "gold"]),
+                         contested=bool(order.at[key, "contested"]),
+                         decisions={str(r): str(d) for r, d in decisions.loc[key].items()},
+                         mean_score=_mean_score(ids.at[key, "score"]))
+             for key in order.index[:limit]]
+    note = "one reviewer: these are its errors, not a consensus against gold" if len(reviewers) == 1 else None
+    return RelabelCandidates(total=int(ids["count"].sum()), reviewers=reviewers, items=items, note=note)
 
 
 def _mean_score(value: object) -> float | None:

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from harness.config import GateSpec
+from harness.record.metrics import CategoryRates, GateResult, Rate, Rates
 
 PASS, FAIL, INCONCLUSIVE, NO_DATA = "pass", "fail", "inconclusive", "no data"
 
 
-def evaluate_gates(gates: dict[str, GateSpec], reviewer_metrics: dict[str, Any]) -> list[dict[str, Any]]:
+def evaluate_gates(gates: dict[str, GateSpec], overall: Rates, categories: dict[str, CategoryRates],
+                   slices: dict[str, dict[str, Rates]]) -> list[GateResult]:
+    """Every gate (per-value gates expanded) against the reviewer's overall, category and slice rates."""
     results = []
-    for key, metric, gate in expand_per_value(gates, reviewer_metrics):
-        scope, value = _scope(gate, reviewer_metrics)
-        rate = value.get(metric) if value else None
-        results.append({"gate": key, "metric": metric, "scope": scope, "max": gate.max, "min": gate.min,
-                        "value": rate, "status": _status(gate, rate)})
+    for key, metric, gate in expand_per_value(gates, slices):
+        scope, value = _scope(gate, overall, categories, slices)
+        rate = value.rate(metric) if value is not None else None
+        results.append(GateResult(gate=key, metric=metric, scope=scope, max=gate.max, min=gate.min, value=rate,
+                                  status=gate_status(gate, rate)))
     return results
 
 
-def expand_per_value(gates: dict[str, GateSpec], metrics: dict[str, Any]) -> list[tuple[str, str, GateSpec]]:
+def expand_per_value(gates: dict[str, GateSpec], slices: dict[str, dict[str, Rates]]) -> list[tuple[str, str, GateSpec]]:
     """(name, metric, gate) of every gate; `leakage: {max: 0.1, per: language}` becomes one slice gate
     per language the reviewer judged, named `leakage [language = de]`."""
     out: list[tuple[str, str, GateSpec]] = []
@@ -28,25 +29,27 @@ def expand_per_value(gates: dict[str, GateSpec], metrics: dict[str, Any]) -> lis
         if gate.per is None:
             out.append((key, metric, gate))
             continue
-        for value in sorted(metrics.get("slices", {}).get(gate.per, {})):
+        for value in sorted(slices.get(gate.per, {})):
             out.append((f"{key} [{gate.per} = {value}]", metric,
                         GateSpec(max=gate.max, min=gate.min, slice={gate.per: str(value)})))
     return out
 
 
-def _scope(gate: GateSpec, metrics: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+def _scope(gate: GateSpec, overall: Rates, categories: dict[str, CategoryRates],
+           slices: dict[str, dict[str, Rates]]) -> tuple[str, Rates | CategoryRates | None]:
     if gate.category:
-        return f"category {gate.category}", metrics.get("categories", {}).get(gate.category)
+        return f"category {gate.category}", categories.get(gate.category)
     if gate.slice:
         column, value = next(iter(gate.slice.items()))
-        return f"{column} = {value}", metrics.get("slices", {}).get(column, {}).get(str(value))
-    return "overall", metrics
+        return f"{column} = {value}", slices.get(column, {}).get(str(value))
+    return "overall", overall
 
 
-def _status(gate: GateSpec, rate: dict[str, Any] | None) -> str:
-    if not rate or rate.get("rate") is None:
+def gate_status(gate: GateSpec, rate: Rate | None) -> str:
+    """pass, fail, inconclusive (the interval straddles the target) or no data."""
+    if rate is None or rate.rate is None or rate.ci_low is None or rate.ci_high is None:
         return NO_DATA
-    low, high = rate["ci_low"], rate["ci_high"]
+    low, high = rate.ci_low, rate.ci_high
     if gate.max is not None:
         if low > gate.max:
             return FAIL

@@ -7,7 +7,6 @@ import contextlib
 import gc
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +15,8 @@ from statsmodels.stats.multitest import multipletests
 
 from harness.metrics.confusion import gold_status
 from harness.metrics.counts import Labels, multiplicity, tally
-from harness.metrics.rates import wilson
+from harness.metrics.rates import finite_or_none, wilson
+from harness.record.metrics import FlaggedLanguage, LanguageRow, Languages, Rate, VsRest
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
 ALPHA = 0.05
@@ -31,7 +31,7 @@ def language_column(slices: list[str]) -> str | None:
     return next((s for s in slices if _LANGUAGE_SLICE.search(s)), None)
 
 
-def language_rates(frame: pd.DataFrame, slices: list[str], alpha: float = ALPHA) -> dict[str, Any] | None:
+def language_rates(frame: pd.DataFrame, slices: list[str], alpha: float = ALPHA) -> Languages | None:
     """None unless a language slice has two or more values. Items with unknown gold are left out."""
     column = language_column(slices)
     if column is None or column not in frame or frame[column].nunique() < 2:
@@ -49,38 +49,39 @@ def language_rates(frame: pd.DataFrame, slices: list[str], alpha: float = ALPHA)
         codes["nan"] = len(language.values) - 1
     values = sorted(codes)
     rows_of = {v: language.codes % len(language.values) == codes[v] for v in values}
-    rows: dict[str, dict[str, Any]] = {v: {"items": tally(rows_of[v], count)} for v in values}
-    flagged: list[dict[str, Any]] = []
+    rates: dict[str, dict[str, Rate]] = {metric: {} for metric in masks}
+    tests: dict[str, dict[str, VsRest]] = {metric: {} for metric in masks}
+    flagged: list[FlaggedLanguage] = []
     for metric, (hit, base) in masks.items():
         k_all, n_all = tally(hit, count), tally(base, count)
-        tests: dict[str, dict[str, Any]] = {}
         for value in values:
             here = rows_of[value]
             k, n = tally(hit & here, count), tally(base & here, count)
-            rows[value][metric] = wilson(k, n)
+            rates[metric][value] = wilson(k, n)
             rest = wilson(k_all - k, n_all - n)
-            test: dict[str, Any] = {"rest": rest, "odds_ratio": None, "p": None, "p_holm": None, "flag": None}
-            if n and rest["n"]:
-                table = [[k, n - k], [rest["k"], rest["n"] - rest["k"]]]
-                odds, p = fisher_exact(np.array(table), alternative="two-sided")
-                test["odds_ratio"], test["p"] = (float(odds) if np.isfinite(odds) else None), float(p)
-            tests[value] = test
-        tested = [v for v in values if tests[v]["p"] is not None]
+            test = VsRest(rest=rest, odds_ratio=None, p=None, p_holm=None, flag=None)
+            if n and rest.n:
+                odds, p = fisher_exact(np.array([[k, n - k], [rest.k, rest.n - rest.k]]), alternative="two-sided")
+                test.odds_ratio, test.p = finite_or_none(odds), finite_or_none(p)
+            tests[metric][value] = test
+        tested = [v for v in values if tests[metric][v].p is not None]
         if tested:
             with _heap_frozen():
-                _, adjusted, _, _ = multipletests([tests[v]["p"] for v in tested], alpha=alpha, method="holm")
+                _, adjusted, _, _ = multipletests([tests[metric][v].p for v in tested], alpha=alpha, method="holm")
             for value, p_holm in zip(tested, adjusted):
-                test = tests[value]
-                test["p_holm"] = float(p_holm)
-                if p_holm < alpha:
-                    test["flag"] = "higher" if rows[value][metric]["rate"] > test["rest"]["rate"] else "lower"
-                    flagged.append({"language": value, "metric": metric, "direction": test["flag"],
-                                    "rate": rows[value][metric]["rate"], "rest_rate": test["rest"]["rate"],
-                                    "p_holm": test["p_holm"]})
-        for value in values:
-            rows[value][f"{metric}_vs_rest"] = tests[value]
-    flagged.sort(key=lambda f: (f["metric"] != "over_enforcement", f["direction"] != "higher", f["p_holm"]))
-    return {"column": column, "test": TEST, "alpha": alpha, "by_language": rows, "flagged": flagged}
+                test, rate, holm = tests[metric][value], rates[metric][value], float(p_holm)
+                test.p_holm = holm
+                if holm < alpha and rate.rate is not None and test.rest.rate is not None:
+                    test.flag = "higher" if rate.rate > test.rest.rate else "lower"
+                    flagged.append(FlaggedLanguage(language=value, metric=metric, direction=test.flag, rate=rate.rate,
+                                                   rest_rate=test.rest.rate, p_holm=holm))
+    flagged.sort(key=lambda f: (f.metric != "over_enforcement", f.direction != "higher", f.p_holm))
+    rows = {value: LanguageRow(items=tally(rows_of[value], count), over_enforcement=rates["over_enforcement"][value],
+                               leakage=rates["leakage"][value],
+                               over_enforcement_vs_rest=tests["over_enforcement"][value],
+                               leakage_vs_rest=tests["leakage"][value])
+            for value in values}
+    return Languages(column=column, test=TEST, alpha=alpha, by_language=rows, flagged=flagged)
 
 
 @contextlib.contextmanager

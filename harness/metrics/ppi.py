@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy.stats import norm
 
 from harness.metrics.rates import wilson
+from harness.record.metrics import Estimate, PpiPrevalence, PredictionPowered, StratifiedEstimate, StratumEstimate
 
 FEW_GOLD = 10
 ALPHA = 0.05  # ppi-python defaults to 90%; the harness reports 95% everywhere
@@ -36,37 +36,40 @@ NOT_APPLICABLE = {
 
 def prediction_powered(violating: np.ndarray, labelled: np.ndarray, predicted: np.ndarray,
                        strata: np.ndarray | None = None, alpha: float = ALPHA,
-                       strata_names: list[str] | None = None, count: np.ndarray | None = None) -> dict[str, Any]:
+                       strata_names: list[str] | None = None, count: np.ndarray | None = None) -> PredictionPowered:
     """`violating`: gold (1/0) where `labelled`, anything elsewhere; `predicted`: the reviewer
     actioned (1/0) on every row, abstentions already removed. `strata` may be integer codes into
     `strata_names`; `count`: how many identical rows each position stands for (a collapsed log)."""
     violating, labelled, predicted = (np.asarray(a, dtype=bool) for a in (violating, labelled, predicted))
     count = np.ones(len(labelled), dtype=np.int64) if count is None else np.asarray(count, dtype=np.int64)
     cells = _Cells.of(violating, labelled, predicted, count)
-    out: dict[str, Any] = {"method": METHOD, "labelled": cells.n, "unlabelled": cells.big_n,
-                           "prevalence": None, "not_applicable": dict(NOT_APPLICABLE), "warnings": []}
+    warnings: list[str] = []
+
+    def block(prevalence: PpiPrevalence | None) -> PredictionPowered:
+        return PredictionPowered(method=METHOD, labelled=cells.n, unlabelled=cells.big_n, prevalence=prevalence,
+                                 not_applicable=dict(NOT_APPLICABLE), warnings=warnings)
+
     if cells.n < 2 or cells.big_n == 0:
-        out["warnings"].append("prediction-powered prevalence needs two or more gold rows and one without gold")
-        return out
+        warnings.append("prediction-powered prevalence needs two or more gold rows and one without gold")
+        return block(None)
     positives = cells.y1
     gold_only = wilson(positives, cells.n, alpha)
     if min(positives, cells.n - positives) < FEW_GOLD:
-        out["warnings"].append(f"only {min(positives, cells.n - positives)} gold rows on the rarer side: the "
+        warnings.append(f"only {min(positives, cells.n - positives)} gold rows on the rarer side: the "
                                "prediction-powered (normal) interval under-covers here (87% in the coverage study "
                                "at 1% prevalence with 300 gold rows); rely on the gold-only interval")
     estimate, low, high = cells.ppi(alpha)
     _, c_low, c_high = cells.classical(alpha)
     gain = ((c_high - c_low) / (high - low)) ** 2 if high > low else None
-    out["prevalence"] = {
-        "gold_only": gold_only,
-        "prediction_powered": {"rate": estimate, "ci_low": max(low, 0.0), "ci_high": min(high, 1.0)},
-        "effective_gain": gain,
-        "gold_labels_for_same_width": None if gain is None else int(round(gain * cells.n)),
-    }
-    if strata is not None:
-        out["prevalence"]["stratified"] = _stratified(violating, labelled, predicted, count, np.asarray(strata),
-                                                      alpha, out["warnings"], strata_names)
-    return out
+    stratified = (_stratified(violating, labelled, predicted, count, np.asarray(strata), alpha, warnings, strata_names)
+                  if strata is not None else None)
+    return block(PpiPrevalence(
+        gold_only=gold_only,
+        prediction_powered=Estimate(rate=estimate, ci_low=max(low, 0.0), ci_high=min(high, 1.0)),
+        effective_gain=gain,
+        gold_labels_for_same_width=None if gain is None else int(round(gain * cells.n)),
+        stratified=stratified,
+    ))
 
 
 @dataclass(frozen=True)
@@ -130,9 +133,9 @@ class _Cells:
 
 
 def _stratified(y: np.ndarray, labelled: np.ndarray, yhat: np.ndarray, count: np.ndarray, strata: np.ndarray,
-                alpha: float, warnings: list[str], names: list[str] | None = None) -> dict[str, Any] | None:
+                alpha: float, warnings: list[str], names: list[str] | None = None) -> StratifiedEstimate | None:
     z = norm.ppf(1 - alpha / 2)
-    total, variance, parts = 0.0, 0.0, {}
+    total, variance, parts = 0.0, 0.0, dict[str, StratumEstimate]()
     rows = int(count.sum())
     for code in np.unique(strata):
         members = strata == code
@@ -146,6 +149,6 @@ def _stratified(y: np.ndarray, labelled: np.ndarray, yhat: np.ndarray, count: np
         se = (high - low) / (2 * z)
         total += share * estimate
         variance += share ** 2 * se ** 2
-        parts[str(value)] = {"share": float(share), "rate": estimate, "gold": cells.n}
+        parts[str(value)] = StratumEstimate(share=float(share), rate=estimate, gold=cells.n)
     half = z * float(np.sqrt(variance))
-    return {"rate": total, "ci_low": max(total - half, 0.0), "ci_high": min(total + half, 1.0), "strata": parts}
+    return StratifiedEstimate(rate=total, ci_low=max(total - half, 0.0), ci_high=min(total + half, 1.0), strata=parts)

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+import math
 
 import numpy as np
 from statsmodels.stats.proportion import proportion_confint
 
-from harness.record.metrics import SMALL_SAMPLE
+from harness.record.metrics import SMALL_SAMPLE, Rate
 
-__all__ = ["SMALL_SAMPLE", "Rate", "wilson", "wilson_bounds"]
-
-
-class Rate(TypedDict):
-    rate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    k: int
-    n: int
+__all__ = ["SMALL_SAMPLE", "Rate", "finite_or_none", "wilson", "wilson_bounds"]
 
 
 def wilson(k: int, n: int, alpha: float = 0.05) -> Rate:
     """Wilson score interval (statsmodels); an empty denominator gives nulls, never NaN."""
     if n <= 0:
-        return {"rate": None, "ci_low": None, "ci_high": None, "k": int(k), "n": 0}
+        return Rate(rate=None, ci_low=None, ci_high=None, k=int(k), n=0)
     low, high = wilson_bounds(np.asarray(int(k)), np.asarray(int(n)), alpha)
-    return {"rate": k / n, "ci_low": float(low), "ci_high": float(high), "k": int(k), "n": int(n)}
+    return Rate(rate=int(k) / int(n), ci_low=float(low), ci_high=float(high), k=int(k), n=int(n))
+
+
+def finite_or_none(value: float) -> float | None:
+    """A computed number as the record holds it: NaN and infinities are null (JSON has no NaN)."""
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def wilson_bounds(k: np.ndarray, n: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
+from harness.record.metrics import Stability
 from harness.verdicts import ABSTAINED, AbstainKind
 
 KEYS = ["policy", "reviewer", "item_id"]
@@ -30,7 +29,7 @@ def majority(verdicts: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()[verdicts.columns]
 
 
-def stability(verdicts: pd.DataFrame) -> dict[str, Any] | None:
+def stability(verdicts: pd.DataFrame) -> Stability | None:
     """Per reviewer x policy: mean agreement with the item's majority and the unstable-item share."""
     if verdicts.empty or int(verdicts["sample"].max()) == 0:
         return None
@@ -38,8 +37,6 @@ def stability(verdicts: pd.DataFrame) -> dict[str, Any] | None:
     totals = counts.sum(axis=1)
     agreement = counts.max(axis=1) / totals
     unstable = (counts.gt(0).sum(axis=1) > 1)
-    return {"samples": int(verdicts["sample"].max()) + 1,
-            "mean_agreement": float(agreement.mean()),
-            "unstable_items": int(unstable.sum()),
-            "unstable_share": float(unstable.mean()),
-            "unstable_item_ids": [k[2] for k in unstable[unstable].index[:200]]}
+    return Stability(samples=int(verdicts["sample"].max()) + 1, mean_agreement=float(agreement.mean()),
+                     unstable_items=int(unstable.sum()), unstable_share=float(unstable.mean()),
+                     unstable_item_ids=[k[2] for k in unstable[unstable].index[:200]])

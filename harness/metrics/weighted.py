@@ -20,7 +20,8 @@ every one is, so a zero-tolerance gate is inconclusive, not failed, when no erro
 from __future__ import annotations
 
 import functools
-from typing import Any, Literal, TypedDict
+import math
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,7 @@ from harness.metrics.counts import Labels, multiplicity, tally
 from harness.metrics.posterior import DRAWS, Fixed, posterior_interval
 from harness.metrics.rates import SMALL_SAMPLE
 from harness.metrics.stratified import reveal_strata, stratum_cells
+from harness.record.metrics import Per10k, Scaled, Weighted, WeightedCategory, WeightedRate
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
 METHOD = "ratio estimator with Taylor-linearised (with-replacement{strata}) standard error"
@@ -41,20 +43,6 @@ POSTERIOR_METHOD = "stratified Jeffreys posterior of each stratum's share and ra
 KORN_GRAUBARD_METHOD = "Korn-Graubard Clopper-Pearson on the effective size, Satterthwaite df"
 PER = 10_000
 UNSEEN_SHARE = 0.10
-
-
-class WeightedRate(TypedDict):
-    rate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    se: float | None
-    n_eff: float | None
-    k: int
-    n: int
-    population_k: float
-    population_n: float
-    interval_method: str
-    warning: str | None
 
 
 def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, weights: np.ndarray,
@@ -179,7 +167,8 @@ def weighted_rate(numerator: np.ndarray, denominator: np.ndarray, weights: np.nd
     defined = bool(np.isfinite(out["estimate"]))
 
     def value(key: str) -> float | None:
-        return float(out[key]) if defined else None
+        number = float(out[key]) if defined else math.nan
+        return number if math.isfinite(number) else None
 
     n_eff = value("n_eff")
     notes = []
@@ -189,11 +178,11 @@ def weighted_rate(numerator: np.ndarray, denominator: np.ndarray, weights: np.nd
     if defined:
         notes.extend(_unseen_strata(out["strata"], np.asarray(out["unseen_share"]),
                                     np.asarray(out["production_share"]), alpha))
-    return {"rate": value("estimate"), "ci_low": value("ci_low"), "ci_high": value("ci_high"), "se": value("se"),
-            "n_eff": n_eff, "k": tally(numerator & denominator, count), "n": tally(denominator, count),
-            "population_k": float((count * weights * (numerator & denominator)).sum()),
-            "population_n": float((count * weights * denominator).sum()),
-            "interval_method": str(out["method"]), "warning": "; ".join(notes) or None}
+    return WeightedRate(rate=value("estimate"), ci_low=value("ci_low"), ci_high=value("ci_high"), se=value("se"),
+                        n_eff=n_eff, k=tally(numerator & denominator, count), n=tally(denominator, count),
+                        population_k=float((count * weights * (numerator & denominator)).sum()),
+                        population_n=float((count * weights * denominator).sum()),
+                        interval_method=str(out["method"]), warning="; ".join(notes) or None)
 
 
 def _unseen_strata(names: list[str], share_high: np.ndarray, production: np.ndarray, alpha: float) -> list[str]:
@@ -272,7 +261,7 @@ def _class_shares(prevalence: float | dict[str, float]) -> dict[str, float]:
 
 
 def weighted_metrics(frame: pd.DataFrame, *, categories: list[str], strata: StrataSpec | None = None,
-                     prevalence: float | dict[str, float] | None = None, draws: int = DRAWS) -> dict[str, Any]:
+                     prevalence: float | dict[str, float] | None = None, draws: int = DRAWS) -> Weighted:
     """Population over-enforcement, leakage and false-action share of one reviewer x policy.
     `draws`: Monte Carlo draws per interval (the coverage study uses fewer)."""
     weights, codes, warnings = population_weights(frame, strata, prevalence)
@@ -283,29 +272,28 @@ def weighted_metrics(frame: pd.DataFrame, *, categories: list[str], strata: Stra
     gold = Labels(frame["gold"].astype(str), na="nan")
     decision = frame["decision"].to_numpy()
     actioned, allowed, decided = decision == ACTIONED, decision == ALLOWED, decision != ABSTAINED
-    out: dict[str, Any] = {
-        "method": METHOD.format(strata=", stratified" if codes is not None else ""),
-        "weights_from": [name for name, used in (("weight column", _has_weights(frame)), ("strata sizes", strata is not None),
-                                                 ("prevalence", prevalence is not None)) if used],
-        "over_enforcement": rate(actioned, decided & benign, fixed="denominator" if by_gold else None),
-        "leakage": rate(allowed, decided & violating, fixed="denominator" if by_gold else None),
-        "false_action_share": rate(benign, actioned & ~unknown, fixed="numerator" if by_gold else None),
-        "prevalence": rate(violating, ~unknown, fixed="numerator" if by_gold else None),
-        "categories": {cid: {"leakage": rate(
-            allowed, decided & gold.where(lambda g: cid in g.split(";")) & ~unknown_for(frame, cid),
-            fixed="denominator" if by_gold else None)} for cid in categories},
-    }
+    rates = {"over_enforcement": rate(actioned, decided & benign, fixed="denominator" if by_gold else None),
+             "leakage": rate(allowed, decided & violating, fixed="denominator" if by_gold else None),
+             "false_action_share": rate(benign, actioned & ~unknown, fixed="numerator" if by_gold else None),
+             "prevalence": rate(violating, ~unknown, fixed="numerator" if by_gold else None)}
+    by_category = {cid: WeightedCategory(leakage=rate(
+        allowed, decided & gold.where(lambda g: cid in g.split(";")) & ~unknown_for(frame, cid),
+        fixed="denominator" if by_gold else None)) for cid in categories}
     if unknown.any():
         n_unknown = tally(unknown, count)
         warnings.append(f"{n_unknown} item{'s' if n_unknown != 1 else ''} with unknown gold "
                         f"{'are' if n_unknown != 1 else 'is'} left out of population estimates")
     for name, what in (("over_enforcement", "benign"), ("leakage", "violating"), ("false_action_share", "actioned")):
-        if out[name]["rate"] is None:
+        if rates[name].rate is None:
             warnings.append(f"{name}: no decided {what} items with weight > 0; no population estimate")
-    if prevalence is not None:
-        out["per_10k"] = per_10k(prevalence, out)
-    out["warnings"] = warnings
-    return out
+    return Weighted(
+        method=METHOD.format(strata=", stratified" if codes is not None else ""),
+        weights_from=[name for name, used in (("weight column", _has_weights(frame)), ("strata sizes", strata is not None),
+                                              ("prevalence", prevalence is not None)) if used],
+        **rates, categories=by_category,
+        per_10k=per_10k(prevalence, rates["over_enforcement"], rates["leakage"], by_category)
+        if prevalence is not None else None,
+        warnings=warnings)
 
 
 def is_weighted(frame: pd.DataFrame, strata: StrataSpec | None, prevalence: float | dict[str, float] | None) -> bool:
@@ -317,24 +305,23 @@ def _has_weights(frame: pd.DataFrame) -> bool:
     return "weight" in frame and bool((pd.to_numeric(frame["weight"], errors="coerce") != 1.0).any())
 
 
-def per_10k(prevalence: float | dict[str, float], weighted: dict[str, Any]) -> dict[str, Any]:
+def per_10k(prevalence: float | dict[str, float], over_enforcement: WeightedRate, leakage: WeightedRate,
+            categories: dict[str, WeightedCategory]) -> Per10k:
     """Expected wrongly-actioned and leaked items per 10,000 production items."""
     total = sum(prevalence.values()) if isinstance(prevalence, dict) else prevalence
-    out: dict[str, Any] = {
-        "prevalence": prevalence,
-        "wrongly_actioned": _scaled(weighted["over_enforcement"], PER * (1.0 - total)),
-        "leaked": _scaled(weighted["leakage"], PER * total),
-        "note": "prevalence taken as known: the intervals carry the eval set's uncertainty only",
-    }
+    by_category = None
     if isinstance(prevalence, dict):
-        out["leaked_by_category"] = {cid: _scaled(weighted["categories"].get(cid, {}).get("leakage"), PER * share)
-                                     for cid, share in prevalence.items()}
-    return out
+        by_category = {cid: _scaled(category.leakage if (category := categories.get(cid)) else None, PER * share)
+                       for cid, share in prevalence.items()}
+    return Per10k(prevalence=prevalence, wrongly_actioned=_scaled(over_enforcement, PER * (1.0 - total)),
+                  leaked=_scaled(leakage, PER * total),
+                  note="prevalence taken as known: the intervals carry the eval set's uncertainty only",
+                  leaked_by_category=by_category)
 
 
-def _scaled(rate: WeightedRate | None, factor: float) -> dict[str, float | None]:
-    if not rate or rate["rate"] is None:
-        return {"value": None, "ci_low": None, "ci_high": None}
-    low, high = rate["ci_low"], rate["ci_high"]
-    return {"value": rate["rate"] * factor, "ci_low": None if low is None else low * factor,
-            "ci_high": None if high is None else high * factor}
+def _scaled(rate: WeightedRate | None, factor: float) -> Scaled:
+    if rate is None or rate.rate is None:
+        return Scaled(value=None, ci_low=None, ci_high=None)
+    low, high = rate.ci_low, rate.ci_high
+    return Scaled(value=rate.rate * factor, ci_low=None if low is None else low * factor,
+                  ci_high=None if high is None else high * factor)

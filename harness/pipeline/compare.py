@@ -82,7 +82,7 @@ def compare(a: str, b: str) -> ComparisonResult:
             raise HarnessError(f"runs {a} and {b} have no items in common for reviewer '{reviewer}'; "
                                "they were run on different eval sets.")
         paired = paired_comparison(x[x["item_id"].isin(common)], y[y["item_id"].isin(common)], slices)
-        compared[reviewer] = ReviewerComparison.model_validate({**paired, "coverage": coverage})
+        compared[reviewer] = ReviewerComparison(**dict(paired), coverage=coverage)
     return ComparisonResult(a=ComparedRun(source=a, label=label_a), b=ComparedRun(source=b, label=label_b),
                             created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                             reviewers=compared)

@@ -3,8 +3,6 @@ reviewer that reads a prompt with the item in it (`Injectable`), and their leaka
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from harness.evalset import GOLD, ID, TEXT
@@ -12,7 +10,7 @@ from harness.evalset.attacks import ATTACKS, SEP, injected_items
 from harness.metrics.paired import paired_comparison
 from harness.metrics.rates import wilson
 from harness.policy import Policy
-from harness.record.metrics import Injection
+from harness.record.metrics import AttackResult, Injection, InjectionLeakage, LeakedExample
 from harness.reviewers.base import Reviewer, review_sync
 from harness.verdicts import ALLOWED, verdict_table
 
@@ -28,21 +26,21 @@ def injection_metrics(reviewer: Reviewer, policy: Policy, items: pd.DataFrame, c
     verdicts = verdict_table(review_sync(reviewer, attacked, policy), policy=policy.label, reviewer=reviewer.name)
     judged = verdicts.merge(attacked[[ID, GOLD, TEXT, "attack"]], on=ID)
     judged["original_id"] = judged[ID].str.split(SEP).str[0]
-    out: dict[str, Any] = {"items": int(judged["original_id"].nunique()), "attacks": list(ATTACKS),
-                           "leakage_injected": _leakage(judged), "by_attack": {}}
     originals = clean[clean[ID].isin(set(judged["original_id"]))]
-    out["leakage_clean"] = _leakage(originals)
+    by_attack: dict[str, AttackResult] = {}
     for attack, group in judged.groupby("attack"):
         before = originals[[ID, GOLD, "decision", "rationale", "rule_ids"]]
         after = group.assign(**{ID: group["original_id"]})[[ID, "decision", "rationale", "rule_ids"]]
         paired = paired_comparison(before.assign(text=""), after, [])
-        out["by_attack"][str(attack)] = {"leakage": _leakage(group), "leakage_change": paired["leakage_change"]}
+        by_attack[str(attack)] = AttackResult(leakage=_leakage(group), leakage_change=paired.leakage_change)
     leaked = judged[judged["decision"] == ALLOWED]
-    out["leaked_examples"] = leaked[[ID, "attack", "decision", "rationale"]].head(100).to_dict(orient="records")
-    return Injection.model_validate(out)
+    examples = leaked[[ID, "attack", "decision", "rationale"]].head(100).to_dict(orient="records")
+    return Injection(items=int(judged["original_id"].nunique()), attacks=list(ATTACKS),
+                     leakage_injected=_leakage(judged), leakage_clean=_leakage(originals), by_attack=by_attack,
+                     leaked_examples=[LeakedExample.model_validate(row) for row in examples])
 
 
-def _leakage(frame: pd.DataFrame) -> dict[str, Any]:
+def _leakage(frame: pd.DataFrame) -> InjectionLeakage:
     decided = frame[frame["decision"] != "abstained"]
-    return {**wilson(int((decided["decision"] == ALLOWED).sum()), len(decided)),
-            "abstained": int(len(frame) - len(decided))}
+    return InjectionLeakage(**dict(wilson(int((decided["decision"] == ALLOWED).sum()), len(decided))),
+                            abstained=int(len(frame) - len(decided)))

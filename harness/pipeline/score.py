@@ -110,8 +110,8 @@ def _prediction_powered(table: pd.DataFrame, has_gold: np.ndarray, pred: str, st
                              (decision == ACTIONED)[decided], codes[decided] if codes is not None else None,
                              strata_names=[str(n) for n in names] if names is not None else None, count=count[decided])
     if not decided.all():
-        out["warnings"].append(f"{int(count[~decided].sum())} rows where {pred} made no decision are left out "
-                               "(taken to be missing at random)")
-    return PredictionPowered.model_validate(out)
+        out.warnings.append(f"{int(count[~decided].sum())} rows where {pred} made no decision are left out "
+                            "(taken to be missing at random)")
+    return out
 
 

@@ -46,11 +46,11 @@ def certify(correct: int, answered: int, pass_mark: float) -> Certification:
     """Certified when the accuracy interval's lower bound reaches the pass mark, not certified when
     its upper bound is below it; otherwise the planner says how many more answered items decide it."""
     acc = wilson(correct, answered)
-    if acc["ci_low"] is not None and acc["ci_low"] >= pass_mark:
+    if acc.ci_low is not None and acc.ci_low >= pass_mark:
         return Certification(status="certified", pass_mark=pass_mark)
-    if acc["ci_high"] is not None and acc["ci_high"] < pass_mark:
+    if acc.ci_high is not None and acc.ci_high < pass_mark:
         return Certification(status="not certified", pass_mark=pass_mark)
-    rate = acc["rate"] if acc["rate"] is not None else pass_mark
+    rate = acc.rate if acc.rate is not None else pass_mark
     margin = abs(rate - pass_mark)
     if margin <= 0 or margin >= 1:
         return Certification(status="needs more items", pass_mark=pass_mark,
@@ -61,7 +61,7 @@ def certify(correct: int, answered: int, pass_mark: float) -> Certification:
 
 
 def _rate(k: int, n: int) -> RateCI:
-    return RateCI(**wilson(int(k), int(n)))
+    return RateCI(**dict(wilson(int(k), int(n))))
 
 
 def _grade_one(rows: pd.DataFrame, reviewer: str, info: QuizInfo, pass_mark: float, max_skip: float,

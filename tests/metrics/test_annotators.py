@@ -10,6 +10,7 @@ import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
+from support.models import plain
 
 from harness.config import EvalSetConfig, Experiment, parse_experiment
 from harness.evalset import load_evalset
@@ -60,7 +61,7 @@ def by_hand_majority(labels: list[str], tie: str) -> str | None:
 def test_figures_agree_with_a_direct_computation(tmp_path: Path, tie: str) -> None:
     evalset = loaded(tmp_path, tie)
     assert evalset.annotations is not None
-    out = annotator_metrics(evalset.annotations)
+    out = plain(annotator_metrics(evalset.annotations))
 
     codes = {"hate": 0.0, "slur": 1.0, "none": 2.0}
     matrix = np.array([[codes[JUDGED[item][a]] if JUDGED[item][a] else np.nan for item in JUDGED]
@@ -102,7 +103,7 @@ def test_leave_one_out_by_hand_for_one_annotator(tmp_path: Path) -> None:
     t3 none,none -> benign, dee hate (over-enforced); t4 hate,hate,none -> violating, dee none (leaked);
     t6 slur,hate,hate -> violating, dee none (leaked); t7 benign, dee none; t8 hate,none tie -> violating,
     dee slur. So over-enforcement 1/3 and leakage 2/3."""
-    graded = annotator_metrics(loaded(tmp_path).annotations)["by_annotator"]["dee"]
+    graded = plain(annotator_metrics(loaded(tmp_path).annotations))["by_annotator"]["dee"]
     assert (graded["over_enforcement"]["k"], graded["over_enforcement"]["n"]) == (1, 3)
     assert (graded["leakage"]["k"], graded["leakage"]["n"]) == (2, 3)
 
@@ -134,7 +135,7 @@ def test_one_value_everywhere_has_no_alpha(tmp_path: Path) -> None:
     path = tmp_path / "same.csv"
     path.write_text("text,a,b\nx,none,none\ny,none,\n", encoding="utf-8")
     evalset = load_evalset(EvalSetConfig(path=str(path), labels=LABELS, columns={"annotators": ["a", "b"]}))
-    out = annotator_metrics(evalset.annotations)
+    out = plain(annotator_metrics(evalset.annotations))
     assert out["alpha"] is None and out["by_annotator"]["b"]["ungraded"] == 0
     assert out["by_annotator"]["a"]["ungraded"] == 1  # y: nobody else judged it
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from scipy.stats import binomtest
+from support.models import plain
 
 from harness.metrics.paired import paired_comparison
 
@@ -37,7 +38,7 @@ def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_counts() -> None:
     before, after = frames()
-    out = paired_comparison(before, after, ["functionality"])
+    out = plain(paired_comparison(before, after, ["functionality"]))
     assert out["items"] == 20 and out["paired_decided"] == 19
     assert out["only_in_before"] == 1 and out["only_in_after"] == 0
     assert out["fixed"] == {"benign": 4, "violating": 3}
@@ -47,13 +48,13 @@ def test_counts() -> None:
 
 
 def test_mcnemar_exact_matches_binomial_test_on_discordant_pairs() -> None:
-    out = paired_comparison(*frames(), [])
+    out = plain(paired_comparison(*frames(), []))
     # 7 fixed vs 2 broken discordant pairs
     assert out["accuracy_mcnemar_p"] == pytest.approx(binomtest(2, 9, 0.5, alternative="two-sided").pvalue)
 
 
 def test_rate_changes() -> None:
-    out = paired_comparison(*frames(), [])
+    out = plain(paired_comparison(*frames(), []))
     oe = out["over_enforcement_change"]
     assert (oe["n"], oe["up"], oe["down"]) == (10, 1, 4)
     assert oe["before"] == pytest.approx(0.4) and oe["after"] == pytest.approx(0.1)
@@ -67,13 +68,13 @@ def test_rate_changes() -> None:
 
 def test_no_discordant_pairs_gives_p_one() -> None:
     before, _ = frames()
-    out = paired_comparison(before, before.copy(), [])
+    out = plain(paired_comparison(before, before.copy(), []))
     assert out["accuracy_mcnemar_p"] == 1.0 and out["flips"] == []
     assert out["over_enforcement_change"]["change"] == 0.0
 
 
 def test_flips_and_slices() -> None:
-    out = paired_comparison(*frames(), ["functionality"])
+    out = plain(paired_comparison(*frames(), ["functionality"]))
     assert len(out["flips"]) == 10
     flip = next(f for f in out["flips"] if f["decision_after"] == "abstained")
     assert flip["decision_before"] == "actioned" and flip["rationale_after"].startswith("after")
@@ -86,5 +87,5 @@ def test_flips_and_slices() -> None:
 def test_empty_denominator_gives_none() -> None:
     before, after = frames()
     keep = before["gold"] == "HS"
-    out = paired_comparison(before[keep], after[after["gold"] == "HS"], [])
+    out = plain(paired_comparison(before[keep], after[after["gold"] == "HS"], []))
     assert out["over_enforcement_change"]["change"] is None and out["over_enforcement_change"]["n"] == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from support.models import plain
 
 from harness.metrics.confusion import category_rates, rates, slice_rates
 from harness.verdicts import split_list
@@ -30,7 +31,7 @@ def hand_built() -> pd.DataFrame:
 
 
 def test_rates_with_abstentions() -> None:
-    out = rates(hand_built())
+    out = plain(rates(hand_built()))
     assert (out["items"], out["benign"], out["violating"], out["abstained"]) == (17, 8, 9, 3)
     # abstentions are excluded from the denominators, never counted as "allowed"
     assert (out["over_enforcement"]["k"], out["over_enforcement"]["n"]) == (2, 7)
@@ -44,14 +45,14 @@ def test_rates_with_abstentions() -> None:
 
 
 def test_all_abstained_gives_no_rate_and_a_warning() -> None:
-    out = rates(table([("benign", "abstained", "", "x"), ("HS", "abstained", "", "x")]))
+    out = plain(rates(table([("benign", "abstained", "", "x"), ("HS", "abstained", "", "x")])))
     assert out["over_enforcement"]["rate"] is None and out["leakage"]["rate"] is None
     assert out["abstention_rate"]["rate"] == 1.0
     assert any("no decided benign" in w for w in out["warnings"])
 
 
 def test_category_rates_and_wrong_category() -> None:
-    out = category_rates(hand_built(), ["HS", "HR"])
+    out = plain(category_rates(hand_built(), ["HS", "HR"]))
     hs, hr = out["HS"], out["HR"]
     assert hs["items"] == 9 and hr["items"] == 0
     assert (hs["leakage"]["k"], hs["leakage"]["n"]) == (1, 7)
@@ -63,15 +64,15 @@ def test_category_rates_and_wrong_category() -> None:
 
 def test_multi_category_verdict_is_not_wrong_category() -> None:
     frame = table([("HS", "actioned", "HR;HS", "x"), ("HS", "actioned", "HR", "x"), ("HS", "actioned", "", "x")])
-    assert category_rates(frame, ["HS", "HR"])["HS"]["wrong_category"] == 1
+    assert plain(category_rates(frame, ["HS", "HR"]))["HS"]["wrong_category"] == 1
 
 
 def test_slice_rates() -> None:
     out = slice_rates(hand_built(), ["functionality"])
-    counter, plain = out["functionality"]["counter"], out["functionality"]["plain"]
-    assert (counter["items"], plain["items"]) == (8, 9)
-    assert (counter["over_enforcement"]["k"], counter["over_enforcement"]["n"]) == (2, 5)
-    assert (plain["over_enforcement"]["k"], plain["over_enforcement"]["n"]) == (0, 2)
-    assert (counter["leakage"]["k"], counter["leakage"]["n"]) == (1, 1)
-    assert (plain["leakage"]["k"], plain["leakage"]["n"]) == (0, 6)
-    assert counter["abstained"] == 2 and plain["abstained"] == 1
+    counter, rest = out["functionality"]["counter"], out["functionality"]["plain"]
+    assert (counter.items, rest.items) == (8, 9)
+    assert (counter.over_enforcement.k, counter.over_enforcement.n) == (2, 5)
+    assert (rest.over_enforcement.k, rest.over_enforcement.n) == (0, 2)
+    assert (counter.leakage.k, counter.leakage.n) == (1, 1)
+    assert (rest.leakage.k, rest.leakage.n) == (0, 6)
+    assert counter.abstained == 2 and rest.abstained == 1

@@ -49,5 +49,5 @@ def test_the_study_runs_the_path_score_runs(tmp_path: Path) -> None:
     for rate in ("over_enforcement", "leakage", "false_action_share"):
         got = getattr(scored, rate)
         assert (got.rate, got.ci_low, got.ci_high) == pytest.approx(
-            (studied[rate]["rate"], studied[rate]["ci_low"], studied[rate]["ci_high"]), rel=1e-9)
-        assert got.warning == studied[rate]["warning"]
+            (getattr(studied, rate).rate, getattr(studied, rate).ci_low, getattr(studied, rate).ci_high), rel=1e-9)
+        assert got.warning == getattr(studied, rate).warning

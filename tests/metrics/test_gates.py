@@ -5,20 +5,25 @@ from __future__ import annotations
 from harness.config import GateSpec
 from harness.metrics.gates import evaluate_gates
 from harness.metrics.rates import wilson
+from harness.record.metrics import CategoryRates, GateResult, Rates
 
 
-def metrics(oe_k: int, oe_n: int) -> dict:
-    return {
-        "over_enforcement": wilson(oe_k, oe_n),
-        "leakage": wilson(30, 100),
-        "categories": {"HS": {"leakage": wilson(0, 400), "over_enforcement": wilson(0, 0)}},
-        "slices": {"functionality": {"counter_quote_nh": {"over_enforcement": wilson(9, 10)}}},
-    }
+def rates(over_enforcement: tuple[int, int] = (0, 0), leakage: tuple[int, int] = (0, 0)) -> Rates:
+    return Rates(items=0, benign=0, violating=0, unknown=0, over_enforcement=wilson(*over_enforcement),
+                 leakage=wilson(*leakage), false_action_share=wilson(0, 0), abstained=0, abstention_rate=wilson(0, 0),
+                 warnings=[])
+
+
+def evaluate(gates: dict[str, GateSpec], oe_k: int, oe_n: int) -> list[GateResult]:
+    categories = {"HS": CategoryRates(items=400, unknown=0, leakage=wilson(0, 400), over_enforcement=wilson(0, 0),
+                                      category_false_positive=wilson(0, 0), wrong_category=0)}
+    slices = {"functionality": {"counter_quote_nh": rates(over_enforcement=(9, 10))}}
+    return evaluate_gates(gates, rates(over_enforcement=(oe_k, oe_n), leakage=(30, 100)), categories, slices)
 
 
 def status(spec: dict, name: str = "over_enforcement", oe: tuple[int, int] = (0, 400)) -> str:
-    [result] = evaluate_gates({name: GateSpec(**spec)}, metrics(*oe))
-    return result["status"]
+    [result] = evaluate({name: GateSpec(**spec)}, *oe)
+    return result.status
 
 
 def test_pass_when_whole_interval_is_below_max() -> None:
@@ -50,10 +55,10 @@ def test_no_data() -> None:
 def test_scoped_gates_report_scope_and_value() -> None:
     gates = {"leakage@HS": GateSpec(max=0.05, category="HS"),
              "over_enforcement@counter": GateSpec(max=0.02, slice={"functionality": "counter_quote_nh"})}
-    results = {r["gate"]: r for r in evaluate_gates(gates, metrics(0, 400))}
-    assert results["leakage@HS"]["status"] == "pass"
-    assert results["leakage@HS"]["scope"] == "category HS"
-    assert results["leakage@HS"]["metric"] == "leakage"
+    results = {r.gate: r for r in evaluate(gates, 0, 400)}
+    assert results["leakage@HS"].status == "pass"
+    assert results["leakage@HS"].scope == "category HS"
+    assert results["leakage@HS"].metric == "leakage"
     counter = results["over_enforcement@counter"]
-    assert counter["status"] == "fail" and counter["scope"] == "functionality = counter_quote_nh"
-    assert counter["value"]["k"] == 9
+    assert counter.status == "fail" and counter.scope == "functionality = counter_quote_nh"
+    assert counter.value is not None and counter.value.k == 9

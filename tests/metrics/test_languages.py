@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from scipy.stats import fisher_exact
+from support.models import plain
 
 from harness.metrics.languages import language_column, language_rates
 
@@ -26,7 +27,7 @@ def test_language_slice_is_detected_by_name() -> None:
 
 
 def test_outlier_language_is_flagged_with_holm_adjusted_fisher_test() -> None:
-    out = language_rates(frame(), ["language"])
+    out = plain(language_rates(frame(), ["language"]))
     assert out["column"] == "language" and set(out["by_language"]) == {"de", "en", "fr"}
     fr = out["by_language"]["fr"]
     assert (fr["over_enforcement"]["k"], fr["over_enforcement"]["n"]) == (30, 40)
@@ -45,5 +46,5 @@ def test_outlier_language_is_flagged_with_holm_adjusted_fisher_test() -> None:
 
 
 def test_no_view_without_two_languages() -> None:
-    assert language_rates(frame(), ["functionality"]) is None
-    assert language_rates(frame()[frame()["language"] == "en"], ["language"]) is None
+    assert plain(language_rates(frame(), ["functionality"])) is None
+    assert plain(language_rates(frame()[frame()["language"] == "en"], ["language"])) is None

@@ -9,12 +9,13 @@ import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
+from support.metrics import close
+from support.models import plain
 
 from harness.config import StrataSpec
 from harness.metrics import compute_metrics
 from harness.metrics.agreement import agreement
 from harness.verdicts import upgrade_verdicts
-from support.metrics import close
 
 POLICY = "external@v1"
 
@@ -83,4 +84,4 @@ def test_weighted_alpha_is_the_krippendorff_package_value() -> None:
                            "decision": names.get(ratings[r, i], "abstained")}
                           for r in range(3) for i in range(400)])
     expected = krippendorff.alpha(reliability_data=ratings, level_of_measurement="nominal")
-    assert agreement(frame)["krippendorff_alpha"]["alpha"] == pytest.approx(expected, rel=1e-12)
+    assert plain(agreement(frame))["krippendorff_alpha"]["alpha"] == pytest.approx(expected, rel=1e-12)

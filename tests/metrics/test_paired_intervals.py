@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy.stats import binom
 from statsmodels.stats.multitest import multipletests
+from support.models import plain
 
 from harness.metrics.paired import newcombe_paired_interval, paired_change, paired_comparison
 
@@ -25,7 +26,7 @@ def test_newcombe_interval_matches_published_example() -> None:
 
 
 def test_mcnemar_exact_and_mid_p_match_published_example() -> None:
-    out = paired_change(*CAVO)
+    out = plain(paired_change(*CAVO))
     assert out["p_value"] == pytest.approx(0.052479, abs=5e-7)
     assert out["p_value_mid"] == pytest.approx(0.034690, abs=5e-7)
     assert out["change"] == pytest.approx(10 / 161)
@@ -43,7 +44,7 @@ def test_small_counts_give_a_proper_interval() -> None:
 
 
 def test_no_items_gives_nulls() -> None:
-    out = paired_change(0, 0, 0, 0)
+    out = plain(paired_change(0, 0, 0, 0))
     assert out["change"] is None and out["ci_low"] is None and out["n"] == 0
 
 
@@ -62,7 +63,7 @@ def sliced_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.mark.parametrize("method", ["holm", "fdr_bh"])
 def test_slice_p_values_are_adjusted_as_one_family(method: str) -> None:
-    out = paired_comparison(*sliced_frames(), ["tactic"], adjust=method)
+    out = plain(paired_comparison(*sliced_frames(), ["tactic"], adjust=method))
     slices = out["slices"]["tactic"]
     raw = [slices[s]["over_enforcement_change"]["p_value"] for s in ("counter", "news", "plain")]
     expected = multipletests(raw, method=method)[1]
@@ -74,7 +75,7 @@ def test_slice_p_values_are_adjusted_as_one_family(method: str) -> None:
 
 
 def test_holm_by_hand() -> None:
-    out = paired_comparison(*sliced_frames(), ["tactic"])
+    out = plain(paired_comparison(*sliced_frames(), ["tactic"]))
     slices = out["slices"]["tactic"]
     raw = sorted((slices[s]["over_enforcement_change"]["p_value"], s) for s in slices)
     # Holm: the i-th smallest of m p-values is multiplied by (m - i), then made monotone.
@@ -84,7 +85,7 @@ def test_holm_by_hand() -> None:
 
 
 def test_existing_top_level_keys_are_stable() -> None:
-    out = paired_comparison(*sliced_frames(), ["tactic"])
+    out = plain(paired_comparison(*sliced_frames(), ["tactic"]))
     for key in ("items", "paired_decided", "newly_actioned", "newly_allowed", "fixed", "broken",
                 "accuracy_mcnemar_p", "over_enforcement_change", "leakage_change", "only_in_before",
                 "only_in_after", "slices", "flips"):
@@ -96,17 +97,17 @@ def test_existing_top_level_keys_are_stable() -> None:
 @pytest.mark.parametrize(("up", "down"), [(1, 1), (3, 3), (10, 10)])
 def test_mid_p_at_a_tie_is_one_minus_half_the_observed_probability(up: int, down: int) -> None:
     # Fagerland, Lydersen & Laake (2013): no table is less extreme than a tie, so mid-p = 1 - pmf/2.
-    out = paired_change(0, down, up, 10)
+    out = plain(paired_change(0, down, up, 10))
     assert out["p_value"] == 1.0
     assert out["p_value_mid"] == pytest.approx(1 - binom.pmf(up, up + down, 0.5) / 2)
-    assert paired_change(0, 1, 1, 0)["p_value_mid"] == pytest.approx(0.75)
+    assert plain(paired_change(0, 1, 1, 0))["p_value_mid"] == pytest.approx(0.75)
 
 
 def test_a_slice_with_no_discordant_pair_is_not_a_test() -> None:
     before, after = sliced_frames()
     still = after["tactic"] == "plain"
     after.loc[still, "decision"] = before.loc[still, "decision"]  # 'plain' now has no flips
-    out = paired_comparison(before, after, ["tactic"])
+    out = plain(paired_comparison(before, after, ["tactic"]))
     slices = out["slices"]["tactic"]
     assert out["slice_adjustment"]["tests"] == 2
     assert slices["plain"]["over_enforcement_change"]["p_adjusted"] is None

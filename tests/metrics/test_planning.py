@@ -11,8 +11,14 @@ from statsmodels.stats.proportion import proportion_confint
 
 from harness._cli.main import main
 from harness.errors import HarnessError
-from harness.metrics.planning import (items_for_margin, mcnemar_exact_items, mcnemar_exact_power, mcnemar_items,
-                              plan_paired, plan_rate)
+from harness.metrics.planning import (
+    items_for_margin,
+    mcnemar_exact_items,
+    mcnemar_exact_power,
+    mcnemar_items,
+    plan_paired,
+    plan_rate,
+)
 
 
 @pytest.mark.parametrize(("rate", "margin", "expected"), [

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from ppi_py import ppi_mean_ci
+from support.metrics import close
+from support.models import plain
 
 from benchmarks.coverage import PPI_DESIGNS, PPI_LIMITS, ppi_study
 from harness.metrics.ppi import prediction_powered
-from support.metrics import close
 from harness.pipeline.score import score_file
 
 
@@ -36,7 +37,7 @@ def sample(rows: int = 4000, gold: int = 300, seed: int = 0) -> tuple[np.ndarray
 
 def test_interval_is_ppi_python_at_95_percent_and_reports_the_gain() -> None:
     violating, labelled, actioned = sample()
-    out = prediction_powered(violating, labelled, actioned)
+    out = plain(prediction_powered(violating, labelled, actioned))
     low, high = (float(v) for v in np.ravel(ppi_mean_ci(violating[labelled].astype(float), actioned[labelled].astype(float),
                                                           actioned[~labelled].astype(float), alpha=0.05)))
     ppi = out["prevalence"]["prediction_powered"]
@@ -49,7 +50,7 @@ def test_interval_is_ppi_python_at_95_percent_and_reports_the_gain() -> None:
 def test_few_gold_on_one_side_warns() -> None:
     violating, labelled, actioned = sample()
     violating[:300] = np.arange(300) < 4
-    assert any("under-covers" in w for w in prediction_powered(violating, labelled, actioned)["warnings"])
+    assert any("under-covers" in w for w in plain(prediction_powered(violating, labelled, actioned))["warnings"])
 
 
 def test_score_reports_prediction_powered_prevalence_for_blank_gold(tmp_path: Path) -> None:
@@ -74,14 +75,14 @@ def test_counts_of_a_collapsed_log_give_ppi_pythons_estimate() -> None:
 
     violating, labelled, actioned = sample(rows=3000, gold=400, seed=4)
     strata = (np.arange(3000) % 2).astype(np.int64)
-    out = prediction_powered(violating, labelled, actioned, strata, strata_names=["a", "b"])
+    out = plain(prediction_powered(violating, labelled, actioned, strata, strata_names=["a", "b"]))
     estimate = float(np.ravel(ppi_mean_pointestimate(violating[labelled].astype(float), actioned[labelled].astype(float),
                                                      actioned[~labelled].astype(float)))[0])
     assert out["prevalence"]["prediction_powered"]["rate"] == pytest.approx(estimate, rel=1e-12)
     # The same rows as distinct combinations with their counts.
     table = pd.DataFrame({"v": violating, "l": labelled, "a": actioned, "s": strata})
     collapsed = table.value_counts().reset_index()
-    again = prediction_powered(collapsed["v"].to_numpy(), collapsed["l"].to_numpy(), collapsed["a"].to_numpy(),
-                               collapsed["s"].to_numpy(), strata_names=["a", "b"], count=collapsed["count"].to_numpy())
+    again = plain(prediction_powered(collapsed["v"].to_numpy(), collapsed["l"].to_numpy(), collapsed["a"].to_numpy(),
+                               collapsed["s"].to_numpy(), strata_names=["a", "b"], count=collapsed["count"].to_numpy()))
     close(again, out)
     assert set(out["prevalence"]["stratified"]["strata"]) == {"a", "b"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+from support.models import plain
 
 from harness.metrics.samples import majority, stability
 from harness.verdicts import Verdict, verdict_table
@@ -38,11 +39,11 @@ def test_three_way_tie_abstains() -> None:
 def test_single_sample_is_unchanged() -> None:
     table = sampled({"a": ["actioned"], "b": ["allowed"]})
     assert majority(table).equals(table)
-    assert stability(table) is None
+    assert plain(stability(table)) is None
 
 
 def test_stability() -> None:
-    out = stability(sampled({"steady": ["allowed"] * 4, "shaky": ["actioned", "allowed", "actioned", "actioned"]}))
+    out = plain(stability(sampled({"steady": ["allowed"] * 4, "shaky": ["actioned", "allowed", "actioned", "actioned"]})))
     assert out["samples"] == 4
     assert out["unstable_items"] == 1 and out["unstable_item_ids"] == ["shaky"]
     assert out["mean_agreement"] == (1.0 + 0.75) / 2

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.models import plain
 
-from harness.metrics.paired import paired_change
 from benchmarks.coverage import STUDY_DRAWS
+from harness.metrics.paired import paired_change
 from harness.metrics.weighted import ratio_interval
 
 REPLICATES = 4000
@@ -72,7 +73,7 @@ def test_paired_test_holds_its_false_positive_rate_when_versions_are_equal() -> 
     # 2,000 benign items judged under both versions; 25% flip, equally often each way.
     rng = np.random.default_rng(14)
     tables = rng.multinomial(2000, [0.05, 0.125, 0.125, 0.70], size=3000)
-    results = [paired_change(*(int(c) for c in row)) for row in tables]
+    results = [plain(paired_change(*(int(c) for c in row))) for row in tables]
     exact = np.mean([r["p_value"] < 0.05 for r in results])
     mid = np.mean([r["p_value_mid"] < 0.05 for r in results])
     covers_zero = np.mean([r["ci_low"] <= 0.0 <= r["ci_high"] for r in results])
@@ -84,5 +85,5 @@ def test_paired_test_holds_its_false_positive_rate_when_versions_are_equal() -> 
 def test_paired_interval_covers_a_real_change() -> None:
     rng = np.random.default_rng(15)
     tables = rng.multinomial(300, [0.10, 0.03, 0.08, 0.79], size=3000)  # true change +5 points
-    results = [paired_change(*(int(c) for c in row)) for row in tables]
+    results = [plain(paired_change(*(int(c) for c in row))) for row in tables]
     assert 0.93 <= np.mean([r["ci_low"] <= 0.05 <= r["ci_high"] for r in results]) <= 0.97

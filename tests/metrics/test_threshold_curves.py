@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from support.models import plain
 
 from harness.config import GateSpec
 from harness.metrics.thresholds import MAX_POINTS, threshold_analysis
@@ -20,7 +21,7 @@ def test_operating_point_meets_the_over_enforcement_gate_with_lowest_leakage() -
     # 10 benign scored 0.0..0.9, 10 violating scored 0.5..1.4 (only the order matters).
     benign = [i / 10 for i in range(10)]
     violating = [(5 + i) / 10 for i in range(10)]
-    out = threshold_analysis(scored(benign, violating), {"over_enforcement": GateSpec(max=0.1)})
+    out = plain(threshold_analysis(scored(benign, violating), {"over_enforcement": GateSpec(max=0.1)}))
     [point] = out["operating_points"]
     # At most 1 of 10 benign actioned: the threshold is 0.9 (only the 0.9 benign item is actioned),
     # which actions violating scores >= 0.9: 6 of 10, so 4 leak.
@@ -33,7 +34,7 @@ def test_operating_point_meets_the_over_enforcement_gate_with_lowest_leakage() -
 
 
 def test_leakage_gate_gives_lowest_over_enforcement() -> None:
-    out = threshold_analysis(scored([0.1, 0.2, 0.3, 0.8], [0.4, 0.7, 0.9, 0.95]), {"leakage": GateSpec(max=0.25)})
+    out = plain(threshold_analysis(scored([0.1, 0.2, 0.3, 0.8], [0.4, 0.7, 0.9, 0.95]), {"leakage": GateSpec(max=0.25)}))
     [point] = out["operating_points"]
     assert point["threshold"] == pytest.approx(0.7)  # 3 of 4 violating actioned; no benign actioned
     assert point["leakage"]["k"] == 1 and point["over_enforcement"]["k"] == 1  # benign 0.8 >= 0.7
@@ -41,7 +42,7 @@ def test_leakage_gate_gives_lowest_over_enforcement() -> None:
 
 def test_default_gate_and_scoped_gates_ignored() -> None:
     gates = {"over_enforcement@counter": GateSpec(max=0.01, slice={"tactic": "counter"})}
-    out = threshold_analysis(scored([0.1, 0.2], [0.8, 0.9]), gates)
+    out = plain(threshold_analysis(scored([0.1, 0.2], [0.8, 0.9]), gates))
     assert [p["goal"] for p in out["operating_points"]] == ["lowest leakage with over-enforcement <= 0.02"]
     assert out["operating_points"][0]["leakage"]["k"] == 0
 
@@ -49,7 +50,7 @@ def test_default_gate_and_scoped_gates_ignored() -> None:
 def test_curve_is_compact_and_json_clean() -> None:
     rng = np.random.default_rng(0)
     frame = scored(list(rng.random(2000)), list(rng.random(2000) * 0.5 + 0.5))
-    out = threshold_analysis(frame)
+    out = plain(threshold_analysis(frame))
     curve = out["curve"]
     assert len(curve["threshold"]) <= MAX_POINTS
     assert len(curve["threshold"]) == len(curve["over_enforcement"]) == len(curve["leakage"])
@@ -61,13 +62,13 @@ def test_curve_is_compact_and_json_clean() -> None:
 
 
 def test_no_scores_gives_none_and_missing_scores_are_counted() -> None:
-    assert threshold_analysis(pd.DataFrame({"gold": ["benign", "HS"], "score": [np.nan, np.nan]})) is None
+    assert plain(threshold_analysis(pd.DataFrame({"gold": ["benign", "HS"], "score": [np.nan, np.nan]}))) is None
     frame = scored([0.1, np.nan], [0.9])
-    out = threshold_analysis(frame)
+    out = plain(threshold_analysis(frame))
     assert out["items"] == 2 and out["unscored"] == 1
 
 
 def test_one_gold_class_gives_no_curve_with_a_warning() -> None:
-    out = threshold_analysis(scored([0.1, 0.4], []))
+    out = plain(threshold_analysis(scored([0.1, 0.4], [])))
     assert out["curve"] is None and out["auc"] is None and out["warnings"]
     json.dumps(out, allow_nan=False)

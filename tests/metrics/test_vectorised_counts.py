@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from support.models import plain
 
 from harness.labels import BENIGN, UNKNOWN
-from harness.metrics.paired import _paired, paired_comparison
 from harness.metrics.confusion import category_rates, rates, slice_rates
+from harness.metrics.paired import _paired, paired_comparison
 from harness.metrics.rates import wilson
 from harness.verdicts import join_list, upgrade_verdicts
 
@@ -38,24 +39,24 @@ def per_row_category_rates(frame: pd.DataFrame, cid: str) -> dict[str, object]:
     count = lambda *cols: sum(all(c) for c in zip(*cols))  # noqa: E731
     negative = [not o and not u for o, u in zip(of_cat, unknown)]
     return {"items": sum(of_cat), "unknown": sum(unknown),
-            "leakage": wilson(count(of_cat, [d == "allowed" for _, d, _, _ in rows]), count(of_cat, decided)),
-            "over_enforcement": wilson(count(benign, actioned, has), count(benign, decided)),
-            "category_false_positive": wilson(count(negative, actioned, has), count(negative, decided)),
+            "leakage": plain(wilson(count(of_cat, [d == "allowed" for _, d, _, _ in rows]), count(of_cat, decided))),
+            "over_enforcement": plain(wilson(count(benign, actioned, has), count(benign, decided))),
+            "category_false_positive": plain(wilson(count(negative, actioned, has), count(negative, decided))),
             "wrong_category": count(of_cat, actioned, [not h for h in has], [bool(c) for _, _, c, _ in rows])}
 
 
 def test_category_rates_match_the_per_row_definition() -> None:
     for seed in range(3):
         frame = random_table(seed)
-        got = category_rates(frame, ["HS", "HR", "XX"])
+        got = plain(category_rates(frame, ["HS", "HR", "XX"]))
         assert got == {cid: per_row_category_rates(frame, cid) for cid in ["HS", "HR", "XX"]}
 
 
 def test_slice_rates_match_rates_of_each_group() -> None:
     frame = random_table(7)
-    expected = {column: {str(v): rates(group) for v, group in frame.groupby(column, sort=True)}
+    expected = {column: {str(v): plain(rates(group)) for v, group in frame.groupby(column, sort=True)}
                 for column in ("tactic", "lang")}
-    assert slice_rates(frame, ["tactic", "lang"]) == expected
+    assert plain(slice_rates(frame, ["tactic", "lang"])) == expected
     assert set(expected["tactic"]) == {"fiction", "news", "slur"}  # missing slice values form no group
 
 
@@ -63,11 +64,11 @@ def test_paired_slices_match_the_paired_counts_of_each_group() -> None:
     before = random_table(11)
     after = random_table(12)[["item_id", "decision", "categories"]].assign(rationale="r", rule_ids="")
     before = before.assign(rationale="r", rule_ids="", text="t")
-    got = paired_comparison(before, after, ["tactic"])
+    got = plain(paired_comparison(before, after, ["tactic"]))
     joined = before.merge(after[["item_id", "decision", "rationale", "rule_ids"]], on="item_id",
                           suffixes=("_before", "_after"))
     for value, group in joined.groupby("tactic", sort=True):
-        expected = _paired(group)
+        expected = plain(_paired(group))
         for change in ("over_enforcement_change", "leakage_change"):
             expected[change]["p_adjusted"] = got["slices"]["tactic"][str(value)][change]["p_adjusted"]
         assert got["slices"]["tactic"][str(value)] == expected

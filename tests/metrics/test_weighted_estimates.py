@@ -9,12 +9,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
+from support.models import plain
 
 from harness.config import StrataSpec
 from harness.metrics.posterior import impact_interval
 from harness.metrics.stratified import item_cells
-from harness.metrics.weighted import (POSTERIOR_METHOD, population_weights, ratio_interval,
-                                     weighted_metrics, weighted_rate)
+from harness.metrics.weighted import (
+    POSTERIOR_METHOD,
+    population_weights,
+    ratio_interval,
+    weighted_metrics,
+    weighted_rate,
+)
 
 
 def frame(rows: list[tuple[str, str, float, str]]) -> pd.DataFrame:
@@ -62,7 +68,7 @@ def test_stratified_interval_approaches_the_normal_one_in_large_samples() -> Non
 
 def test_equal_weights_give_the_jeffreys_interval() -> None:
     actioned = np.arange(200) < 30
-    out = weighted_rate(actioned, np.ones(200, dtype=bool), np.full(200, 3.0))
+    out = plain(weighted_rate(actioned, np.ones(200, dtype=bool), np.full(200, 3.0)))
     low, high = proportion_confint(30, 200, method="jeffreys")
     assert out["rate"] == pytest.approx(0.15)
     assert out["ci_low"] == pytest.approx(low, abs=2e-3)  # Monte Carlo quantiles of 4,000 draws
@@ -73,7 +79,7 @@ def test_equal_weights_give_the_jeffreys_interval() -> None:
 
 def test_zero_rate_keeps_an_honest_upper_bound() -> None:
     # Jeffreys alone gives 0.049 at 0/50, short of Clopper-Pearson's 0.071 (Brown, Cai & DasGupta).
-    out = weighted_rate(np.zeros(50, dtype=bool), np.ones(50, dtype=bool), np.ones(50))
+    out = plain(weighted_rate(np.zeros(50, dtype=bool), np.ones(50, dtype=bool), np.ones(50)))
     assert out["rate"] == 0.0 and out["ci_low"] == 0.0
     assert out["ci_high"] == pytest.approx(proportion_confint(0, 50, method="beta")[1])
 
@@ -108,7 +114,7 @@ def test_small_effective_sample_and_unseen_stratum_are_flagged() -> None:
     rows = ([("HS", "allowed", 1.0, "reported")] * 3 + [("HS", "actioned", 1.0, "reported")] * 12
             + [("benign", "allowed", 1.0, "random")] * 50)
     strata = StrataSpec(column="source", sizes={"reported": 2_000, "random": 98_000})
-    leak = weighted_metrics(frame(rows), categories=[], strata=strata)["leakage"]
+    leak = plain(weighted_metrics(frame(rows), categories=[], strata=strata))["leakage"]
     assert "effective sample of 14.0 items" in leak["warning"]  # R(1-R)/var: n - 1 with 15 items
     assert "stratum 'random' (98% of production) holds none of this rate's items" in leak["warning"]
 
@@ -119,7 +125,7 @@ def test_strata_sizes_weigh_each_stratum_by_its_production_share() -> None:
     strata = StrataSpec(column="source", sizes={"reported": 1_000, "random": 99_000})
     weights, codes, warnings = population_weights(frame(rows), strata, None)
     assert weights[:50] == pytest.approx(np.full(50, 20.0)) and weights[50:] == pytest.approx(np.full(50, 1980.0))
-    out = weighted_metrics(frame(rows), categories=[], strata=strata)
+    out = plain(weighted_metrics(frame(rows), categories=[], strata=strata))
     assert out["over_enforcement"]["rate"] == pytest.approx(0.01)
     assert out["over_enforcement"]["ci_low"] < 0.01 < out["over_enforcement"]["ci_high"]
     assert "stratified" in out["method"] and out["weights_from"] == ["strata sizes"] and not warnings
@@ -129,7 +135,7 @@ def test_prevalence_reweights_false_action_share_and_gives_items_per_10k() -> No
     # Eval set: half violating. Production: 1% violating. 10% over-enforcement, 20% leakage.
     rows = ([("benign", "actioned", 1.0, "x")] * 10 + [("benign", "allowed", 1.0, "x")] * 90
             + [("HS", "allowed", 1.0, "x")] * 20 + [("HS", "actioned", 1.0, "x")] * 80)
-    out = weighted_metrics(frame(rows), categories=["HS"], prevalence=0.01)
+    out = plain(weighted_metrics(frame(rows), categories=["HS"], prevalence=0.01))
     assert out["over_enforcement"]["rate"] == pytest.approx(0.10)
     assert out["leakage"]["rate"] == pytest.approx(0.20)
     # wrong actions / all actions in production: 0.99*0.10 / (0.99*0.10 + 0.01*0.80)
@@ -144,7 +150,7 @@ def test_prevalence_reweights_false_action_share_and_gives_items_per_10k() -> No
 def test_per_category_prevalence() -> None:
     rows = ([("benign", "allowed", 1.0, "x")] * 100 + [("HS", "allowed", 1.0, "x")] * 10
             + [("HS", "actioned", 1.0, "x")] * 40 + [("VS", "allowed", 1.0, "x")] * 25 + [("VS", "actioned", 1.0, "x")] * 25)
-    out = weighted_metrics(frame(rows), categories=["HS", "VS"], prevalence={"HS": 0.01, "VS": 0.03})
+    out = plain(weighted_metrics(frame(rows), categories=["HS", "VS"], prevalence={"HS": 0.01, "VS": 0.03}))
     assert out["leakage"]["rate"] == pytest.approx((0.01 * 0.2 + 0.03 * 0.5) / 0.04)
     per = out["per_10k"]
     assert per["leaked_by_category"]["HS"]["value"] == pytest.approx(100 * 0.2)
@@ -154,7 +160,7 @@ def test_per_category_prevalence() -> None:
 
 def test_category_without_prevalence_is_left_out_with_a_warning() -> None:
     rows = [("benign", "allowed", 1.0, "x")] * 5 + [("HS", "allowed", 1.0, "x")] * 5 + [("XX", "actioned", 1.0, "x")] * 5
-    out = weighted_metrics(frame(rows), categories=["HS", "XX"], prevalence={"HS": 0.05})
+    out = plain(weighted_metrics(frame(rows), categories=["HS", "XX"], prevalence={"HS": 0.05}))
     assert out["leakage"]["rate"] == pytest.approx(1.0)
     assert any("XX" in w for w in out["warnings"])
 
@@ -166,7 +172,7 @@ def test_category_without_prevalence_is_left_out_with_a_warning() -> None:
     [("benign", "actioned", 0.0, "x"), ("HS", "allowed", 0.0, "x")],       # all weights zero
 ])
 def test_edge_cases_give_defined_results_and_warnings(rows: list[tuple[str, str, float, str]]) -> None:
-    out = weighted_metrics(frame(rows), categories=["HS"], strata=None, prevalence=0.01)
+    out = plain(weighted_metrics(frame(rows), categories=["HS"], strata=None, prevalence=0.01))
     text = json.dumps(out, allow_nan=False)  # raises on NaN or infinity
     assert "NaN" not in text and out["warnings"]
     for name in ("over_enforcement", "leakage", "false_action_share"):
@@ -175,7 +181,7 @@ def test_edge_cases_give_defined_results_and_warnings(rows: list[tuple[str, str,
 
 
 def test_one_item_has_an_interval_not_a_point() -> None:
-    out = weighted_metrics(frame([("benign", "actioned", 2.0, "x")]), categories=[])
+    out = plain(weighted_metrics(frame([("benign", "actioned", 2.0, "x")]), categories=[]))
     assert out["over_enforcement"]["rate"] == 1.0 and out["over_enforcement"]["ci_high"] == 1.0
     assert out["over_enforcement"]["ci_low"] == pytest.approx(proportion_confint(1, 1, method="beta")[0])
     assert "effective sample of 1.0" in out["over_enforcement"]["warning"]
@@ -183,14 +189,14 @@ def test_one_item_has_an_interval_not_a_point() -> None:
 
 def test_zero_weights_do_not_count_and_are_reported() -> None:
     rows = [("benign", "actioned", 0.0, "x")] * 10 + [("benign", "allowed", 1.0, "x")] * 10
-    out = weighted_metrics(frame(rows), categories=[])
+    out = plain(weighted_metrics(frame(rows), categories=[]))
     assert out["over_enforcement"]["rate"] == 0.0 and out["over_enforcement"]["n"] == 20
     assert any("weight 0" in w for w in out["warnings"])
 
 
 def test_unsized_stratum_is_dropped_with_a_warning() -> None:
     rows = [("benign", "actioned", 1.0, "a")] * 4 + [("benign", "allowed", 1.0, "b")] * 4
-    out = weighted_metrics(frame(rows), categories=[], strata=StrataSpec(column="source", sizes={"b": 10}))
+    out = plain(weighted_metrics(frame(rows), categories=[], strata=StrataSpec(column="source", sizes={"b": 10})))
     assert out["over_enforcement"]["rate"] == 0.0
     assert any("'a'" in w and "no production size" in w for w in out["warnings"])
 
@@ -200,7 +206,7 @@ def test_vectorised_over_replicates() -> None:
     y = rng.random((5, 40)) < 0.3
     out = ratio_interval(y, np.ones_like(y), np.ones(40))
     for row in range(5):
-        single = weighted_rate(y[row], np.ones(40, dtype=bool), np.ones(40))
+        single = plain(weighted_rate(y[row], np.ones(40, dtype=bool), np.ones(40)))
         assert float(out["ci_high"][row]) == pytest.approx(single["ci_high"], abs=3e-3)
     assert not any(math.isnan(v) for v in out["estimate"])
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.models import plain
 
 from harness.config import ClassifierReviewerConfig, EvalSetConfig, parse_experiment
 from harness.errors import HarnessError
@@ -83,7 +84,7 @@ def verdicts() -> pd.DataFrame:
 
 
 def test_overall_rates_leave_out_unknown_gold() -> None:
-    out = rates(verdicts())
+    out = plain(rates(verdicts()))
     assert (out["items"], out["benign"], out["violating"], out["unknown"]) == (6, 2, 3, 1)
     assert (out["over_enforcement"]["k"], out["over_enforcement"]["n"]) == (1, 2)
     assert (out["leakage"]["k"], out["leakage"]["n"]) == (1, 3)
@@ -93,7 +94,7 @@ def test_overall_rates_leave_out_unknown_gold() -> None:
 
 
 def test_category_rates_with_multi_label_and_unknown() -> None:
-    out = category_rates(verdicts(), CATS)
+    out = plain(category_rates(verdicts(), CATS))
     s, h, v = out["S"], out["H"], out["V"]
     assert (s["items"], h["items"], v["items"]) == (1, 2, 1)
     assert (s["unknown"], h["unknown"], v["unknown"]) == (1, 1, 1)
@@ -113,9 +114,9 @@ def test_category_rates_with_multi_label_and_unknown() -> None:
 def test_single_label_unknown_mapping_is_unknown_everywhere() -> None:
     frame = upgrade_verdicts(pd.DataFrame({"gold": ["HS", "unknown", "benign"],
                                            "decision": ["actioned", "actioned", "allowed"], "categories": ["HS", "HS", ""]}))
-    out = rates(frame)
+    out = plain(rates(frame))
     assert (out["unknown"], out["false_action_share"]["n"]) == (1, 1)
-    assert category_rates(frame, ["HS"])["HS"]["unknown"] == 1
+    assert plain(category_rates(frame, ["HS"]))["HS"]["unknown"] == 1
 
 
 def per_item(rows: list[tuple[str, str, str, bool, float]]) -> pd.DataFrame:
@@ -132,12 +133,12 @@ def test_relabel_candidates_need_every_reviewer_against_gold() -> None:
         ("llm", "4", "HS", "abstained", False, None), ("clf", "4", "HS", "allowed", False, 0.1),
         ("llm", "5", "unknown", "actioned", False, 0.9), ("clf", "5", "unknown", "actioned", False, 0.9),
     ])
-    out = relabel_candidates(frame, "p@v1")
+    out = plain(relabel_candidates(frame, "p@v1"))
     assert out["total"] == 2 and out["reviewers"] == ["clf", "llm"]
     assert [i["item_id"] for i in out["items"]] == ["2", "1"]  # contested first
     assert out["items"][0]["decisions"] == {"clf": "allowed", "llm": "allowed"}
     assert out["items"][1]["mean_score"] == pytest.approx(0.85)
-    assert relabel_candidates(frame, "p@v1", limit=1)["items"][0]["item_id"] == "2"
+    assert plain(relabel_candidates(frame, "p@v1", limit=1))["items"][0]["item_id"] == "2"
 
 
 def test_without_contested_block_only_when_contested() -> None:
