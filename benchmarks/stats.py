@@ -28,7 +28,7 @@ SLICES = {"tactic": ["slur", "counter_speech", "threat_as_question", "news", "fi
 
 
 def verdict_table(n_items: int, candidate: str, baseline: str, seed: int = 0) -> Any:
-    """The joined verdict table `runner.join_gold` builds: 2 x n_items rows, one reviewer."""
+    """The joined verdict table `pipeline.finish.join_gold` builds: 2 x n_items rows, one reviewer."""
     import pandas as pd
 
     rng = np.random.default_rng(seed)
@@ -47,14 +47,19 @@ def verdict_table(n_items: int, candidate: str, baseline: str, seed: int = 0) ->
         confidence = rng.uniform(0.5, 1.0, n_items)
         frames.append(pd.DataFrame({
             "policy": policy, "reviewer": "llm", "item_id": item_ids, "sample": 0, "decision": decision,
-            "categories": np.where(decision == "actioned", "HS", "").astype(object),
-            "rule_ids": np.where(decision == "actioned", "HS1", "").astype(object),
+            # list-typed, as verdict_table writes them: one shared list object per value keeps this cheap
+            "categories": np.where(decision == "actioned", pd.Series([HS] * n_items), pd.Series([NONE] * n_items)),
+            "rule_ids": np.where(decision == "actioned", pd.Series([HS1] * n_items), pd.Series([NONE] * n_items)),
             "score": np.where(actioned, confidence, 1 - confidence), "confidence": confidence,
             "rationale": "one short sentence", "abstain_reason": np.where(abstained, "refusal: sorry", "").astype(object),
+            "abstain_kind": np.where(abstained, "refusal", "").astype(object),
             "notes": "", "gold": gold, "text": texts, "weight": 1.0, "contested": rng.random(n_items) < 0.02,
             "gold_unknown": "", **slices,
         }))
     return pd.concat(frames, ignore_index=True)
+
+
+HS, HS1, NONE = ["HS"], ["HS1"], []  # shared (read-only) list cells
 
 
 def _timed(fn: Callable[..., Any], sink: dict[str, float], name: str) -> Callable[..., Any]:
