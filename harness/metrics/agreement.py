@@ -106,7 +106,13 @@ def _disagreements(ratings: pd.DataFrame, gold: np.ndarray, items: pd.DataFrame,
         actioned = np.nansum(values, axis=1)
     split = some & (actioned > 0) & (actioned < decided.sum(axis=1))
     wrong = some & ~np.isnan(gold) & (np.where(decided, values != gold[:, None], True).all(axis=1))
-    return {"split": _listed(split, decisions, items, count), "all_wrong": _listed(wrong, decisions, items, count)}
+    # Of the items not every reviewer decided: one abstained, or one never judged it (outside its sample).
+    unjudged = decisions.isna().to_numpy()
+    abstained = (~decided & ~unjudged).any(axis=1)
+    partial = wrong & ~decided.all(axis=1)
+    return {"split": _listed(split, decisions, items, count), "all_wrong": _listed(wrong, decisions, items, count),
+            "all_wrong_abstained": tally(partial & abstained, count),
+            "all_wrong_unjudged": tally(partial & ~abstained, count)}
 
 
 def _listed(mask: np.ndarray, decisions: pd.DataFrame, items: pd.DataFrame, count: np.ndarray) -> dict[str, Any]:
