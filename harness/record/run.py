@@ -69,7 +69,12 @@ class ReviewerSample:
     @property
     def label(self) -> str:
         """'a seeded sample of 40 of 302 items': what every page and line says about this reviewer."""
-        return f"a seeded sample of {self.judged:,} of {self.of:,} items (limit {self.limit:,}, seed {self.seed})"
+        return f"a seeded sample of {self.judged:,} of {self.of:,} items"
+
+    @property
+    def detail(self) -> str:
+        """How the sample was drawn, for a reader who wants to draw it again."""
+        return f"its limit is {self.limit:,}; label-stratified, seed {self.seed}"
 
 
 def replace(record: RunRecord, **changes: Any) -> RunRecord:

@@ -40,7 +40,7 @@ def summary(record: RunRecord) -> str:
 def _observed(gate: GateResult) -> str:
     """'43.4% [35.0%, 52.3%] (43/99)', or 'no data'."""
     cell = rate_cell(gate.value)
-    return "no data" if cell.no_data else f"{cell.text} {cell.interval} ({cell.counts})"
+    return "no item in its scope was decided" if cell.no_data else f"{cell.text} {cell.interval} ({cell.counts})"
 
 
 def _outputs(r: RunRecord) -> list[str]:

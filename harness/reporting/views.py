@@ -155,7 +155,7 @@ def _mark_sampled(record: RunRecord, rows: list[_Row]) -> list[_Row]:
         if sample is None:
             out.append(row)
             continue
-        note = f"judged {sample.label}"
+        note = f"judged {sample.label}" + (f" ({sample.detail})" if isinstance(row, LaunchVerdict) else "")
         out.append(dataclasses.replace(row, note=f"{row.note}; {note}" if row.note else note))
     return out
 
