@@ -182,8 +182,9 @@ def _answers(record: RunRecord, reviewers: dict[str, ReviewerMetrics]) -> list[t
         kinds = "; ".join(f"{count} {short(_kind_label(kind), 60)}"
                           for kind, count in a.abstentions.items()) or "no abstentions"
         rate = a.parse_rate
-        parsed = (f"{percent(rate.rate)} [{percent(rate.ci_low)}, {percent(rate.ci_high)}] of the {a.returned} answers "
-                  f"returned parsed as a verdict" if rate.rate is not None else "no answer was returned")
+        parsed = (f"{percent(rate.rate)} [{percent(rate.ci_low)}, {percent(rate.ci_high)}] ({rate.k:,} of the "
+                  f"{a.returned:,} answers returned) parsed as a verdict" if rate.rate is not None
+                  else "no answer was returned")
         out.append((name, f"{parsed}; abstentions: {kinds}"))
     return out
 
