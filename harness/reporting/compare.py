@@ -82,7 +82,7 @@ def gate_changes(before: list[GateResult] | None, after: list[GateResult] | None
         return []
     a = {(g.gate, g.scope): g for g in before or []}
     b = {(g.gate, g.scope): g for g in after or []}
-    return [GateChange(gate=gate, scope=scope, target=target((b.get(key) or a[key])),
+    return [GateChange(gate=gate, scope=scope, target=target(b.get(key) or a[key]),
                        a=_gate_cell(a.get(key)), b=_gate_cell(b.get(key)))
             for key in dict.fromkeys([*a, *b]) for gate, scope in (key,)]
 

@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.record import write_record
 from support.record_factory import build_record
+
+from harness.record import write_record
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "docs" / "screenshot.py"
