@@ -7,7 +7,7 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
   -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: setup demo test test-fast lint services bench clean
+.PHONY: setup demo screenshot test test-fast lint services bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,6 +19,10 @@ setup: $(VENV)/.installed
 
 demo: setup
 	$(PY) -m harness run experiments/quickstart.yaml --out reports/quickstart
+
+# The README's screenshot, from the report `make demo` writes (rendered again from its record; needs Chromium).
+screenshot: demo
+	$(PY) docs/screenshot.py reports/quickstart docs/report-screenshot.png
 
 # Everything CI runs: the house's checks (layers, types, style), then every test, slow ones included.
 test: setup services lint

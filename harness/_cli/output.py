@@ -30,18 +30,36 @@ def comparison_lines(result: ComparisonResult, out: Path) -> str:
     return "\n".join(lines)
 
 
+RUN_ID, STARTED = 32, 16  # an MLflow run id; 'YYYY-MM-DDTHH:MM'
+
+
+def runs_header() -> str:
+    """`runs`: the header row above the run lines."""
+    return (f"{'run id':<{RUN_ID}}  {'started':<{STARTED}}  {'policy':<18} {'role':<9} {'reviewer':<14} "
+            f"{'eval set':<14} {'kind':<10} rates [95% interval]")
+
+
 def run_line(run: dict[str, Any]) -> str:
-    """`runs`: one MLflow run with its rates and their intervals."""
+    """`runs`: one MLflow run with its rates and their intervals; a `rescore` says what it rescored."""
     m = run["metrics"]
-    return (f"{run['run_id']}  {run['started']}  {run['policy']:<18} {run['role']:<9} {run['reviewer']:<14} "
-            f"{run['eval_set']:<14} over-enforcement {_pct(m.get('over_enforcement'))} "
+    source = run.get("rescored_from")
+    kind = "rescore" if source else "run"
+    notes = ([f"rescore of {source}"] if source else []) + ([f"judged {run['sample']}"] if run.get("sample") else [])
+    return (f"{run['run_id']:<{RUN_ID}}  {run['started']:<{STARTED}}  {run['policy']:<18} {run['role']:<9} "
+            f"{run['reviewer']:<14} {run['eval_set']:<14} {kind:<10} over-enforcement {_pct(m.get('over_enforcement'))} "
             f"[{_pct(m.get('over_enforcement_ci_low'))}, {_pct(m.get('over_enforcement_ci_high'))}]  "
-            f"leakage {_pct(m.get('leakage'))} [{_pct(m.get('leakage_ci_low'))}, {_pct(m.get('leakage_ci_high'))}]")
+            f"leakage {_pct(m.get('leakage'))} [{_pct(m.get('leakage_ci_low'))}, {_pct(m.get('leakage_ci_high'))}]"
+            + "".join(f"  ({note})" for note in notes))
+
+
+def gradings_header() -> str:
+    """`runs --proficiency`: the header row above the grading lines."""
+    return f"{'run id':<{RUN_ID}}  {'started':<{STARTED}}  {'policy':<18} {'reviewer':<16} accuracy [95% interval]  status"
 
 
 def grading_line(g: GradingRow) -> str:
     """`runs --proficiency`: one reviewer's accuracy in one grading."""
-    return (f"{g.run_id}  {g.started}  {g.policy:<18} {g.reviewer:<16} accuracy {_pct(g.accuracy)} "
+    return (f"{g.run_id:<{RUN_ID}}  {g.started:<{STARTED}}  {g.policy:<18} {g.reviewer:<16} accuracy {_pct(g.accuracy)} "
             f"[{_pct(g.accuracy_ci_low)}, {_pct(g.accuracy_ci_high)}]  {g.status}")
 
 

@@ -90,7 +90,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from harness._cli.output import grading_line, run_line
+    from harness._cli.output import grading_line, gradings_header, run_line, runs_header
     from harness.tracking.runs import list_gradings, list_runs
 
     query = {"policy": args.policy, "version": args.version, "reviewer": args.reviewer, "limit": args.limit}
@@ -98,12 +98,16 @@ def _runs(args: argparse.Namespace) -> int:
         gradings = list_gradings(**query)
         if not gradings:
             print("no proficiency gradings found")
+        else:
+            print(gradings_header())
         for g in gradings:
             print(grading_line(g))
         return 0
     runs = list_runs(**query)
     if not runs:
         print("no policy-harness runs found")
+    else:
+        print(runs_header())
     for r in runs:
         print(run_line(r))
     return 0

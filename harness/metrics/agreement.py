@@ -4,6 +4,7 @@ reviewers, and the items they disagree on (where a policy is ambiguous or gold m
 from __future__ import annotations
 
 import itertools
+from typing import NamedTuple
 import warnings as python_warnings
 
 import numpy as np
@@ -47,10 +48,11 @@ def agreement(per_item: pd.DataFrame) -> Agreement:
     if len(reviewers) < 2:
         absent = f"Krippendorff's alpha needs two or more reviewers; only {len(reviewers)} judged these items"
         notes.append(absent)
-    split, all_wrong = _disagreements(ratings, gold, items, table, count)
+    found = _disagreements(ratings, gold, items, table, count)
     return Agreement(scale="actioned vs allowed; abstentions are missing ratings", reviewers=reviewers,
                      with_gold=with_gold, pairs=pairs, krippendorff_alpha=alpha, krippendorff_alpha_absent=absent,
-                     split=split, all_wrong=all_wrong, warnings=notes)
+                     split=found.split, all_wrong=found.all_wrong, all_wrong_abstained=found.all_wrong_abstained,
+                     all_wrong_unjudged=found.all_wrong_unjudged, warnings=notes)
 
 
 def _kappa(x: np.ndarray, y: np.ndarray, count: np.ndarray, label: str, notes: list[str]) -> Kappa:
@@ -95,8 +97,15 @@ def _alpha(reliability: np.ndarray, count: np.ndarray, notes: list[str]) -> Alph
     return Alpha(alpha=finite_or_none(value), raters=int(reliability.shape[0]), items=items)
 
 
+class _Disagreements(NamedTuple):
+    split: Listed
+    all_wrong: Listed
+    all_wrong_abstained: int  # wrong for every reviewer that decided, while another abstained
+    all_wrong_unjudged: int  # ... while another never judged the item (outside its sample)
+
+
 def _disagreements(ratings: pd.DataFrame, gold: np.ndarray, items: pd.DataFrame,
-                   decisions: pd.DataFrame, count: np.ndarray) -> tuple[Listed, Listed]:
+                   decisions: pd.DataFrame, count: np.ndarray) -> _Disagreements:
     """Items the reviewers split on, and items every deciding reviewer got wrong against gold."""
     values = ratings.to_numpy()
     decided = ~np.isnan(values)
@@ -105,7 +114,13 @@ def _disagreements(ratings: pd.DataFrame, gold: np.ndarray, items: pd.DataFrame,
         actioned = np.nansum(values, axis=1)
     split = some & (actioned > 0) & (actioned < decided.sum(axis=1))
     wrong = some & ~np.isnan(gold) & (np.where(decided, values != gold[:, None], True).all(axis=1))
-    return _listed(split, decisions, items, count), _listed(wrong, decisions, items, count)
+    # Of the items not every reviewer decided: one abstained, or one never judged it (outside its sample).
+    unjudged = decisions.isna().to_numpy()
+    abstained = (~decided & ~unjudged).any(axis=1)
+    partial = wrong & ~decided.all(axis=1)
+    return _Disagreements(split=_listed(split, decisions, items, count), all_wrong=_listed(wrong, decisions, items, count),
+                          all_wrong_abstained=tally(partial & abstained, count),
+                          all_wrong_unjudged=tally(partial & ~abstained, count))
 
 
 def _listed(mask: np.ndarray, decisions: pd.DataFrame, items: pd.DataFrame, count: np.ndarray) -> Listed:

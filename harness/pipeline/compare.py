@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -22,11 +23,40 @@ from harness.record import (
     ComparedRun,
     ComparisonResult,
     Coverage,
+    GateResult,
     ReviewerComparison,
     atomic_write_text,
     write_json,
 )
 from harness.verdicts import VERDICT_COLUMNS
+
+
+@dataclass(frozen=True)
+class Side:
+    """One run of a comparison as loaded: its candidate's verdicts and what its page shows of it."""
+
+    run: ComparedRun
+    verdicts: pd.DataFrame
+    gates: dict[str, list[GateResult]] = field(default_factory=dict)  # per reviewer; run directories only
+    reads_policy: dict[str, bool] = field(default_factory=dict)
+
+
+def load_side(source: str) -> Side:
+    """A run directory's candidate verdicts, gates and reviewers, or an MLflow child run's verdicts."""
+    path = Path(source)
+    if path.is_dir():
+        from harness.record import read_record
+
+        record = read_record(path)
+        verdicts = record.verdicts[record.verdicts["policy"] == record.candidate]
+        run = ComparedRun(source=source, label=f"{record.name} ({record.candidate})",
+                          run_id=record.mlflow.parent_run_id, policy=record.candidate, created_at=record.created_at)
+        return Side(run, verdicts, gates={name: list(m.gates) for name, m in record.metrics.reviewers.items()},
+                    reads_policy={name: p.reads_policy for name, p in record.reviewers.items()})
+    label, verdicts = load_verdicts(source)
+    policies = sorted(map(str, verdicts["policy"].unique())) if "policy" in verdicts else []
+    return Side(ComparedRun(source=source, label=label, run_id=source,
+                            policy=policies[0] if len(policies) == 1 else None), verdicts)
 
 
 def load_verdicts(source: str) -> tuple[str, pd.DataFrame]:
@@ -62,9 +92,8 @@ def _looks_like_path(source: str) -> bool:
 
 
 def compare(a: str, b: str) -> ComparisonResult:
-    label_a, before = load_verdicts(a)
-    label_b, after = load_verdicts(b)
-    before, after = majority(before), majority(after)
+    side_a, side_b = load_side(a), load_side(b)
+    before, after = majority(side_a.verdicts), majority(side_b.verdicts)
     reviewers = sorted(set(before["reviewer"]) & set(after["reviewer"]))
     if not reviewers and before["reviewer"].nunique() == 1 and after["reviewer"].nunique() == 1:
         reviewers = [str(after["reviewer"].iloc[0])]
@@ -82,10 +111,18 @@ def compare(a: str, b: str) -> ComparisonResult:
             raise HarnessError(f"runs {a} and {b} have no items in common for reviewer '{reviewer}'; "
                                "they were run on different eval sets.")
         paired = paired_comparison(x[x["item_id"].isin(common)], y[y["item_id"].isin(common)], slices)
-        compared[reviewer] = ReviewerComparison(**dict(paired), coverage=coverage)
-    return ComparisonResult(a=ComparedRun(source=a, label=label_a), b=ComparedRun(source=b, label=label_b),
+        compared[reviewer] = ReviewerComparison(
+            **dict(paired), coverage=coverage, gates_a=side_a.gates.get(reviewer), gates_b=side_b.gates.get(reviewer),
+            reads_policy=_reads_policy(side_a, side_b, reviewer))
+    return ComparisonResult(a=side_a.run, b=side_b.run,
                             created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                             reviewers=compared)
+
+
+def _reads_policy(a: Side, b: Side, reviewer: str) -> bool | None:
+    """Whether the reviewer reads the policy text, as either run recorded it (True if either says so)."""
+    said = [side.reads_policy[reviewer] for side in (a, b) if reviewer in side.reads_policy]
+    return any(said) if said else None
 
 
 # Verdict columns that are not slices: gold_unknown (multi-label sets) and a collapsed log's row count

@@ -95,7 +95,7 @@ def _row(runs: list[Observation]) -> VersionRow:
                       latest=last.run, items=last.metrics.items, over_enforcement=last.metrics.over_enforcement,
                       leakage=last.metrics.leakage, gates=gates, counts=_counts(gates), verdict=verdict(last),
                       blocking=[gate_name(g) for g in gates if g.status == FAIL],
-                      time_to_deploy=time_to_deploy(runs))
+                      time_to_deploy=time_to_deploy(runs), sample=last.sample)
 
 
 def time_to_deploy(runs: list[Observation]) -> TimeToDeploy:
@@ -122,7 +122,7 @@ def _trends(observations: list[Observation]) -> list[PolicyTrend]:
         by_policy[obs.policy_id].append(obs)
     return [PolicyTrend(policy_id=pid, points=[
         TrendPoint(version=o.version, reviewer=o.reviewer, run=o.run, over_enforcement=o.metrics.over_enforcement,
-                   leakage=o.metrics.leakage, verdict=verdict(o))
+                   leakage=o.metrics.leakage, verdict=verdict(o), sample=o.sample)
         for o in sorted(group, key=_order)]) for pid, group in sorted(by_policy.items())]
 
 
@@ -211,7 +211,8 @@ def _training(gradings: list[Grading], observations: list[Observation]) -> Train
 # --- summary ------------------------------------------------------------------------------------
 
 def _pct(rate: Rate) -> str:
-    return "no data" if rate.rate is None else f"{rate.rate:.1%}"
+    """'0.0% (0 of 3)': a rate in prose carries the counts it rests on."""
+    return "no data" if rate.rate is None else f"{rate.rate:.1%} ({rate.k:,} of {rate.n:,})"
 
 
 def summary(p: Portfolio) -> list[str]:
@@ -230,7 +231,8 @@ def summary(p: Portfolio) -> list[str]:
     for r in blocked[:5]:
         lines.append(f"{r.policy_id} v{r.version} ({r.reviewer}) is blocked by {', '.join(r.blocking)}: "
                      f"it wrongly actions {_pct(r.over_enforcement)} of benign items and lets "
-                     f"{_pct(r.leakage)} of violating items through.")
+                     f"{_pct(r.leakage)} of violating items through"
+                     + (f", judging {r.sample}." if r.sample else "."))
     if len(blocked) > 5:
         lines.append(f"{len(blocked) - 5} more blocked versions are listed in the table below.")
     reached = [r.time_to_deploy.hours for r in p.rows if r.time_to_deploy.hours is not None]

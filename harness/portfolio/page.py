@@ -28,7 +28,7 @@ class Mark:
 class Chart:
     """Coordinates only: numbers reach the SVG attributes, names go through the template's escaping."""
     policy_id: str
-    labels: list[tuple[float, str]]
+    labels: list[tuple[float, str, str]]  # (x, "v1 #1", reviewer)
     ticks: list[tuple[float, str]]
     series: list[tuple[str, str, list[Mark]]]  # (name, colour, marks)
     width: int = WIDTH
@@ -49,11 +49,16 @@ def trend_chart(trend: PolicyTrend) -> Chart:
         return [Mark(x=LEFT + step * (i + 0.5) + shift, y=y(r.rate), low=y(r.ci_low), high=y(r.ci_high))
                 for i, r in enumerate(rates)]
 
-    labels = [(LEFT + step * (i + 0.5), f"v{p.version} #{i + 1}") for i, p in enumerate(trend.points)]
+    labels = [(LEFT + step * (i + 0.5), f"v{p.version} #{i + 1}", _short(p.reviewer + ("*" if p.sample else "")))
+              for i, p in enumerate(trend.points)]
     ticks = [(y(top * f) or 0.0, f"{top * f:.0%}") for f in (0, 0.5, 1)]
     return Chart(policy_id=trend.policy_id, labels=labels, ticks=ticks, series=[
         ("over-enforcement", OE_COLOUR, marks([p.over_enforcement for p in trend.points], -4)),
         ("leakage", LEAK_COLOUR, marks([p.leakage for p in trend.points], 4))])
+
+
+def _short(name: str, limit: int = 16) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def link(report: str | None, out_dir: Path) -> str | None:

@@ -5,7 +5,7 @@ field is a type error."""
 
 from __future__ import annotations
 
-from harness.record.metrics import Model, PairedComparison
+from harness.record.metrics import GateResult, Model, PairedComparison
 
 
 class ComparedRun(Model):
@@ -13,6 +13,10 @@ class ComparedRun(Model):
 
     source: str  # a run directory or an MLflow run id
     label: str
+    # Absent from files written before they were recorded:
+    run_id: str | None = None  # the MLflow run: the given run id, or a tracked run directory's parent run
+    policy: str | None = None  # the candidate policy version, "<id>@v<version>"
+    created_at: str | None = None  # when the run was made (run directories only)
 
 
 class Coverage(Model):
@@ -29,6 +33,12 @@ class ReviewerComparison(PairedComparison):
     """The paired comparison of one reviewer on the items both runs judged."""
 
     coverage: Coverage
+    # The reviewer's launch gates in each run (run directories only; None from an MLflow run id).
+    gates_a: list[GateResult] | None = None
+    gates_b: list[GateResult] | None = None
+    # False for a reviewer that does not read the policy text (a classifier): a new policy version
+    # cannot change its verdicts. None when the runs do not say.
+    reads_policy: bool | None = None
 
 
 COMPARE_JSON = "compare.json"

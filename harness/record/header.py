@@ -98,6 +98,7 @@ class LLMParams(_Params):
     reasoning_effort: str | None = None
     params: dict[str, JsonValue] | None = None
     prompt_layout: str | None = None  # only when not the default layout
+    limit: int | None = None  # the reviewer judged a seeded, label-stratified sample of this many items
     reads_policy: bool = True
 
 

@@ -337,6 +337,10 @@ class Agreement(Model):
     split: Listed
     all_wrong: Listed
     warnings: list[str]
+    # Items of `all_wrong` that not every reviewer decided: because one abstained, or else because one
+    # never judged them (a sampled reviewer). None in records written before they were counted.
+    all_wrong_abstained: int | None = None
+    all_wrong_unjudged: int | None = None
 
 
 class PerItemCounts(Model):

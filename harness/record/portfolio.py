@@ -63,6 +63,7 @@ class VersionRow(Model):
     verdict: Verdict
     blocking: list[str]  # the failing gates, as "<gate> (<scope>)"
     time_to_deploy: TimeToDeploy
+    sample: str | None = None  # "a seeded sample of 40 of 302 items (...)": the reviewer did not judge every item
 
 
 class TrendPoint(Model):
@@ -72,6 +73,7 @@ class TrendPoint(Model):
     over_enforcement: Rate
     leakage: Rate
     verdict: Verdict
+    sample: str | None = None
 
 
 class PolicyTrend(Model):
@@ -149,6 +151,7 @@ class Observation:
     incomplete: bool
     metrics: ReviewerMetrics
     approved: bool  # the policy text carries `approved_by` (written by `promote`), or its registry version is approved
+    sample: str | None = None  # how the reviewer sampled the eval set, when it did not judge every item
 
 
 @dataclasses.dataclass(frozen=True)

@@ -45,6 +45,37 @@ class RunRecord:
         return (params is not None and not params.reads_policy and baseline is not None
                 and reviewer not in baseline.reviewers)
 
+    def sample(self, reviewer: str) -> ReviewerSample | None:
+        """How a reviewer with a `limit` below the eval set's size was sampled; None when it judged every item."""
+        params = self.reviewers.get(reviewer)
+        limit = params.get("limit") if params is not None else None
+        if not isinstance(limit, int) or limit >= self.evalset.items:
+            return None
+        metrics = self.metrics.reviewers.get(reviewer)
+        seed = params.get("seed") if params is not None else None
+        return ReviewerSample(judged=metrics.items if metrics is not None else limit, of=self.evalset.items,
+                              limit=limit, seed=seed if isinstance(seed, int) else 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewerSample:
+    """A reviewer that judged a seeded, label-stratified sample of the eval set, not all of it."""
+
+    judged: int  # items with a verdict (fewer than `limit` when the run stopped early)
+    of: int
+    limit: int
+    seed: int
+
+    @property
+    def label(self) -> str:
+        """'a seeded sample of 40 of 302 items': what every page and line says about this reviewer."""
+        return f"a seeded sample of {self.judged:,} of {self.of:,} items"
+
+    @property
+    def detail(self) -> str:
+        """How the sample was drawn, for a reader who wants to draw it again."""
+        return f"its limit is {self.limit:,}; label-stratified, seed {self.seed}"
+
 
 def replace(record: RunRecord, **changes: Any) -> RunRecord:
     """A copy of `record` with some fields changed (validated like the constructor)."""

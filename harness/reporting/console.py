@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.record import RunRecord
-from harness.reporting.fmt import pct
+from harness.record import GateResult, RunRecord
+from harness.reporting.fmt import pct, rate_cell, target
 
 
 def summary(record: RunRecord) -> str:
@@ -21,10 +21,12 @@ def summary(record: RunRecord) -> str:
             lines.append(f"  {policy:<20} {name:<16} over-enforcement {pct(m.over_enforcement)}  "
                          f"leakage {pct(m.leakage)}  abstained {m.abstained}"
                          + ("  (independent of the policy text: the same for both versions)"
-                            if r.judged_once(name) else ""))
+                            if r.judged_once(name) else "")
+                         + (f"  (judged {sample.label})" if (sample := r.sample(name)) else ""))
     for name, m in metrics.reviewers.items():
         for gate in m.gates:
-            lines.append(f"  gate {gate.gate} ({name}, {gate.scope}): {gate.status}")
+            lines.append(f"  gate {gate.gate} ({name}, {gate.scope}): {gate.status} — {_observed(gate)} "
+                         f"vs target {target(gate)}")
     for name, inj in (metrics.injection or {}).items():
         if inj.items:
             lines.append(f"  prompt injection ({name}, {inj.items} violating items x {len(inj.attacks)} attacks): "
@@ -33,6 +35,12 @@ def summary(record: RunRecord) -> str:
         lines.append(f"  INCOMPLETE: {r.incomplete_reason}")
     lines.extend(_outputs(r))
     return "\n".join(lines)
+
+
+def _observed(gate: GateResult) -> str:
+    """'43.4% [35.0%, 52.3%] (43/99)', or 'no data'."""
+    cell = rate_cell(gate.value)
+    return "no item in its scope was decided" if cell.no_data else f"{cell.text} {cell.interval} ({cell.counts})"
 
 
 def _outputs(r: RunRecord) -> list[str]:

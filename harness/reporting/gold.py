@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 import pandas as pd
 
-from harness.record.metrics import Listed, Metrics, RelabelCandidates
+from harness.record.metrics import Agreement, Metrics, RelabelCandidates
 from harness.record.metrics import RelabelItem as RelabelEntry
-from harness.reporting.fmt import Clipped, RateCell, clip, number, rate_cell, short
+from harness.reporting.fmt import Clipped, RateCell, clip, counted, number, rate_cell, short
 
 RELABEL_SHOWN = 20
 HEADLINE = (("over_enforcement", "over-enforcement"), ("leakage", "leakage"),
@@ -48,6 +48,24 @@ class RelabelView:
     consensus: bool
     # Items every deciding reviewer got wrong while another abstained (agreement.all_wrong beyond this list).
     with_abstentions: int
+    # ... while another never judged them (it judged a sample); None for a record that did not tell the two
+    # apart, whose `with_abstentions` then counts both.
+    with_unjudged: int | None = None
+
+    @property
+    def partial_notes(self) -> list[str]:
+        """The items beyond this list that every reviewer who decided got wrong, by why another did not decide."""
+        if self.with_unjudged is None:
+            return ([f"Every reviewer that decided got {counted(self.with_abstentions, 'more item')} wrong, while "
+                     "another abstained or never judged them (outside its sample)."] if self.with_abstentions else [])
+        out = []
+        if self.with_abstentions:
+            out.append(f"Every reviewer that decided got {counted(self.with_abstentions, 'more item')} wrong, "
+                       "while another abstained.")
+        if self.with_unjudged:
+            out.append(f"Every reviewer that judged them got {counted(self.with_unjudged, 'more item')} wrong, but "
+                       "another reviewer never judged them (outside its sample): no consensus against gold.")
+        return out
 
 
 @dataclass(frozen=True)
@@ -72,10 +90,10 @@ def gold_view(metrics: Metrics, candidate: str, items: pd.DataFrame, slices: lis
     flagged = int(items["contested"].fillna(False).astype(bool).sum()) if "contested" in items else 0
     block = metrics.agreement.get(candidate)
     return GoldView(flagged, contested, unknown,
-                    relabel_view(metrics.relabel_candidates, block.all_wrong if block else None, items, slices))
+                    relabel_view(metrics.relabel_candidates, block, items, slices))
 
 
-def relabel_view(relabel: RelabelCandidates, all_wrong: Listed | None, items: pd.DataFrame,
+def relabel_view(relabel: RelabelCandidates, block: Agreement | None, items: pd.DataFrame,
                  slices: list[str]) -> RelabelView | None:
     if not relabel.total:
         return None
@@ -83,8 +101,12 @@ def relabel_view(relabel: RelabelCandidates, all_wrong: Listed | None, items: pd
     indexed = items.drop_duplicates("item_id").set_index("item_id") if "item_id" in items else pd.DataFrame()
     shown = [relabel_item(entry, indexed, slices) for entry in relabel.items[:RELABEL_SHOWN]]
     total = relabel.total
+    if block is not None and block.all_wrong_abstained is not None and block.all_wrong_unjudged is not None:
+        abstained, unjudged = block.all_wrong_abstained, block.all_wrong_unjudged
+    else:
+        abstained, unjudged = max(0, (block.all_wrong.count if block else 0) - total), None
     return RelabelView(total=total, reviewers=reviewers, items=shown, consensus=len(reviewers) > 1,
-                       with_abstentions=max(0, (all_wrong.count if all_wrong else 0) - total))
+                       with_abstentions=abstained, with_unjudged=unjudged)
 
 
 def relabel_item(entry: RelabelEntry, items: pd.DataFrame, slices: list[str]) -> RelabelItem:

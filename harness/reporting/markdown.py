@@ -39,7 +39,8 @@ def _verdicts(v: ReportView) -> list[str]:
     if not v.verdicts:
         return ["## Launch verdict", "", "No reviewer produced results for the candidate policy.", ""]
     lines = ["## Launch verdict", "", *header("reviewer", "verdict", "why")]
-    lines += [row(x.reviewer, strong(x.verdict.upper()), x.reason) for x in v.verdicts]
+    lines += [row(x.reviewer, strong(x.verdict.upper()), x.reason + (f"; {x.note}" if x.note else ""))
+              for x in v.verdicts]
     gates = [(x.reviewer, g) for x in v.verdicts for g in x.gates]
     if gates:
         lines += ["", *header("reviewer", "gate", "scope", "target", "value", "95% interval", "n", "status")]

@@ -84,9 +84,8 @@ def gold(v: ReportView) -> list[str]:
                   *header("item", "gold", "contested", "decisions", "violation score")]
         lines += [row(e.item_id, e.gold, "yes" if e.contested else "", ", ".join(f"{n}: {d}" for n, d in e.decisions),
                       e.score or "–") for e in relabel.items[:RELABEL_ROWS]]
-        if relabel.with_abstentions:
-            lines += ["", f"{relabel.with_abstentions} more items were got wrong by every reviewer that decided "
-                          "while another abstained."]
+        for text in relabel.partial_notes:
+            lines += ["", cell(text)]
         lines.append("")
     return lines
 

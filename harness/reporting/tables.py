@@ -29,6 +29,7 @@ class LaunchVerdict:
     css: str
     reason: str
     gates: list[GateRow]
+    note: str = ""  # e.g. that the reviewer judged a seeded sample of the items
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from harness.record import ReviewerMetrics, RunRecord
 from harness.reporting import analysis, charts
@@ -34,6 +35,7 @@ from harness.reporting.tables import (
 from harness.reporting.thresholds import ThresholdView, threshold_views
 from harness.verdicts import AbstainKind
 
+_Row = TypeVar("_Row", HeadlineRow, LaunchVerdict)
 TABLE_CAP = 40
 WORST_LIMIT = 8
 
@@ -104,9 +106,10 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
         evalset_name=short(record.evalset.name, 80), items=record.evalset.items,
         created_at=str(record.created_at), incomplete=bool(record.incomplete),
         incomplete_reason=str(record.incomplete_reason or "the run stopped before every item was judged"),
-        verdicts=launch_verdicts(reviewers),
-        headline=_mark_policy_independent(record, headline_rows(record.candidate, "candidate", reviewers))
-        + (headline_rows(baseline.policy, "baseline", baseline.reviewers) if baseline else []),
+        verdicts=_mark_sampled(record, launch_verdicts(reviewers)),
+        headline=_mark_sampled(record, _mark_policy_independent(
+            record, headline_rows(record.candidate, "candidate", reviewers))
+            + (headline_rows(baseline.policy, "baseline", baseline.reviewers) if baseline else [])),
         population=population_views(reviewers),
         comparisons=comparison_views, comparison_method=interval_method(comparison_views),
         diff=[], unified_diff="",
@@ -144,6 +147,19 @@ def _mark_policy_independent(record: RunRecord, rows: list[HeadlineRow]) -> list
             for row in rows]
 
 
+def _mark_sampled(record: RunRecord, rows: list[_Row]) -> list[_Row]:
+    """A reviewer that judged a seeded sample says so wherever its figures are shown."""
+    out = []
+    for row in rows:
+        sample = record.sample(row.reviewer)
+        if sample is None:
+            out.append(row)
+            continue
+        note = f"judged {sample.label}" + (f" ({sample.detail})" if isinstance(row, LaunchVerdict) else "")
+        out.append(dataclasses.replace(row, note=f"{row.note}; {note}" if row.note else note))
+    return out
+
+
 def _stability(reviewers: dict[str, ReviewerMetrics]) -> list[tuple[str, str]]:
     out = []
     for name, m in reviewers.items():
@@ -166,8 +182,9 @@ def _answers(record: RunRecord, reviewers: dict[str, ReviewerMetrics]) -> list[t
         kinds = "; ".join(f"{count} {short(_kind_label(kind), 60)}"
                           for kind, count in a.abstentions.items()) or "no abstentions"
         rate = a.parse_rate
-        parsed = (f"{percent(rate.rate)} [{percent(rate.ci_low)}, {percent(rate.ci_high)}] of the {a.returned} answers "
-                  f"returned parsed as a verdict" if rate.rate is not None else "no answer was returned")
+        parsed = (f"{percent(rate.rate)} [{percent(rate.ci_low)}, {percent(rate.ci_high)}] ({rate.k:,} of the "
+                  f"{a.returned:,} answers returned) parsed as a verdict" if rate.rate is not None
+                  else "no answer was returned")
         out.append((name, f"{parsed}; abstentions: {kinds}"))
     return out
 

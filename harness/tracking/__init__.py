@@ -44,8 +44,10 @@ def safe_uri() -> str:
 
 # A dead or slow server must cost seconds, not MLflow's default minutes of retries. Set only while
 # the harness talks to MLflow, and only where the user has not set them: the process's own MLflow
-# use (a notebook's mlflow.log_metric) keeps its environment.
-_BOUNDED_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+# use (a notebook's mlflow.log_metric) keeps its environment. MLflow's download bars are off too: the
+# portfolio downloads one metrics.json per run, and eight bars said nothing a user needed.
+_BOUNDED_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+                "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 
 
 @contextlib.contextmanager
@@ -97,6 +99,8 @@ def _open_runs(c: Any, record: RunRecord, experiment_name: str | None) -> Mlflow
                 "policy_id": policy.id, "policy_version": str(policy.version), "reviewer": reviewer,
                 "role": "candidate" if label == record.candidate else "baseline",
                 "model": str(model),
+                # a reviewer that judged a seeded sample says so wherever the run is listed
+                **({"sample": sample.label} if (sample := record.sample(reviewer)) else {}),
             })
             children[f"{label}|{reviewer}"] = run.info.run_id
     return MlflowIds(tracking_uri=safe_uri(), experiment_id=experiment_id, experiment_name=experiment_name,

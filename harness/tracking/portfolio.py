@@ -84,7 +84,7 @@ def _observation_of_run(c: Any, run: Any, tmp: Path) -> Observation | None:
         run=RunRef(name=run.info.run_name or run.info.run_id, created_at=created.isoformat(timespec="seconds"),
                    source=f"mlflow:{run.info.run_id}", report=_local_report(run.info.artifact_uri)),
         created=created, incomplete=tags.get("incomplete") == "true", metrics=metrics,
-        approved=_approved_in_registry(c, tags.get("policy_prompt_uri")))
+        approved=_approved_in_registry(c, tags.get("policy_prompt_uri")), sample=tags.get("sample") or None)
 
 
 def _local_report(artifact_uri: str | None) -> str | None:

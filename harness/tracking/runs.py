@@ -34,10 +34,29 @@ def list_runs(*, policy: str | None = None, version: str | None = None, reviewer
     with client() as c:
         runs = c.search_runs(experiments, filter_string=" and ".join(filters), max_results=limit,
                              order_by=["attributes.start_time DESC"])
+        rescored = _rescored_from(c, {r.data.tags.get("mlflow.parentRunId", "") for r in runs} - {""})
     return [{"run_id": r.info.run_id, "started": dt.datetime.fromtimestamp(r.info.start_time / 1000).isoformat(timespec="minutes"),
              "policy": f"{r.data.tags.get('policy_id')}@v{r.data.tags.get('policy_version')}",
              "role": r.data.tags.get("role", ""), "reviewer": r.data.tags.get("reviewer", ""),
-             "eval_set": r.data.tags.get("eval_set", ""), "metrics": r.data.metrics} for r in runs]
+             "eval_set": r.data.tags.get("eval_set", ""), "metrics": r.data.metrics,
+             "rescored_from": rescored.get(r.data.tags.get("mlflow.parentRunId", "")),
+             "sample": r.data.tags.get("sample")} for r in runs]
+
+
+RESCORED_FROM = "policy_harness.rescored_from"
+
+
+def _rescored_from(c: Any, parents: set[str]) -> dict[str, str]:
+    """The run each `rescore` was made from (its lineage tag sits on the parent run), by parent run id."""
+    out: dict[str, str] = {}
+    for pid in sorted(parents):
+        try:
+            source = c.get_run(pid).data.tags.get(RESCORED_FROM)
+        except Exception:  # a parent deleted since: the child is listed as a run
+            continue
+        if source:
+            out[pid] = str(source)
+    return out
 
 
 @dataclass(frozen=True)

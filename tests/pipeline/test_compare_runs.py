@@ -16,7 +16,7 @@ from harness._cli.main import main
 from harness.metrics.paired import paired_change
 from harness.pipeline.compare import compare, write_comparison
 from harness.pipeline.score import score_file
-from harness.record import ComparisonResult, PairedChange, write_record
+from harness.record import ComparisonResult, GateResult, PairedChange, read_record, write_record
 from harness.reporting.compare import change_text
 
 # id, text, gold, decision, slice. B drops "e", adds "f", edits c's text and relabels d.
@@ -78,7 +78,7 @@ def test_cli_prints_the_changes_and_writes_the_page(tmp_path: Path, capsys: pyte
     assert "model: 3 flipped verdicts, fixed 2, broken 1" in out
     page = (tmp_path / "cmp" / "compare.html").read_text(encoding="utf-8")
     assert "<h1>a (external@v1) → b (external@v1)</h1>" in page
-    assert "<li>fixed 2, broken 1, McNemar exact p = 1</li>" in page
+    assert "<td>accuracy</td><td>fixed 2, broken 1, McNemar exact p = 1</td>" in page
     assert "<tr><td>d</td><td>four</td><td>HS</td><td>allowed</td><td>actioned</td></tr>" in page
 
 
@@ -112,3 +112,37 @@ def test_one_flip_and_one_item_are_singular(tmp_path: Path, capsys: pytest.Captu
     out = capsys.readouterr().out
     assert "model: 1 flipped verdict, fixed" in out
     assert "compared on the 1 item both runs judged" in out
+
+
+def test_the_page_has_the_report_style_the_runs_and_says_when_nothing_flipped(tmp_path: Path) -> None:
+    """An unstyled page with an empty table read as unfinished: style, both runs, a sentence instead."""
+    a, b = scored(tmp_path, "a", BEFORE), scored(tmp_path, "b", BEFORE)
+    assert main(["compare", a, b, "--out", str(tmp_path / "cmp"), "--no-track"]) == 0
+    page = (tmp_path / "cmp" / "compare.html").read_text(encoding="utf-8")
+    assert "--pass-bg" in page and "<h2>Runs</h2>" in page  # report.css, and a table of A and B
+    for side in (a, b):
+        assert f"<td>{side}</td>" in page
+    assert page.count("<td>external@v1</td>") == 2  # the policy version of each run
+    assert "No item changed decision." in page and "<th>before (A)</th>" not in page
+    # 'score' reads decisions from a file: they do not depend on the policy text, and the page says so.
+    assert "does not read the policy text" in page
+    result = ComparisonResult.model_validate_json((tmp_path / "cmp" / "compare.json").read_text(encoding="utf-8"))
+    assert result.a.policy == "external@v1" and result.reviewers["model"].reads_policy is False
+
+
+def test_the_page_shows_each_runs_gates_before_and_after(tmp_path: Path) -> None:
+    a, b = scored(tmp_path, "a", BEFORE), scored(tmp_path, "b", AFTER)
+    for run, status in ((a, "fail"), (b, "pass")):  # a gate on leakage, as an experiment's `gates:` would set
+        record = read_record(Path(run))
+        m = record.metrics.reviewers["model"]
+        m.gates = [GateResult(gate="leakage", metric="leakage", scope="overall", max=0.05, min=None,
+                              value=m.leakage, status=status)]
+        write_record(record, Path(run))
+    result = compare(a, b)
+    write_comparison(result, tmp_path / "cmp")
+    gates_a, gates_b = result.reviewers["model"].gates_a, result.reviewers["model"].gates_b
+    assert gates_a is not None and gates_b is not None
+    assert [g.status for g in gates_a] == ["fail"] and [g.status for g in gates_b] == ["pass"]
+    page = (tmp_path / "cmp" / "compare.html").read_text(encoding="utf-8")
+    assert "Launch gates, before and after" in page and "≤ 5.0%" in page
+    assert page.index('<span class="pill fail">fail</span>') < page.index('<span class="pill pass">pass</span>')

@@ -152,3 +152,34 @@ def test_a_torn_run_directory_is_a_plain_error(built: Built, tmp_path: Path) -> 
     with pytest.raises(HarnessError, match="does not match record.json"):
         collect([torn])
     assert read_record(built.root / "runs" / "run1").name == "hate_v1"
+
+
+def test_prose_carries_its_counts_and_a_sampled_reviewer_says_so(tmp_path: Path) -> None:
+    """'lets 0.0% of violating items through' hid that it was 0 of 3; a sampled reviewer hid its sample."""
+    from support.record_factory import build_record
+
+    from harness.portfolio.page import trend_chart
+    from harness.record import write_record
+
+    write_record(build_record(llm_limit=20), tmp_path / "run")
+    p = collect([tmp_path / "run"])
+    llm = next(r for r in p.rows if r.reviewer == "llm")
+    assert llm.sample == "a seeded sample of 20 of 60 items"
+    blocked = [line for line in p.summary if line.startswith("toy_hate v2 (llm) is blocked")]
+    rate = llm.leakage
+    assert blocked and f"lets {rate.rate:.1%} ({rate.k} of {rate.n}) of violating items through" in blocked[0]
+    assert blocked[0].endswith("judging a seeded sample of 20 of 60 items.")
+    html, _ = write_portfolio(p, tmp_path / "page")
+    assert "judged a seeded sample of 20 of 60 items" in html.read_text(encoding="utf-8")
+    # The trend names each run's reviewer, a sampled one starred.
+    [trend] = p.trends
+    assert [(text, reviewer) for _, text, reviewer in trend_chart(trend).labels] == [
+        ("v2 #1", "clf"), ("v2 #2", "llm*")]
+
+
+def test_reading_the_mlflow_store_draws_no_download_bars(built: Built, capfd: pytest.CaptureFixture[str]) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", built.uri)
+        assert collect(None).rows
+    captured = capfd.readouterr()
+    assert "Downloading artifacts" not in captured.err + captured.out

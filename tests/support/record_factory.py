@@ -171,7 +171,8 @@ def injection_block(frame: pd.DataFrame) -> dict[str, Any]:
 def build_record(*, baseline: bool = True, gates: bool = True, slices: bool = True, abstain_all: bool = False,
                  scores: bool = True, n_items: int = 60, incomplete: bool = False,
                  reviewers: tuple[str, ...] = ("clf", "llm"), population: bool = True,
-                 annotated: bool = False) -> RunRecord:
+                 annotated: bool = False, llm_limit: int | None = None) -> RunRecord:
+    """`llm_limit`: the LLM reviewer judges only the first that many items, as a reviewer's `limit` samples."""
     candidate, base = policies()
     frame = items(n_items, slices)
     used = [candidate, base] if baseline else [candidate]
@@ -180,7 +181,7 @@ def build_record(*, baseline: bool = True, gates: bool = True, slices: bool = Tr
         if "clf" in reviewers:
             tables.append(verdict_table(classifier_verdicts(frame, scores), policy=policy.label, reviewer="clf"))
         if "llm" in reviewers:
-            verdicts = llm_verdicts(frame, policy.version, abstain_all)
+            verdicts = llm_verdicts(frame.head(llm_limit) if llm_limit else frame, policy.version, abstain_all)
             if incomplete and policy is base:
                 verdicts = verdicts[: len(verdicts) // 2]
             tables.append(verdict_table(verdicts, policy=policy.label, reviewer="llm"))
@@ -206,7 +207,8 @@ def build_record(*, baseline: bool = True, gates: bool = True, slices: bool = Tr
         evalset={"name": "toy-set", "source": "tests/reporting/record_factory.py", "sha256": "0" * 64,
                  "items": len(frame), "slices": slice_columns, "license": "CC0, policy-harness tests",
                  "label_counts": {k: int(v) for k, v in frame["gold"].value_counts().sort_index().items()}},
-        reviewers={name: params[name] for name in reviewers}, verdicts=joined, metrics=metrics, items=frame,
+        reviewers={name: {**params[name], **({"limit": llm_limit} if llm_limit and name == "llm" else {})}
+                   for name in reviewers}, verdicts=joined, metrics=metrics, items=frame,
         created_at="2024-05-01T12:00:00+00:00", incomplete=incomplete,
         incomplete_reason="budget of $0.50 reached after 90 calls" if incomplete else "",
         usage={"llm": {"calls": 120, "cached": 0, "prompt_tokens": 24_000, "completion_tokens": 3_000,

@@ -138,3 +138,12 @@ def test_rescore_with_new_gates_logs_a_linked_run(server: MlflowServer, tmp_path
     assert metrics["reviewers"]["tfidf-lr"]["over_enforcement"] == old_oe
     parent = MlflowClient(tracking_uri=server.uri).get_run(new["mlflow"]["parent_run_id"])
     assert parent.data.tags["policy_harness.rescored_from"] == old["mlflow"]["parent_run_id"]
+    # `runs` has a header row and tells the rescore from a run, naming the run it rescored.
+    listing = cli("runs", uri=server.uri, cwd=tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert lines[0].split()[:3] == ["run", "id", "started"] and "kind" in lines[0]
+    rescored = [line for line in lines if new["mlflow"]["runs"]["hate_speech@v2|tfidf-lr"] in line]
+    assert rescored and f"rescore of {old['mlflow']['parent_run_id']}" in rescored[0]
+    original = [line for line in lines if old["mlflow"]["runs"]["hate_speech@v2|tfidf-lr"] in line]
+    assert original and "rescore" not in original[0]
