@@ -33,8 +33,8 @@ def _inputs(n: int) -> tuple[Any, Any]:
 
 
 def _reviewer(base: str, concurrency: int, cache_path: Path) -> Any:
-    from harness.reviewers.cache import JudgementCache
     from harness.config import LLMReviewerConfig
+    from harness.reviewers.cache import JudgementCache
     from harness.reviewers.llm import LLMReviewer
 
     config = LLMReviewerConfig(type="llm", name="bench", model=MODEL, api_base=base, concurrency=concurrency,
@@ -104,8 +104,8 @@ def run_cached(base: str, n: int, cache_path: Path) -> dict[str, Any]:
 def run_bare(base: str, n: int, concurrency: int) -> dict[str, Any]:
     import openai
 
-    from harness.reviewers.prompts import PromptBuilder, load_template
     from harness.reviewers.llm_verdict import verdict_schema
+    from harness.reviewers.prompts import PromptBuilder, load_template
 
     items, policy = _inputs(n)
     builder = PromptBuilder(load_template(REPO / "harness" / "reviewers" / "prompt_templates" / "reviewer_v1.md"), policy)

@@ -17,9 +17,9 @@ from benchmarks.common import QUICKSTART_ITEMS, REPO, V2, report
 def measure(n: int) -> dict[str, Any]:
     import pandas as pd
 
-    from harness.reviewers.cache import JudgementCache
     from harness.config import LLMReviewerConfig
     from harness.policy import load_policy
+    from harness.reviewers.cache import JudgementCache
     from harness.reviewers.llm import LLMReviewer
 
     with QUICKSTART_ITEMS.open(encoding="utf-8") as handle:

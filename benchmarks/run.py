@@ -18,12 +18,15 @@ import pstats
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from benchmarks.common import REPO, ChildFailed, child, fake_provider, machine
-from benchmarks.whole_run import figure as whole_run, table_rows as whole_run_rows
-from benchmarks.score_stream import figure as score_stream, table_rows as score_stream_rows
+from benchmarks.score_stream import figure as score_stream
+from benchmarks.score_stream import table_rows as score_stream_rows
+from benchmarks.whole_run import figure as whole_run
+from benchmarks.whole_run import table_rows as whole_run_rows
 
 RESULTS = REPO / "benchmarks" / "results.json"
 LATENCY_MS = 100
@@ -186,7 +189,7 @@ def table(results: dict[str, Any]) -> str:
     p = results.get("prompt_cache")
     if p:
         for layout, policies in p.get("layouts", {"policy_as_system": p.get("policies", {})}).items():
-            for path, r in policies.items():
+            for r in policies.values():
                 rows.append((f"6 prompt prefix {r['policy']} {layout}",
                              f"{r['prefix_share_mean']:.1%} of input tokens shared ({r['prefix_tokens']} tokens)",
                              f"{r['input_tokens_per_1000_items']:,} input tokens / 1,000 items"
@@ -233,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             results.update(STEPS[name](size, Path(tmp), args.profile))
             durations[name] = round(time.perf_counter() - t, 1)
     results["machine"] = machine()
-    results["run"] = {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "quick": args.quick,
+    results["run"] = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "quick": args.quick,
                       "figures": chosen, "seconds": round(time.perf_counter() - started, 1),
                       "seconds_by_figure": durations,
                       # Other work on the machine skews every figure; the 1-minute load says how much.

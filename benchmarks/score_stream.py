@@ -32,7 +32,7 @@ STRATA = {"feed": 1.0, "comments": 4.0, "reports": 0.25}
 FILES = {"csv": "log.csv", "parquet": "log.parquet"}
 
 
-def _chunk(start: int, n: int, rng: np.random.Generator) -> "object":
+def _chunk(start: int, n: int, rng: np.random.Generator) -> object:
     import pyarrow as pa
 
     gold = np.array(["benign", "HS", "VS"], dtype=object)[rng.choice(3, n, p=[0.6, 0.3, 0.1])]

@@ -11,7 +11,8 @@ import argparse
 import functools
 import gc
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     from harness.config import Experiment, load_experiment, parse_experiment
     from harness.errors import HarnessError
     from harness.evalset import load_evalset
+    from harness.pipeline.run import run, run_async
     from harness.policy import load_policy
     from harness.record import RunRecord, read_record
-    from harness.pipeline.run import run, run_async
 
 _LAZY = {
     "Experiment": "harness.config", "load_experiment": "harness.config", "parse_experiment": "harness.config",

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from support.records import NOT_A_RECORD
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 
-def stop_process(process: "subprocess.Popen[bytes] | subprocess.Popen[str]", timeout_s: float = 10.0) -> None:
+def stop_process(process: subprocess.Popen[bytes] | subprocess.Popen[str], timeout_s: float = 10.0) -> None:
     """Terminate a child process, killing it if it does not exit within `timeout_s`."""
     if process.poll() is not None:
         return

@@ -25,7 +25,7 @@ class Annotations:
     gold_rule: str
     tie: str
 
-    def for_items(self, ids: Iterable[str]) -> "Annotations":
+    def for_items(self, ids: Iterable[str]) -> Annotations:
         keep = self.table[ITEM].isin(set(ids))
         return Annotations(self.table[keep].reset_index(drop=True), self.gold_rule, self.tie)
 

@@ -9,17 +9,17 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
+from harness._util.hashing import sha256_json, sha256_text
 from harness.config import AuthorConfig
 from harness.errors import HarnessError
-from harness._util.hashing import sha256_json, sha256_text
-from harness.reviewers.prompts import neutralise
 from harness.record.diagnosis import AuthorUsage
+from harness.reviewers.prompts import neutralise
 
 if TYPE_CHECKING:
+    from harness.policy import Policy
     from harness.providers.client import LLMClient
     from harness.providers.local_model import LocalModelServer
     from harness.record.diagnosis import Cluster, ErrorKindDiagnosis
-    from harness.policy import Policy
 
 log = logging.getLogger(__name__)
 

@@ -15,14 +15,14 @@ from dataclasses import dataclass, replace
 
 from pydantic import BaseModel
 
+from harness._util.event_loop import run_sync
 from harness.config import AuthorConfig, Experiment
 from harness.errors import HarnessError
-from harness._util.event_loop import run_sync
 from harness.loop.author import CLUSTERS_SHOWN, MAX_EXEMPLARS_PER_KIND, AuthorSession, revision_messages
 from harness.loop.candidate import check_candidate, policy_document
 from harness.loop.describe import MAX_DESCRIPTION_TOKENS, SYSTEM, describe_kinds, described
-from harness.metrics.diagnosis import EXEMPLARS, item_texts
 from harness.loop.revise import ReviseParts, dev_diagnoses, judge_current, revise_parts
+from harness.metrics.diagnosis import EXEMPLARS, item_texts
 from harness.policy import Policy
 from harness.reviewers import CostEstimate
 
@@ -160,8 +160,8 @@ def _longest_candidate(current: Policy, author: AuthorConfig, index: int) -> Pol
 
 
 def _author_lines(author: AuthorConfig, parts: ReviseParts, known: _Known | None) -> list[CallLine]:
-    from harness.providers.client import count_tokens, estimate_cost
     from harness.config.local import is_local
+    from harness.providers.client import count_tokens, estimate_cost
 
     model = author.model if not is_local(author.model) else "openai/" + author.model.removeprefix("local/")
 

@@ -110,7 +110,7 @@ def promote(candidate: Path, *, by: str | None = None, force: bool = False, trac
     if not name:
         raise HarnessError("no approver given and `git config user.name` is not set; pass --by NAME.",
                            path=candidate)
-    at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     renumbered_from = entry.version if entry.version != version else None
     promoted = with_approval(text, name, at, version=version, renumbered_from=renumbered_from)
     parsed = parse_policy(promoted, path=str(target))  # still a policy: never write one that does not parse

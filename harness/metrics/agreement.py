@@ -4,8 +4,8 @@ reviewers, and the items they disagree on (where a policy is ambiguous or gold m
 from __future__ import annotations
 
 import itertools
-from typing import NamedTuple
 import warnings as python_warnings
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd

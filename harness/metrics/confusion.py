@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -72,8 +72,8 @@ def category_rates(frame: pd.DataFrame, category_ids: list[str]) -> dict[str, Ca
     count = multiplicity(frame)
     out: dict[str, CategoryRates] = {}
     for cid in category_ids:
-        has_cat = predicted.where(lambda p: cid in p)
-        of_cat = gold.where(lambda g: cid in g.split(";"))
+        has_cat = predicted.where(_contains(cid))
+        of_cat = gold.where(listed_in(cid))
         unknown = _unknown_for(wholly_unknown, listed, cid)
         negative = ~of_cat & ~unknown
         out[cid] = CategoryRates(
@@ -180,3 +180,13 @@ def _mean_score(value: object) -> float | None:
         return None
     number = float(value)
     return None if math.isnan(number) else number
+
+
+def _contains(cid: str) -> Callable[[tuple[str, ...]], bool]:
+    """A test of one distinct cited-categories value: does it hold category `cid`."""
+    return lambda value: cid in value
+
+
+def listed_in(cid: str) -> Callable[[str], bool]:
+    """A test of one distinct multi-label gold value (`;`-joined category ids): is `cid` one of them."""
+    return lambda value: cid in value.split(";")

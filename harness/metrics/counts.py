@@ -14,7 +14,6 @@ import pandas as pd
 
 from harness.verdicts import as_list
 
-
 ITEM_KEY = "item_key"
 COUNT = "_count"
 

@@ -11,17 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from harness.labels import BENIGN, UNKNOWN
-from harness.record.diagnosis import (Cluster, Diagnosis, ErrorKind, ErrorKindDiagnosis, Grouping, OverRepresented,
-                                      ReviewerDiagnosis)
+from harness.record.diagnosis import (
+    Cluster,
+    Diagnosis,
+    ErrorKind,
+    ErrorKindDiagnosis,
+    Grouping,
+    OverRepresented,
+    ReviewerDiagnosis,
+)
+
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
+
+    from harness.record import RunRecord
 
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, as_list
 
@@ -43,12 +52,10 @@ class RunView:
     slices: list[str]
 
 
-def run_view(record: object) -> RunView:
-    evalset = getattr(record, "evalset")
-    slices = evalset.get("slices") if isinstance(evalset, dict) else getattr(evalset, "slices", None)
-    return RunView(name=str(getattr(record, "name")), out_dir=str(getattr(record, "out_dir", "")),
-                   verdicts=getattr(record, "verdicts"), candidate=str(getattr(record, "candidate")),
-                   baseline=getattr(record, "baseline"), slices=list(slices or []))
+def run_view(record: RunRecord) -> RunView:
+    """The parts of a stored run the clusters are computed from."""
+    return RunView(name=record.name, out_dir=record.out_dir, verdicts=record.verdicts,
+                   candidate=record.candidate, baseline=record.baseline, slices=list(record.evalset.slices))
 
 
 def diagnose(view: RunView) -> Diagnosis:

@@ -90,7 +90,7 @@ class _Cells:
     u0: int
 
     @classmethod
-    def of(cls, y: np.ndarray, labelled: np.ndarray, yhat: np.ndarray, count: np.ndarray) -> "_Cells":
+    def of(cls, y: np.ndarray, labelled: np.ndarray, yhat: np.ndarray, count: np.ndarray) -> _Cells:
         def n(mask: np.ndarray) -> int:
             return int(count[mask].sum())
         return cls(n(labelled & y & yhat), n(labelled & y & ~yhat), n(labelled & ~y & yhat), n(labelled & ~y & ~yhat),

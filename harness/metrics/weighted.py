@@ -30,7 +30,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from harness.config import StrataSpec
 from harness.labels import BENIGN, UNKNOWN
-from harness.metrics.confusion import gold_status, unknown_for
+from harness.metrics.confusion import gold_status, listed_in, unknown_for
 from harness.metrics.counts import Labels, multiplicity, tally
 from harness.metrics.posterior import DRAWS, Fixed, posterior_interval
 from harness.metrics.rates import SMALL_SAMPLE
@@ -277,7 +277,7 @@ def weighted_metrics(frame: pd.DataFrame, *, categories: list[str], strata: Stra
              "false_action_share": rate(benign, actioned & ~unknown, fixed="numerator" if by_gold else None),
              "prevalence": rate(violating, ~unknown, fixed="numerator" if by_gold else None)}
     by_category = {cid: WeightedCategory(leakage=rate(
-        allowed, decided & gold.where(lambda g: cid in g.split(";")) & ~unknown_for(frame, cid),
+        allowed, decided & gold.where(listed_in(cid)) & ~unknown_for(frame, cid),
         fixed="denominator" if by_gold else None)) for cid in categories}
     if unknown.any():
         n_unknown = tally(unknown, count)

@@ -115,7 +115,7 @@ def compare(a: str, b: str) -> ComparisonResult:
             **dict(paired), coverage=coverage, gates_a=side_a.gates.get(reviewer), gates_b=side_b.gates.get(reviewer),
             reads_policy=_reads_policy(side_a, side_b, reviewer))
     return ComparisonResult(a=side_a.run, b=side_b.run,
-                            created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                            created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                             reviewers=compared)
 
 

@@ -64,7 +64,7 @@ async def judge_and_finish(experiment: Experiment, finishing: Finishing, *, out_
     fit classifiers, compute intervals or talk to MLflow run on worker threads, so the loop stays
     responsive (an async web app keeps serving while a run is under way). `finishing` scores and
     records the judged verdicts: in this process, or in the command line's warm process."""
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     track = track and experiment.tracking.enabled
     with stage("load"):
         candidate, baseline, evalset = await asyncio.to_thread(load_inputs, experiment)
@@ -124,8 +124,8 @@ def judge_injections(reviewers: list[Reviewer], policy: Policy, evalset: EvalSet
                      experiment: Experiment) -> dict[str, Injection]:
     """The built-in prompt-injection slice, for every reviewer that reads a prompt with the item in it
     (`Injectable`), under the candidate policy."""
-    from harness.pipeline.injection import injection_metrics
     from harness.metrics.samples import majority
+    from harness.pipeline.injection import injection_metrics
 
     out: dict[str, Injection] = {}
     for reviewer in reviewers:

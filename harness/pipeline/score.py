@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from harness.config import StrataSpec
-from harness.labels import BENIGN
 from harness.errors import HarnessError
 from harness.evalset import table_sha256
+from harness.labels import BENIGN
 from harness.metrics import compute_metrics
 from harness.metrics.counts import COUNT
 from harness.metrics.ppi import prediction_powered
@@ -80,7 +80,7 @@ def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | No
                                items=int(items[COUNT].sum()), slices=slices, license=None,
                                label_counts={str(k): int(v) for k, v in counts.items()}),
         reviewers={p: ExternalParams(column=p) for p in preds}, verdicts=verdicts, metrics=metrics,
-        items=items, created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        items=items, created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
 
 def _verdict(item_id: str, decision: str) -> Verdict:

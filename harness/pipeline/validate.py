@@ -18,7 +18,6 @@ def validate_path(path: Path) -> str:
         return _validate_experiment(path)
     if suffix == ".md":
         from harness.policy import load_policy
-
         from harness.policy.lint import lint_summary
 
         policy = load_policy(path)

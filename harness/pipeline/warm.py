@@ -99,7 +99,8 @@ class Finisher:
 
     def prepare(self, mlflow_experiment: str | None, *, report: bool) -> None:
         """Sent once the inputs have loaded: a run whose inputs fail never touches MLflow."""
-        from harness._util.timings import log as timings_log, process_started_at
+        from harness._util.timings import log as timings_log
+        from harness._util.timings import process_started_at
         from harness.tracking.prepare import new_sqlite_store
 
         timings = timings_log.isEnabledFor(logging.INFO)

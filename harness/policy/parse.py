@@ -8,9 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from harness.labels import BENIGN
-from harness.errors import HarnessError, unreadable, yaml_problem
 from harness._util.hashing import sha256_text
+from harness.errors import HarnessError, unreadable, yaml_problem
+from harness.labels import BENIGN
 
 RULE_ID = r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*"
 _RULE_LINE = re.compile(rf"^\s*(?:[-*+]|\d+[.)])\s+\*\*({RULE_ID})\*\*[:.\s—–-]*(.*)$")

@@ -2,7 +2,7 @@
 deploy, training coverage and per-language accuracy."""
 
 from harness.portfolio.collect import build, collect
-from harness.record.portfolio import Portfolio
 from harness.portfolio.page import render, write_portfolio
+from harness.record.portfolio import Portfolio
 
 __all__ = ["Portfolio", "build", "collect", "render", "write_portfolio"]

@@ -5,14 +5,52 @@ JSON Schema) and the atomic set of files a run writes."""
 from __future__ import annotations
 
 from harness.record.comparison import ComparedRun, ComparisonResult, Coverage, ReviewerComparison
-from harness.record.files import (FORMAT_VERSION, ITEMS, METRICS, RECORD, REPORT, SCHEMA_VERSION, VERDICTS,
-                                  atomic_write_text, finite, metrics_file, read_model, read_record, record_header,
-                                  write_json, write_record)
-from harness.record.header import (ClassifierParams, EvalSetSummary, ExternalParams, LLMParams, MlflowIds,
-                                   PolicyCategory, PolicyRule, PolicySummary, RecordHeader, ReviewerParams)
-from harness.record.metrics import (Agreement, Baseline, CategoryRates, GateResult, Injection, Metrics,
-                                    MetricsFile, PairedChange, PairedComparison, Rate, Rates, ReviewerMetrics,
-                                    Usage, Weighted, WeightedRate)
+from harness.record.files import (
+                                  FORMAT_VERSION,
+                                  ITEMS,
+                                  METRICS,
+                                  RECORD,
+                                  REPORT,
+                                  SCHEMA_VERSION,
+                                  VERDICTS,
+                                  atomic_write_text,
+                                  finite,
+                                  metrics_file,
+                                  read_model,
+                                  read_record,
+                                  record_header,
+                                  write_json,
+                                  write_record,
+)
+from harness.record.header import (
+                                  ClassifierParams,
+                                  EvalSetSummary,
+                                  ExternalParams,
+                                  LLMParams,
+                                  MlflowIds,
+                                  PolicyCategory,
+                                  PolicyRule,
+                                  PolicySummary,
+                                  RecordHeader,
+                                  ReviewerParams,
+)
+from harness.record.metrics import (
+                                  Agreement,
+                                  Baseline,
+                                  CategoryRates,
+                                  GateResult,
+                                  Injection,
+                                  Metrics,
+                                  MetricsFile,
+                                  PairedChange,
+                                  PairedComparison,
+                                  Rate,
+                                  Rates,
+                                  ReviewerMetrics,
+                                  Usage,
+                                  Weighted,
+                                  WeightedRate,
+)
 from harness.record.run import RunRecord, replace
 from harness.record.schemas import SCHEMAS, Schema, json_schema, schema_listing
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from harness.record.metrics import Kappa, Metrics
 from harness.reporting.fmt import number, percent, short
 

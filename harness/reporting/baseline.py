@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+
 from harness.labels import BENIGN
 from harness.record.metrics import Flip as FlipEntry
 from harness.record.metrics import Metrics, PairedChange, PairedComparison, PairedCounts
-from harness.reporting.fmt import (Clipped, clip, number, p_text, p_value, percent, short, signed_percent,
-                                  significant)
+from harness.reporting.fmt import Clipped, clip, number, p_text, p_value, percent, short, signed_percent, significant
 from harness.verdicts import ABSTAINED, ACTIONED
 
 FLIP_LIMIT = 60

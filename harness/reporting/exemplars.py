@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from harness.record.errors import CandidateErrors, ErrorExemplar
 from harness.reporting.fmt import Clipped, clip, short
 
-
 TITLES = {"false positive": "benign items actioned", "false negative": "violating items allowed"}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import pandas as pd
 
 from harness.record.metrics import Agreement, Metrics, RelabelCandidates

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import pandas as pd
 
-from harness.record.metrics import Injection, LeakedExample as LeakedEntry, Metrics
+from harness.record.metrics import Injection, Metrics
+from harness.record.metrics import LeakedExample as LeakedEntry
 from harness.reporting.baseline import ChangeRow, change_row
 from harness.reporting.fmt import Clipped, RateCell, clip, rate_cell, short
 

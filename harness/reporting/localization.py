@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from harness.record.metrics import FlaggedLanguage, LanguageRow as LanguageEntry
-from harness.record.metrics import Languages, ReviewerMetrics, VsRest
+
+from harness.record.metrics import FlaggedLanguage, Languages, ReviewerMetrics, VsRest
+from harness.record.metrics import LanguageRow as LanguageEntry
 from harness.reporting.fmt import RateCell, metric_label, p_text, percent, rate_cell, short
 
 LANGUAGE_CAP = 60

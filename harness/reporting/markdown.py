@@ -8,8 +8,15 @@ import re
 from harness.record import RunRecord
 from harness.reporting.diagnosis import diagnosis_markdown
 from harness.reporting.fmt import counted, pct
-from harness.reporting.markdown_sections import (agreement, annotators, gold, injection, languages, population,
-                                                 thresholds)
+from harness.reporting.markdown_sections import (
+    agreement,
+    annotators,
+    gold,
+    injection,
+    languages,
+    population,
+    thresholds,
+)
 from harness.reporting.mdcells import cell, header, per10k, rate, row, significance, strong
 from harness.reporting.views import ReportView, build_view
 

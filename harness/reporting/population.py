@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from harness.record.metrics import Per10k as Per10kBlock
 from harness.record.metrics import ReviewerMetrics, Weighted, WeightedRate
 from harness.reporting.fmt import RateCell, items_count, percent, rate_cell, short

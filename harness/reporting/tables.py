@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+
 from harness.record.metrics import GateResult, Rates, ReviewerMetrics
 from harness.reporting.fmt import RateCell, metric_label, rate_cell, short, target
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from harness.record.metrics import OperatingPoint as OperatingEntry
 from harness.record.metrics import ReviewerMetrics, Thresholds
 from harness.reporting.fmt import RateCell, number, rate_cell, share_targets, short

@@ -27,9 +27,18 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from harness.testing.openai_server import (CANNED_CONTENT, FAULT_TOKEN, FakeOpenAIServer, HttpRequest, Response,
-                                           completion_payload, error_response, json_response, last_user_text,
-                                           serve_until_signalled)
+from harness.testing.openai_server import (
+    CANNED_CONTENT,
+    FAULT_TOKEN,
+    FakeOpenAIServer,
+    HttpRequest,
+    Response,
+    completion_payload,
+    error_response,
+    json_response,
+    last_user_text,
+    serve_until_signalled,
+)
 
 LINE_FAULTS = ("batch_500", "batch_400", "batch_missing")
 CHAT_URL = "/v1/chat/completions"

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.record import ComparisonResult
-from harness.tracking.tags import KIND_TAG, Kind
 from harness.tracking import EXPERIMENT_PREFIX, client, safe_uri
+from harness.tracking.tags import KIND_TAG, Kind
 
 log = logging.getLogger(__name__)
 

@@ -78,7 +78,7 @@ def _observation_of_run(c: Any, run: Any, tmp: Path) -> Observation | None:
         version = int(tags.get("policy_version", ""))
     except (ValidationError, ValueError):
         return None
-    created = dt.datetime.fromtimestamp(run.info.start_time / 1000, tz=dt.timezone.utc)
+    created = dt.datetime.fromtimestamp(run.info.start_time / 1000, tz=dt.UTC)
     return Observation(
         policy_id=tags.get("policy_id", ""), version=version, reviewer=tags.get("reviewer", ""),
         run=RunRef(name=run.info.run_name or run.info.run_id, created_at=created.isoformat(timespec="seconds"),
@@ -126,6 +126,6 @@ def _grading_of_run(c: Any, run: Any, tmp: Path) -> Grading | None:
     except ValueError:
         return None
     return Grading(policy_id=tags.get("policy_id", ""), version=version,
-                   created=dt.datetime.fromtimestamp(run.info.start_time / 1000, tz=dt.timezone.utc),
+                   created=dt.datetime.fromtimestamp(run.info.start_time / 1000, tz=dt.UTC),
                    graded=len(reviewers), certified=sorted(r for r in reviewers if values[f"certified/{r}"] == 1.0),
                    source=f"mlflow:{run.info.run_id}")

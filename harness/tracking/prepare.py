@@ -23,7 +23,7 @@ WAIT_S = 300.0  # far beyond a migration; only a stuck child waits this long, an
 
 @dataclass
 class StorePreparation:
-    process: "subprocess.Popen[bytes]"
+    process: subprocess.Popen[bytes]
 
     @classmethod
     def start(cls, experiment_name: str) -> StorePreparation | None:
@@ -73,8 +73,9 @@ def warm_store(experiment_name: str) -> None:
     """Load MLflow and, when the store is a local SQLite file, open it (migrating a new one) now.
 
     A server is left to `open_runs`, so a dead one costs its timeout once, not twice."""
-    import harness.tracking.registry  # noqa: F401  the imports are the point
     import mlflow.tracking  # noqa: F401
+
+    import harness.tracking.registry  # noqa: F401  the imports are the point
 
     if sqlite_path(tracking_uri()) is not None:
         try:

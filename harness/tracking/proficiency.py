@@ -6,8 +6,8 @@ import logging
 import time
 from pathlib import Path
 
-from harness.tracking.tags import KIND_TAG, Kind, metric_key
 from harness.record.proficiency import PROFICIENCY_JSON, REPORT_HTML, Proficiency
+from harness.tracking.tags import KIND_TAG, Kind, metric_key
 
 log = logging.getLogger(__name__)
 

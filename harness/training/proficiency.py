@@ -13,11 +13,21 @@ from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 from statsmodels.stats.multitest import multipletests
 
 from harness.labels import BENIGN
-from harness.metrics.rates import wilson
 from harness.metrics.planning import items_for_margin
+from harness.metrics.rates import wilson
+from harness.record.proficiency import (
+    Certification,
+    Cohort,
+    HardItem,
+    HeatCell,
+    Proficiency,
+    QuizInfo,
+    RateCI,
+    ReviewerGrade,
+    Weakness,
+    WrongItem,
+)
 from harness.reporting.links import docs_url
-from harness.record.proficiency import (Certification, Cohort, HardItem, HeatCell, Proficiency, QuizInfo, RateCI,
-                                     ReviewerGrade, Weakness, WrongItem)
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, split_list
 
 DEFAULT_PASS, DEFAULT_MAX_SKIP, ALPHA = 0.9, 0.1, 0.05
@@ -38,7 +48,7 @@ def grade(info: QuizInfo, key: pd.DataFrame, answers: pd.DataFrame, *, pass_mark
     grades = [_grade_one(frame[frame["reviewer"] == r], r, info, pass_mark, max_skip, majority.get(r))
               for r in reviewers]
     return Proficiency(quiz=info, answers=answers_path, key=key_path, pass_mark=pass_mark, max_skip=max_skip,
-                       created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                       created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                        reviewers=grades, cohort=_cohort(frame, reviewers, grades, texts or {}))
 
 

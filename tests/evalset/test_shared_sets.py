@@ -11,8 +11,8 @@ import pytest
 
 from harness._cli.main import main
 from harness.config import load_experiment
-from harness.record import RunRecord
 from harness.pipeline.run import load_inputs, run
+from harness.record import RunRecord
 
 LIMIT = 300
 

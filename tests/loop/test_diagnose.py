@@ -295,10 +295,10 @@ def test_descriptions_without_the_author_key_record_why(tmp_path: Path, monkeypa
 
 
 def test_an_unreachable_author_is_recorded_on_every_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness._util.processes import free_port
     from harness.config import load_experiment
     from harness.loop.describe import describe_diagnosis
     from harness.metrics.diagnosis import item_texts
-    from harness._util.processes import free_port
 
     monkeypatch.setenv("POLICY_HARNESS_CACHE", str(tmp_path / "cache.sqlite"))
     author = load_experiment(author_experiment(tmp_path, f"http://127.0.0.1:{free_port()}/v1")).author

@@ -8,15 +8,15 @@ revision adds HS-E9, one adds HS-E9 but deletes HS1, one is not a policy."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from harness.config import parse_experiment
 from harness.testing.cohort import toy_policy
 from harness.testing.openai_server import FakeOpenAIServer, item_section, last_user_text
-
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +83,7 @@ def workspace(tmp: Path, api_base: str) -> tuple[Path, Path]:
             + [(f"d{n:02d}", f"VIOLATE they are vermin, case {n}", "hateful", "direct") for n in range(24)]
             + [(f"p{n:02d}", f"a photo of my garden, case {n}", "non-hateful", "plain") for n in range(12)])
     items = tmp / "items.csv"
-    items.write_text("id,text,label,tactic\n" + "".join(f'{i},"{t}",{l},{s}\n' for i, t, l, s in rows),
+    items.write_text("id,text,label,tactic\n" + "".join(f'{i},"{t}",{label},{s}\n' for i, t, label, s in rows),
                      encoding="utf-8")
     return policy, items
 

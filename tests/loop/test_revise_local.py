@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import load_experiment
 from harness._util.hashing import sha256_text
+from harness.config import load_experiment
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,8 +19,8 @@ pytestmark = pytest.mark.slow
 
 def test_smollm2_as_author_on_the_quickstart_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from harness.config import AuthorConfig
-    from harness.record.diagnosis import Diagnosis
     from harness.loop.revise import ReviseResult, revise
+    from harness.record.diagnosis import Diagnosis
 
     monkeypatch.setenv("POLICY_HARNESS_CACHE", str(tmp_path / "cache.sqlite"))
     experiment = load_experiment(REPO / "experiments" / "quickstart.yaml")

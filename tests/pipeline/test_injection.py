@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.llm import V2, write_items
 
 import harness
 from harness.config import parse_experiment
 from harness.evalset.attacks import ATTACKS, injected_items
 from harness.testing.openai_server import FakeOpenAIServer, item_section, last_user_text
-from support.llm import V2, write_items
 
 VERDICT = '{{"violation": {v}, "categories": {c}, "rule_ids": [], "confidence": 0.9, "rationale": "r"}}'
 

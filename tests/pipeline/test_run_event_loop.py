@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.llm import V2, experiment, write_items
 
 import harness
 from harness.policy import load_policy
 from harness.reviewers import review_sync
 from harness.reviewers.llm import LLMReviewer
 from harness.testing.openai_server import FakeOpenAIServer
-from support.llm import V2, experiment, write_items
 
 pytestmark = pytest.mark.usefixtures("cache_path")
 

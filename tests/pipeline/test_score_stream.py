@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from support.metrics import close
 
 from harness.errors import HarnessError
-from harness.record import read_record, write_record
 from harness.pipeline.score import score_file
-from support.metrics import close
+from harness.record import read_record, write_record
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAVIDSON = Path("/work/shared/data/davidson_hate_offensive/labeled_data.csv")

@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
+from support.tracking import REPO_ROOT, experiment_file
 
+from harness._util.event_loop import run_sync
 from harness.config import load_experiment
+from harness.pipeline.run import judge_and_finish
 from harness.pipeline.warm import Finisher
 from harness.record import read_record
-from harness._util.event_loop import run_sync
-from harness.pipeline.run import judge_and_finish
-from support.tracking import REPO_ROOT, experiment_file
 
 
 @pytest.fixture
@@ -80,8 +80,9 @@ def test_an_output_the_warm_process_cannot_write_is_one_error_line(tmp_path: Pat
 
 
 def test_a_run_the_user_interrupts_leaves_no_process_behind(tmp_path: Path) -> None:
-    from harness.testing.openai_server import FakeOpenAIServer
     from support.llm import V2, write_items
+
+    from harness.testing.openai_server import FakeOpenAIServer
 
     items = write_items(tmp_path / "items.csv", [(f"i{n}", f"text {n}", "non-hateful") for n in range(40)])
     exp = tmp_path / "slow.yaml"

@@ -15,8 +15,8 @@ from harness.errors import HarnessError
 from harness.metrics.planning import items_for_margin
 from harness.portfolio import Portfolio, collect, write_portfolio
 from harness.portfolio.collect import build
-from harness.record.portfolio import Sources
 from harness.record import read_record
+from harness.record.portfolio import Sources
 
 
 @pytest.fixture(scope="module")

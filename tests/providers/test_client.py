@@ -12,14 +12,14 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from support.llm import REPO_ROOT, V2, experiment, fast_backoff, free_port, item_text, write_items
 
 import harness
 from harness.errors import HarnessError, ProviderError
-from harness.providers.client import Endpoint, LLMClient
 from harness.policy import load_policy
+from harness.providers.client import Endpoint, LLMClient
 from harness.reviewers.llm_verdict import verdict_schema
 from harness.testing.openai_server import FakeOpenAIServer
-from support.llm import REPO_ROOT, V2, experiment, fast_backoff, free_port, item_text, write_items
 
 ROWS = [("v", "VIOLATE this", "hateful"), ("b", "a sunny day", "non-hateful")]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from support.records import NOT_A_RECORD
+
 from harness._cli.main import main
 from harness.errors import HarnessError
 from harness.pipeline.score import score_file

@@ -16,15 +16,15 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from support.llm import experiment, write_items
+from support.reliability import REPO_ROOT, experiment_data, items_csv, llm_reviewer, workspace
 
 import harness
 from harness._cli import main as cli
-from harness.reviewers.cache import JudgementCache
 from harness.errors import HarnessError
 from harness.record import read_record
+from harness.reviewers.cache import JudgementCache
 from harness.testing.openai_server import FakeOpenAIServer
-from support.llm import experiment, write_items
-from support.reliability import REPO_ROOT, experiment_data, items_csv, llm_reviewer, workspace
 
 ROWS = [(f"i{i:02d}", f"item {i}" + (" VIOLATE" if i % 3 == 0 else ""), "hateful" if i % 3 == 0 else "non-hateful")
         for i in range(12)]

@@ -10,11 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.llm import free_port
+from support.reliability import (
+    GOOD_ROWS,
+    HEADER,
+    V2,
+    cli,
+    cli_batch,
+    experiment_data,
+    items_csv,
+    llm_reviewer,
+    one_error_line,
+    workspace,
+)
 
 from harness.testing.openai_server import FakeOpenAIServer
-from support.llm import free_port
-from support.reliability import (GOOD_ROWS, HEADER, V2, cli, cli_batch, experiment_data, items_csv, llm_reviewer,
-                         one_error_line, workspace)
 
 BOM = b"\xef\xbb\xbf"
 POLICY = V2.read_text(encoding="utf-8")

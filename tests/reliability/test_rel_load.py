@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-
 from support.reliability import REPO_ROOT
 
 ITEMS = 2_000

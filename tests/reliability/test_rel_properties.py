@@ -14,19 +14,29 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.llm import experiment, write_items
+from support.reliability import V2
 
 import harness
-from harness.config import (ClassifierReviewerConfig, ColumnMap, EvalSetConfig, Experiment, GateSpec,
-                            InjectionConfig, LLMReviewerConfig, StrataSpec, TrackingConfig, load_experiment,
-                            parse_experiment)
+from harness.config import (
+    ClassifierReviewerConfig,
+    ColumnMap,
+    EvalSetConfig,
+    Experiment,
+    GateSpec,
+    InjectionConfig,
+    LLMReviewerConfig,
+    StrataSpec,
+    TrackingConfig,
+    load_experiment,
+    parse_experiment,
+)
 from harness.errors import HarnessError
 from harness.evalset import load_evalset
 from harness.policy import load_policy, parse_policy
 from harness.reviewers.llm_verdict import parse_verdict
 from harness.testing.openai_server import FakeOpenAIServer
 from harness.verdicts import DECISIONS, verdict_table
-from support.llm import experiment, write_items
-from support.reliability import V2
 
 SETTINGS = settings(max_examples=150, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -9,9 +9,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.testing.openai_server import FakeOpenAIServer, last_user_text
 from support.llm import free_port
-from support.reliability import GOOD_ROWS, cli_batch, experiment_data, items_csv, llm_reviewer, one_error_line, workspace
+from support.reliability import (
+    GOOD_ROWS,
+    cli_batch,
+    experiment_data,
+    items_csv,
+    llm_reviewer,
+    one_error_line,
+    workspace,
+)
+
+from harness.testing.openai_server import FakeOpenAIServer, last_user_text
 
 SECRET = "sk-rel-SECRET-5f3a9c1e7b2d"
 WRONG = "sk-rel-WRONG-0a8e6d4c2b19"

@@ -11,11 +11,11 @@ import pytest
 from support.record_factory import HOSTILE_ANNOTATOR, IMG, NEWER_KEYS, build_record, without
 from test_report_html import Page
 
+from harness.record import Injection, Rate, RunRecord
 from harness.reporting import render_html, render_markdown
 from harness.reporting.annotators import ROWS_SHOWN
 from harness.reporting.fmt import items_count, percent
 from harness.reporting.mdcells import cell
-from harness.record import Injection, Rate, RunRecord
 
 
 @pytest.fixture(scope="module")

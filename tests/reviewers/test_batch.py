@@ -6,17 +6,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
+from support.llm import LABELS, V2, experiment, fast_backoff, write_items
 
 import harness
 from harness.config import LLMReviewerConfig, Price
 from harness.errors import HarnessError
 from harness.testing.batch_server import FakeBatchServer
-from support.llm import LABELS, V2, experiment, fast_backoff, write_items
 
 pytestmark = pytest.mark.usefixtures("cache_path")
 
@@ -240,9 +241,9 @@ def test_the_batch_provider_follows_the_model() -> None:
 
 def test_a_recorded_batch_the_provider_no_longer_knows_is_resubmitted_once(
         tmp_path: Path, batch_server: FakeBatchServer, cache_path: Path) -> None:
+    from harness.pipeline.run import load_inputs
     from harness.reviewers.cache import BatchRecord, JudgementCache
     from harness.reviewers.llm import LLMReviewer
-    from harness.pipeline.run import load_inputs
 
     exp = experiment(write_items(tmp_path / "items.csv", ROWS[:3]), batch_server.base_url, **batch())
     candidate, _, evalset = load_inputs(exp)

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import yaml
+from support.llm import LABELS, REPO_ROOT, V2, write_items
 
 from harness.testing.batch_server import FakeBatchServer
-from support.llm import LABELS, REPO_ROOT, V2, write_items
 
 N = 7
 

@@ -15,13 +15,13 @@ import openai
 import pandas as pd
 import pytest
 import yaml
+from support.llm import LABELS, REPO_ROOT, V2, reviewer, write_items
 
 import harness
-from harness.reviewers.cache import JudgementCache
 from harness.config import load_experiment
 from harness.reviewers import batch as batch_module
+from harness.reviewers.cache import JudgementCache
 from harness.testing.batch_server import FakeBatchServer
-from support.llm import LABELS, REPO_ROOT, V2, reviewer, write_items
 
 pytestmark = pytest.mark.usefixtures("cache_path")
 

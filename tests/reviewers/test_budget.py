@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 import yaml
+from support.llm import LABELS, V2, experiment, write_items
 
 import harness
-from harness.reviewers.cache import JudgementCache
 from harness.config import LLMReviewerConfig, Price
 from harness.errors import HarnessError
 from harness.reviewers.budget import check_budget
+from harness.reviewers.cache import JudgementCache
 from harness.testing.openai_server import FakeOpenAIServer, approx_tokens, default_responder, message_text
-from support.llm import LABELS, V2, experiment, write_items
 
 pytestmark = pytest.mark.usefixtures("cache_path")
 

@@ -10,8 +10,8 @@ import pytest
 from harness.config import ClassifierReviewerConfig, EvalSetConfig
 from harness.errors import HarnessError
 from harness.policy import Policy, load_policy
-from harness.reviewers.classifier import ClassifierReviewer
 from harness.reviewers import review_sync
+from harness.reviewers.classifier import ClassifierReviewer
 
 BENIGN_WORDS = ["sunny", "garden", "coffee", "music", "friends", "holiday", "picnic", "river"]
 HATE_WORDS = ["vermin", "filth", "scum", "parasites", "rats", "disease", "subhuman", "plague"]

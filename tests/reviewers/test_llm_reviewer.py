@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.llm import REPO_ROOT, V2, experiment, fast_backoff, item_text, write_items
 
 import harness
 from harness.reviewers.cache import JudgementCache
 from harness.testing.openai_server import FakeOpenAIServer
-from support.llm import REPO_ROOT, V2, experiment, fast_backoff, item_text, write_items
 
 DECIDED = ["item_id", "decision", "categories", "rule_ids", "confidence", "rationale", "abstain_reason"]
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import pandas as pd
+import pytest
+from support.llm import experiment, fast_backoff, write_items
 
 import harness
 from harness.reporting import render_html
 from harness.testing.openai_server import FakeOpenAIServer
 from harness.verdicts import AbstainKind, read_verdicts
-from support.llm import experiment, fast_backoff, write_items
 
 pytestmark = pytest.mark.usefixtures("cache_path")
 

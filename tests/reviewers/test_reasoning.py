@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.llm import V2, experiment, item_text, write_items
 
 import harness
 from harness.config import REASONING_MAX_TOKENS
 from harness.errors import HarnessError
-from harness.reviewers.llm_verdict import REASONING_MAX_CHARS, clip_reasoning, parse_verdict, split_reasoning
 from harness.policy import load_policy
+from harness.reviewers.llm_verdict import REASONING_MAX_CHARS, clip_reasoning, parse_verdict, split_reasoning
 from harness.testing.openai_server import REASONING_FORMS, REASONING_TEXT, FakeOpenAIServer, Reply
-from support.llm import V2, experiment, item_text, write_items
 
 pytestmark = pytest.mark.usefixtures("cache_path")
 

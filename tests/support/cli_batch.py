@@ -44,13 +44,14 @@ def _child(job: dict) -> None:
 
 
 def main(path: str, parallel: int = 2) -> None:
-    import harness._cli.main  # noqa: F401  the imports every child would otherwise pay for
-    import harness.evalset  # noqa: F401
-    import harness.reviewers.llm  # noqa: F401
-    import harness.pipeline.run  # noqa: F401
-    import harness.pipeline.validate  # noqa: F401
     import datasets  # noqa: F401
     import litellm  # noqa: F401
+
+    import harness._cli.main
+    import harness.evalset
+    import harness.pipeline.run
+    import harness.pipeline.validate
+    import harness.reviewers.llm  # noqa: F401
 
     jobs = json.loads(open(path, encoding="utf-8").read())
     codes: dict[int, int] = {}

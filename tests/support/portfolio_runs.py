@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from harness.config import load_experiment
-from harness.record import RunRecord
 from harness.pipeline.run import run
+from harness.record import RunRecord
+from harness.record.proficiency import Proficiency
 from harness.testing.cohort import Simulation, simulate_answers, write_eval_set
 from harness.training import build_quiz, grade_files, read_key, write_quiz
-from harness.record.proficiency import Proficiency
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

@@ -12,15 +12,15 @@ import pandas as pd
 
 from harness.config import GateSpec, StrataSpec
 from harness.evalset.annotations import ANNOTATOR, ITEM, LABEL, Annotations
-from harness.labels import BENIGN, UNKNOWN
 from harness.evalset.attacks import ATTACKS, SEP
+from harness.labels import BENIGN, UNKNOWN
 from harness.metrics import compute_metrics
 from harness.metrics.paired import paired_change
 from harness.metrics.rates import wilson
+from harness.pipeline.finish import policy_summary
 from harness.policy import Policy, parse_policy
 from harness.record import Metrics, RunRecord
 from harness.record.metrics import RelabelCandidates
-from harness.pipeline.finish import policy_summary
 from harness.testing.cohort import DEMO_EXCEPTIONS, DEMO_RULES, toy_policy
 from harness.verdicts import ACTIONED, ALLOWED, AbstainKind, Verdict, verdict_table
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+from support.tracking import MlflowServer, cli, experiment_file
 
 from harness._util.processes import free_port
-from support.tracking import MlflowServer, cli, experiment_file
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +61,7 @@ class PostgresServer:
             raise RuntimeError(f"{tool} failed: {result.stdout[-1500:]}{result.stderr[-1500:]}")
 
     @classmethod
-    def start(cls) -> "PostgresServer":
+    def start(cls) -> PostgresServer:
         root = Path(tempfile.mkdtemp(prefix="policy-harness-pg-"))
         as_user: list[str] = []
         if os.geteuid() == 0:  # initdb and postgres refuse root

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
-
 from support.tracking import MlflowServer, cli, experiment_file
 
 
@@ -95,11 +94,10 @@ def test_server_down_keeps_results_and_sync_logs_them_later(tmp_path: Path) -> N
 def test_server_killed_mid_run_then_synced(tmp_path: Path) -> None:
     srv = MlflowServer(tmp_path / "srv").start()
     exp = experiment_file(tmp_path, name="srv-killed")
-    from harness.config import load_experiment
-    from harness.record import read_record
-    from harness.pipeline.run import run
-
     import harness.tracking as tracking
+    from harness.config import load_experiment
+    from harness.pipeline.run import run
+    from harness.record import read_record
 
     original = tracking.log_runs
 

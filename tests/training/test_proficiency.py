@@ -12,9 +12,9 @@ import pytest
 from harness._cli.main import main
 from harness.config import load_experiment
 from harness.errors import HarnessError
+from harness.record.proficiency import Proficiency
 from harness.testing.cohort import COHORT, Simulation, simulate_answers, write_eval_set
 from harness.training import build_quiz, certify, grade_files, read_key, write_quiz
-from harness.record.proficiency import Proficiency
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -178,8 +178,8 @@ def test_mlflow_run_per_grading(quiz_dir: Path, answers: Path, tmp_path: Path, m
 
 
 def test_a_run_reviewer_is_graded_as_one_more_member(quiz_dir: Path, answers: Path, tmp_path: Path) -> None:
-    from harness.record import write_record
     from harness.pipeline.score import score_file
+    from harness.record import write_record
 
     _, key = read_key(quiz_dir / "answer_key.csv")
     # A stored run whose "model" reviewer is right on every quiz item but abstains on the first five.

@@ -108,9 +108,10 @@ def _a_record_naming_a_file_outside_its_folder_is_refused(run_dir: Path, scratch
     import json
     import shutil
 
+    from support.records import NOT_A_RECORD
+
     from harness.errors import HarnessError
     from harness.record import read_record
-    from support.records import NOT_A_RECORD
 
     scratch.mkdir()
     (scratch / NOT_A_RECORD).touch()

@@ -13,8 +13,8 @@ import yaml
 
 from harness.config import load_experiment, parse_experiment, resolve_path
 from harness.errors import HarnessError
-from harness.reviewers.prompts import builtin_template, load_template, reviewer_template
 from harness.pipeline.run import load_inputs
+from harness.reviewers.prompts import builtin_template, load_template, reviewer_template
 from harness.workspace import EXPERIMENT_FILE, init_workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
