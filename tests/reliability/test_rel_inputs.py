@@ -112,7 +112,7 @@ def _evalset_dir(root: Path, _: str) -> list[str]:
 def _out_is_a_file(root: Path, api_base: str) -> list[str]:
     workspace(root, data=experiment_data(reviewers=[llm_reviewer(api_base)]))
     _write(root, "taken", "a file where the output directory should go\n")
-    return ["run", "exp.yaml", "--no-track", "--out", "taken"]
+    return ["run", "exp.yaml", "--no-track", "--quiet", "--out", "taken"]  # quiet: the error is the only line
 
 
 def _prompt_not_utf8(root: Path, api_base: str) -> list[str]:
