@@ -46,14 +46,23 @@ def default_cache_path() -> Path:
 def cache_summary(path: Path | None = None) -> str:
     """One line saying where the judgement cache is and how much it holds, as `run` and `estimate` print it."""
     path = cache_file(path)
+    shown = _shown(path)
     if not path.is_file():
-        return f"cache: {path} (new)"
+        return f"cache: {shown} (new)"
     cache = JudgementCache(path)
     try:
         count = len(cache)
     finally:
         cache.close()
-    return f"cache: {path} ({count:,} judgement{'s' if count != 1 else ''} cached)"
+    return f"cache: {shown} ({count:,} judgement{'s' if count != 1 else ''} cached)"
+
+
+def _shown(path: Path) -> str:
+    """The path as a person reads it: under the home folder as ~/..."""
+    try:
+        return "~/" + path.resolve().relative_to(Path.home().resolve()).as_posix()
+    except (ValueError, RuntimeError):  # elsewhere, or no home folder
+        return str(path)
 
 
 class JudgementCache:

@@ -163,3 +163,14 @@ def test_experiment_key_names_the_cache_of_every_model_call(tmp_path: Path, monk
                                path=tmp_path / "exp.yaml")
     other = without.reviewers[0]
     assert without.cache_file is None and isinstance(other, LLMReviewerConfig) and other.cache_file is None
+
+
+def test_the_cache_line_shows_a_path_under_the_home_folder_with_a_tilde(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.reviewers.cache import cache_summary
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cache_summary(tmp_path / ".cache" / "policy-harness" / "judgements.sqlite") == \
+        "cache: ~/.cache/policy-harness/judgements.sqlite (new)"
+    elsewhere = tmp_path.parent / "elsewhere.sqlite"
+    assert cache_summary(elsewhere) == f"cache: {elsewhere} (new)"
