@@ -12,7 +12,7 @@ import datetime as dt
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import pandas as pd
 
@@ -32,6 +32,9 @@ from harness.record import (
 )
 from harness.record.header import PolicyCategory, PolicyRule
 
+if TYPE_CHECKING:
+    from harness.tracking.prepare import StorePreparation
+
 DEFAULT_REPORTS = Path("reports")
 
 
@@ -44,12 +47,10 @@ class Finishing(Protocol):
 
 
 class InProcess:
-    """Finish in this process; an MLflow store is opened (and a new SQLite one migrated) on a worker
-    thread while the model calls run."""
+    """Finish in this process; a new SQLite store is created (its migrations run) by a child process
+    while the model calls run (`tracking.prepare`)."""
 
     def __init__(self) -> None:
-        from harness.tracking.prepare import StorePreparation
-
         self._store: StorePreparation | None = None
 
     def prepare(self, mlflow_experiment: str | None, *, report: bool) -> None:
