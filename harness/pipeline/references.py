@@ -36,8 +36,8 @@ class Scope:
 
 
 def check_references(experiment: Experiment, candidate: Policy, baseline: Policy | None, evalset: EvalSet) -> None:
-    """Raise HarnessError for the first name that refers to nothing in the policies or eval set."""
-    check_distinct_versions(experiment, candidate, baseline)
+    """Raise HarnessError for the first name that refers to nothing in the policies or eval set (the
+    policies' distinct versions are checked before the eval set loads: `check_distinct_versions`)."""
     scope = Scope(experiment, tuple(p for p in (candidate, baseline) if p is not None))
     check_reviewers(scope)
     check_evalset_names(scope, experiment.eval_set, evalset, "eval_set")
