@@ -6,7 +6,7 @@ set of the table; `read_verdicts`/`write_verdicts` are the one place it meets a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -112,6 +112,30 @@ def verdict_table(verdicts: list[Verdict], *, policy: str, reviewer: str) -> pd.
     }
     table = pd.DataFrame(columns, columns=VERDICT_COLUMNS)
     for name in LIST_COLUMNS:  # a DataFrame of no rows does not keep the column's object dtype
+        table[name] = table[name].astype(object)
+    return table.astype({"score": float, "confidence": float, "sample": int})
+
+
+def decision_table(item_ids: Sequence[str], decisions: Sequence[str], *, policy: str, reviewer: str,
+                   abstain_kind: AbstainKind, abstain_reason: str) -> pd.DataFrame:
+    """The canonical table of bare decisions (an imported log: no score, rationale or cited rules),
+    built column by column: `verdict_table` of one `Verdict` per row costs seconds per million rows.
+    Every abstention is of `abstain_kind`, with `abstain_reason` as its text."""
+    values = pd.Series(decisions, dtype=object)
+    unknown = set(values.unique()) - {d.value for d in Decision}
+    if unknown:
+        raise ValueError(f"not a decision: {sorted(map(str, unknown))[0]!r}")
+    abstained = (values == ABSTAINED.value).to_numpy()
+    n = len(values)
+    table = pd.DataFrame({
+        "policy": [policy] * n, "reviewer": [reviewer] * n, "item_id": list(item_ids), "sample": 0,
+        "decision": values.to_numpy(), "categories": [[] for _ in range(n)], "rule_ids": [[] for _ in range(n)],
+        "score": float("nan"), "confidence": float("nan"), "rationale": "",
+        "abstain_kind": pd.Series(abstained).map({True: abstain_kind.value, False: ""}).to_numpy(),
+        "abstain_reason": pd.Series(abstained).map({True: abstain_reason, False: ""}).to_numpy(),
+        "notes": "", "reasoning": "",
+    }, index=pd.RangeIndex(n), columns=VERDICT_COLUMNS)
+    for name in LIST_COLUMNS:
         table[name] = table[name].astype(object)
     return table.astype({"score": float, "confidence": float, "sample": int})
 

@@ -19,7 +19,7 @@ from harness.pipeline.prediction_log import EXEMPLARS, NO_GOLD, LogColumns, log_
 from harness.record import RunRecord
 from harness.record.header import EvalSetSummary, ExternalParams, PolicyCategory, PolicySummary
 from harness.record.metrics import PredictionPowered
-from harness.verdicts import ABSTAINED, ACTIONED, AbstainKind, Decision, Verdict, verdict_table
+from harness.verdicts import ABSTAINED, ACTIONED, AbstainKind, decision_table
 
 DEFAULT_BENIGN = ("benign", "0", "false", "allow")
 SCORED_POLICY = "external@v1"
@@ -58,8 +58,9 @@ def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | No
     tables = []
     for pred in preds:
         decisions = table.loc[has_gold, pred].to_numpy()
-        tables.append(verdict_table([_verdict(str(item_id), str(decision)) for item_id, decision
-                                     in zip(items["item_id"], decisions, strict=True)], policy=SCORED_POLICY, reviewer=pred))
+        tables.append(decision_table(items["item_id"].astype(str).tolist(), [str(d) for d in decisions],
+                                     policy=SCORED_POLICY, reviewer=pred, abstain_kind=AbstainKind.NO_DECISION,
+                                     abstain_reason="no decision"))
     verdicts = pd.concat(tables, ignore_index=True).merge(items, on="item_id", how="left")
     categories = sorted(set(items["gold"]) - {BENIGN})
     metrics = compute_metrics(verdicts, candidate=SCORED_POLICY, baseline=None, categories=categories,
@@ -81,13 +82,6 @@ def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | No
                                label_counts={str(k): int(v) for k, v in counts.items()}),
         reviewers={p: ExternalParams(column=p) for p in preds}, verdicts=verdicts, metrics=metrics,
         items=items, created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-
-
-def _verdict(item_id: str, decision: str) -> Verdict:
-    """One logged decision (prediction_log reads it as a Decision value) as a verdict."""
-    if decision == ABSTAINED:
-        return Verdict.abstain(item_id, AbstainKind.NO_DECISION, "no decision")
-    return Verdict(item_id, Decision(decision))
 
 
 def weighted_strata(items: pd.DataFrame, column: str | None) -> StrataSpec | None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from test_record_schema import scored_run
+import pytest
+from support.records import scored_run
 
 from harness.record import RECORD, VERDICTS, read_record
 from harness.verdicts import (
@@ -60,3 +61,18 @@ def test_a_run_written_before_the_verdict_was_typed_still_reads(tmp_path: Path) 
     assert verdicts["categories"].tolist() == [["HS", "HR"], [], []]
     assert verdicts["rule_ids"].tolist() == [["HS1", "HS2"], ["HS-E2"], []]
     assert verdicts["abstain_kind"].tolist() == ["", "", AbstainKind.REFUSAL]
+
+
+def test_a_table_of_bare_decisions_is_the_table_of_their_verdicts() -> None:
+    from harness.verdicts import ABSTAINED, Decision, Verdict, decision_table, verdict_table
+
+    ids, decisions = ["a", "b", "c"], ["actioned", "abstained", "allowed"]
+    one_by_one = verdict_table([Verdict.abstain(i, AbstainKind.NO_DECISION, "no decision") if d == ABSTAINED
+                                else Verdict(i, Decision(d)) for i, d in zip(ids, decisions, strict=True)],
+                               policy="p", reviewer="r")
+    columns = decision_table(ids, decisions, policy="p", reviewer="r", abstain_kind=AbstainKind.NO_DECISION,
+                             abstain_reason="no decision")
+    pd.testing.assert_frame_equal(one_by_one, columns)
+    with pytest.raises(ValueError, match="not a decision"):
+        decision_table(["a"], ["maybe"], policy="p", reviewer="r", abstain_kind=AbstainKind.NO_DECISION,
+                       abstain_reason="no decision")
