@@ -7,26 +7,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from support.records import NOT_A_RECORD
+from support.records import NOT_A_RECORD, scored_run
 
 from harness._cli.main import main
 from harness.errors import HarnessError
-from harness.pipeline.score import score_file
-from harness.record import METRICS, RECORD, SCHEMA_VERSION, Metrics, RunRecord, read_record, write_record
-
-ROWS = [("a", "HS", "HS", "x"), ("b", "benign", "HS", "x"), ("c", "benign", "benign", "y"), ("d", "HS", "benign", "y"),
-        ("e", "HS", "HS", "y"), ("f", "benign", "benign", "x"), ("g", "", "HS", "x"), ("h", "", "benign", "y"),
-        ("i", "", "benign", "x")]
-
-
-def scored_run(tmp_path: Path) -> tuple[RunRecord, Path]:
-    """A real record: decisions scored against gold, with unlabelled rows for the prediction-powered block."""
-    source = tmp_path / "decisions.csv"
-    source.write_text("id,gold,model,lang\n" + "".join(f"{','.join(r)}\n" for r in ROWS), encoding="utf-8")
-    record = score_file(str(source), gold="gold", preds=["model"], slices=["lang"], id_column="id")
-    out = tmp_path / "run"
-    write_record(record, out)
-    return record, out
+from harness.record import METRICS, RECORD, SCHEMA_VERSION, Metrics, read_record
 
 
 def schema_from_cli(name: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:

@@ -8,8 +8,8 @@ import re
 from html import escape
 
 import pytest
+from support.pages import Page
 from support.record_factory import HOSTILE_ANNOTATOR, IMG, NEWER_KEYS, build_record, without
-from test_report_html import Page
 
 from harness.record import Injection, Rate, RunRecord
 from harness.reporting import render_html, render_markdown
