@@ -38,11 +38,6 @@ class BatchRecord:
     attempt: int  # 1: first submission; 2: the one resubmission of lines that failed transiently
 
 
-def default_cache_path() -> Path:
-    """$POLICY_HARNESS_CACHE, else the user's own cache file (the same from every folder)."""
-    return cache_file()
-
-
 def cache_summary(path: Path | None = None) -> str:
     """One line saying where the judgement cache is and how much it holds, as `run` and `estimate` print it."""
     path = cache_file(path)
@@ -67,7 +62,7 @@ def _shown(path: Path) -> str:
 
 class JudgementCache:
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or default_cache_path()
+        self.path = path or cache_file()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)

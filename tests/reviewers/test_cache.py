@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.reviewers.cache import BatchRecord, JudgementCache, default_cache_path
+from harness._util.cache_dir import cache_file
+from harness.reviewers.cache import BatchRecord, JudgementCache
 
 
 def entry(i: int) -> dict:
@@ -88,7 +89,7 @@ def test_concurrent_puts_from_threads(tmp_path: Path) -> None:
 
 def test_default_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POLICY_HARNESS_CACHE", str(tmp_path / "env.sqlite"))
-    assert default_cache_path() == tmp_path / "env.sqlite"
+    assert cache_file() == tmp_path / "env.sqlite"
     cache = JudgementCache()
     cache.put("x", {"v": 1})
     cache.close()
@@ -142,7 +143,7 @@ def test_default_is_the_platforms_user_cache(monkeypatch: pytest.MonkeyPatch, pl
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(cache_dir.sys, "platform", platform)
     monkeypatch.setattr(cache_dir.Path, "home", classmethod(lambda cls: cls("/home/u")))
-    assert default_cache_path() == Path(expected)
+    assert cache_file() == Path(expected)
 
 
 def test_experiment_key_names_the_cache_of_every_model_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
