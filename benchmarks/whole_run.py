@@ -1,6 +1,7 @@
 """Figure 9: the whole run. `python -m harness run --timings` as a user runs it, on a 2,000-item eval
-set against the fake provider (100 ms per call, concurrency 64, a configured price), from a
-temporary directory with the default MLflow store (sqlite:///mlflow.db) there, and the report.
+set against the fake provider (100 ms per call, concurrency 64), from a temporary directory with the
+default MLflow store (sqlite:///mlflow.db) there, and the report: with a configured `price:`, and
+without one (the usual self-hosted endpoint, whose price is looked up in litellm's table).
 
 Wall time is from process start to exit, measured here; the stages come from the run's own
 `timing:` lines. Target: the whole run takes at most 1.5 x its LLM phase. The first run meets a new
@@ -31,7 +32,7 @@ GROUPS = {"imports": ("start-up",), "load": ("experiment", "load"), "llm_phase":
           "report": ("report",)}
 
 
-def write_inputs(folder: Path, n: int, base_url: str, concurrency: int) -> Path:
+def write_inputs(folder: Path, n: int, base_url: str, concurrency: int, priced: bool = True) -> Path:
     """items.csv (quick-start texts numbered, gold and slices from the quick-start row) and exp.yaml."""
     with QUICKSTART_ITEMS.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -42,7 +43,8 @@ def write_inputs(folder: Path, n: int, base_url: str, concurrency: int) -> Path:
             row = rows[i % len(rows)]
             writer.writerow([f"i{i}", text, "hateful" if "VIOLATE" in text else "non-hateful", row["tactic"],
                              row["target"], row["language"]])
-    experiment = folder / "whole_run.yaml"
+    experiment = folder / ("whole_run.yaml" if priced else "whole_run_unpriced.yaml")
+    price = "\n    price: {input_per_million: 0.15, output_per_million: 0.6}" if priced else ""
     experiment.write_text(f"""name: whole-run
 policy: {V2}
 eval_set:
@@ -56,8 +58,7 @@ reviewers:
     model: openai/fake-model
     api_base: {base_url}
     api_key_env: {API_KEY_ENV}
-    concurrency: {concurrency}
-    price: {{input_per_million: 0.15, output_per_million: 0.6}}
+    concurrency: {concurrency}{price}
 gates:
   over_enforcement: {{max: 0.05}}
   leakage: {{max: 0.10}}
@@ -97,9 +98,10 @@ def measure(n: int, concurrency: int, latency_ms: float) -> dict[str, Any]:
         experiment = write_inputs(folder, n, base, concurrency)
         new_store = run_once(folder, experiment, "first")
         existing_store = run_once(folder, experiment, "second")
+        without_price = run_once(folder, write_inputs(folder, n, base, concurrency, priced=False), "unpriced")
     return {"items": n, "concurrency": concurrency, "latency_ms": latency_ms,
             "ideal_llm_phase_s": n * latency_ms / 1000 / concurrency, "target_ratio": TARGET_RATIO,
-            "new_store": new_store, "existing_store": existing_store}
+            "new_store": new_store, "existing_store": existing_store, "without_price": without_price}
 
 
 def main() -> None:
@@ -128,7 +130,10 @@ def table_rows(result: dict[str, Any] | None) -> list[tuple[str, str, str]]:
     if not result:
         return []
     rows = []
-    for key, label in (("new_store", "new MLflow store"), ("existing_store", "existing store")):
+    for key, label in (("new_store", "new MLflow store"), ("existing_store", "existing store"),
+                       ("without_price", "existing store, no price")):
+        if key not in result:  # results written before the no-price run existed
+            continue
         r = result[key]
         parts = ", ".join(f"{name} {seconds:.2f}" for name, seconds in r["breakdown_s"].items())
         rows.append((f"9 whole run {result['items']:,} items ({label})",

@@ -30,6 +30,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from harness.config import Price
 from harness.config.provider_params import EXTRA_BODY, EXTRA_HEADERS, EXTRA_QUERY
 from harness.errors import ProviderError
+from harness.providers.price_table import token_price
 
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 MAX_RETRY_AFTER_S = 120.0
@@ -91,7 +92,8 @@ class LLMClient:
         self._sdk_loop: asyncio.AbstractEventLoop | None = None
         self._price_unknown = False
         self._litellm: Any = None
-        if not (endpoint.openai_compatible and (endpoint.free or endpoint.price)):  # litellm: calls or prices
+        # The direct path needs litellm for nothing: its price comes from litellm's table, read as a file.
+        if not endpoint.openai_compatible:
             import litellm
 
             litellm.suppress_debug_info = True
@@ -226,6 +228,9 @@ class LLMClient:
             return 0.0
         if self.endpoint.price is not None:
             return self.endpoint.price.cost(prompt_tokens, completion_tokens)
+        if self._litellm is None:
+            price = token_price(self.endpoint.model)
+            return None if price is None else price.cost(prompt_tokens, completion_tokens, cached_tokens)
         if self._price_unknown:
             return None
         try:

@@ -241,28 +241,24 @@ def test_unknown_price_is_reported_as_unknown_not_free(tmp_path: Path, server: F
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["usage"]["fake"]["cost_usd"] is None
 
 
-def test_budget_stops_the_run_and_keeps_what_was_paid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      server: FakeOpenAIServer, cache_path: Path) -> None:
-    import litellm
-
-    # A model name no other test uses, priced at $0.001 a token (~$0.9 per call with the v2 policy).
-    monkeypatch.setattr(litellm, "model_cost", dict(litellm.model_cost))
-    litellm.register_model({"openai/fake-priced-model": {"input_cost_per_token": 1e-3, "output_cost_per_token": 1e-3,
-                                                         "litellm_provider": "openai", "mode": "chat"}})
+def test_budget_stops_the_run_and_keeps_what_was_paid(tmp_path: Path, server: FakeOpenAIServer,
+                                                      cache_path: Path) -> None:
+    # A model litellm's price table lists at $150 per million input tokens (~$0.14 per call with the v2
+    # policy), served by the fake server: its price comes from the table, without a `price:` key.
     rows = [(f"i{i}", f"priced item {i}", "non-hateful") for i in range(10)]
     items = write_items(tmp_path / "items.csv", rows)
-    exp = experiment(items, server.base_url, model="openai/fake-priced-model", concurrency=1, max_cost_usd=2.0)
+    exp = experiment(items, server.base_url, model="openai/o1-pro", concurrency=1, max_cost_usd=0.5)
     record = harness.run(exp, out_dir=tmp_path / "out", track=False)
     usage = record.usage["fake"]
     paid = server.stats["requests"]
     assert record.incomplete and "budget" in record.incomplete_reason
-    assert usage.cost_usd is not None and usage.cost_usd <= 2.0  # calls in flight were reserved first
+    assert usage.cost_usd is not None and usage.cost_usd <= 0.5  # calls in flight were reserved first
     assert 0 < len(record.verdicts) < 10 and len(record.verdicts) == paid == usage.calls
     assert cached(cache_path) == paid  # everything paid for is kept
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["incomplete"] is True
 
     server.reset_stats()
-    rest = harness.run(experiment(items, server.base_url, model="openai/fake-priced-model"),
+    rest = harness.run(experiment(items, server.base_url, model="openai/o1-pro"),
                        out_dir=tmp_path / "out2", track=False)
     assert server.stats["requests"] == 10 - paid and len(rest.verdicts) == 10 and not rest.incomplete
 
