@@ -7,19 +7,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.record.consistency import Consistency
 from harness.record.errors import CandidateErrors
+from harness.record.rate import Rate as Rate
 from harness.record.usage import Model as Model
 from harness.record.usage import Usage as Usage
-
-
-class Rate(Model):
-    """A rate with its numerator `k`, denominator `n` and 95% interval (nulls when n = 0)."""
-
-    rate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    k: int
-    n: int
 
 
 class Rates(Model):
@@ -211,6 +203,7 @@ class ReviewerMetrics(Rates):
     answers: Answers | None = None
     weighted: Weighted | None = None
     thresholds: Thresholds | None = None
+    consistency: Consistency | None = None  # same verdict for the same content in every language
 
 
 class ByGold(Model):
