@@ -424,6 +424,25 @@ class PredictionPowered(Model):
     warnings: list[str]
 
 
+class LocalizedLanguage(Model):
+    """Items of one language judged with its translation against the original: the paired change."""
+
+    language: str
+    translation: str  # the translation's file
+    over_enforcement_change: PairedChange
+    leakage_change: PairedChange
+
+
+class Localized(Model):
+    """A localized run: the original policy (the baseline) beside its translations (the candidate)."""
+
+    original: str
+    localized: str
+    column: str  # the language slice
+    translations: dict[str, str]  # language tag -> file
+    reviewers: dict[str, list[LocalizedLanguage]]
+
+
 class Baseline(Model):
     policy: str
     reviewers: dict[str, ReviewerMetrics]
@@ -445,6 +464,7 @@ class Metrics(Model):
     prediction_powered: dict[str, PredictionPowered] | None = None
     # None in a record written before the metrics stage counted them (schema 2 files of older versions).
     errors: CandidateErrors | None = None
+    localized: Localized | None = None  # judged with the translations beside the original (`localized: true`)
 
     def section(self, policy: str) -> dict[str, ReviewerMetrics]:
         """The reviewers' metrics under one policy version (candidate or baseline); empty for another."""

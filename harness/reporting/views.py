@@ -20,6 +20,7 @@ from harness.reporting.gold import GoldView, gold_view
 from harness.reporting.injection import InjectionView, injection_views
 from harness.reporting.legacy import candidate_errors
 from harness.reporting.localization import LanguageView, language_views
+from harness.reporting.localized_policy import LocalizedView, localized_view
 from harness.reporting.population import PopulationView, population_views
 from harness.reporting.provenance import Provenance, provenance
 from harness.reporting.tables import (
@@ -85,6 +86,7 @@ class ReportView:
     diagnosis: DiagnosisView | None = None
     annotators: AnnotatorsView | None = None
     consistency: list[ConsistencyView] = field(default_factory=list)
+    localized: LocalizedView | None = None
 
 
 def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
@@ -130,6 +132,7 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
         answers=_answers(record, reviewers),
         provenance=provenance(record),
         consistency=consistency_views(reviewers),
+        localized=localized_view(metrics.localized),
     )
     if record.baseline and record.baseline in record.policies and record.baseline != record.candidate:
         old, new = record.policies[record.baseline].text, candidate.text if candidate else ""
