@@ -1,4 +1,4 @@
-"""Global readiness: `export dsa` (regulators' accuracy tables)."""
+"""Global readiness: `export dsa` (regulators' accuracy tables) and `translate` (translated eval sets with review)."""
 
 from __future__ import annotations
 
@@ -39,4 +39,48 @@ def _export_dsa(args: argparse.Namespace) -> int:
     print(f"{len(export.rows)} rows ({export.period_start} to {export.period_end}, "
           f"{', '.join(v.label for v in export.policy_versions)}); {flagged} figures below the minimum sample of "
           f"{export.minimum_sample}, flagged.\n{out / DSA_JSON}\n{out / DSA_CSV}")
+    return 0
+
+
+def add_translate(sub: Subparsers) -> None:
+    p = sub.add_parser("translate", help="machine-translate eval items with the author model for native review; "
+                                         "--reviewed builds the reviewed set from the filled sheet")
+    p.set_defaults(func=_translate)
+    p.add_argument("source", nargs="?", metavar="EVAL_SET_OR_EXPERIMENT",
+                   help="an experiment file (its eval set) or an eval-set file read with --experiment's columns")
+    p.add_argument("--to", help="target languages as BCP 47 tags, comma-separated (de,fr,pt-BR)")
+    p.add_argument("--experiment", help="the experiment whose author: model translates (default: SOURCE)")
+    p.add_argument("--reviewed", metavar="REVIEW_CSV", help="a filled DIR/review.csv: build the reviewed eval set")
+    add_out(p, "folder for items.csv, review.csv and eval_set.yaml", required=True)
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from harness.errors import HarnessError
+    from harness.loop.translate import build_reviewed
+
+    out = Path(args.out)
+    if args.reviewed:
+        if args.source or args.to:
+            raise HarnessError("--reviewed builds the reviewed set from a filled sheet; drop SOURCE and --to.")
+        items = build_reviewed(Path(args.reviewed), out)
+        reviewed = int((items["origin"] == "reviewed_translation").sum())
+        print(f"{reviewed} reviewed translations and {len(items) - reviewed} source items: {out / 'items.csv'}")
+        return 0
+    if not args.source or not args.to:
+        raise HarnessError("translate needs EVAL_SET_OR_EXPERIMENT and --to (e.g. --to de,fr), or --reviewed "
+                           "DIR/review.csv.")
+    from harness._util.event_loop import run_sync
+    from harness.config import load_experiment
+    from harness.loop.translate import target_languages, translate
+
+    experiment_path = args.experiment or args.source
+    if not experiment_path.endswith((".yaml", ".yml")):
+        raise HarnessError("give --experiment X.yaml: its author: model translates.")
+    args.source_file = experiment_path
+    experiment = load_experiment(experiment_path)
+    result = run_sync(translate(args.source, experiment, target_languages(args.to), out))
+    print(f"{result.translated} translations written for review: {out / 'review.csv'} "
+          f"(fill its review column: accept, fix or reject)")
+    for line in result.failed[:10]:
+        print(f"  not translated: {line}")
     return 0

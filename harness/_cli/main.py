@@ -28,7 +28,7 @@ _COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     loop.add_lint, loop.add_diagnose, loop.add_revise, loop.add_promote,
     workspace.add_init, training.add_quiz, training.add_proficiency, workspace.add_schema,
     portfolio.add_portfolio,
-    globalization.add_export,
+    globalization.add_export, globalization.add_translate,
 )
 
 # Why an output could not be written, and what to do about it.
