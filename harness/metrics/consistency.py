@@ -18,6 +18,7 @@ from harness.record.consistency import CochranQ, Consistency, LanguagePair, Spli
 from harness.verdicts import ABSTAINED, ACTIONED
 
 PARALLEL_ID = "parallel_id"
+ORIGIN, MACHINE_TRANSLATED = "origin", "machine_translated"
 SPLIT_CAP = 50
 ITEMS_PER_SPLIT = 12
 TEST = ("exact McNemar test per language pair over the groups judged in both, Holm-adjusted across pairs; "
@@ -47,11 +48,23 @@ def consistency(frame: pd.DataFrame, slices: list[str], alpha: float = ALPHA) ->
     identical = np.asarray(all_actioned | all_allowed, dtype=bool)
     languages = [str(c) for c in cells.columns]
     split_ids = [str(g) for g, same in zip(cells.index, identical, strict=True) if not same]
-    return Consistency(column=column, test=TEST, alpha=alpha, groups=len(cells),
+    origins = _origins(frame, column)
+    machine_only = None if origins is None else sorted(
+        lang for lang, counts in origins.items() if set(counts) == {MACHINE_TRANSLATED})
+    return Consistency(column=column, test=TEST, alpha=alpha, groups=len(cells), origins=origins,
+                       machine_only=machine_only,
                        identical=wilson(int(identical.sum()), len(cells)),
                        mixed_cells=int((values == _MIXED).sum()),
                        pairs=_pairs(values, languages, alpha), cochran_q=_cochran(values, languages),
                        split_total=len(split_ids), split=_split_groups(rows, cells, split_ids[:SPLIT_CAP], column))
+
+
+def _origins(frame: pd.DataFrame, column: str) -> dict[str, dict[str, int]] | None:
+    if ORIGIN not in frame:
+        return None
+    table = pd.crosstab(frame[column].astype(str), frame[ORIGIN].astype(str))
+    return {str(language): {str(origin): int(n) for origin, n in row.items() if n}
+            for language, row in table.iterrows()}
 
 
 def _pairs(values: np.ndarray, languages: list[str], alpha: float) -> list[LanguagePair]:

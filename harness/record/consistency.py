@@ -50,3 +50,7 @@ class Consistency(Model):
     cochran_q: CochranQ | None
     split_total: int
     split: list[SplitGroup]  # the first SPLIT_CAP split groups by parallel_id
+    # With an `origin` slice (translate's sets): language -> origin -> items, and the languages whose
+    # items are all machine-translated (no native or reviewed item behind their figures).
+    origins: dict[str, dict[str, int]] | None = None
+    machine_only: list[str] | None = None

@@ -46,6 +46,7 @@ class ConsistencyView:
     split: list[SplitRow]
     split_total: int
     hidden_pairs: int = 0
+    evidence: str = ""  # "Only machine-translated items in: de, fr." when the items carry an origin
 
 
 def consistency_views(reviewers: dict[str, ReviewerMetrics]) -> list[ConsistencyView]:
@@ -67,7 +68,7 @@ def consistency_view(reviewer: str, c: Consistency) -> ConsistencyView:
         split=[SplitRow(group=short(s.parallel_id, 60), gold=short(s.gold, 40),
                         decisions=", ".join(f"{short(lang, 20)}: {d}" for lang, d in s.decisions.items()),
                         items=short(", ".join(s.item_ids), 120)) for s in c.split[:SPLIT_ROWS]],
-        split_total=c.split_total, hidden_pairs=max(0, len(pairs) - PAIR_CAP))
+        split_total=c.split_total, hidden_pairs=max(0, len(pairs) - PAIR_CAP), evidence=_evidence(c))
 
 
 def consistency_markdown(views: list[ConsistencyView]) -> list[str]:
@@ -81,6 +82,8 @@ def consistency_markdown(views: list[ConsistencyView]) -> list[str]:
         lines += [f"**{cell(v.reviewer)}**: {rate(v.identical)} of {v.groups} groups judged identically "
                   f"in every {cell(v.column)}.", ""]
         lines += [f"- {cell(f)}" for f in v.flagged]
+        if v.evidence:
+            lines += [f"- {cell(v.evidence)}"]
         if v.cochran:
             lines += [f"- {cell(v.cochran)}"]
         lines += ["", *header("languages", "disagree", "first only", "second only", "Holm p")]
@@ -91,6 +94,15 @@ def consistency_markdown(views: list[ConsistencyView]) -> list[str]:
             lines += [row(s.group, s.gold, s.decisions, s.items) for s in v.split]
         lines.append("")
     return lines
+
+
+def _evidence(c: Consistency) -> str:
+    if c.origins is None:
+        return ""
+    if not c.machine_only:
+        return "Every language has native or reviewed items (see the origin slice)."
+    return (f"Only machine-translated items in: {', '.join(short(lang, 20) for lang in c.machine_only)}; their "
+            "figures rest on unreviewed translations.")
 
 
 def _pair(p: LanguagePair) -> PairRow:

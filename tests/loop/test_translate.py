@@ -79,6 +79,11 @@ def test_translate_review_and_judge(tmp_path: Path, cache_path: Path, capsys: py
     assert metrics.consistency is not None and [s.parallel_id for s in metrics.consistency.split] == ["h1"]
     assert metrics.consistency.split[0].decisions == {"de": "actioned", "en": "actioned", "fr": "allowed"}
     assert set(metrics.slices["origin"]) == {"native", "machine_translated"}
+    # French rests on machine translations alone; German has a native item (d0) beside three translations
+    assert metrics.consistency.machine_only == ["fr"]
+    assert metrics.consistency.origins == {"de": {"machine_translated": 3, "native": 1}, "en": {"native": 3},
+                                           "fr": {"machine_translated": 4}}
+    assert "Only machine-translated items in: fr" in (tmp_path / "run" / "report.html").read_text()
     assert "machine_translated" in (tmp_path / "run" / "report.md").read_text()
 
     # native speakers: fix the defect, reject one, relabel one with a reason, accept the rest
