@@ -76,6 +76,15 @@ def test_german_items_judged_with_the_german_policy_leak_less(tmp_path: Path, ca
     assert line in (tmp_path / "out" / "report.html").read_text()
 
 
+def test_validate_lints_the_original_and_each_translation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy, items = setup(tmp_path)
+    (tmp_path / "x.yaml").write_text(yaml.safe_dump(config(policy, items, "http://127.0.0.1:9/v1")))
+    assert main(["validate", str(tmp_path / "x.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "hate_speech@v2+localized vs hate_speech@v2" in out
+    assert out.count("v2.md)") == 1 and out.count("v2.de.md)") == 1
+
+
 def test_item_languages_must_be_bcp47(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     policy, items = setup(tmp_path, {"de": "german"})
     (tmp_path / "x.yaml").write_text(yaml.safe_dump(config(policy, items, "http://127.0.0.1:9/v1")))
