@@ -91,7 +91,7 @@ def _pairs(values: np.ndarray, languages: list[str], alpha: float) -> list[Langu
 
 def _cochran(values: np.ndarray, languages: list[str]) -> CochranQ | None:
     """Over the groups with one decision in every language; needs three or more languages (with two,
-    the pair's McNemar test says it exactly)."""
+    Q is McNemar's chi-square, and the pair's exact test is given instead)."""
     if len(languages) < 3:
         return None
     complete = np.isin(values, (0.0, 1.0)).all(axis=1)

@@ -55,7 +55,7 @@ async def review_with(reviewer: Reviewer, items: pd.DataFrame, policy: Policy) -
     wording = items[policy.column].astype(str).map(lambda tag: _key(policy, tag))
     for key, part in items.groupby(wording.to_numpy(), sort=True):
         try:
-            verdicts += await reviewer.review(part, policy.translations.get(str(key), policy))
+            verdicts += await reviewer.review(part, policy.translations.get(str(key)) or policy.original or policy)
         except BudgetExceeded as stop:
             raise BudgetExceeded(str(stop), [*verdicts, *stop.verdicts]) from None
     return verdicts

@@ -36,13 +36,16 @@ class LocalizedPolicy(Policy):
 
     translations: dict[str, Policy] = field(default_factory=dict, compare=False, hash=False)
     column: str = "language"  # the items' language slice
+    # The original itself: items without a translation are judged with it, so their judgements are the
+    # original's cached ones (the cache key holds the policy's hash, and this policy's hash is its own).
+    original: Policy | None = field(default=None, compare=False, hash=False)
 
     @classmethod
     def of(cls, original: Policy, translations: dict[str, Policy], column: str) -> LocalizedPolicy:
         """The original with its translations; its hash covers every translation's text too."""
         values = {f.name: getattr(original, f.name) for f in fields(Policy)}
         values["sha256"] = sha256_text(" ".join([original.sha256, *(translations[t].sha256 for t in sorted(translations))]))
-        return cls(**values, translations=translations, column=column)
+        return cls(**values, translations=translations, column=column, original=original)
 
     @property
     def label(self) -> str:

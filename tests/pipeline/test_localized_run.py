@@ -58,6 +58,8 @@ def test_german_items_judged_with_the_german_policy_leak_less(tmp_path: Path, ca
     with FakeOpenAIServer(responder=judge) as server:
         record = harness.run(parse_experiment(config(policy, items, server.base_url)), out_dir=tmp_path / "out",
                              track=False)
+        # 60 items under the original, and again only the 20 German ones: the others are the original's, cached
+        assert server.stats["requests"] == 60 + 20
     assert record.candidate == "hate_speech@v2+localized" and record.baseline == "hate_speech@v2"
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     block = metrics["localized"]
