@@ -22,6 +22,15 @@ class ColumnMap(StrictModel):
     categories: dict[str, str] | None = None
     # Raw annotations, wide: one column per annotator, each a raw label or blank (no judgement).
     annotators: list[str] | None = None
+    # Items that are translations or adaptations of one another share a value here (gold must agree);
+    # several columns make one key together (Multilingual HateCheck: [functionality, templ_id, target_ident]).
+    parallel_id: str | list[str] | None = None
+
+    @property
+    def parallel_columns(self) -> list[str]:
+        """The columns whose values together name an item's parallel group ([] when none is set)."""
+        value = self.parallel_id
+        return [] if value is None else [value] if isinstance(value, str) else list(value)
 
     @model_validator(mode="after")
     def _one_gold_source(self) -> ColumnMap:

@@ -80,6 +80,9 @@ class Experiment(StrictModel):
     # unset, the cache is the user's own, the same from every folder (harness/_util/cache_dir.py).
     cache: str | None = None
     base_dir: str = Field(default=".", exclude=True)
+    # Judge with the original policy and, side by side, with its translations (`vN.<lang>.md`), each item
+    # with the translation in its language (docs/multilingual.md).
+    localized: bool = False
     # The experiment file, for error messages about the names it gives; never a YAML key.
     _source: str | None = PrivateAttr(default=None)
 

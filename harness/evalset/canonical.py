@@ -11,7 +11,18 @@ from harness._util.hashing import sha256_text
 from harness.config import EvalSetConfig
 from harness.errors import HarnessError, did_you_mean
 from harness.evalset.annotations import ITEM, Annotations, from_long, from_wide, gold_and_contested, unmapped_label
-from harness.evalset.columns import CONTESTED, CORE_COLUMNS, GOLD, GOLD_UNKNOWN, ID, MISSING_SLICE, TEXT, WEIGHT
+from harness.evalset.columns import (
+    CONTESTED,
+    CORE_COLUMNS,
+    GOLD,
+    GOLD_UNKNOWN,
+    ID,
+    MISSING_SLICE,
+    PARALLEL_ID,
+    TEXT,
+    WEIGHT,
+)
+from harness.evalset.parallel import check_parallel_gold, parallel_ids
 from harness.labels import BENIGN, UNKNOWN, label_key
 
 
@@ -19,7 +30,7 @@ def used_columns(config: EvalSetConfig) -> frozenset[str]:
     """Every column the experiment reads from the files (a name repeated in a header matters only then)."""
     cols = config.columns
     gold = [] if config.annotations else (list((cols.categories or {}).values()) or cols.annotators or [cols.label])
-    roles = [cols.text, *gold, cols.id, cols.weight, cols.contested, *cols.slices,
+    roles = [cols.text, *gold, cols.id, cols.weight, cols.contested, *cols.parallel_columns, *cols.slices,
              config.strata.column if config.strata else None]
     return frozenset(c for c in roles if c) - set(config.from_path or {})
 
@@ -29,6 +40,8 @@ def column_key(config: EvalSetConfig, column: str) -> str:
     cols = config.columns
     roles = {"columns.text": cols.text, "columns.label": cols.label, "columns.id": cols.id,
              "columns.weight": cols.weight, "columns.contested": cols.contested,
+             **({"columns.parallel_id": cols.parallel_id} if isinstance(cols.parallel_id, str) else
+                {f"columns.parallel_id[{i}]": c for i, c in enumerate(cols.parallel_columns)}),
              **{f"columns.categories.{cid}": c for cid, c in (cols.categories or {}).items()},
              **{f"columns.slices[{i}]": c for i, c in enumerate(cols.slices)},
              "strata.column": config.strata.column if config.strata else None}
@@ -53,7 +66,8 @@ def canonicalise(table: pd.DataFrame, config: EvalSetConfig, source: str, *, def
         slices.append(config.strata.column)  # strata travel with the verdicts as a slice
     raw_annotations = judgements is not None or cols.annotators is not None
     gold_columns = [] if raw_annotations else list(cols.categories.values()) if cols.categories else [cols.label]
-    wanted = [c for c in [cols.text, *gold_columns, cols.id, cols.weight, cols.contested, *slices] if c]
+    wanted = [c for c in [cols.text, *gold_columns, cols.id, cols.weight, cols.contested, *cols.parallel_columns,
+                          *slices] if c]
     missing = [c for c in wanted if c not in table.columns]
     if missing:
         present = [str(c) for c in table.columns]
@@ -90,6 +104,9 @@ def canonicalise(table: pd.DataFrame, config: EvalSetConfig, source: str, *, def
         out[column] = values.map(lambda v, m=names.get(column, {}): m.get(v, v)).to_numpy()
     if config.strata:
         _check_strata(out[config.strata.column], config.strata.sizes, config.strata.column, source)
+    if cols.parallel_columns:
+        out[PARALLEL_ID] = parallel_ids(table, cols.parallel_columns)
+        check_parallel_gold(out, source)
     return out, slices, annotations
 
 
@@ -220,5 +237,6 @@ def _weights(raw: pd.Series, ids: pd.Series, source: str) -> np.ndarray:
 def table_sha256(items: pd.DataFrame, slices: list[str]) -> str:
     # gold_unknown joins the hash only when used, so single-label sets keep their hashes.
     extra = [GOLD_UNKNOWN] if GOLD_UNKNOWN in items and (items[GOLD_UNKNOWN] != "").any() else []
+    extra += [PARALLEL_ID] if PARALLEL_ID in items else []
     canonical = items[[ID, TEXT, GOLD, *extra, WEIGHT, *slices]].to_csv(index=False)
     return sha256_text(canonical)

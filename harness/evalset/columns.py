@@ -6,5 +6,7 @@ ID, TEXT, GOLD, WEIGHT, CONTESTED = "item_id", "text", "gold", "weight", "contes
 # or "unknown" (no known violation but some label missing); `gold_unknown` lists the categories
 # whose label is missing ("" when all are known), so per-category rates can leave them out.
 GOLD_UNKNOWN = "gold_unknown"
-CORE_COLUMNS = (ID, TEXT, GOLD, WEIGHT, CONTESTED, GOLD_UNKNOWN)
+# Items that are translations of one another share a `parallel_id` ("" = in no group).
+PARALLEL_ID = "parallel_id"
+CORE_COLUMNS = (ID, TEXT, GOLD, WEIGHT, CONTESTED, GOLD_UNKNOWN, PARALLEL_ID)
 MISSING_SLICE = "(missing)"

@@ -11,6 +11,7 @@ from harness.metrics.agreement import agreement
 from harness.metrics.annotators import annotator_metrics
 from harness.metrics.answers import answer_breakdown
 from harness.metrics.confusion import category_rates, rates, relabel_candidates, slice_rates, without_contested
+from harness.metrics.consistency import consistency
 from harness.metrics.counts import COUNT, ITEM_KEY, with_item_keys
 from harness.metrics.errors import candidate_errors
 from harness.metrics.gates import evaluate_gates
@@ -34,7 +35,8 @@ def reviewer_metrics(frame: pd.DataFrame, *, categories: list[str], slices: list
     return ReviewerMetrics(**dict(overall), categories=by_category, slices=by_slice,
                            languages=language_rates(frame, slices),
                            without_contested=without_contested(frame, categories, slices),
-                           gates=evaluate_gates(gates, overall, by_category, by_slice))
+                           gates=evaluate_gates(gates, overall, by_category, by_slice),
+                           consistency=consistency(frame, slices))
 
 
 def compute_metrics(verdicts: pd.DataFrame, *, candidate: str, baseline: str | None,

@@ -122,6 +122,10 @@ def score_and_finish(judged: Judged, out_dir: Path, *, track: bool, report: bool
             annotations=evalset.annotations, name=experiment.name)
     if judged.injection:
         metrics.injection = judged.injection
+    if experiment.localized:
+        from harness.pipeline.localized import localized_block
+
+        metrics.localized = localized_block(metrics, candidate, evalset.slices)
     record = RunRecord(
         name=experiment.name,
         experiment=experiment.model_dump(mode="json"),
@@ -180,6 +184,8 @@ def join_gold(verdicts: pd.DataFrame, evalset: EvalSet) -> pd.DataFrame:
     columns = ["item_id", "gold", "text", "weight", "contested", *evalset.slices]
     if "gold_unknown" in evalset.items:  # multi-label sets: categories whose gold label is missing
         columns.insert(2, "gold_unknown")
+    if "parallel_id" in evalset.items:  # translations of one item share it (consistency across languages)
+        columns.append("parallel_id")
     if "_count" in evalset.items:  # a collapsed prediction log (score): how many items each row stands for
         columns.append("_count")
     return verdicts.merge(evalset.items[columns], on="item_id", how="left", validate="many_to_one")

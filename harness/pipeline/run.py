@@ -14,6 +14,7 @@ from harness.config import Experiment
 from harness.errors import BudgetExceeded
 from harness.evalset import EvalSet, load_evalset
 from harness.pipeline.finish import Finishing, InProcess, Judged, default_out_dir, join_gold
+from harness.pipeline.localized import localize, review_with
 from harness.pipeline.references import check_distinct_versions, check_references
 from harness.policy import Policy, load_policy
 from harness.record import RunRecord
@@ -32,6 +33,7 @@ def load_inputs(experiment: Experiment) -> tuple[Policy, Policy | None, EvalSet]
     check_references(experiment, candidate, baseline, evalset)
     for policy in filter(None, (candidate, baseline)):
         evalset.check_labels(policy.category_ids, policy_path=policy.path)
+    candidate, baseline = localize(experiment, candidate, baseline, evalset)
     return candidate, baseline, evalset
 
 
@@ -104,7 +106,7 @@ async def judge(reviewers: list[Reviewer], policies: list[Policy], evalset: Eval
     for reviewer in reviewers:
         for policy in versions_to_judge(reviewer, policies):
             try:
-                verdicts = await reviewer.review(evalset.items, policy)
+                verdicts = await review_with(reviewer, evalset.items, policy)
             except BudgetExceeded as stop:
                 tables.append(verdict_table(stop.verdicts, policy=policy.label, reviewer=reviewer.name))
                 return tables, str(stop)

@@ -45,7 +45,12 @@ def _validate_experiment(path: Path) -> str:
     from harness.policy.lint import lint_summary
 
     versions = candidate.label + (f" vs {baseline.label}" if baseline else "")
-    lint = "".join(f"\n    {lint_summary(p.path)}" for p in filter(None, (candidate, baseline)))
+    from harness.policy.localized import LocalizedPolicy
+
+    paths = [p.path for p in filter(None, (candidate, baseline))]
+    if isinstance(candidate, LocalizedPolicy):  # the original once, then each translation
+        paths += [t.path for t in candidate.translations.values()]
+    lint = "".join(f"\n    {lint_summary(p)}" for p in dict.fromkeys(paths))
     return (f"ok  experiment {experiment.name}: {versions}, eval set {evalset.name} ({len(evalset)} items), "
             f"{len(experiment.reviewers)} reviewer(s){lint}")
 

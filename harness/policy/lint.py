@@ -32,6 +32,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "E103": ("error", "an example cites an id the policy does not define"),
     "E104": ("error", "a category has no rule"),
     "E105": ("error", "the policy defines no rules"),
+    "E106": ("error", "a translation (vN.<lang>.md) does not match its original's ids or language"),
     "W201": ("warning", "the policy body is outside the 400-600 token guidance"),
     "W202": ("warning", "a hedge word makes a rule or instruction vague"),
     "W203": ("warning", "a rule or exception no example cites"),
@@ -114,7 +115,11 @@ def lint_file(path: str | Path) -> LintResult:
         text = path.read_text(encoding="utf-8-sig")
     except (UnicodeDecodeError, OSError):
         raise HarnessError("policy could not be read as UTF-8 text; save it as UTF-8 Markdown.", path=path) from None
-    return lint_text(text, path=str(path))
+    result = lint_text(text, path=str(path))
+    from harness.policy.localized import translation_problems
+
+    found = [Finding(str(path), 1, "E106", message) for message in translation_problems(path)]
+    return LintResult(result.path, (*found, *result.findings), result.tokens, result.token_counter) if found else result
 
 
 def lint_summary(path: str | Path) -> str:

@@ -7,19 +7,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.record.consistency import Consistency
 from harness.record.errors import CandidateErrors
+from harness.record.rate import Rate as Rate
 from harness.record.usage import Model as Model
 from harness.record.usage import Usage as Usage
-
-
-class Rate(Model):
-    """A rate with its numerator `k`, denominator `n` and 95% interval (nulls when n = 0)."""
-
-    rate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    k: int
-    n: int
 
 
 class Rates(Model):
@@ -211,6 +203,7 @@ class ReviewerMetrics(Rates):
     answers: Answers | None = None
     weighted: Weighted | None = None
     thresholds: Thresholds | None = None
+    consistency: Consistency | None = None  # same verdict for the same content in every language
 
 
 class ByGold(Model):
@@ -431,6 +424,25 @@ class PredictionPowered(Model):
     warnings: list[str]
 
 
+class LocalizedLanguage(Model):
+    """Items of one language judged with its translation against the original: the paired change."""
+
+    language: str
+    translation: str  # the translation's file
+    over_enforcement_change: PairedChange
+    leakage_change: PairedChange
+
+
+class Localized(Model):
+    """A localized run: the original policy (the baseline) beside its translations (the candidate)."""
+
+    original: str
+    localized: str
+    column: str  # the language slice
+    translations: dict[str, str]  # language tag -> file
+    reviewers: dict[str, list[LocalizedLanguage]]
+
+
 class Baseline(Model):
     policy: str
     reviewers: dict[str, ReviewerMetrics]
@@ -452,6 +464,7 @@ class Metrics(Model):
     prediction_powered: dict[str, PredictionPowered] | None = None
     # None in a record written before the metrics stage counted them (schema 2 files of older versions).
     errors: CandidateErrors | None = None
+    localized: Localized | None = None  # judged with the translations beside the original (`localized: true`)
 
     def section(self, policy: str) -> dict[str, ReviewerMetrics]:
         """The reviewers' metrics under one policy version (candidate or baseline); empty for another."""

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from harness.errors import HarnessError
 from harness.record.comparison import COMPARE_JSON, COMPARE_SCHEMA_VERSION, ComparisonResult
 from harness.record.diagnosis import DIAGNOSIS, DIAGNOSIS_SCHEMA_VERSION, Diagnosis
+from harness.record.dsa import DSA_JSON, DSA_SCHEMA_VERSION, DsaExport
 from harness.record.files import METRICS, RECORD, SCHEMA_VERSION
 from harness.record.header import RecordHeader
 from harness.record.metrics import MetricsFile
@@ -47,6 +48,8 @@ SCHEMAS: dict[str, Schema] = {s.name: s for s in (
            "a cohort's quiz answers graded (policy-harness proficiency)"),
     Schema("portfolio", PORTFOLIO_JSON, Portfolio, PORTFOLIO_SCHEMA_VERSION,
            "every policy version's latest verdict, trends and training coverage (policy-harness portfolio)"),
+    Schema("dsa", DSA_JSON, DsaExport, DSA_SCHEMA_VERSION,
+           "accuracy and error indicators per category and language for a DSA transparency report (export dsa)"),
 )}
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 
 from harness.record import RunRecord
+from harness.reporting.consistency import consistency_markdown
 from harness.reporting.diagnosis import diagnosis_markdown
 from harness.reporting.fmt import counted, pct
+from harness.reporting.localized_policy import localized_markdown
 from harness.reporting.markdown_sections import (
     agreement,
     annotators,
@@ -37,7 +39,8 @@ def markdown_from_view(v: ReportView) -> str:
     if v.incomplete:
         lines += [f"> **Incomplete run:** {cell(v.incomplete_reason)}. Rates cover only the items judged.", ""]
     lines += (_verdicts(v) + _headline(v) + population(v) + _comparisons(v) + _categories(v) + _worst(v)
-              + languages(v) + gold(v) + annotators(v) + agreement(v) + thresholds(v) + injection(v)
+              + languages(v) + consistency_markdown(v.consistency)
+              + localized_markdown(v.localized) + gold(v) + annotators(v) + agreement(v) + thresholds(v) + injection(v)
               + diagnosis_markdown(v.diagnosis) + _provenance(v))
     return "\n".join(lines).rstrip() + "\n"
 

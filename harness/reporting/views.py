@@ -12,6 +12,7 @@ from harness.reporting.agreement import AgreementView, agreement_view
 from harness.reporting.analysis import Confusion
 from harness.reporting.annotators import AnnotatorsView, annotators_view
 from harness.reporting.baseline import ComparisonView, DiffRow, comparisons, interval_method, policy_diff, unified_diff
+from harness.reporting.consistency import ConsistencyView, consistency_views
 from harness.reporting.diagnosis import DiagnosisView, diagnosis_view
 from harness.reporting.exemplars import ExemplarGroup, exemplar_groups
 from harness.reporting.fmt import number, percent, short
@@ -19,6 +20,7 @@ from harness.reporting.gold import GoldView, gold_view
 from harness.reporting.injection import InjectionView, injection_views
 from harness.reporting.legacy import candidate_errors
 from harness.reporting.localization import LanguageView, language_views
+from harness.reporting.localized_policy import LocalizedView, localized_view
 from harness.reporting.population import PopulationView, population_views
 from harness.reporting.provenance import Provenance, provenance
 from harness.reporting.tables import (
@@ -83,6 +85,8 @@ class ReportView:
     confusion_charts: dict[str, str] = field(default_factory=dict)
     diagnosis: DiagnosisView | None = None
     annotators: AnnotatorsView | None = None
+    consistency: list[ConsistencyView] = field(default_factory=list)
+    localized: LocalizedView | None = None
 
 
 def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
@@ -127,6 +131,8 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
         stability=_stability(reviewers),
         answers=_answers(record, reviewers),
         provenance=provenance(record),
+        consistency=consistency_views(reviewers),
+        localized=localized_view(metrics.localized),
     )
     if record.baseline and record.baseline in record.policies and record.baseline != record.candidate:
         old, new = record.policies[record.baseline].text, candidate.text if candidate else ""
