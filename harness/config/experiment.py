@@ -80,11 +80,19 @@ class Experiment(StrictModel):
     # unset, the cache is the user's own, the same from every folder (harness/_util/cache_dir.py).
     cache: str | None = None
     base_dir: str = Field(default=".", exclude=True)
-    # Judge with the original policy and, side by side, with its translations (`vN.<lang>.md`), each item
-    # with the translation in its language (docs/multilingual.md).
-    localized: bool = False
+    # How a policy's translations (`vN.<lang>.md`) judge: `auto` each item with the translation in its
+    # language, `side_by_side` with the original and the translations, `off` with the original only
+    # (docs/multilingual.md). The first version's `true` / `false` read as side_by_side / off.
+    localized: Literal["auto", "off", "side_by_side"] = "auto"
     # The experiment file, for error messages about the names it gives; never a YAML key.
     _source: str | None = PrivateAttr(default=None)
+
+    @field_validator("localized", mode="before")
+    @classmethod
+    def _localized_boolean(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # files written for `localized: true | false`
+            return "side_by_side" if value else "off"
+        return value
 
     @field_validator("gates", mode="before")
     @classmethod

@@ -122,10 +122,10 @@ def score_and_finish(judged: Judged, out_dir: Path, *, track: bool, report: bool
             annotations=evalset.annotations, name=experiment.name)
     if judged.injection:
         metrics.injection = judged.injection
-    if experiment.localized:
-        from harness.pipeline.localized import localized_block
+    if experiment.localized != "off":
+        from harness.pipeline.localized import localized_metrics
 
-        metrics.localized = localized_block(metrics, candidate, evalset.slices)
+        localized_metrics(metrics, candidate, baseline, evalset.items)
     record = RunRecord(
         name=experiment.name,
         experiment=experiment.model_dump(mode="json"),

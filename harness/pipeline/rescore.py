@@ -14,7 +14,8 @@ def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, 
     """Rebuild metrics and report from stored verdicts, optionally with a new experiment file's
     eval-set mapping (fixed gold labels, new slices) and gates; no reviewer is called. Without an
     experiment file the `annotators` block is carried over: the record does not keep the raw
-    annotator judgements, and the block depends on neither verdicts nor gates."""
+    annotator judgements, and the block depends on neither verdicts nor gates. Which translations judged
+which languages is carried over, and a side-by-side run's localized block is rebuilt."""
     from harness.config import Experiment, load_experiment
     from harness.evalset import load_evalset
     from harness.metrics import compute_metrics
@@ -46,6 +47,13 @@ def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, 
                               prevalence=experiment.eval_set.prevalence, annotations=annotations, name=old.name)
     if experiment_path is None:
         metrics.annotators = old.metrics.annotators
+    # What the translations judged is a fact of the judging; a side-by-side run's paired change per
+    # language is recomputed from the new comparison.
+    metrics.translations_used = old.metrics.translations_used
+    if old.metrics.localized is not None:
+        from harness.pipeline.localized import localized_block
+
+        metrics.localized = localized_block(metrics, old.metrics.localized.column, old.metrics.localized.translations)
     record = RunRecord(
         name=old.name, experiment=experiment.model_dump(mode="json"), policies=old.policies, candidate=old.candidate,
         baseline=old.baseline, evalset=summary, reviewers=old.reviewers, verdicts=joined, metrics=metrics, items=items,

@@ -19,12 +19,16 @@ def validate_path(path: Path) -> str:
     if suffix == ".md":
         from harness.policy import load_policy
         from harness.policy.lint import lint_summary
+        from harness.policy.localized import translation_paths
 
         policy = load_policy(path)
+        beside = ", ".join(f"{p.name} ({p.name.removeprefix(path.name.removesuffix('.md') + '.').removesuffix('.md')})"
+                           for p in translation_paths(path))
         return (f"ok  policy {policy.label}: {len(policy.categories)} categories, "
                 f"{sum(not r.is_exception for r in policy.rules)} rules, "
                 f"{sum(r.is_exception for r in policy.rules)} exceptions, sha256 {policy.sha256[:12]}"
-                f"\n    {lint_summary(path)}")
+                + (f"\n    translations beside it: {beside}" if beside else "")
+                + f"\n    {lint_summary(path)}")
     if suffix in (".csv", ".tsv", ".jsonl", ".parquet", ".json", ".ndjson"):
         from harness.config import EvalSetConfig
         from harness.evalset import load_evalset
@@ -50,9 +54,14 @@ def _validate_experiment(path: Path) -> str:
     paths = [p.path for p in filter(None, (candidate, baseline))]
     if isinstance(candidate, LocalizedPolicy):  # the original once, then each translation
         paths += [t.path for t in candidate.translations.values()]
+    if isinstance(baseline, LocalizedPolicy):
+        paths += [t.path for t in baseline.translations.values()]
     lint = "".join(f"\n    {lint_summary(p)}" for p in dict.fromkeys(paths))
+    from harness.pipeline.localized import translation_summary
+
+    found = "".join(f"\n    {line}" for line in translation_summary(experiment, candidate, baseline, evalset))
     return (f"ok  experiment {experiment.name}: {versions}, eval set {evalset.name} ({len(evalset)} items), "
-            f"{len(experiment.reviewers)} reviewer(s){lint}")
+            f"{len(experiment.reviewers)} reviewer(s){found}{lint}")
 
 
 def _check_reviewers(experiment: Experiment, path: Path) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -32,29 +33,39 @@ _NAMES = {"arabic": "ar", "chinese": "zh", "mandarin": "zh", "dutch": "nl", "eng
 @dataclass(frozen=True)
 class LocalizedPolicy(Policy):
     """The original policy, judging each item with the translation in the item's language when there
-    is one (and with the original otherwise). Its label says so: `hate_speech@v2+localized`."""
+    is one (and with the original otherwise). Judged beside the original (`side_by_side`), its label
+    says so: `hate_speech@v2+localized`; as the default way of judging (`auto`), it keeps the original's."""
 
     translations: dict[str, Policy] = field(default_factory=dict, compare=False, hash=False)
     column: str = "language"  # the items' language slice
     # The original itself: items without a translation are judged with it, so their judgements are the
     # original's cached ones (the cache key holds the policy's hash, and this policy's hash is its own).
     original: Policy | None = field(default=None, compare=False, hash=False)
+    side_by_side: bool = True
 
     @classmethod
-    def of(cls, original: Policy, translations: dict[str, Policy], column: str) -> LocalizedPolicy:
+    def of(cls, original: Policy, translations: dict[str, Policy], column: str, *,
+           side_by_side: bool = True) -> LocalizedPolicy:
         """The original with its translations; its hash covers every translation's text too."""
         values = {f.name: getattr(original, f.name) for f in fields(Policy)}
         values["sha256"] = sha256_text(" ".join([original.sha256, *(translations[t].sha256 for t in sorted(translations))]))
-        return cls(**values, translations=translations, column=column, original=original)
+        return cls(**values, translations=translations, column=column, original=original, side_by_side=side_by_side)
 
     @property
     def label(self) -> str:
-        return f"{self.id}@v{self.version}+localized"
+        return f"{self.id}@v{self.version}" + ("+localized" if self.side_by_side else "")
 
     def for_language(self, value: str) -> Policy | None:
         """The translation for an item's language tag: the exact tag, else its language subtag (de-AT -> de)."""
-        tag = value.strip().lower()
-        return self.translations.get(tag) or self.translations.get(tag.split("-")[0])
+        tag = translation_tag(value, self.translations)
+        return self.translations[tag] if tag else None
+
+
+def translation_tag(value: str, tags: Iterable[str]) -> str | None:
+    """Which of the translations' (lower-case) tags judges items tagged `value`: the exact tag, else
+    its language subtag (de-AT -> de); None when none does."""
+    tag, known = value.strip().lower(), set(tags)
+    return next((t for t in (tag, tag.split("-")[0]) if t in known), None)
 
 
 def language_tag_problem(value: str) -> str | None:

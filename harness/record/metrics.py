@@ -443,6 +443,16 @@ class Localized(Model):
     reviewers: dict[str, list[LocalizedLanguage]]
 
 
+class TranslationUse(Model):
+    """Which translation of one policy version judged the items of which language (`localized:`)."""
+
+    policy: str  # the version's label
+    original: str  # its file: judged the languages without a translation
+    column: str  # the language slice
+    languages: dict[str, str]  # item language -> the translation file that judged its items
+    untranslated: list[str]  # item languages judged with the original
+
+
 class Baseline(Model):
     policy: str
     reviewers: dict[str, ReviewerMetrics]
@@ -464,7 +474,8 @@ class Metrics(Model):
     prediction_powered: dict[str, PredictionPowered] | None = None
     # None in a record written before the metrics stage counted them (schema 2 files of older versions).
     errors: CandidateErrors | None = None
-    localized: Localized | None = None  # judged with the translations beside the original (`localized: true`)
+    localized: Localized | None = None  # judged with the translations beside the original (`localized: side_by_side`)
+    translations_used: list[TranslationUse] | None = None  # policy versions that judged with translations
 
     def section(self, policy: str) -> dict[str, ReviewerMetrics]:
         """The reviewers' metrics under one policy version (candidate or baseline); empty for another."""

@@ -6,11 +6,12 @@ from pathlib import Path
 
 from harness.record import GateResult, RunRecord
 from harness.reporting.fmt import pct, rate_cell, target
+from harness.reporting.localized_policy import translation_line
 
 
 def summary(record: RunRecord) -> str:
-    """Rates per policy version and reviewer, gates, prompt-injection leakage, MLflow runs and
-    where the outputs are, one line each."""
+    """Rates per policy version and reviewer, which translations judged which languages, gates,
+    prompt-injection leakage, MLflow runs and where the outputs are, one line each."""
     r, metrics = record, record.metrics
     lines = [f"{r.name}: {r.evalset.items} items from {r.evalset.name}"]
     sections = [(r.candidate, metrics.reviewers)]
@@ -23,6 +24,7 @@ def summary(record: RunRecord) -> str:
                          + ("  (independent of the policy text: the same for both versions)"
                             if r.judged_once(name) else "")
                          + (f"  (judged {sample.label})" if (sample := r.sample(name)) else ""))
+    lines += [f"  {translation_line(use)}" for use in metrics.translations_used or []]
     for name, m in metrics.reviewers.items():
         for gate in m.gates:
             lines.append(f"  gate {gate.gate} ({name}, {gate.scope}): {gate.status} — {_observed(gate)} "

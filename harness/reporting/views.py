@@ -132,7 +132,7 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
         answers=_answers(record, reviewers),
         provenance=provenance(record),
         consistency=consistency_views(reviewers),
-        localized=localized_view(metrics.localized),
+        localized=localized_view(metrics.localized, metrics.translations_used),
     )
     if record.baseline and record.baseline in record.policies and record.baseline != record.candidate:
         old, new = record.policies[record.baseline].text, candidate.text if candidate else ""
