@@ -62,3 +62,4 @@ def test_consistency_reaches_metrics_and_reports(tmp_path: Path, cache_path: Pat
     assert "## Consistency across languages" in markdown and "23/30" in markdown and "| g00 |" in markdown
     html = (tmp_path / "out" / "report.html").read_text()
     assert 'id="consistency"' in html and "en actions content that de allows more often" in html
+    assert '<a href="#consistency">Consistency</a>' in html  # the table of contents leads to it
