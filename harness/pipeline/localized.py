@@ -34,11 +34,13 @@ def localize(experiment: Experiment, candidate: Policy, baseline: Policy | None,
         return candidate, baseline
     if experiment.localized == "side_by_side":
         return _side_by_side(experiment, candidate, baseline, evalset)
-    found = {p.path: load_translations(p) for p in filter(None, (candidate, baseline))
-             if translation_paths(p.path)}  # a glob first: a run without translations pays for nothing more
-    column = _language_column(evalset) if any(found.values()) else None
+    translated = [p for p in filter(None, (candidate, baseline)) if translation_paths(p.path)]
+    # A glob first: a run without translations pays for nothing more, and a set without a language
+    # slice never reads them.
+    column = _language_column(evalset) if translated else None
     if column is None:
         return candidate, baseline
+    found = {p.path: load_translations(p) for p in translated}
     _check_tags(evalset, column)
     values = _languages(evalset, column)
 

@@ -184,6 +184,12 @@ def test_validate_names_translations_it_does_not_use(tmp_path: Path, capsys: pyt
                                                                      localized=localized)))
         assert main(["validate", str(tmp_path / f"{name}.yaml")]) == 0
         assert "translations of hate_speech@v2: v2.de.md (de); not used (localized: off)" in capsys.readouterr().out
+    plain = config(policy, items, "http://127.0.0.1:9/v1", localized=None)
+    plain["eval_set"]["columns"] = {"id": "id"}  # no language slice: nothing says which items are German
+    (tmp_path / "plain.yaml").write_text(yaml.safe_dump(plain))
+    assert main(["validate", str(tmp_path / "plain.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "hate_speech@v2+localized" not in out and "v2.de.md (de); not used: the eval set has no language column" in out
     assert main(["validate", str(policy)]) == 0
     assert "translations beside it: v2.de.md (de)" in capsys.readouterr().out
 
