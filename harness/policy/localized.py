@@ -15,6 +15,7 @@ from harness.policy.parse import Policy, load_policy
 # BCP 47 as the harness reads it: a 2-3 letter language subtag, then script / region / variant subtags.
 _TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 _TRANSLATION = re.compile(r"^(?P<stem>.+?)\.(?P<lang>[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*)\.md$")
+_LANGUAGE_KEY = re.compile(r"^language\s*:\s*\S")
 # ISO 639-1 codes (the language subtags of most BCP 47 tags); three-letter ISO 639-2/3 subtags pass on syntax.
 _ISO_639_1 = frozenset("""aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy
 da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik io
@@ -81,15 +82,35 @@ def language_tag_problem(value: str) -> str | None:
 
 
 def translation_paths(original: str | Path) -> list[Path]:
-    """The translations beside `vN.md`: every `vN.<tag>.md` in its folder, sorted."""
+    """The translations beside `vN.md`, sorted: every `vN.<tag>.md` in its folder whose tag starts with
+    a two-letter language code (`v2.de.md`, `v2.pt-BR.md`) or whose front matter declares a
+    `language:`. Other files of that shape (`v2.bak.md`, `v2.old.md`) are not translations: they
+    judge nothing and stop no run."""
     path = Path(original)
     stem = path.name.removesuffix(".md")
     out = []
     for sibling in sorted(path.parent.glob(f"{stem}.*.md")):
         found = _TRANSLATION.match(sibling.name)
-        if found and found.group("stem") == stem:
+        if found and found.group("stem") == stem and (
+                found.group("lang").split("-")[0].lower() in _ISO_639_1 or _declares_language(sibling)):
             out.append(sibling)
     return out
+
+
+def _declares_language(path: Path) -> bool:
+    """Whether the file's front matter (between its first two `---` lines) has a `language:` key."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not lines or lines[0].strip() != "---":
+        return False
+    for line in lines[1:]:
+        if line.strip() == "---":
+            return False
+        if _LANGUAGE_KEY.match(line):
+            return True
+    return False
 
 
 def load_translations(original: Policy) -> dict[str, Policy]:

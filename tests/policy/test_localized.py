@@ -70,3 +70,13 @@ def test_language_tags_are_bcp47_and_the_error_names_the_fix(tmp_path: Path) -> 
     policies(tmp_path, de=translate(V2.read_text(encoding="utf-8"), "deutsch"))
     with pytest.raises(HarnessError, match=r"'deutsch' is not a BCP 47 language tag; write 'de'"):
         load_translations(load_policy(tmp_path / "v2.md"))
+
+
+def test_a_backup_beside_the_policy_is_not_a_translation(tmp_path: Path) -> None:
+    original = policies(tmp_path, de="")
+    text = V2.read_text(encoding="utf-8")
+    (tmp_path / "v2.bak.md").write_text(text, encoding="utf-8")  # no language: a copy, not a translation
+    (tmp_path / "v2.old.md").write_text("not a policy at all", encoding="utf-8")
+    assert sorted(load_translations(load_policy(original))) == ["de"]
+    (tmp_path / "v2.fil.md").write_text(translate(text, "fil"), encoding="utf-8")  # Filipino: it says so
+    assert sorted(load_translations(load_policy(original))) == ["de", "fil"]
