@@ -14,7 +14,7 @@ from harness.config.reviewers import CachedCalls, LLMReviewerConfig, Price, Revi
 from harness.config.validation import describe_validation_error
 from harness.errors import HarnessError, did_you_mean
 
-GATE_METRICS = ("over_enforcement", "leakage", "false_action_share", "abstention_rate")
+GATE_METRICS = ("over_enforcement", "leakage", "false_action_share", "abstention_rate", "rationale_inconsistency")
 
 
 class GateSpec(StrictModel):
@@ -95,6 +95,11 @@ class Experiment(StrictModel):
                         f"({', '.join(GATE_METRICS)}), optionally as 'metric@label'."
                         + did_you_mean(metric, GATE_METRICS)
                     )
+                gate = value[key]
+                if metric == "rationale_inconsistency" and isinstance(gate, dict) and (
+                        {"category", "slice", "per"} & set(gate)):
+                    raise ValueError(f"gate '{key}' bounds a reviewer's overall rate of inconsistent rationales; "
+                                     "remove its 'category', 'slice' or 'per'.")
         return value
 
     @model_validator(mode="after")

@@ -20,6 +20,7 @@ from harness._util.timings import stage
 from harness.config import Experiment
 from harness.evalset import EvalSet
 from harness.policy import Policy
+from harness.policy.structure import PolicyStructure, policy_structure
 from harness.record import (
     EvalSetSummary,
     Injection,
@@ -119,7 +120,8 @@ def score_and_finish(judged: Judged, out_dir: Path, *, track: bool, report: bool
             judged.verdicts, candidate=candidate.label, baseline=baseline.label if baseline else None,
             categories=candidate.category_ids, slices=evalset.slices, gates=experiment.gates,
             strata=experiment.eval_set.strata, prevalence=experiment.eval_set.prevalence,
-            annotations=evalset.annotations, name=experiment.name)
+            annotations=evalset.annotations, name=experiment.name,
+            rationale=rationale_inputs(judged))
     if judged.injection:
         metrics.injection = judged.injection
     record = RunRecord(
@@ -173,6 +175,12 @@ def finish(record: RunRecord, out_dir: Path, *, track: bool, report: bool,
         with stage("mlflow-log"):
             sync(record, out_dir)
     write_record(record, out_dir)
+
+
+def rationale_inputs(judged: Judged) -> dict[str, tuple[PolicyStructure, frozenset[str]]]:
+    """Each policy's structure and the reviewers whose rationales are checked against it (the LLMs)."""
+    asked = frozenset(name for name, params in judged.reviewers.items() if params.type == "llm")
+    return {p.label: (policy_structure(p), asked) for p in filter(None, (judged.candidate, judged.baseline))}
 
 
 def join_gold(verdicts: pd.DataFrame, evalset: EvalSet) -> pd.DataFrame:

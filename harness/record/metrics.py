@@ -199,6 +199,24 @@ class Answers(Model):
     abstentions: dict[str, int]
 
 
+class RationaleCheck(Model):
+    """One rationale-consistency check: its rate over the reviewer's decided judgements, the first items found."""
+
+    description: str
+    rate: Rate
+    item_ids: list[str]
+
+
+class RationaleConsistency(Model):
+    """Decided judgements of an LLM reviewer whose rationale or cited ids contradict the verdict or the
+    policy (docs/stability.md). `inconsistent` counts a judgement once however many checks it fails;
+    the `rationale_inconsistency` gate bounds it."""
+
+    judgements: int
+    inconsistent: Rate
+    checks: dict[str, RationaleCheck]
+
+
 class ReviewerMetrics(Rates):
     """All metrics of one reviewer under one policy version."""
 
@@ -211,6 +229,7 @@ class ReviewerMetrics(Rates):
     answers: Answers | None = None
     weighted: Weighted | None = None
     thresholds: Thresholds | None = None
+    rationale: RationaleConsistency | None = None  # LLM reviewers; None in records written before it
 
 
 class ByGold(Model):

@@ -21,6 +21,7 @@ from harness.reporting.legacy import candidate_errors
 from harness.reporting.localization import LanguageView, language_views
 from harness.reporting.population import PopulationView, population_views
 from harness.reporting.provenance import Provenance, provenance
+from harness.reporting.rationale import RationaleView, rationale_views
 from harness.reporting.tables import (
     BreakdownRow,
     BreakdownTable,
@@ -83,6 +84,7 @@ class ReportView:
     confusion_charts: dict[str, str] = field(default_factory=dict)
     diagnosis: DiagnosisView | None = None
     annotators: AnnotatorsView | None = None
+    rationale: list[RationaleView] = field(default_factory=list)
 
 
 def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
@@ -127,6 +129,7 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
         stability=_stability(reviewers),
         answers=_answers(record, reviewers),
         provenance=provenance(record),
+        rationale=rationale_views(reviewers),
     )
     if record.baseline and record.baseline in record.policies and record.baseline != record.candidate:
         old, new = record.policies[record.baseline].text, candidate.text if candidate else ""
