@@ -19,7 +19,7 @@ import pandas as pd
 from harness._util.timings import stage
 from harness.config import Experiment
 from harness.evalset import EvalSet
-from harness.policy import Policy
+from harness.policy import Policy, parse_policy
 from harness.policy.structure import PolicyStructure, policy_structure
 from harness.record import (
     EvalSetSummary,
@@ -181,6 +181,13 @@ def rationale_inputs(judged: Judged) -> dict[str, tuple[PolicyStructure, frozens
     """Each policy's structure and the reviewers whose rationales are checked against it (the LLMs)."""
     asked = frozenset(name for name, params in judged.reviewers.items() if params.type == "llm")
     return {p.label: (policy_structure(p), asked) for p in filter(None, (judged.candidate, judged.baseline))}
+
+
+def stored_rationale_inputs(record: RunRecord) -> dict[str, tuple[PolicyStructure, frozenset[str]]]:
+    """`rationale_inputs` of a stored run: its policies' texts as it recorded them."""
+    asked = frozenset(name for name, params in record.reviewers.items() if params.type == "llm")
+    return {label: (policy_structure(parse_policy(summary.text, path=summary.path or label)), asked)
+            for label, summary in record.policies.items() if summary.text}
 
 
 def join_gold(verdicts: pd.DataFrame, evalset: EvalSet) -> pd.DataFrame:

@@ -18,7 +18,7 @@ def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, 
     from harness.config import Experiment, load_experiment
     from harness.evalset import load_evalset
     from harness.metrics import compute_metrics
-    from harness.pipeline.finish import evalset_summary, finish, join_gold
+    from harness.pipeline.finish import evalset_summary, finish, join_gold, stored_rationale_inputs
 
     old = read_record(source)
     if experiment_path is None and "score" in old.experiment:
@@ -43,7 +43,8 @@ def rescore(source: Path, *, experiment_path: str | None, out_dir: Path | None, 
     categories = [c.id for c in old.policies[old.candidate].categories]
     metrics = compute_metrics(joined, candidate=old.candidate, baseline=old.baseline, categories=categories,
                               slices=slices, gates=experiment.gates, strata=experiment.eval_set.strata,
-                              prevalence=experiment.eval_set.prevalence, annotations=annotations, name=old.name)
+                              prevalence=experiment.eval_set.prevalence, annotations=annotations, name=old.name,
+                              rationale=stored_rationale_inputs(old))
     if experiment_path is None:
         metrics.annotators = old.metrics.annotators
     record = RunRecord(

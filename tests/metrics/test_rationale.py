@@ -13,6 +13,7 @@ import harness
 from harness.config import parse_experiment
 from harness.errors import HarnessError
 from harness.policy import load_policy
+from harness.pipeline.rescore import rescore
 from harness.policy.structure import policy_structure
 from harness.testing.openai_server import FakeOpenAIServer, item_section, last_user_text
 
@@ -71,6 +72,8 @@ def test_planted_inconsistent_rationales_are_counted_exactly(tmp_path: Path, cac
     assert on_disk["reviewers"]["fake"]["rationale"]["inconsistent"]["k"] == 6
     html = (tmp_path / "out" / "report.html").read_text()
     assert 'id="rationale"' in html and "answers violation but cites only exceptions" in html
+    rescored = rescore(tmp_path / "out", experiment_path=None, out_dir=tmp_path / "again", track=False)
+    assert rescored.metrics.reviewers["fake"].rationale == block
 
 
 def test_consistent_reviewer_passes_the_gate(tmp_path: Path, cache_path: Path) -> None:
