@@ -96,8 +96,8 @@ class Experiment(StrictModel):
                         + did_you_mean(metric, GATE_METRICS)
                     )
                 gate = value[key]
-                if metric == "rationale_inconsistency" and isinstance(gate, dict) and (
-                        {"category", "slice", "per"} & set(gate)):
+                if metric == "rationale_inconsistency" and isinstance(gate, dict) and any(
+                        gate.get(scope) is not None for scope in ("category", "slice", "per")):
                     raise ValueError(f"gate '{key}' bounds a reviewer's overall rate of inconsistent rationales; "
                                      "remove its 'category', 'slice' or 'per'.")
         return value

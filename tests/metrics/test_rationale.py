@@ -12,8 +12,8 @@ from support.llm import REPO_ROOT, write_items
 import harness
 from harness.config import parse_experiment
 from harness.errors import HarnessError
-from harness.policy import load_policy
 from harness.pipeline.rescore import rescore
+from harness.policy import load_policy
 from harness.policy.structure import policy_structure
 from harness.testing.openai_server import FakeOpenAIServer, item_section, last_user_text
 
