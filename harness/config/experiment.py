@@ -79,6 +79,9 @@ class Experiment(StrictModel):
     # The judgement cache file (relative: from the experiment file's folder). It wins over POLICY_HARNESS_CACHE;
     # unset, the cache is the user's own, the same from every folder (harness/_util/cache_dir.py).
     cache: str | None = None
+    # Drift canaries: a file in the eval set's format (read with its columns and labels) that every run
+    # of an LLM reviewer judges afresh and compares with its previous run (docs/stability.md).
+    canaries: str | None = None
     base_dir: str = Field(default=".", exclude=True)
     # The experiment file, for error messages about the names it gives; never a YAML key.
     _source: str | None = PrivateAttr(default=None)

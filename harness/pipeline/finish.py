@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -31,6 +31,7 @@ from harness.record import (
     Usage,
     write_record,
 )
+from harness.record.drift import CanaryDrift
 from harness.record.header import PolicyCategory, PolicyRule
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ class Judged:
     usage: dict[str, Usage]
     started: dt.datetime
     incomplete_reason: str
+    drift: dict[str, CanaryDrift] = field(default_factory=dict)  # per LLM reviewer (pipeline/canaries.py)
 
 
 def score_and_finish(judged: Judged, out_dir: Path, *, track: bool, report: bool) -> RunRecord:
@@ -124,6 +126,8 @@ def score_and_finish(judged: Judged, out_dir: Path, *, track: bool, report: bool
             rationale=rationale_inputs(judged))
     if judged.injection:
         metrics.injection = judged.injection
+    if judged.drift:
+        metrics.drift = judged.drift
     record = RunRecord(
         name=experiment.name,
         experiment=experiment.model_dump(mode="json"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.record.drift import CanaryDrift
 from harness.record.errors import CandidateErrors
 from harness.record.usage import Model as Model
 from harness.record.usage import Usage as Usage
@@ -471,6 +472,7 @@ class Metrics(Model):
     prediction_powered: dict[str, PredictionPowered] | None = None
     # None in a record written before the metrics stage counted them (schema 2 files of older versions).
     errors: CandidateErrors | None = None
+    drift: dict[str, CanaryDrift] | None = None  # per LLM reviewer, when the experiment names `canaries:`
 
     def section(self, policy: str) -> dict[str, ReviewerMetrics]:
         """The reviewers' metrics under one policy version (candidate or baseline); empty for another."""

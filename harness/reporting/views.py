@@ -13,6 +13,7 @@ from harness.reporting.analysis import Confusion
 from harness.reporting.annotators import AnnotatorsView, annotators_view
 from harness.reporting.baseline import ComparisonView, DiffRow, comparisons, interval_method, policy_diff, unified_diff
 from harness.reporting.diagnosis import DiagnosisView, diagnosis_view
+from harness.reporting.drift import DriftView, drift_views
 from harness.reporting.exemplars import ExemplarGroup, exemplar_groups
 from harness.reporting.fmt import number, percent, short
 from harness.reporting.gold import GoldView, gold_view
@@ -85,6 +86,7 @@ class ReportView:
     diagnosis: DiagnosisView | None = None
     annotators: AnnotatorsView | None = None
     rationale: list[RationaleView] = field(default_factory=list)
+    drift: list[DriftView] = field(default_factory=list)
 
 
 def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
@@ -130,6 +132,7 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
         answers=_answers(record, reviewers),
         provenance=provenance(record),
         rationale=rationale_views(reviewers),
+        drift=drift_views(metrics),
     )
     if record.baseline and record.baseline in record.policies and record.baseline != record.candidate:
         old, new = record.policies[record.baseline].text, candidate.text if candidate else ""
