@@ -40,7 +40,8 @@ def canary_drift(current: Mapping[str, str], gold: Mapping[str, bool], previous:
     down = len(flipped) - up
     p = mcnemar_exact(up, down)
     drifted = p < alpha
-    warning = (f"drift: {reviewer}'s verdicts on {len(paired)} canary items changed since {previous.run} "
+    warning = (f"drift: {reviewer}'s verdicts on {len(paired)} canary items changed since run '{previous.run}' "
+               f"of {previous.created_at} "
                f"({up} newly actioned, {down} newly allowed; exact McNemar p = {p:.3g}); the judge may have "
                "changed behind its name") if drifted else None
     return CanaryDrift(status="drift" if drifted else "none", canaries=len(decided),
