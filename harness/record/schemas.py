@@ -14,6 +14,7 @@ from harness.record.diagnosis import DIAGNOSIS, DIAGNOSIS_SCHEMA_VERSION, Diagno
 from harness.record.files import METRICS, RECORD, SCHEMA_VERSION
 from harness.record.header import RecordHeader
 from harness.record.metrics import MetricsFile
+from harness.record.perturb import PERTURB_JSON, PERTURB_SCHEMA_VERSION, PerturbResult
 from harness.record.portfolio import PORTFOLIO_JSON, Portfolio
 from harness.record.portfolio import SCHEMA_VERSION as PORTFOLIO_SCHEMA_VERSION
 from harness.record.proficiency import PROFICIENCY_JSON, PROFICIENCY_SCHEMA_VERSION, QUIZ_JSON, Proficiency, QuizInfo
@@ -47,6 +48,8 @@ SCHEMAS: dict[str, Schema] = {s.name: s for s in (
            "a cohort's quiz answers graded (policy-harness proficiency)"),
     Schema("portfolio", PORTFOLIO_JSON, Portfolio, PORTFOLIO_SCHEMA_VERSION,
            "every policy version's latest verdict, trends and training coverage (policy-harness portfolio)"),
+    Schema("perturb", PERTURB_JSON, PerturbResult, PERTURB_SCHEMA_VERSION,
+           "rates under meaning-preserving variants of the policy, paired with the original (policy-harness perturb)"),
 )}
 
 
