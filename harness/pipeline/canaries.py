@@ -38,8 +38,9 @@ class FreshCapable(Protocol):
     read_cache: bool
 
 
-def load_canaries(experiment: Experiment) -> EvalSet | None:
-    """The canary set, read like the eval set (its columns and labels); None without `canaries:`."""
+def load_canaries(experiment: Experiment, policy: Policy | None = None) -> EvalSet | None:
+    """The canary set, read like the eval set (its columns and labels), its gold checked against
+    `policy`'s categories when given; None without `canaries:`."""
     if not experiment.canaries:
         return None
     config = experiment.eval_set.model_copy(update={
@@ -49,6 +50,8 @@ def load_canaries(experiment: Experiment) -> EvalSet | None:
     if len(canaries) == 0:
         raise HarnessError("the canary set has no items; add items with settled gold or remove 'canaries'.",
                            path=experiment.resolve(experiment.canaries))
+    if policy is not None:
+        canaries.check_labels(policy.category_ids, policy_path=policy.path)
     return canaries
 
 

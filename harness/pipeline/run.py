@@ -70,7 +70,7 @@ async def judge_and_finish(experiment: Experiment, finishing: Finishing, *, out_
     track = track and experiment.tracking.enabled
     with stage("load"):
         candidate, baseline, evalset = await asyncio.to_thread(load_inputs, experiment)
-        canaries = await asyncio.to_thread(load_canaries, experiment)
+        canaries = await asyncio.to_thread(load_canaries, experiment, candidate)
     limit = limit or experiment.limit
     if limit:
         evalset = evalset.sample(limit, experiment.seed)
