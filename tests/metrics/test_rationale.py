@@ -72,6 +72,7 @@ def test_planted_inconsistent_rationales_are_counted_exactly(tmp_path: Path, cac
     assert on_disk["reviewers"]["fake"]["rationale"]["inconsistent"]["k"] == 6
     html = (tmp_path / "out" / "report.html").read_text()
     assert 'id="rationale"' in html and "answers violation but cites only exceptions" in html
+    assert "## Rationale consistency" in (tmp_path / "out" / "report.md").read_text()
     rescored = rescore(tmp_path / "out", experiment_path=None, out_dir=tmp_path / "again", track=False)
     assert rescored.metrics.reviewers["fake"].rationale == block
 

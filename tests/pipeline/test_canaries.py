@@ -70,6 +70,7 @@ def test_planted_model_update_is_found_and_a_stable_judge_is_not(
     assert drifted.p_value is not None and drifted.p_value < 0.001 and drifted.accuracy == 8 / 20
     assert any(line.startswith("  WARNING drift") for line in summary(third).splitlines())
     assert "drift:" in (tmp_path / "r3" / "report.html").read_text()
+    assert "**WARNING** drift:" in (tmp_path / "r3" / "report.md").read_text()
     on_disk = json.loads((tmp_path / "r3" / "metrics.json").read_text())
     assert on_disk["drift"]["fake"]["status"] == "drift"
     portfolio = collect([tmp_path / "r3"])
