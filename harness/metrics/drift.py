@@ -14,7 +14,7 @@ from harness.record.drift import CanaryDrift, CanaryRun
 from harness.verdicts import ACTIONED, ALLOWED
 
 ALPHA = 0.05
-_DECIDED = (ACTIONED.value, ALLOWED.value)
+DECIDED = (ACTIONED.value, ALLOWED.value)
 
 
 def mcnemar_exact(newly_actioned: int, newly_allowed: int) -> float:
@@ -28,16 +28,19 @@ def canary_drift(current: Mapping[str, str], gold: Mapping[str, bool], previous:
                  reviewer: str, alpha: float = ALPHA) -> CanaryDrift:
     """The drift block of one reviewer: `current` and `previous.decisions` map item id -> decision,
     `gold` item id -> violating."""
-    decided = {i: d for i, d in current.items() if d in _DECIDED}
+    decided = {i: d for i, d in current.items() if d in DECIDED}
     right = [(d == ACTIONED.value) == gold[i] for i, d in decided.items() if i in gold]
     accuracy = sum(right) / len(right) if right else None
     if previous is None:
         return CanaryDrift(status="no_previous", canaries=len(decided), accuracy=accuracy, alpha=alpha)
-    before = {i: d for i, d in previous.decisions.items() if d in _DECIDED}
+    before = {i: d for i, d in previous.decisions.items() if d in DECIDED}
     paired = sorted(set(before) & set(decided))
     flipped = [i for i in paired if before[i] != decided[i]]
     up = sum(decided[i] == ACTIONED.value for i in flipped)
     down = len(flipped) - up
+    if not paired:
+        return CanaryDrift(status="no_data", canaries=len(decided), previous_run=previous.run,
+                           previous_created_at=previous.created_at, accuracy=accuracy, alpha=alpha)
     p = mcnemar_exact(up, down)
     drifted = p < alpha
     warning = (f"drift: {reviewer}'s verdicts on {len(paired)} canary items changed since run '{previous.run}' "

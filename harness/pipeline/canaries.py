@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,15 +21,17 @@ from pydantic import ValidationError
 from harness._util.cache_dir import cache_file
 from harness._util.hashing import sha256_json
 from harness.config import Experiment
-from harness.errors import HarnessError
+from harness.errors import BudgetExceeded, HarnessError
 from harness.evalset import EvalSet, load_evalset
 from harness.labels import BENIGN, UNKNOWN
-from harness.metrics.drift import canary_drift
+from harness.metrics.drift import DECIDED, canary_drift
 from harness.metrics.samples import majority
 from harness.policy import Policy
 from harness.record.drift import CANARY_HISTORY, CanaryDrift, CanaryRun
 from harness.reviewers import Reviewer
 from harness.verdicts import verdict_table
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -72,8 +75,13 @@ async def judge_canaries(reviewers: list[Reviewer], policy: Policy, canaries: Ev
     for reviewer in reviewers:
         if not isinstance(reviewer, FreshCapable) or not reviewer.reads_policy:
             continue
-        with _fresh(reviewer):
-            verdicts = await reviewer.review(canaries.items, policy)
+        try:
+            with _fresh(reviewer):
+                verdicts = await reviewer.review(canaries.items, policy)
+        except BudgetExceeded:  # the canaries are not worth more than the budget: no drift block, no history
+            log.warning("the budget of reviewer %s ran out on the drift canaries; no drift check this run",
+                        reviewer.name)
+            continue
         table = majority(verdict_table(verdicts, policy=policy.label, reviewer=reviewer.name))
         decisions = {str(i): str(d) for i, d in zip(table["item_id"], table["decision"], strict=True)}
         previous = _latest(previous_runs, reviewer.name, policy, key)
@@ -123,7 +131,8 @@ def reviewer_history(reviewer: str, path: Path | None = None) -> list[CanaryRun]
 
 def _latest(runs: list[CanaryRun], reviewer: str, policy: Policy, key: str) -> CanaryRun | None:
     same = [r for r in runs if r.reviewer == reviewer and r.policy == policy.label
-            and r.policy_sha256 == policy.sha256 and r.canaries_sha256 == key]
+            and r.policy_sha256 == policy.sha256 and r.canaries_sha256 == key
+            and any(d in DECIDED for d in r.decisions.values())]
     return same[-1] if same else None
 
 

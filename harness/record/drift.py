@@ -11,14 +11,15 @@ from harness.record.usage import Model
 
 CANARY_HISTORY = "canaries.jsonl"
 CANARY_SCHEMA_VERSION = 1
-DriftStatus = Literal["none", "drift", "no_previous"]
+DriftStatus = Literal["none", "drift", "no_previous", "no_data"]
 
 
 class CanaryDrift(Model):
     """One reviewer's canary verdicts against its previous run on the same canaries and policy version.
 
     `status`: `drift` when the verdicts changed beyond chance (exact McNemar p below `alpha`),
-    `none` when they did not, `no_previous` when there is no earlier run to pair with."""
+    `none` when they did not, `no_previous` when there is no earlier run to pair with, `no_data` when
+    no canary was decided in both runs (every answer of this run an abstention, say)."""
 
     status: DriftStatus
     canaries: int  # canary items this run decided

@@ -21,6 +21,8 @@ def drift_line(reviewer: str, d: CanaryDrift) -> str:
     """What one reviewer's canaries say; a line containing 'drift' when the verdicts changed beyond chance."""
     if d.status == "drift" and d.warning:
         return d.warning
+    if d.status == "no_data":
+        return f"canaries ({reviewer}): no canary was decided both in this run and in '{d.previous_run}'"
     if d.status == "no_previous":
         return (f"canaries ({reviewer}): {d.canaries} decided; no earlier run on the same canaries and policy "
                 "version to compare with")

@@ -48,3 +48,5 @@ def test_abstentions_are_not_paired_and_nothing_flipped_is_p_one() -> None:
                          previous({"a": "actioned", "b": "allowed"}), reviewer="r")
     assert drift.status == "none" and drift.paired == 1 and drift.p_value == 1.0
     assert canary_drift({"a": "allowed"}, {"a": False}, None, reviewer="r").status == "no_previous"
+    silent = canary_drift({"a": "abstained"}, {"a": True}, previous({"a": "actioned"}), reviewer="r")
+    assert silent.status == "no_data" and silent.p_value is None
