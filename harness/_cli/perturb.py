@@ -10,6 +10,7 @@ from harness._cli.args import add_command
 
 if TYPE_CHECKING:
     from harness._cli.args import Subparsers
+    from harness.config import Experiment
     from harness.record.perturb import PerturbResult
 
 
@@ -52,6 +53,25 @@ def _perturb(args: argparse.Namespace) -> int:
     result = run_sync(go())
     print("\n".join(perturb_lines(result, Path(args.out))))
     return 0
+
+
+def print_perturb_forecast(experiment: Experiment, limit: int | None) -> None:
+    """`estimate --perturb`: what `perturb` would send; paraphrases are read from the cache only."""
+    from harness._util.event_loop import run_sync
+    from harness.pipeline.perturb import estimate_perturb, forecast_text
+
+    async def go() -> str:
+        if experiment.author is None:
+            return forecast_text(await estimate_perturb(experiment, limit=limit))
+        from harness.loop.author import AuthorSession
+
+        session = AuthorSession(experiment.author, offline=True)
+        try:
+            return forecast_text(await estimate_perturb(experiment, limit=limit, paraphrase=session.ask))
+        finally:
+            await session.aclose()
+
+    print(run_sync(go()))
 
 
 def perturb_lines(result: PerturbResult, out: Path) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +31,7 @@ from harness.policy.variants import (
     renamed_ids,
     reorderings,
     split_sections,
+    with_body,
 )
 from harness.record.files import atomic_write_text, write_json
 from harness.record.perturb import PERTURB_JSON, PerturbResult, RefusedVariant, ReviewerPerturbation, VariantInfo
@@ -41,6 +43,7 @@ from harness.verdicts import Verdict, verdict_table, write_verdicts
 Paraphraser = Callable[[list[dict[str, str]]], Awaitable[tuple[str | None, str]]]
 WHOLE_POLICY = {"plain": "(formatting: plain text)", "renamed": "(rule ids renamed)"}
 RULE_ORDER = "(order of the rule sections)"
+NOT_CACHED = "not cached"  # what an offline author session answers for a call it has not made yet
 
 
 async def build_variants(policy: Policy, paraphrase: Paraphraser | None) -> tuple[list[Variant], list[RefusedVariant]]:
@@ -68,6 +71,61 @@ async def build_variants(policy: Policy, paraphrase: Paraphraser | None) -> tupl
         else:
             variants.append(variant)
     return variants, refused
+
+
+@dataclass(frozen=True)
+class PerturbForecast:
+    """What `perturb` would send (`estimate --perturb`): judgements of every variant, cached ones free.
+    A paraphrase not yet in the cache is counted as a variant none of whose judgements are cached."""
+
+    experiment: str
+    items: int
+    variants: int
+    judgements: int
+    to_send: int
+    max_cost_usd: float | None  # None: no price is known for a model
+    paraphrases_to_write: int  # author calls not in the cache (their cost is the author's `max_cost_usd` at most)
+
+
+async def estimate_perturb(experiment: Experiment, *, limit: int | None = None,
+                           paraphrase: Paraphraser | None = None) -> PerturbForecast:
+    """The forecast of `perturb`, nothing sent: `paraphrase` should answer from the cache only."""
+    candidate, _, evalset = load_inputs(experiment)
+    if sample := limit or experiment.limit:
+        evalset = evalset.sample(sample, experiment.seed)
+    variants, refused = await build_variants(candidate, paraphrase)
+    pending = [r for r in refused if r.name.startswith("paraphrase:") and r.reason == NOT_CACHED]
+    # A stand-in for each paraphrase still to write: the policy with another hash, so nothing is cached.
+    stand_ins = [with_body(candidate, f"{candidate.body}\n<!-- {r.name} -->\n") for r in pending]
+    policies = [candidate, *(v.policy for v in variants), *stand_ins]
+    reviewers = [build_reviewer(c, base_dir=Path(experiment.base_dir)) for c in experiment.reviewers if c.type == "llm"]
+    judgements = to_send = 0
+    total: float | None = 0.0
+    try:
+        for reviewer in reviewers:
+            if not isinstance(reviewer, Estimating):
+                continue
+            for policy in policies:
+                cost = reviewer.estimate(evalset.items, policy)
+                judgements, to_send = judgements + cost.judgements, to_send + cost.to_send
+                total = None if total is None or cost.max_cost_usd is None else total + cost.max_cost_usd
+    finally:
+        for reviewer in reviewers:
+            reviewer.close()
+    return PerturbForecast(experiment=experiment.name, items=len(evalset), variants=len(policies) - 1,
+                           judgements=judgements, to_send=to_send, max_cost_usd=total,
+                           paraphrases_to_write=len(pending))
+
+
+def forecast_text(forecast: PerturbForecast) -> str:
+    """The forecast as `estimate --perturb` prints it."""
+    cost = "unknown (no price for a model)" if forecast.max_cost_usd is None else f"at most ${forecast.max_cost_usd:.4f}"
+    text = (f"{forecast.experiment}: {forecast.items} items x (original + {forecast.variants} variants): "
+            f"{forecast.to_send:,} of {forecast.judgements:,} judgements to send, {cost}")
+    if forecast.paraphrases_to_write:
+        text += (f"\n  {forecast.paraphrases_to_write} section paraphrases to write with the author model first "
+                 "(bounded by its max_cost_usd); counted above as uncached variants")
+    return text
 
 
 def forecast_usd(reviewers: list[Reviewer], items: pd.DataFrame, policies: list[Policy]) -> float | None:

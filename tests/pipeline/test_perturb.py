@@ -67,11 +67,16 @@ def write_experiment(tmp_path: Path, api_base: str) -> Path:
 def test_planted_flips_are_found_exactly(tmp_path: Path, cache_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with FakeOpenAIServer(responder=scripted) as server:
         experiment = write_experiment(tmp_path, server.base_url)
+        assert main(["estimate", str(experiment), "--perturb"]) == 0
+        assert server.stats["requests"] == 0  # a forecast sends nothing
+        assert "160 of 160 judgements to send" in capsys.readouterr().out
         assert main(["perturb", str(experiment), "--out", str(tmp_path / "out")]) == 0
         sent = server.stats["requests"]
         assert main(["perturb", str(experiment), "--out", str(tmp_path / "again")]) == 0
         assert server.stats["requests"] == sent  # every variant's judgements and paraphrases came from the cache
-    printed = capsys.readouterr().out
+        printed = capsys.readouterr().out
+        assert main(["estimate", str(experiment), "--perturb"]) == 0
+        assert "0 of 144 judgements to send" in capsys.readouterr().out
     assert "forecast:" in printed and "most sensitive: (order of the rule sections)" in printed
 
     result = json.loads((tmp_path / "out" / "perturb.json").read_text())
