@@ -97,3 +97,20 @@ def test_a_changed_policy_is_not_compared_with_the_old_one(tmp_path: Path, cache
 def test_runs_drift_needs_a_reviewer(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["runs", "--drift"]) == 2
     assert "add --reviewer NAME" in capsys.readouterr().err
+
+
+def test_drift_and_rationale_rates_are_tracked_in_mlflow(tmp_path: Path, cache_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    judge = Judge()
+    with FakeOpenAIServer(responder=judge) as server:
+        experiment = setup(tmp_path, server.base_url)
+        harness.run(experiment, out_dir=tmp_path / "r1", track=False, report=False)
+        judge.version = 2
+        record = harness.run(experiment, out_dir=tmp_path / "r2", report=False)
+    metrics = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db").get_run(
+        record.mlflow.runs[f"{record.candidate}|fake"]).data.metrics
+    assert metrics["drift.flipped"] == 12 and metrics["drift.agreement"] == 8 / 20
+    assert metrics["rationale_inconsistency"] == 0.0
