@@ -99,6 +99,7 @@ def test_runs_drift_needs_a_reviewer(capsys: pytest.CaptureFixture[str]) -> None
     assert "add --reviewer NAME" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a real MLflow store: about 20 s
 def test_drift_and_rationale_rates_are_tracked_in_mlflow(tmp_path: Path, cache_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from mlflow.tracking import MlflowClient
