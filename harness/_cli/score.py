@@ -48,6 +48,7 @@ def add_runs(sub: Subparsers) -> None:
                    help="list proficiency gradings instead: each reviewer's accuracy and certification")
     p.add_argument("--drift", action="store_true",
                    help="with --reviewer: that reviewer's drift canaries run by run (agreement with the run before)")
+    p.add_argument("--experiment", help="with --drift: read the canary history beside this experiment's cache: file")
 
 
 def add_sync(sub: Subparsers) -> None:
@@ -98,7 +99,7 @@ def _runs(args: argparse.Namespace) -> int:
 
     query = {"policy": args.policy, "version": args.version, "reviewer": args.reviewer, "limit": args.limit}
     if args.drift:
-        return _drift(args.reviewer)
+        return _drift(args.reviewer, args.experiment)
     if args.proficiency:
         gradings = list_gradings(**query)
         if not gradings:
@@ -118,13 +119,15 @@ def _runs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _drift(reviewer: str | None) -> int:
-    from harness.pipeline.canaries import reviewer_history
+def _drift(reviewer: str | None, experiment_path: str | None) -> int:
+    from harness.config import load_experiment
+    from harness.pipeline.canaries import history_file, reviewer_history
     from harness.reporting.drift import history_lines
 
     if not reviewer:
         raise HarnessError("'runs --drift' shows one reviewer's canaries over time; add --reviewer NAME.")
-    print("\n".join(history_lines(reviewer, reviewer_history(reviewer))))
+    path = history_file(load_experiment(experiment_path) if experiment_path else None)
+    print("\n".join(history_lines(reviewer, reviewer_history(reviewer, path))))
     return 0
 
 

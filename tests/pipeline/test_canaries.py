@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from support.llm import V2, write_items
 
 import harness
@@ -76,9 +77,13 @@ def test_planted_model_update_is_found_and_a_stable_judge_is_not(
     portfolio = collect([tmp_path / "r3"])
     assert [line for line in portfolio.summary if "drift" in line] and portfolio.rows[0].drift
 
-    assert main(["runs", "--drift", "--reviewer", "fake"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split()[-1] for line in lines[1:]] == ["no_previous", "none", "drift"]
+    experiment_file = tmp_path / "experiment.yaml"
+    experiment_file.write_text(yaml.safe_dump({**experiment.model_dump(mode="json", exclude_defaults=True),
+                                               "cache": str(cache_path)}))
+    for extra in ([], ["--experiment", str(experiment_file)]):
+        assert main(["runs", "--drift", "--reviewer", "fake", *extra]) == 0
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert [line.split()[-1] for line in lines[1:]] == ["no_previous", "none", "drift"]
 
 
 def test_a_changed_policy_is_not_compared_with_the_old_one(tmp_path: Path, cache_path: Path) -> None:
