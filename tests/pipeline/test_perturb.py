@@ -10,14 +10,16 @@ from typing import Any
 
 import pytest
 import yaml
-from support.llm import V2, write_items
+from support.llm import REPO_ROOT, V2, write_items
 
 from harness._cli.main import main
 from harness.policy import load_policy
+from harness.policy import parse_policy as load_policy_text
 from harness.policy.variants import plain_text, renamed_ids, reorderings
 from harness.testing.openai_server import FakeOpenAIServer, item_section, last_user_text, message_text
 from harness.verdicts import read_verdicts
 
+MODERATION = REPO_ROOT / "prompts" / "policies" / "moderation" / "v1.md"
 ORDER = [f"order-{i}" for i in range(4)]  # violating items the reviewer allows once Exceptions come first
 FORMAT = [f"format-{i}" for i in range(3)]  # ... once the policy has no Markdown bold
 PARA = [f"para-{i}" for i in range(2)]  # ... once the Definitions section is paraphrased
@@ -112,3 +114,14 @@ def test_variants_keep_the_rules_and_reorder_only_when_order_carries_no_meaning(
     positional.write_text(V2.read_text().replace("cite the lowest-numbered rule", "the first rule that applies wins"))
     variants, reason = reorderings(load_policy(positional))
     assert not variants and reason is not None and "first rule that applies" in reason
+
+
+def test_a_multi_category_policy_gets_two_reorderings_and_keeps_its_ids_when_renamed() -> None:
+    policy = load_policy(MODERATION)
+    variants, reason = reorderings(policy)
+    assert reason is None and [v.name for v in variants] == ["reorder:reversed", "reorder:rotated"]
+    for variant in variants:  # every rule and exception kept, each under its own heading
+        assert sorted(r.id for r in load_policy_text(variant.policy.text).rules) == sorted(policy.rule_ids)
+    renamed = renamed_ids(policy)
+    assert set(renamed.id_map.values()) == set(policy.rule_ids)
+    assert sorted(r.id for r in load_policy_text(renamed.policy.text).rules) == sorted(renamed.id_map)
