@@ -35,6 +35,7 @@ def add_estimate(sub: Subparsers) -> None:
     p.add_argument("experiment", help="experiment YAML file")
     p.add_argument("--limit", type=int, help="as for 'run'")
     p.add_argument("--revise", action="store_true", help="forecast 'revise' (the experiment's author section)")
+    p.add_argument("--perturb", action="store_true", help="forecast 'perturb': the original and every policy variant")
 
 
 def add_report(sub: Subparsers) -> None:
@@ -114,6 +115,12 @@ def _estimate(args: argparse.Namespace) -> int:
                                "'limit:'; set it there instead.")
         print(forecast_text(forecast_revise(experiment)))
         _print_cache(experiment, author=True)
+        return 0
+    if args.perturb:
+        from harness._cli.perturb import print_perturb_forecast
+
+        print_perturb_forecast(experiment, args.limit)
+        _print_cache(experiment)
         return 0
     from harness.pipeline.estimate import estimate_run, estimate_text
 

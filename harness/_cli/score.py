@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness._cli.args import add_command, add_no_track, add_out
+from harness.errors import HarnessError
 
 if TYPE_CHECKING:
     from harness._cli.args import Subparsers
@@ -45,6 +46,9 @@ def add_runs(sub: Subparsers) -> None:
     p.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
     p.add_argument("--proficiency", action="store_true",
                    help="list proficiency gradings instead: each reviewer's accuracy and certification")
+    p.add_argument("--drift", action="store_true",
+                   help="with --reviewer: that reviewer's drift canaries run by run (agreement with the run before)")
+    p.add_argument("--experiment", help="with --drift: read the canary history beside this experiment's cache: file")
 
 
 def add_sync(sub: Subparsers) -> None:
@@ -94,6 +98,8 @@ def _runs(args: argparse.Namespace) -> int:
     from harness.tracking.runs import list_gradings, list_runs
 
     query = {"policy": args.policy, "version": args.version, "reviewer": args.reviewer, "limit": args.limit}
+    if args.drift:
+        return _drift(args.reviewer, args.experiment)
     if args.proficiency:
         gradings = list_gradings(**query)
         if not gradings:
@@ -110,6 +116,18 @@ def _runs(args: argparse.Namespace) -> int:
         print(runs_header())
     for r in runs:
         print(run_line(r))
+    return 0
+
+
+def _drift(reviewer: str | None, experiment_path: str | None) -> int:
+    from harness.config import load_experiment
+    from harness.pipeline.canaries import history_file, reviewer_history
+    from harness.reporting.drift import history_lines
+
+    if not reviewer:
+        raise HarnessError("'runs --drift' shows one reviewer's canaries over time; add --reviewer NAME.")
+    path = history_file(load_experiment(experiment_path) if experiment_path else None)
+    print("\n".join(history_lines(reviewer, reviewer_history(reviewer, path))))
     return 0
 
 

@@ -14,7 +14,7 @@ from harness.config.reviewers import CachedCalls, LLMReviewerConfig, Price, Revi
 from harness.config.validation import describe_validation_error
 from harness.errors import HarnessError, did_you_mean
 
-GATE_METRICS = ("over_enforcement", "leakage", "false_action_share", "abstention_rate")
+GATE_METRICS = ("over_enforcement", "leakage", "false_action_share", "abstention_rate", "rationale_inconsistency")
 
 
 class GateSpec(StrictModel):
@@ -79,6 +79,9 @@ class Experiment(StrictModel):
     # The judgement cache file (relative: from the experiment file's folder). It wins over POLICY_HARNESS_CACHE;
     # unset, the cache is the user's own, the same from every folder (harness/_util/cache_dir.py).
     cache: str | None = None
+    # Drift canaries: a file in the eval set's format (read with its columns and labels) that every run
+    # of an LLM reviewer judges afresh and compares with its previous run (docs/stability.md).
+    canaries: str | None = None
     base_dir: str = Field(default=".", exclude=True)
     # How a policy's translations (`vN.<lang>.md`) judge: `auto` each item with the translation in its
     # language, `side_by_side` with the original and the translations, `off` with the original only
@@ -106,6 +109,11 @@ class Experiment(StrictModel):
                         f"({', '.join(GATE_METRICS)}), optionally as 'metric@label'."
                         + did_you_mean(metric, GATE_METRICS)
                     )
+                gate = value[key]
+                if metric == "rationale_inconsistency" and isinstance(gate, dict) and any(
+                        gate.get(scope) is not None for scope in ("category", "slice", "per")):
+                    raise ValueError(f"gate '{key}' bounds a reviewer's overall rate of inconsistent rationales; "
+                                     "remove its 'category', 'slice' or 'per'.")
         return value
 
     @model_validator(mode="after")

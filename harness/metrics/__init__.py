@@ -18,9 +18,11 @@ from harness.metrics.gates import evaluate_gates
 from harness.metrics.languages import language_rates
 from harness.metrics.paired import paired_comparison
 from harness.metrics.rates import wilson
+from harness.metrics.rationale import rationale_consistency, rationale_gates
 from harness.metrics.samples import majority, stability
 from harness.metrics.thresholds import threshold_analysis
 from harness.metrics.weighted import is_weighted, weighted_metrics
+from harness.policy.structure import PolicyStructure
 from harness.record.metrics import Baseline, Metrics, PairedComparison, ReviewerMetrics
 
 __all__ = ["compute_metrics", "reviewer_metrics", "paired_comparison", "rates", "wilson"]
@@ -43,12 +45,15 @@ def compute_metrics(verdicts: pd.DataFrame, *, candidate: str, baseline: str | N
                     categories: list[str], slices: list[str], gates: dict[str, GateSpec],
                     strata: StrataSpec | None = None,
                     prevalence: float | dict[str, float] | None = None,
-                    annotations: Annotations | None = None, name: str = "") -> Metrics:
+                    annotations: Annotations | None = None, name: str = "",
+                    rationale: dict[str, tuple[PolicyStructure, frozenset[str]]] | None = None) -> Metrics:
     """`verdicts` is the joined verdict table (gold, text and slices beside each decision).
     `strata` and `prevalence` (the eval set's) turn on population estimates, as does a weight column;
     `annotations` (an annotated set's raw judgements) adds the `annotators` block. The candidate's
     mistakes item by item (`errors`: confusion counts, exemplars, failure clusters of run `name`) are
-    counted here too, so the report renders the record without computing."""
+    counted here too, so the report renders the record without computing. `rationale` maps a policy
+    label to its structure and the reviewers asked for a rationale under it (the LLM reviewers): their
+    rationales are checked against the policy (`rationale` block, `rationale_inconsistency` gates)."""
     [verdicts] = with_item_keys(verdicts)
     per_item = majority(verdicts)
     # Unknown gold (multi-label sets with missing labels) counts in no error rate or agreement with gold.
@@ -67,6 +72,10 @@ def compute_metrics(verdicts: pd.DataFrame, *, candidate: str, baseline: str | N
         if is_weighted(frame, strata, prevalence):
             entry.weighted = weighted_metrics(frame, categories=categories, strata=strata, prevalence=prevalence)
         entry.thresholds = threshold_analysis(frame[frame["gold"] != UNKNOWN], gates)
+        structure, asked = (rationale or {}).get(str(policy), (None, frozenset()))
+        if structure is not None and reviewer in asked:
+            entry.rationale = rationale_consistency(own, structure)
+            entry.gates = [*entry.gates, *rationale_gates(gates, entry.rationale)]
         by_policy.setdefault(str(policy), {})[str(reviewer)] = entry
     reviewers = by_policy.get(candidate, {})
     comparison: dict[str, PairedComparison] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from harness.config import GateSpec
 from harness.record.metrics import CategoryRates, GateResult, Rate, Rates
 
+RATIONALE_GATE = "rationale_inconsistency"
 PASS, FAIL, INCONCLUSIVE, NO_DATA = "pass", "fail", "inconclusive", "no data"
 
 
@@ -13,6 +14,8 @@ def evaluate_gates(gates: dict[str, GateSpec], overall: Rates, categories: dict[
     """Every gate (per-value gates expanded) against the reviewer's overall, category and slice rates."""
     results = []
     for key, metric, gate in expand_per_value(gates, slices):
+        if metric == RATIONALE_GATE:  # not a rate of the verdicts: metrics/rationale.py evaluates it
+            continue
         scope, value = _scope(gate, overall, categories, slices)
         rate = value.rate(metric) if value is not None else None
         results.append(GateResult(gate=key, metric=metric, scope=scope, max=gate.max, min=gate.min, value=rate,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -19,7 +19,8 @@ import pandas as pd
 from harness._util.timings import stage
 from harness.config import Experiment
 from harness.evalset import EvalSet
-from harness.policy import Policy
+from harness.policy import Policy, parse_policy
+from harness.policy.structure import PolicyStructure, policy_structure
 from harness.record import (
     EvalSetSummary,
     Injection,
@@ -30,6 +31,7 @@ from harness.record import (
     Usage,
     write_record,
 )
+from harness.record.drift import CanaryDrift
 from harness.record.header import PolicyCategory, PolicyRule
 
 if TYPE_CHECKING:
@@ -107,6 +109,7 @@ class Judged:
     usage: dict[str, Usage]
     started: dt.datetime
     incomplete_reason: str
+    drift: dict[str, CanaryDrift] = field(default_factory=dict)  # per LLM reviewer (pipeline/canaries.py)
 
 
 def score_and_finish(judged: Judged, out_dir: Path, *, track: bool, report: bool) -> RunRecord:
@@ -119,13 +122,16 @@ def score_and_finish(judged: Judged, out_dir: Path, *, track: bool, report: bool
             judged.verdicts, candidate=candidate.label, baseline=baseline.label if baseline else None,
             categories=candidate.category_ids, slices=evalset.slices, gates=experiment.gates,
             strata=experiment.eval_set.strata, prevalence=experiment.eval_set.prevalence,
-            annotations=evalset.annotations, name=experiment.name)
+            annotations=evalset.annotations, name=experiment.name,
+            rationale=rationale_inputs(judged))
     if judged.injection:
         metrics.injection = judged.injection
     if experiment.localized != "off":
         from harness.pipeline.localized import localized_metrics
 
         localized_metrics(metrics, candidate, baseline, evalset.items)
+    if judged.drift:
+        metrics.drift = judged.drift
     record = RunRecord(
         name=experiment.name,
         experiment=experiment.model_dump(mode="json"),
@@ -177,6 +183,19 @@ def finish(record: RunRecord, out_dir: Path, *, track: bool, report: bool,
         with stage("mlflow-log"):
             sync(record, out_dir)
     write_record(record, out_dir)
+
+
+def rationale_inputs(judged: Judged) -> dict[str, tuple[PolicyStructure, frozenset[str]]]:
+    """Each policy's structure and the reviewers whose rationales are checked against it (the LLMs)."""
+    asked = frozenset(name for name, params in judged.reviewers.items() if params.type == "llm")
+    return {p.label: (policy_structure(p), asked) for p in filter(None, (judged.candidate, judged.baseline))}
+
+
+def stored_rationale_inputs(record: RunRecord) -> dict[str, tuple[PolicyStructure, frozenset[str]]]:
+    """`rationale_inputs` of a stored run: its policies' texts as it recorded them."""
+    asked = frozenset(name for name, params in record.reviewers.items() if params.type == "llm")
+    return {label: (policy_structure(parse_policy(summary.text, path=summary.path or label)), asked)
+            for label, summary in record.policies.items() if summary.text}
 
 
 def join_gold(verdicts: pd.DataFrame, evalset: EvalSet) -> pd.DataFrame:

@@ -19,7 +19,7 @@ which languages is carried over, and a side-by-side run's localized block is reb
     from harness.config import Experiment, load_experiment
     from harness.evalset import load_evalset
     from harness.metrics import compute_metrics
-    from harness.pipeline.finish import evalset_summary, finish, join_gold
+    from harness.pipeline.finish import evalset_summary, finish, join_gold, stored_rationale_inputs
 
     old = read_record(source)
     if experiment_path is None and "score" in old.experiment:
@@ -44,7 +44,8 @@ which languages is carried over, and a side-by-side run's localized block is reb
     categories = [c.id for c in old.policies[old.candidate].categories]
     metrics = compute_metrics(joined, candidate=old.candidate, baseline=old.baseline, categories=categories,
                               slices=slices, gates=experiment.gates, strata=experiment.eval_set.strata,
-                              prevalence=experiment.eval_set.prevalence, annotations=annotations, name=old.name)
+                              prevalence=experiment.eval_set.prevalence, annotations=annotations, name=old.name,
+                              rationale=stored_rationale_inputs(old))
     if experiment_path is None:
         metrics.annotators = old.metrics.annotators
     # What the translations judged is a fact of the judging; a side-by-side run's paired change per

@@ -13,11 +13,13 @@ from harness._util.timings import stage
 from harness.config import Experiment
 from harness.errors import BudgetExceeded
 from harness.evalset import EvalSet, load_evalset
+from harness.pipeline.canaries import judge_canaries, load_canaries
 from harness.pipeline.finish import Finishing, InProcess, Judged, default_out_dir, join_gold
 from harness.pipeline.localized import localize, review_with
 from harness.pipeline.references import check_distinct_versions, check_references
 from harness.policy import Policy, load_policy
 from harness.record import RunRecord
+from harness.record.drift import CanaryDrift
 from harness.record.metrics import Injection
 from harness.reviewers import Injectable, Reviewer, build_reviewer
 from harness.tracking import mlflow_experiment_name
@@ -70,6 +72,7 @@ async def judge_and_finish(experiment: Experiment, finishing: Finishing, *, out_
     track = track and experiment.tracking.enabled
     with stage("load"):
         candidate, baseline, evalset = await asyncio.to_thread(load_inputs, experiment)
+        canaries = await asyncio.to_thread(load_canaries, experiment, candidate)
     limit = limit or experiment.limit
     if limit:
         evalset = evalset.sample(limit, experiment.seed)
@@ -80,6 +83,8 @@ async def judge_and_finish(experiment: Experiment, finishing: Finishing, *, out_
     finishing.prepare(mlflow_experiment if track else None, report=report)
 
     injection: dict[str, Injection] = {}
+    drift: dict[str, CanaryDrift] = {}
+    out = default_out_dir(experiment.name, started) if out_dir is None else Path(out_dir)
     try:
         with stage("judge"):
             tables, incomplete_reason = await judge(reviewers, policies, evalset)
@@ -87,6 +92,10 @@ async def judge_and_finish(experiment: Experiment, finishing: Finishing, *, out_
             with stage("injection"):
                 injection = await asyncio.to_thread(judge_injections, reviewers, candidate, evalset, tables,
                                                     experiment)
+        if canaries is not None and not incomplete_reason:
+            with stage("canaries"):
+                drift = await judge_canaries(reviewers, candidate, canaries, experiment, run=experiment.name,
+                                             created_at=started.isoformat(timespec="seconds"), out_dir=out)
     finally:
         for reviewer in reviewers:
             reviewer.close()
@@ -95,8 +104,7 @@ async def judge_and_finish(experiment: Experiment, finishing: Finishing, *, out_
         verdicts=join_gold(pd.concat(tables, ignore_index=True), evalset), injection=injection,
         reviewers={r.name: r.params() for r in reviewers},
         usage={r.name: usage for r in reviewers if (usage := r.usage()) is not None},
-        started=started, incomplete_reason=incomplete_reason)
-    out = default_out_dir(experiment.name, started) if out_dir is None else Path(out_dir)
+        started=started, incomplete_reason=incomplete_reason, drift=drift)
     return await asyncio.to_thread(finishing.finish, judged, out, track=track, report=report)
 
 

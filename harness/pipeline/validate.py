@@ -41,10 +41,12 @@ def validate_path(path: Path) -> str:
 
 def _validate_experiment(path: Path) -> str:
     from harness.config import load_experiment
+    from harness.pipeline.canaries import load_canaries
     from harness.pipeline.run import load_inputs
 
     experiment = load_experiment(path)
     candidate, baseline, evalset = load_inputs(experiment)
+    load_canaries(experiment, candidate)  # a `canaries:` file that does not load fails here, not after the run
     _check_reviewers(experiment, path)
     from harness.policy.lint import lint_summary
 

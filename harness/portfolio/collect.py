@@ -95,7 +95,7 @@ def _row(runs: list[Observation]) -> VersionRow:
                       latest=last.run, items=last.metrics.items, over_enforcement=last.metrics.over_enforcement,
                       leakage=last.metrics.leakage, gates=gates, counts=_counts(gates), verdict=verdict(last),
                       blocking=[gate_name(g) for g in gates if g.status == FAIL],
-                      time_to_deploy=time_to_deploy(runs), sample=last.sample)
+                      time_to_deploy=time_to_deploy(runs), sample=last.sample, drift=last.drift)
 
 
 def time_to_deploy(runs: list[Observation]) -> TimeToDeploy:
@@ -235,6 +235,7 @@ def summary(p: Portfolio) -> list[str]:
                      + (f", judging {r.sample}." if r.sample else "."))
     if len(blocked) > 5:
         lines.append(f"{len(blocked) - 5} more blocked versions are listed in the table below.")
+    lines.extend(f"Warning for {r.policy_id} v{r.version}: {r.drift}." for r in p.rows if r.drift)
     reached = [r.time_to_deploy.hours for r in p.rows if r.time_to_deploy.hours is not None]
     waiting = sum(r.time_to_deploy.hours is None for r in p.rows)
     if reached:

@@ -61,7 +61,8 @@ def _observations_of_dir(folder: Path) -> list[Observation]:
     return [Observation(policy_id=policy.id, version=policy.version, reviewer=reviewer, run=run,
                         created=parse_time(record.created_at), incomplete=record.incomplete, metrics=metrics,
                         approved=approved_in_text(policy.text),
-                        sample=sample.label if (sample := record.sample(reviewer)) else None)
+                        sample=sample.label if (sample := record.sample(reviewer)) else None,
+                        drift=drift.warning if (drift := (record.metrics.drift or {}).get(reviewer)) else None)
             for reviewer, metrics in record.metrics.reviewers.items()]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.record.consistency import Consistency
+from harness.record.drift import CanaryDrift
 from harness.record.errors import CandidateErrors
 from harness.record.rate import Rate as Rate
 from harness.record.usage import Model as Model
@@ -191,6 +192,24 @@ class Answers(Model):
     abstentions: dict[str, int]
 
 
+class RationaleCheck(Model):
+    """One rationale-consistency check: its rate over the reviewer's decided judgements, the first items found."""
+
+    description: str
+    rate: Rate
+    item_ids: list[str]
+
+
+class RationaleConsistency(Model):
+    """Decided judgements of an LLM reviewer whose rationale or cited ids contradict the verdict or the
+    policy (docs/stability.md). `inconsistent` counts a judgement once however many checks it fails;
+    the `rationale_inconsistency` gate bounds it."""
+
+    judgements: int
+    inconsistent: Rate
+    checks: dict[str, RationaleCheck]
+
+
 class ReviewerMetrics(Rates):
     """All metrics of one reviewer under one policy version."""
 
@@ -204,6 +223,7 @@ class ReviewerMetrics(Rates):
     weighted: Weighted | None = None
     thresholds: Thresholds | None = None
     consistency: Consistency | None = None  # same verdict for the same content in every language
+    rationale: RationaleConsistency | None = None  # LLM reviewers; None in records written before it
 
 
 class ByGold(Model):
@@ -476,6 +496,7 @@ class Metrics(Model):
     errors: CandidateErrors | None = None
     localized: Localized | None = None  # judged with the translations beside the original (`localized: side_by_side`)
     translations_used: list[TranslationUse] | None = None  # policy versions that judged with translations
+    drift: dict[str, CanaryDrift] | None = None  # per LLM reviewer, when the experiment names `canaries:`
 
     def section(self, policy: str) -> dict[str, ReviewerMetrics]:
         """The reviewers' metrics under one policy version (candidate or baseline); empty for another."""

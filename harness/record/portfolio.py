@@ -64,6 +64,7 @@ class VersionRow(Model):
     blocking: list[str]  # the failing gates, as "<gate> (<scope>)"
     time_to_deploy: TimeToDeploy
     sample: str | None = None  # "a seeded sample of 40 of 302 items (...)": the reviewer did not judge every item
+    drift: str | None = None  # the latest run's drift-canary warning (docs/stability.md), when its verdicts drifted
 
 
 class TrendPoint(Model):
@@ -152,6 +153,7 @@ class Observation:
     metrics: ReviewerMetrics
     approved: bool  # the policy text carries `approved_by` (written by `promote`), or its registry version is approved
     sample: str | None = None  # how the reviewer sampled the eval set, when it did not judge every item
+    drift: str | None = None  # the run's drift-canary warning for this reviewer (run directories only)
 
 
 @dataclasses.dataclass(frozen=True)

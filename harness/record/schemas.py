@@ -15,6 +15,7 @@ from harness.record.dsa import DSA_JSON, DSA_SCHEMA_VERSION, DsaExport
 from harness.record.files import METRICS, RECORD, SCHEMA_VERSION
 from harness.record.header import RecordHeader
 from harness.record.metrics import MetricsFile
+from harness.record.perturb import PERTURB_JSON, PERTURB_SCHEMA_VERSION, PerturbResult
 from harness.record.portfolio import PORTFOLIO_JSON, Portfolio
 from harness.record.portfolio import SCHEMA_VERSION as PORTFOLIO_SCHEMA_VERSION
 from harness.record.proficiency import PROFICIENCY_JSON, PROFICIENCY_SCHEMA_VERSION, QUIZ_JSON, Proficiency, QuizInfo
@@ -50,6 +51,8 @@ SCHEMAS: dict[str, Schema] = {s.name: s for s in (
            "every policy version's latest verdict, trends and training coverage (policy-harness portfolio)"),
     Schema("dsa", DSA_JSON, DsaExport, DSA_SCHEMA_VERSION,
            "accuracy and error indicators per category and language for a DSA transparency report (export dsa)"),
+    Schema("perturb", PERTURB_JSON, PerturbResult, PERTURB_SCHEMA_VERSION,
+           "rates under meaning-preserving variants of the policy, paired with the original (policy-harness perturb)"),
 )}
 
 

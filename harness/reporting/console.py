@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.record import GateResult, RunRecord
+from harness.reporting.drift import drift_lines
 from harness.reporting.fmt import pct, rate_cell, target
 from harness.reporting.localized_policy import translation_line
 
@@ -33,6 +34,7 @@ def summary(record: RunRecord) -> str:
         if inj.items:
             lines.append(f"  prompt injection ({name}, {inj.items} violating items x {len(inj.attacks)} attacks): "
                          f"leakage {pct(inj.leakage_clean)} clean -> {pct(inj.leakage_injected)} injected")
+    lines.extend(drift_lines(metrics))
     if r.incomplete:
         lines.append(f"  INCOMPLETE: {r.incomplete_reason}")
     lines.extend(_outputs(r))

@@ -20,6 +20,7 @@ from harness.reporting.markdown_sections import (
     thresholds,
 )
 from harness.reporting.mdcells import cell, header, per10k, rate, row, significance, strong
+from harness.reporting.stability_md import stability_markdown
 from harness.reporting.views import ReportView, build_view
 
 __all__ = ["pct", "render_markdown", "markdown_from_view", "cell"]
@@ -41,7 +42,7 @@ def markdown_from_view(v: ReportView) -> str:
     lines += (_verdicts(v) + _headline(v) + population(v) + _comparisons(v) + _categories(v) + _worst(v)
               + languages(v) + consistency_markdown(v.consistency)
               + localized_markdown(v.localized) + gold(v) + annotators(v) + agreement(v) + thresholds(v) + injection(v)
-              + diagnosis_markdown(v.diagnosis) + _provenance(v))
+              + stability_markdown(v) + diagnosis_markdown(v.diagnosis) + _provenance(v))
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -14,6 +14,7 @@ from harness.reporting.annotators import AnnotatorsView, annotators_view
 from harness.reporting.baseline import ComparisonView, DiffRow, comparisons, interval_method, policy_diff, unified_diff
 from harness.reporting.consistency import ConsistencyView, consistency_views
 from harness.reporting.diagnosis import DiagnosisView, diagnosis_view
+from harness.reporting.drift import DriftView, drift_views
 from harness.reporting.exemplars import ExemplarGroup, exemplar_groups
 from harness.reporting.fmt import number, percent, short
 from harness.reporting.gold import GoldView, gold_view
@@ -23,6 +24,7 @@ from harness.reporting.localization import LanguageView, language_views
 from harness.reporting.localized_policy import LocalizedView, localized_view
 from harness.reporting.population import PopulationView, population_views
 from harness.reporting.provenance import Provenance, provenance
+from harness.reporting.rationale import RationaleView, rationale_views
 from harness.reporting.tables import (
     BreakdownRow,
     BreakdownTable,
@@ -87,6 +89,8 @@ class ReportView:
     annotators: AnnotatorsView | None = None
     consistency: list[ConsistencyView] = field(default_factory=list)
     localized: LocalizedView | None = None
+    rationale: list[RationaleView] = field(default_factory=list)
+    drift: list[DriftView] = field(default_factory=list)
 
 
 def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
@@ -133,6 +137,8 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
         provenance=provenance(record),
         consistency=consistency_views(reviewers),
         localized=localized_view(metrics.localized, metrics.translations_used),
+        rationale=rationale_views(reviewers),
+        drift=drift_views(metrics),
     )
     if record.baseline and record.baseline in record.policies and record.baseline != record.candidate:
         old, new = record.policies[record.baseline].text, candidate.text if candidate else ""

@@ -44,6 +44,8 @@ class LLMReviewer:
         self._server: LocalModelServer | None = None
         self._client: Any = None
         self.meter = UsageMeter()
+        # False: every judgement goes to the model (answers are still cached); drift canaries need it.
+        self.read_cache = True
         if config.api_key_env and not is_local(config.model) and not os.environ.get(config.api_key_env):
             raise HarnessError(f"reviewer '{config.name}' reads its API key from the environment variable "
                                f"{config.api_key_env}, which is not set; export it before running.")
@@ -140,7 +142,7 @@ class LLMReviewer:
         `BudgetExceeded` carrying the verdicts judged before it ran out."""
         builder, jobs = self.plan(items, policy)
         schema = verdict_schema(policy)
-        answers = self.cache.get_many([job.key for job in jobs])
+        answers = self.cache.get_many([job.key for job in jobs]) if self.read_cache else {}
         self.meter.cached += len(answers)
         todo = [job for job in jobs if job.key not in answers]
         stop: BudgetExceeded | None = None

@@ -145,6 +145,10 @@ def _log_runs(c: Any, record: RunRecord, out_dir: Path) -> None:
         injection = (record.metrics.injection or {}).get(reviewer)
         if label == record.candidate and injection is not None:
             values.update(injection_metrics(injection))
+        drift = (record.metrics.drift or {}).get(reviewer)
+        if label == record.candidate and drift is not None:
+            values.update({f"drift.{k}": float(v) for k, v in (("p_value", drift.p_value), ("agreement", drift.agreement),
+                                                                ("flipped", len(drift.flipped_item_ids))) if v is not None})
         if (usage := record.usage.get(reviewer)) is not None:
             values.update({f"usage.{k}": float(v) for k, v in usage.model_dump().items() if isinstance(v, (int, float))})
         c.log_batch(rid, params=[Param(k[:250], _param(v)) for k, v in params.items()],
@@ -205,6 +209,8 @@ def flat_metrics(metrics: ReviewerMetrics) -> dict[str, float]:
         _add_rates(out, "without_contested.", metrics.without_contested)
     if metrics.thresholds and metrics.thresholds.auc is not None:
         out["thresholds.auc"] = float(metrics.thresholds.auc)
+    if metrics.rationale:
+        _add_rate(out, "rationale_inconsistency", metrics.rationale.inconsistent)
     return out
 
 
