@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from harness._cli import loop, portfolio, run, score, training, workspace
+from harness._cli import impact, loop, portfolio, run, score, training, workspace
 from harness._util.logs import log_warnings_to_stderr
 from harness.errors import HarnessError
 
@@ -27,7 +27,7 @@ _COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     workspace.add_plan, run.add_report, workspace.add_generate,
     loop.add_lint, loop.add_diagnose, loop.add_revise, loop.add_promote,
     workspace.add_init, training.add_quiz, training.add_proficiency, workspace.add_schema,
-    portfolio.add_portfolio,
+    portfolio.add_portfolio, impact.add_impact,
 )
 
 # Why an output could not be written, and what to do about it.

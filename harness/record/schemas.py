@@ -13,6 +13,7 @@ from harness.record.comparison import COMPARE_JSON, COMPARE_SCHEMA_VERSION, Comp
 from harness.record.diagnosis import DIAGNOSIS, DIAGNOSIS_SCHEMA_VERSION, Diagnosis
 from harness.record.files import METRICS, RECORD, SCHEMA_VERSION
 from harness.record.header import RecordHeader
+from harness.record.impact import IMPACT_JSON, IMPACT_SCHEMA_VERSION, ImpactResult
 from harness.record.metrics import MetricsFile
 from harness.record.portfolio import PORTFOLIO_JSON, Portfolio
 from harness.record.portfolio import SCHEMA_VERSION as PORTFOLIO_SCHEMA_VERSION
@@ -47,6 +48,8 @@ SCHEMAS: dict[str, Schema] = {s.name: s for s in (
            "a cohort's quiz answers graded (policy-harness proficiency)"),
     Schema("portfolio", PORTFOLIO_JSON, Portfolio, PORTFOLIO_SCHEMA_VERSION,
            "every policy version's latest verdict, trends and training coverage (policy-harness portfolio)"),
+    Schema("impact", IMPACT_JSON, ImpactResult, IMPACT_SCHEMA_VERSION,
+           "a run's error rates as actions, review hours and appeals per day, with intervals (policy-harness impact)"),
 )}
 
 
