@@ -58,6 +58,13 @@ class Volumes:
     path: Path
 
 
+def _cell(value: object) -> str:
+    """A cell of the volumes as the user wrote it: 'blank' for an empty one."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "blank"
+    return str(value.item() if isinstance(value, np.generic) else value)
+
+
 def read_volumes(path: Path, run_columns: list[str]) -> Volumes:
     """The volumes file (CSV or Parquet), checked against the run's slice columns."""
     if not path.is_file():
@@ -79,7 +86,7 @@ def read_volumes(path: Path, run_columns: list[str]) -> Volumes:
     bad = volume.isna() | (volume < 0)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise HarnessError(f"row {row + 2} has {VOLUME} {frame[VOLUME].iloc[row]!r}; every row needs a "
+        raise HarnessError(f"row {row + 2} has {VOLUME} {_cell(frame[VOLUME].iloc[row])}; every row needs a "
                            "non-negative number of items per day.", path=path)
     frame = frame.assign(**{VOLUME: volume.astype(float)})
     if slices and frame.duplicated(slices).any():
@@ -93,7 +100,7 @@ def read_volumes(path: Path, run_columns: list[str]) -> Volumes:
             if wrong.any():
                 row = int(np.flatnonzero(wrong.to_numpy())[0])
                 want = "a share between 0 and 1" if column == PREVALENCE else "a positive number of items"
-                raise HarnessError(f"row {row + 2} has {column} {frame[column].iloc[row]!r}; it must be {want}.",
+                raise HarnessError(f"row {row + 2} has {column} {_cell(frame[column].iloc[row])}; it must be {want}.",
                                    path=path)
             frame[column] = values.astype(float)
     return Volumes(frame, slices, path)
