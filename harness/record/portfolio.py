@@ -64,6 +64,7 @@ class VersionRow(Model):
     blocking: list[str]  # the failing gates, as "<gate> (<scope>)"
     time_to_deploy: TimeToDeploy
     sample: str | None = None  # "a seeded sample of 40 of 302 items (...)": the reviewer did not judge every item
+    forecast: str | None = None  # the headline of the newest `impact` forecast of the latest run, when one was found
 
 
 class TrendPoint(Model):
@@ -152,6 +153,7 @@ class Observation:
     metrics: ReviewerMetrics
     approved: bool  # the policy text carries `approved_by` (written by `promote`), or its registry version is approved
     sample: str | None = None  # how the reviewer sampled the eval set, when it did not judge every item
+    forecast: str | None = None  # headline of the newest impact.json forecast of this run and reviewer
 
 
 @dataclasses.dataclass(frozen=True)
