@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from support.impact_runs import PLANTED, planted_run
 from support.pages import Page
+from support.records import scored_run
 
 from harness.errors import HarnessError
 from harness.pipeline.impact import compute_impact, write_impact
@@ -116,3 +117,21 @@ def test_bad_input_is_one_sentence(tmp_path: Path, volumes: str, ops: str, words
     with pytest.raises(HarnessError) as caught:
         compute_impact(*_files(tmp_path, volumes=volumes, ops=ops))
     assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_prevalence_from_a_score_run_is_uncertain_and_shared(tmp_path: Path) -> None:
+    (tmp_path / "score").mkdir()
+    record, score_dir = scored_run(tmp_path / "score")
+    powered = record.metrics.prediction_powered
+    assert powered is not None
+    estimate = powered["model"].prevalence.prediction_powered  # type: ignore[union-attr]
+    volumes = "language,items_per_day\nde,40000\nen,100000\n"
+    run, volume_file, ops = _files(tmp_path, volumes=volumes)
+    result = compute_impact(run, volume_file, ops, prevalence_from=score_dir)
+    assert result.prevalence.source == str(score_dir) and result.prevalence.uncertain
+    # the point forecast uses the score run's prevalence for every row
+    p = estimate.rate
+    assert p is not None
+    planted = PLANTED["de"]
+    over, leak = planted.benign[1] / planted.benign[0], 1 - planted.violating[1] / planted.violating[0]
+    assert result.languages["de"].actions.candidate.value == pytest.approx(40_000 * (p * (1 - leak) + (1 - p) * over))
