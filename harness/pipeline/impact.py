@@ -28,6 +28,7 @@ from harness.metrics.impact import (
     summarise,
 )
 from harness.metrics.samples import majority
+from harness.pipeline.cascade import cascade
 from harness.record import RunRecord, read_record
 from harness.record.files import RECORD, atomic_write_text, read_model, write_json
 from harness.record.header import RecordHeader
@@ -312,7 +313,8 @@ def compute_impact(run_dir: Path, volumes_path: Path, ops_path: Path, *, reviewe
         reviewer=chosen, candidate=record.candidate, baseline=versions[1] if len(versions) > 1 else None,
         volumes=str(volumes_path), ops=ops.model_dump(mode="json"), language_column=language,
         slice_columns=volumes.slices, prevalence=prevalence_info, method=METHOD, draws=DRAWS, seed=SEED,
-        overall=overall, languages=languages, warnings=warnings, mlflow_run_id=None)
+        overall=overall, languages=languages, warnings=warnings, mlflow_run_id=None,
+        cascade=cascade(record, ops, language))
 
 
 def write_impact(result: ImpactResult, out: Path, *, log: bool = True) -> tuple[Path, Path]:

@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from harness.errors import HarnessError
 from harness.policy.approval import approved_in_text
 from harness.record import RECORD, REPORT, read_record
-from harness.record.portfolio import Grading, Observation, RunRef, Sources, grading_of, parse_time
 from harness.record.impact import IMPACT_JSON, ImpactResult
+from harness.record.portfolio import Grading, Observation, RunRef, Sources, grading_of, parse_time
 from harness.record.proficiency import PROFICIENCY_JSON, Proficiency
 from harness.reporting.impact import headline
 from harness.tracking.portfolio import from_mlflow

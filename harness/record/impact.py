@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from harness.record.metrics import Rate
+
 IMPACT_JSON = "impact.json"
 IMPACT_HTML = "impact.html"
 IMPACT_SCHEMA_VERSION = 1  # impact.json's own: bumped on a change its readers would notice
@@ -48,6 +50,31 @@ class Prevalence(BaseModel):
     note: str
 
 
+class CascadeDesign(BaseModel):
+    """One enforcement design on the held-out items, with the settings chosen on dev."""
+
+    design: str
+    settings: dict[str, float]  # threshold, or the band [low, high) of the classifier / llm_low, llm_high of the LLM
+    over_enforcement: Rate
+    leakage: Rate
+    human_share: Forecast
+    cost_per_1k_usd: Forecast
+    meets_gates: bool  # the whole interval of each gated rate meets its target
+
+
+class Cascade(BaseModel):
+    classifier: str | None
+    llm: str
+    dev_items: int
+    held_out_items: int
+    split_seed: int
+    gates: dict[str, float]  # the run's overall gates: max over-enforcement / leakage
+    designs: list[CascadeDesign]
+    not_evaluated: dict[str, str]  # design -> why it cannot be evaluated from this run
+    cheapest: str | None  # the cheapest design meeting the gates; None: none does
+    note: str
+
+
 class ImpactResult(BaseModel):
     schema_version: int = IMPACT_SCHEMA_VERSION
     created_at: str
@@ -68,3 +95,4 @@ class ImpactResult(BaseModel):
     languages: dict[str, GroupForecast]
     warnings: list[str]
     mlflow_run_id: str | None = None
+    cascade: Cascade | None = None

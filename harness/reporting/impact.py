@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.record.impact import Forecast, GroupForecast, ImpactResult, Quantity
+from harness.record.impact import Cascade, Forecast, GroupForecast, ImpactResult, Quantity
+from harness.record.metrics import Rate
 from harness.reporting.pages import render
 
 # (field, what the page calls it, decimals)
@@ -101,7 +102,40 @@ def staffing(result: ImpactResult) -> list[Staffing]:
     return out
 
 
+@dataclass(frozen=True)
+class DesignRow:
+    design: str
+    settings: str
+    over_enforcement: str
+    leakage: str
+    human: str
+    cost: str
+    bar: str  # CSS of the cost bar: numbers only
+    meets: str
+
+
+def _rate(rate: Rate) -> str:
+    if rate.rate is None or rate.ci_low is None or rate.ci_high is None:
+        return "no data"
+    return f"{rate.rate:.1%} [{rate.ci_low:.1%}, {rate.ci_high:.1%}]"
+
+
+def cascade_rows(cascade: Cascade) -> list[DesignRow]:
+    """The designs as table rows, each with a bar of its cost per 1,000 items (the largest fills the cell)."""
+    top = max((d.cost_per_1k_usd.ci_high for d in cascade.designs), default=0.0) or 1.0
+    out = []
+    for d in cascade.designs:
+        cost = d.cost_per_1k_usd
+        bar = f"left:{cost.ci_low / top * 100:.1f}%;width:{max(cost.ci_high - cost.ci_low, 0.0) / top * 100:.1f}%"
+        out.append(DesignRow(d.design, ", ".join(f"{k} {v:.2f}" for k, v in d.settings.items()) or "—",
+                             _rate(d.over_enforcement), _rate(d.leakage),
+                             f"{d.human_share.value:.1%} [{d.human_share.ci_low:.1%}, {d.human_share.ci_high:.1%}]",
+                             f"${cost.value:,.2f} [${cost.ci_low:,.2f}, ${cost.ci_high:,.2f}]", bar,
+                             "meets" if d.meets_gates else "does not meet"))
+    return out
+
+
 def impact_page(result: ImpactResult) -> str:
     """The HTML page of impact.json."""
     return render("impact.html.j2", r=result, headline=headline(result), overall=lines(result.overall),
-                  staffing=staffing(result))
+                  staffing=staffing(result), designs=cascade_rows(result.cascade) if result.cascade else [])
