@@ -135,3 +135,32 @@ def test_prevalence_from_a_score_run_is_uncertain_and_shared(tmp_path: Path) -> 
     planted = PLANTED["de"]
     over, leak = planted.benign[1] / planted.benign[0], 1 - planted.violating[1] / planted.violating[0]
     assert result.languages["de"].actions.candidate.value == pytest.approx(40_000 * (p * (1 - leak) + (1 - p) * over))
+
+
+def test_cascade_designs_on_held_out_items_match_the_verdict_table(tmp_path: Path) -> None:
+    """A run with a classifier (scores) and an LLM (no scores): four designs compared, the two that need
+    LLM scores named as not evaluated, and the classifier's held-out rates counted from the verdicts."""
+    from support.record_factory import build_record
+
+    from harness.metrics.split import split_items
+    from harness.record import write_record
+
+    record = build_record(n_items=200)
+    write_record(record, tmp_path / "run")
+    (tmp_path / "v.csv").write_text("language,items_per_day,prevalence\nGerman,1000,0.01\n", encoding="utf-8")
+    (tmp_path / "ops.yaml").write_text(OPS, encoding="utf-8")
+    result = compute_impact(tmp_path / "run", tmp_path / "v.csv", tmp_path / "ops.yaml", reviewer="llm")
+    cascade = result.cascade
+    assert cascade is not None and cascade.classifier == "clf" and cascade.llm == "llm"
+    assert len(cascade.designs) == 4 and len(cascade.not_evaluated) == 2
+    assert all("no scores" in why for why in cascade.not_evaluated.values())
+    verdicts = record.verdicts[(record.verdicts["policy"] == record.candidate) & (record.verdicts["gold"] != "unknown")]
+    llm = verdicts[verdicts["reviewer"] == "llm"].set_index("item_id")
+    split = split_items(llm.reset_index(), holdout=0.5, seed=0, slice_column="language")
+    clf = verdicts[verdicts["reviewer"] == "clf"].set_index("item_id").loc[split.holdout]
+    alone = next(d for d in cascade.designs if d.design == "classifier alone")
+    actioned = clf["score"] >= alone.settings["threshold"]
+    benign = clf["gold"] == "benign"
+    assert (alone.over_enforcement.k, alone.over_enforcement.n) == (int((actioned & benign).sum()), int(benign.sum()))
+    assert (alone.leakage.k, alone.leakage.n) == (int((~actioned & ~benign).sum()), int((~benign).sum()))
+    assert cascade.held_out_items == len(split.holdout)
