@@ -156,10 +156,10 @@ def _band(record: RunRecord, ops: Ops, versions: list[str], items: pd.Index) -> 
 def _row_masks(table: pd.DataFrame, volumes: Volumes) -> list[np.ndarray]:
     """Which items each volume row stands for; a value the run lacks is an error."""
     masks = []
-    for position, row in enumerate(volumes.frame.itertuples(index=False)):
+    for position in range(len(volumes.frame)):
         mask = np.ones(len(table), dtype=bool)
         for column in volumes.slices:
-            value = str(getattr(row, column)) if column.isidentifier() else str(volumes.frame[column].iloc[position])
+            value = _cell(volumes.frame[column].iloc[position])
             present = sorted(table[column].astype(str).unique())
             if value not in present:
                 raise HarnessError(f"row {position + 2}: the run has no items with {column} '{value}' (it has "
@@ -311,7 +311,7 @@ def compute_impact(run_dir: Path, volumes_path: Path, ops_path: Path, *, reviewe
     return ImpactResult(
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), run=str(run_dir), run_name=record.name,
         reviewer=chosen, candidate=record.candidate, baseline=versions[1] if len(versions) > 1 else None,
-        volumes=str(volumes_path), ops=ops.model_dump(mode="json"), language_column=language,
+        volumes=str(volumes_path), ops=ops, language_column=language,
         slice_columns=volumes.slices, prevalence=prevalence_info, method=METHOD, draws=DRAWS, seed=SEED,
         overall=overall, languages=languages, warnings=warnings, mlflow_run_id=None,
         cascade=cascade(record, ops, language))

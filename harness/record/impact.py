@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from harness.config.ops import Ops
 from harness.record.metrics import Rate
 
 IMPACT_JSON = "impact.json"
@@ -84,7 +85,7 @@ class ImpactResult(BaseModel):
     candidate: str
     baseline: str | None
     volumes: str
-    ops: dict[str, object]  # OPS.yaml as read (harness.config.ops.Ops)
+    ops: Ops  # OPS.yaml as read
     language_column: str | None
     slice_columns: list[str]
     prevalence: Prevalence

@@ -25,7 +25,9 @@ def log_impact(result: ImpactResult, out: Path, ids: MlflowIds) -> str | None:
             run = c.create_run(parent.info.experiment_id, run_name=f"impact {result.created_at}",
                                tags={KIND_TAG: Kind.IMPACT, "mlflow.parentRunId": ids.parent_run_id,
                                      "reviewer": result.reviewer, "candidate": result.candidate,
-                                     "baseline": result.baseline or ""})
+                                     "baseline": result.baseline or "",
+                                     "cascade_cheapest": (result.cascade.cheapest or "none meets the gates")
+                                     if result.cascade else ""})
             run_id: str = run.info.run_id
             groups = {"overall": result.overall, **{f"language/{metric_key(k)}": v for k, v in result.languages.items()}}
             for group, forecast in groups.items():
