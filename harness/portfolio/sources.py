@@ -19,7 +19,6 @@ from harness.record import RECORD, REPORT, read_record
 from harness.record.impact import IMPACT_JSON, ImpactResult
 from harness.record.portfolio import Grading, Observation, RunRef, Sources, grading_of, parse_time
 from harness.record.proficiency import PROFICIENCY_JSON, Proficiency
-from harness.reporting.impact import headline
 from harness.tracking.portfolio import from_mlflow
 
 __all__ = ["from_directories", "from_mlflow"]
@@ -67,7 +66,7 @@ def _forecasts(path: Path) -> dict[tuple[Path, str], ImpactResult]:
 
 def _with_forecast(observation: Observation, forecasts: dict[tuple[Path, str], ImpactResult]) -> Observation:
     found = forecasts.get((Path(observation.run.source).resolve(), observation.reviewer))
-    return dataclasses.replace(observation, forecast=headline(found)) if found else observation
+    return dataclasses.replace(observation, forecast=found) if found else observation
 
 
 def _run_folders(path: Path) -> list[Path]:

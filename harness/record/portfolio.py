@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.record.impact import ImpactResult
 from harness.record.metrics import GateResult as Gate  # one gate model: the run's own
 from harness.record.metrics import Rate, ReviewerMetrics
 from harness.record.proficiency import Proficiency
@@ -153,7 +154,7 @@ class Observation:
     metrics: ReviewerMetrics
     approved: bool  # the policy text carries `approved_by` (written by `promote`), or its registry version is approved
     sample: str | None = None  # how the reviewer sampled the eval set, when it did not judge every item
-    forecast: str | None = None  # headline of the newest impact.json forecast of this run and reviewer
+    forecast: ImpactResult | None = None  # the newest `impact` forecast of this run and reviewer
 
 
 @dataclasses.dataclass(frozen=True)

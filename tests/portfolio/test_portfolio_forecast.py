@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from support.impact_runs import planted_run
 from support.pages import Page
 
@@ -37,3 +38,22 @@ def test_a_candidate_without_a_forecast_shows_a_dash(tmp_path: Path) -> None:
     planted_run(tmp_path)
     [row] = collect([tmp_path]).rows
     assert row.forecast is None
+
+
+def test_the_mlflow_store_gives_the_same_forecast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.record import read_record, write_record
+    from harness.tracking import log_runs, open_runs
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run = planted_run(tmp_path / "runs")
+    record = read_record(run)
+    record.mlflow = open_runs(record, experiment_name="planted")
+    write_record(record, run)
+    log_runs(record, run)
+    (tmp_path / "v.csv").write_text("language,items_per_day,prevalence\nde,40000,0.02\n", encoding="utf-8")
+    (tmp_path / "ops.yaml").write_text(OPS, encoding="utf-8")
+    result = compute_impact(run, tmp_path / "v.csv", tmp_path / "ops.yaml")
+    write_impact(result, tmp_path / "forecast", log=True)
+    assert result.mlflow_run_id
+    [row] = collect(None).rows
+    assert row.forecast == headline(result)
