@@ -29,6 +29,7 @@ from harness.record.portfolio import (
     Verdict,
     VersionRow,
 )
+from harness.reporting.impact import headline
 
 NOT_YET = "not yet"
 
@@ -95,7 +96,8 @@ def _row(runs: list[Observation]) -> VersionRow:
                       latest=last.run, items=last.metrics.items, over_enforcement=last.metrics.over_enforcement,
                       leakage=last.metrics.leakage, gates=gates, counts=_counts(gates), verdict=verdict(last),
                       blocking=[gate_name(g) for g in gates if g.status == FAIL],
-                      time_to_deploy=time_to_deploy(runs), sample=last.sample, drift=last.drift)
+                      time_to_deploy=time_to_deploy(runs), sample=last.sample, drift=last.drift,
+                      forecast=headline(last.forecast) if last.forecast else None)
 
 
 def time_to_deploy(runs: list[Observation]) -> TimeToDeploy:

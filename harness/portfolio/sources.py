@@ -6,6 +6,7 @@ only in metrics.json, so from MLflow the child run's metrics.json artifact is do
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 from harness.errors import HarnessError
 from harness.policy.approval import approved_in_text
 from harness.record import RECORD, REPORT, read_record
+from harness.record.impact import IMPACT_JSON, ImpactResult
 from harness.record.portfolio import Grading, Observation, RunRef, Sources, grading_of, parse_time
 from harness.record.proficiency import PROFICIENCY_JSON, Proficiency
 from harness.tracking.portfolio import from_mlflow
@@ -29,20 +31,42 @@ log = logging.getLogger(__name__)
 def from_directories(paths: Iterable[Path]) -> Sources:
     """Run directories and proficiency output folders; a folder that is neither is searched below."""
     out = Sources()
+    forecasts: dict[tuple[Path, str], ImpactResult] = {}
     for path in paths:
         if not path.is_dir():
             raise HarnessError("is not a directory; give run directories written by 'policy-harness run' "
                                "or folders that hold them.", path=path)
         found = _run_folders(path)
+        forecasts.update(_forecasts(path))
         if not found:
             raise HarnessError(f"holds no run ({RECORD}) and no grading ({PROFICIENCY_JSON}); give run "
                                "directories written by 'policy-harness run' or 'proficiency'.", path=path)
         for folder in found:
             if (folder / RECORD).is_file():
-                out.observations.extend(_observations_of_dir(folder))
+                out.observations.extend(_with_forecast(o, forecasts) for o in _observations_of_dir(folder))
             if (folder / PROFICIENCY_JSON).is_file():
                 out.gradings.append(_grading_of_dir(folder))
     return out
+
+
+def _forecasts(path: Path) -> dict[tuple[Path, str], ImpactResult]:
+    """The newest impact.json below `path` per (run directory, reviewer); unreadable ones are skipped."""
+    out: dict[tuple[Path, str], ImpactResult] = {}
+    for file in sorted(path.rglob(IMPACT_JSON)):
+        try:
+            result = ImpactResult.model_validate_json(file.read_text(encoding="utf-8"))
+        except (OSError, ValidationError):
+            log.warning("%s is not a readable forecast; the portfolio leaves it out", file)
+            continue
+        key = (Path(result.run).resolve(), result.reviewer)
+        if key not in out or out[key].created_at < result.created_at:
+            out[key] = result
+    return out
+
+
+def _with_forecast(observation: Observation, forecasts: dict[tuple[Path, str], ImpactResult]) -> Observation:
+    found = forecasts.get((Path(observation.run.source).resolve(), observation.reviewer))
+    return dataclasses.replace(observation, forecast=found) if found else observation
 
 
 def _run_folders(path: Path) -> list[Path]:

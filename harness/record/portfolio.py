@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.record.impact import ImpactResult
 from harness.record.metrics import GateResult as Gate  # one gate model: the run's own
 from harness.record.metrics import Rate, ReviewerMetrics
 from harness.record.proficiency import Proficiency
@@ -65,6 +66,7 @@ class VersionRow(Model):
     time_to_deploy: TimeToDeploy
     sample: str | None = None  # "a seeded sample of 40 of 302 items (...)": the reviewer did not judge every item
     drift: str | None = None  # the latest run's drift-canary warning (docs/stability.md), when its verdicts drifted
+    forecast: str | None = None  # the headline of the newest `impact` forecast of the latest run, when one was found
 
 
 class TrendPoint(Model):
@@ -154,6 +156,7 @@ class Observation:
     approved: bool  # the policy text carries `approved_by` (written by `promote`), or its registry version is approved
     sample: str | None = None  # how the reviewer sampled the eval set, when it did not judge every item
     drift: str | None = None  # the run's drift-canary warning for this reviewer (run directories only)
+    forecast: ImpactResult | None = None  # the newest `impact` forecast of this run and reviewer
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,6 +14,7 @@ from harness.record.diagnosis import DIAGNOSIS, DIAGNOSIS_SCHEMA_VERSION, Diagno
 from harness.record.dsa import DSA_JSON, DSA_SCHEMA_VERSION, DsaExport
 from harness.record.files import METRICS, RECORD, SCHEMA_VERSION
 from harness.record.header import RecordHeader
+from harness.record.impact import IMPACT_JSON, IMPACT_SCHEMA_VERSION, ImpactResult
 from harness.record.metrics import MetricsFile
 from harness.record.perturb import PERTURB_JSON, PERTURB_SCHEMA_VERSION, PerturbResult
 from harness.record.portfolio import PORTFOLIO_JSON, Portfolio
@@ -53,6 +54,8 @@ SCHEMAS: dict[str, Schema] = {s.name: s for s in (
            "accuracy and error indicators per category and language for a DSA transparency report (export dsa)"),
     Schema("perturb", PERTURB_JSON, PerturbResult, PERTURB_SCHEMA_VERSION,
            "rates under meaning-preserving variants of the policy, paired with the original (policy-harness perturb)"),
+    Schema("impact", IMPACT_JSON, ImpactResult, IMPACT_SCHEMA_VERSION,
+           "a run's error rates as actions, review hours and appeals per day, with intervals (policy-harness impact)"),
 )}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import tempfile
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 from harness.errors import HarnessError
 from harness.policy.approval import approved_in_text
 from harness.record import METRICS, REPORT, ReviewerMetrics
+from harness.record.impact import IMPACT_JSON, ImpactResult
 from harness.record.portfolio import Grading, Observation, RunRef, Sources, grading_of
 from harness.record.proficiency import PROFICIENCY_JSON, Proficiency
 from harness.tracking import client, safe_uri
@@ -30,13 +32,15 @@ def from_mlflow() -> Sources:
             ids = [e.experiment_id for e in _pages(lambda token: c.search_experiments(page_token=token))]
             if not ids:
                 return out
+            forecasts = _forecasts(c, ids, Path(tmp))
             query = f"{kind_filter(Kind.POLICY_REVIEWER)} and tags.role = 'candidate'"
             for run in _pages(lambda token: c.search_runs(ids, query, page_token=token)):
                 observation = _observation_of_run(c, run, Path(tmp))
                 if observation is None:
                     out.notes.append(f"MLflow run {run.info.run_id} has no readable {METRICS}; it is left out.")
                 else:
-                    out.observations.append(observation)
+                    found = forecasts.get((run.data.tags.get("mlflow.parentRunId", ""), observation.reviewer))
+                    out.observations.append(dataclasses.replace(observation, forecast=found) if found else observation)
             for run in _pages(lambda token: c.search_runs(ids, kind_filter(Kind.PROFICIENCY),
                                                           page_token=token)):
                 grading = _grading_of_run(c, run, Path(tmp))
@@ -48,6 +52,21 @@ def from_mlflow() -> Sources:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
         raise HarnessError(f"cannot be read ({first}); check MLFLOW_TRACKING_URI, or build the portfolio from run "
                            "directories with --from.", path=safe_uri()) from None
+    return out
+
+
+def _forecasts(c: Any, ids: list[str], tmp: Path) -> dict[tuple[str, str], ImpactResult]:
+    """The newest `impact` forecast per (parent run, reviewer): what each candidate run's row shows."""
+    out: dict[tuple[str, str], ImpactResult] = {}
+    for run in _pages(lambda token: c.search_runs(ids, kind_filter(Kind.IMPACT), page_token=token)):
+        path = _download(c, run.info.run_id, IMPACT_JSON, tmp)
+        try:
+            result = ImpactResult.model_validate_json(path.read_text(encoding="utf-8")) if path else None
+        except ValidationError:
+            result = None
+        key = (run.data.tags.get("mlflow.parentRunId", ""), run.data.tags.get("reviewer", ""))
+        if result is not None and (key not in out or out[key].created_at < result.created_at):
+            out[key] = result
     return out
 
 

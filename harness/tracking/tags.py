@@ -16,6 +16,7 @@ class Kind(StrEnum):
     COMPARISON = "comparison"  # `compare A B`
     PROFICIENCY = "proficiency"  # `proficiency`: a cohort's grading
     REVISE = "revise"  # `revise`: candidates and their registry versions
+    IMPACT = "impact"  # `impact`: a run's forecast of actions, review hours and appeals per day
 
 
 def kind_filter(kind: Kind) -> str:
