@@ -18,6 +18,7 @@ from harness.record.portfolio import PORTFOLIO_JSON, Portfolio
 from harness.record.portfolio import SCHEMA_VERSION as PORTFOLIO_SCHEMA_VERSION
 from harness.record.proficiency import PROFICIENCY_JSON, PROFICIENCY_SCHEMA_VERSION, QUIZ_JSON, Proficiency, QuizInfo
 from harness.record.revision import REVISE_JSON, REVISE_SCHEMA_VERSION, ReviseResult
+from harness.record.traces import TRACES_JSON, TRACES_SCHEMA_VERSION, TracesLog
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ SCHEMAS: dict[str, Schema] = {s.name: s for s in (
            "a cohort's quiz answers graded (policy-harness proficiency)"),
     Schema("portfolio", PORTFOLIO_JSON, Portfolio, PORTFOLIO_SCHEMA_VERSION,
            "every policy version's latest verdict, trends and training coverage (policy-harness portfolio)"),
+    Schema("traces", TRACES_JSON, TracesLog, TRACES_SCHEMA_VERSION,
+           "which reviewer runs have their MLflow traces written (the background trace writer, sync)"),
 )}
 
 
