@@ -23,6 +23,7 @@ VERDICT = "verdict"
 OVER_ENFORCEMENT = "over_enforcement"
 LEAKAGE = "leakage"
 EVAL_SET_SOURCE_PREFIX = "eval_set:"
+SOURCE_RUN_ID = "mlflow.assessment.sourceRunId"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def item_assessments(trace_id: str, row: dict[str, Any], provenance: Provenance,
         wrong = ACTIONED.value if gold_text == BENIGN else ALLOWED.value
         out.append(Feedback(name=name, value=None if error else decision == wrong, error=error, source=judge,
                             trace_id=trace_id, metadata=meta))
-    for assessment in out:
+    for assessment in out:  # MLflow reads an assessment's run from this metadata key (AssessmentMetadataKey)
+        assessment.metadata = {**(assessment.metadata or {}), SOURCE_RUN_ID: run_id}
         assessment.run_id = run_id
     return out

@@ -1,0 +1,166 @@
+"""Every verdict in MLflow's GenAI views: one trace per judged item with gold and verdict assessments,
+against a real `mlflow server` on loopback and the fake OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from support.tracking import MlflowServer
+
+from harness.config import parse_experiment
+from harness.record import RunRecord, read_record
+from harness.testing.openai_server import FakeOpenAIServer, item_section, last_user_text
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+POLICIES = REPO_ROOT / "prompts" / "policies" / "hate_speech"
+SECRET = "sk-test-never-in-a-trace-1234"
+V2_ONLY = "Judge what the author endorses"  # a sentence of v2's instruction that v1 lacks
+
+
+def responder(request: dict[str, Any]) -> str:
+    """VIOLATE items violate; FLIP items violate under v1 only (v2 fixes them); GARBLE items get no JSON."""
+    item = item_section(last_user_text(request))
+    if "GARBLE" in item:
+        return "I cannot decide this one."
+    v2 = V2_ONLY in json.dumps(request)
+    violation = "VIOLATE" in item or ("FLIP" in item and not v2)
+    return json.dumps({"violation": violation, "categories": ["HS"] if violation else [],
+                       "rule_ids": ["HS1"] if violation else [], "confidence": 0.9,
+                       "rationale": "marker found" if violation else "no marker"})
+
+
+def items(n: int = 40) -> pd.DataFrame:
+    rows = []
+    for i in range(n):
+        kind = ("VIOLATE", "plain", "FLIP", "GARBLE", "VIOLATE quietly")[i % 5]
+        label = "hateful" if kind.startswith("VIOLATE") or (kind == "plain" and i % 10 == 1) else "non-hateful"
+        rows.append((f"it-{i:03d}", f"{kind} item {i}", label, ("en", "de")[i % 2]))
+    return pd.DataFrame(rows, columns=["id", "text", "label", "language"])
+
+
+def experiment(tmp: Path, api_base: str, *, name: str, tracking: dict[str, Any] | None = None) -> Any:
+    path = tmp / f"{name}.csv"
+    items().to_csv(path, index=False)
+    return parse_experiment({
+        "name": name, "policy": str(POLICIES / "v2.md"), "baseline": str(POLICIES / "v1.md"),
+        "eval_set": {"path": str(path), "columns": {"id": "id", "text": "text", "label": "label",
+                                                     "slices": ["language"]},
+                     "labels": {"hateful": "HS", "non-hateful": "benign"}},
+        "reviewers": [{"name": "fake", "type": "llm", "model": "openai/fake-model", "api_base": api_base,
+                       "api_key_env": "I27_FAKE_KEY", "max_retries": 0, "timeout_s": 5}],
+        **({"tracking": tracking} if tracking else {}),
+    })
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    srv = MlflowServer(tmp_path_factory.mktemp("mlflow-traces")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(responder=responder, require_api_key=SECRET) as srv:
+        yield srv
+
+
+def run_tracked(tmp: Path, api_base: str, uri: str, *, name: str, tracking: dict[str, Any] | None = None,
+                wait: bool = True) -> RunRecord:
+    from harness.pipeline.run import run
+    from harness.tracking.trace_writer import wait_for_traces
+
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "I27_FAKE_KEY")}
+    os.environ.update({"MLFLOW_TRACKING_URI": uri, "I27_FAKE_KEY": SECRET})
+    try:
+        record = run(experiment(tmp, api_base, name=name, tracking=tracking), out_dir=tmp / name, report=False)
+        if wait:
+            progress = wait_for_traces(tmp / name, timeout_s=300)
+            assert progress is None or (progress.complete and progress.error is None), \
+                (tmp / name / "traces.log").read_text()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return record
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory: pytest.TempPathFactory, mlflow_server: MlflowServer,
+            llm: FakeOpenAIServer) -> RunRecord:
+    return run_tracked(tmp_path_factory.mktemp("run"), llm.base_url, mlflow_server.uri, name="traced")
+
+
+def traces_of(uri: str, record: RunRecord, key: str, **kwargs: Any) -> list[Any]:
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    return list(mlflow.search_traces(locations=[record.mlflow.experiment_id], run_id=record.mlflow.runs[key],
+                                     return_type="list", **kwargs))
+
+
+def test_one_trace_per_judged_item_in_each_reviewer_run(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
+    assert set(tracked.mlflow.runs) == {"hate_speech@v2|fake", "hate_speech@v1|fake"}
+    for key in tracked.mlflow.runs:
+        label = key.split("|")[0]
+        verdicts = tracked.verdicts[tracked.verdicts["policy"] == label].set_index("item_id")
+        traces = traces_of(mlflow_server.uri, tracked, key)
+        assert len(traces) == len(verdicts) == 40
+        for trace in traces:
+            item_id = trace.info.client_request_id
+            assert trace.info.tags["mlflow.eval.requestId"] == item_id
+            verdict = verdicts.loc[item_id]
+            root = trace.data.spans[0]
+            assert root.inputs["item_id"] == item_id and root.inputs["slices"] == {"language": verdict["language"]}
+            assert root.outputs["decision"] == verdict["decision"]
+            by_name = {a.name: a for a in trace.info.assessments}
+            gold = by_name["gold"]
+            assert gold.source.source_type == "HUMAN" and gold.value == verdict["gold"]
+            assert gold.source.source_id.startswith("eval_set:traced")
+            assert by_name["verdict"].source.source_type == "LLM_JUDGE"
+            # class-conditional: over_enforcement only on benign items, leakage only on violating ones
+            assert ("over_enforcement" in by_name) == (verdict["gold"] == "benign")
+            assert ("leakage" in by_name) == (verdict["gold"] != "benign")
+            if verdict["decision"] == "abstained":  # an abstention is an error, never a fake allow
+                assert by_name["verdict"].error is not None and by_name["verdict"].value is None
+                assert trace.info.state == "ERROR"
+            else:
+                assert by_name["verdict"].value == verdict["decision"]
+                assert by_name["verdict"].rationale == verdict["rationale"]
+
+
+def test_mlflow_aggregate_of_the_feedback_equals_metrics_json(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
+    for key in tracked.mlflow.runs:
+        label, reviewer = key.split("|")
+        rates = tracked.metrics.section(label)[reviewer]
+        traces = traces_of(mlflow_server.uri, tracked, key)
+        for name in ("over_enforcement", "leakage"):
+            values = [float(a.value) for t in traces for a in t.info.assessments
+                      if a.name == name and a.error is None and a.run_id == tracked.mlflow.runs[key]]
+            rate = rates.rate(name)
+            assert rate is not None and len(values) == rate.n and int(sum(values)) == rate.k
+            assert sum(values) / len(values) == pytest.approx(rate.rate)
+
+
+def test_search_traces_filters_by_decision_and_slice(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
+    key = "hate_speech@v2|fake"
+    verdicts = tracked.verdicts[tracked.verdicts["policy"] == "hate_speech@v2"]
+    found = traces_of(mlflow_server.uri, tracked, key, filter_string=(
+        "metadata.`policy_harness.decision` = 'allowed' AND metadata.`policy_harness.slice.language` = 'de'"))
+    expected = verdicts[(verdicts["decision"] == "allowed") & (verdicts["language"] == "de")]["item_id"]
+    assert sorted(t.info.client_request_id for t in found) == sorted(expected) and len(expected) > 0
+
+
+def test_no_api_key_or_header_in_a_trace(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
+    for key in tracked.mlflow.runs:
+        for trace in traces_of(mlflow_server.uri, tracked, key):
+            text = trace.to_json()
+            assert SECRET not in text and "Authorization" not in text and "Bearer" not in text
