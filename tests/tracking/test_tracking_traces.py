@@ -13,9 +13,13 @@ import pandas as pd
 import pytest
 from support.tracking import MlflowServer
 
+from harness._util.processes import free_port
 from harness.config import parse_experiment
 from harness.record import RunRecord, read_record
 from harness.testing.openai_server import FakeOpenAIServer, item_section, last_user_text
+
+# A real MLflow server and a run of two policy versions: minutes on a shared machine.
+pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POLICIES = REPO_ROOT / "prompts" / "policies" / "hate_speech"
@@ -164,3 +168,49 @@ def test_no_api_key_or_header_in_a_trace(tracked: RunRecord, mlflow_server: Mlfl
         for trace in traces_of(mlflow_server.uri, tracked, key):
             text = trace.to_json()
             assert SECRET not in text and "Authorization" not in text and "Bearer" not in text
+
+
+def test_mlflow_paired_comparison_agrees_with_ours(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
+    """MLflow's own compare_evaluations on the traces' feedback gives policy-harness's paired numbers."""
+    import mlflow
+    from mlflow.genai import compare_evaluations
+
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    result = compare_evaluations(candidate_run_id=tracked.mlflow.runs["hate_speech@v2|fake"],
+                                 baseline_run_id=tracked.mlflow.runs["hate_speech@v1|fake"])
+    ours = tracked.metrics.comparison["fake"]
+    for name, change in (("over_enforcement", ours.over_enforcement_change), ("leakage", ours.leakage_change)):
+        theirs = result.scorers[name]
+        assert theirs.n_paired == change.n
+        assert theirs.diff == pytest.approx(change.change)
+        assert theirs.p_value == pytest.approx(change.p_value)
+    assert ours.over_enforcement_change.down > 0  # the FLIP items: v2 stopped over-enforcing them
+
+
+def test_traces_none_and_a_sample(tmp_path: Path, mlflow_server: MlflowServer, llm: FakeOpenAIServer) -> None:
+    none = run_tracked(tmp_path, llm.base_url, mlflow_server.uri, name="untraced", tracking={"traces": "none"})
+    assert all(not traces_of(mlflow_server.uri, none, key) for key in none.mlflow.runs)
+    assert not (tmp_path / "untraced" / "traces.json").exists()
+    sampled = run_tracked(tmp_path, llm.base_url, mlflow_server.uri, name="sampled",
+                          tracking={"traces": {"sample": 7}})
+    ids = [sorted(t.info.client_request_id for t in traces_of(mlflow_server.uri, sampled, key))
+           for key in sampled.mlflow.runs]
+    assert len(ids[0]) == 7 and ids[0] == ids[1]  # the same items in both versions' runs, so they pair
+
+
+def test_unreachable_server_loses_no_trace_sync_writes_them(tmp_path: Path, mlflow_server: MlflowServer,
+                                                           llm: FakeOpenAIServer) -> None:
+    from harness.tracking.runs import sync_dir
+
+    down = f"http://127.0.0.1:{free_port()}"
+    record = run_tracked(tmp_path, llm.base_url, down, name="offline")
+    assert not record.mlflow.synced
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = mlflow_server.uri
+    try:
+        synced = sync_dir(tmp_path / "offline")
+    finally:
+        os.environ.pop("MLFLOW_TRACKING_URI") if saved is None else os.environ.update(MLFLOW_TRACKING_URI=saved)
+    assert read_record(tmp_path / "offline").mlflow.synced
+    for key in synced.mlflow.runs:
+        assert len(traces_of(mlflow_server.uri, synced, key)) == 40
