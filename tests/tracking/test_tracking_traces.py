@@ -163,6 +163,18 @@ def test_search_traces_filters_by_decision_and_slice(tracked: RunRecord, mlflow_
     assert sorted(t.info.client_request_id for t in found) == sorted(expected) and len(expected) > 0
 
 
+def test_a_run_points_candidate_at_the_policy_version_it_tested(tracked: RunRecord,
+                                                               mlflow_server: MlflowServer) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from harness.tracking.aliases import CANDIDATE, alias_version
+
+    tested = tracked.mlflow.policy_prompts["hate_speech@v2"]
+    assert tested is not None
+    name, version = tested.removeprefix("prompts:/").rsplit("/", 1)
+    assert alias_version(MlflowClient(tracking_uri=mlflow_server.uri), name, CANDIDATE) == int(version)
+
+
 def test_no_api_key_or_header_in_a_trace(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
     for key in tracked.mlflow.runs:
         for trace in traces_of(mlflow_server.uri, tracked, key):
