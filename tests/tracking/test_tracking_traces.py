@@ -226,3 +226,35 @@ def test_unreachable_server_loses_no_trace_sync_writes_them(tmp_path: Path, mlfl
     assert read_record(tmp_path / "offline").mlflow.synced
     for key in synced.mlflow.runs:
         assert len(traces_of(mlflow_server.uri, synced, key)) == 40
+
+
+def test_corrections_made_in_mlflow_come_back_for_rescore(tmp_path: Path, mlflow_server: MlflowServer,
+                                                          llm: FakeOpenAIServer) -> None:
+    """A gold label and a verdict corrected through MLflow's public API are listed by `corrections`, item id
+    first with the judge's original kept, and the corrected gold is what the next `rescore` uses."""
+    import mlflow
+    from mlflow.entities import AssessmentSource
+    from support.tracking import cli
+
+    record = run_tracked(tmp_path, llm.base_url, mlflow_server.uri, name="corrected")
+    traces = {t.info.client_request_id: t for t in traces_of(mlflow_server.uri, record, "hate_speech@v2|fake")}
+    mlflow.log_expectation(trace_id=traces["it-001"].info.trace_id, name="gold", value="benign",
+                           source=AssessmentSource(source_type="HUMAN", source_id="ana"))
+    verdict = next(a for a in traces["it-006"].info.assessments if a.name == "verdict")
+    mlflow.override_feedback(trace_id=traces["it-006"].info.trace_id, assessment_id=verdict.assessment_id,
+                             value="actioned", rationale="a slur in context",
+                             source=AssessmentSource(source_type="HUMAN", source_id="ben"))
+
+    listed = cli("corrections", str(tmp_path / "corrected"), uri=mlflow_server.uri, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    lines = [line for line in listed.stdout.splitlines() if line.startswith("it-")]
+    assert any(line.startswith("it-001\tgold: HS -> benign\tby ana\tjudge said: actioned") for line in lines), lines
+    assert any(line.startswith("it-006\tverdict: allowed -> actioned\tby ben\tjudge said: allowed") for line in lines)
+
+    experiment = tmp_path / "corrected" / "corrections" / "corrected-experiment.yaml"
+    rescored = cli("rescore", str(tmp_path / "corrected"), "--experiment", str(experiment), "--no-track",
+                   "--out", str(tmp_path / "rescored"), uri=mlflow_server.uri, cwd=tmp_path)
+    assert rescored.returncode == 0, rescored.stderr
+    gold = read_record(tmp_path / "rescored").verdicts.set_index(["policy", "item_id"])["gold"]
+    assert gold[("hate_speech@v2", "it-001")] == "benign"
+    assert gold[("hate_speech@v2", "it-000")] == "HS"  # uncorrected items keep their gold
