@@ -248,7 +248,7 @@ def test_corrections_made_in_mlflow_come_back_for_rescore(tmp_path: Path, mlflow
     listed = cli("corrections", str(tmp_path / "corrected"), uri=mlflow_server.uri, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     lines = [line for line in listed.stdout.splitlines() if line.startswith("it-")]
-    assert any(line.startswith("it-001\tgold: HS -> benign\tby ana\tjudge said: actioned") for line in lines), lines
+    assert any(line.startswith("it-001\tgold: HS -> benign\tby ana\tjudge said: allowed") for line in lines), lines
     assert any(line.startswith("it-006\tverdict: allowed -> actioned\tby ben\tjudge said: allowed") for line in lines)
 
     experiment = tmp_path / "corrected" / "corrections" / "corrected-experiment.yaml"
