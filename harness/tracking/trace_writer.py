@@ -4,6 +4,7 @@ loses nothing: `policy-harness sync RUN_DIR` writes the traces still missing."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -116,6 +117,8 @@ def wait_for_traces(out_dir: Path, timeout_s: float = 600.0) -> TracesLog | None
 def main() -> None:
     """The background writer: `python -c ... OUT_DIR`; a failure says how to finish later."""
     out_dir = Path(sys.argv[1])
+    with contextlib.suppress(OSError):  # second in line for the CPU: the run that started it may still be finishing
+        os.nice(10)
     try:
         write_traces(out_dir)
     except Exception as err:  # the run is saved; only its traces wait for `sync`
