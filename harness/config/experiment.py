@@ -40,9 +40,15 @@ class InjectionConfig(StrictModel):
     max_items: int = Field(default=50, ge=1, le=10_000)
 
 
+class TraceSample(StrictModel):
+    sample: int = Field(ge=1)
+
+
 class TrackingConfig(StrictModel):
     enabled: bool = True
     experiment_name: str | None = None
+    # One MLflow trace per judged item (docs/mlflow.md): every item, none, or a sample of N items.
+    traces: Literal["all", "none"] | TraceSample = "all"
 
 
 class AuthorConfig(CachedCalls):

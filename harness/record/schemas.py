@@ -21,6 +21,7 @@ from harness.record.portfolio import PORTFOLIO_JSON, Portfolio
 from harness.record.portfolio import SCHEMA_VERSION as PORTFOLIO_SCHEMA_VERSION
 from harness.record.proficiency import PROFICIENCY_JSON, PROFICIENCY_SCHEMA_VERSION, QUIZ_JSON, Proficiency, QuizInfo
 from harness.record.revision import REVISE_JSON, REVISE_SCHEMA_VERSION, ReviseResult
+from harness.record.traces import TRACES_JSON, TRACES_SCHEMA_VERSION, TracesLog
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ SCHEMAS: dict[str, Schema] = {s.name: s for s in (
            "rates under meaning-preserving variants of the policy, paired with the original (policy-harness perturb)"),
     Schema("impact", IMPACT_JSON, ImpactResult, IMPACT_SCHEMA_VERSION,
            "a run's error rates as actions, review hours and appeals per day, with intervals (policy-harness impact)"),
+    Schema("traces", TRACES_JSON, TracesLog, TRACES_SCHEMA_VERSION,
+           "which reviewer runs have their MLflow traces written (the background trace writer, sync)"),
 )}
 
 

@@ -116,6 +116,7 @@ def log_runs(record: RunRecord, out_dir: Path) -> None:
 def _log_runs(c: Any, record: RunRecord, out_dir: Path) -> None:
     from mlflow.entities import Metric, Param, RunTag
 
+    from harness.tracking.aliases import set_candidate
     from harness.tracking.registry import evalset_input, link_policy, register_policy
 
     ids = record.mlflow
@@ -169,6 +170,8 @@ def _log_runs(c: Any, record: RunRecord, out_dir: Path) -> None:
         if prompt_uri:
             link_policy(c, rid, prompt_uri)
             c.set_tag(rid, "policy_prompt_uri", prompt_uri)
+            if label == record.candidate:
+                set_candidate(c, prompt_uri)
         c.set_terminated(rid, "FINISHED")
     c.set_terminated(pid, "FINISHED")
     record.mlflow = record.mlflow.model_copy(update={"policy_prompts": prompts, "synced": True})

@@ -10,6 +10,7 @@ from pathlib import Path
 from harness._util.hashing import sha256_text
 from harness.record.revision import REVISE_JSON, CandidateResult, ReviseResult
 from harness.tracking import artifact_location, client, safe_uri
+from harness.tracking.aliases import set_production
 from harness.tracking.registry import link_policy, register_policy
 from harness.tracking.tags import KIND_TAG, Kind
 
@@ -65,6 +66,7 @@ def tag_approved(entry: CandidateResult, policy_id: str, text: str, by: str, at:
             c.set_prompt_version_tag(prompt, number, "status", "approved")
             c.set_prompt_version_tag(prompt, number, "approved_by", by)
             c.set_prompt_version_tag(prompt, number, "approved_at", at)
+            set_production(c, uri)
             if version != entry.version and entry.registry_uri:
                 c.set_prompt_version_tag(prompt, number, "promoted_from", entry.registry_uri)
                 old_prompt, old_number = entry.registry_uri.removeprefix("prompts:/").rsplit("/", 1)

@@ -111,25 +111,45 @@ def sync_dir(out_dir: Path) -> RunRecord:
     from harness.tracking import open_runs
 
     record = read_record(out_dir)
-    if record.mlflow.synced:
+    if not record.mlflow.synced:
+        experiment_name = record.mlflow.experiment_name
+        record.mlflow = open_runs(record, experiment_name=experiment_name)
+        synced = sync(record, out_dir, background_traces=False)
+        write_record(record, out_dir)
+        if not synced:
+            raise HarnessError(f"MLflow is still unreachable; the run stays saved in {out_dir}. Try again later.")
         return record
-    experiment_name = record.mlflow.experiment_name
-    record.mlflow = open_runs(record, experiment_name=experiment_name)
-    synced = sync(record, out_dir)
-    write_record(record, out_dir)
-    if not synced:
-        raise HarnessError(f"MLflow is still unreachable; the run stays saved in {out_dir}. Try again later.")
+    _write_traces(record, out_dir)  # logged before, but its traces may not all be written
     return record
 
 
-def sync(record: RunRecord, out_dir: Path) -> bool:
-    """Log an opened run record to MLflow; on failure warn and keep it marked unsynced (the caller
-    writes the record, which stays the source of truth)."""
+def sync(record: RunRecord, out_dir: Path, *, background_traces: bool = True) -> bool:
+    """Log an opened run record to MLflow, then its traces (by default in a background process, which
+    the run does not wait for); on failure warn and keep it marked unsynced (the caller writes the
+    record, which stays the source of truth)."""
     from harness.tracking import log_runs, warn_unsynced
+    from harness.tracking.trace_writer import start_writer
 
     try:
         log_runs(record, out_dir)
     except Exception as err:  # tracking must never cost the results
         warn_unsynced(out_dir, err)
         return False
+    if background_traces:
+        start_writer(record, out_dir)
+    else:
+        _write_traces(record, out_dir)
     return True
+
+
+def _write_traces(record: RunRecord, out_dir: Path) -> None:
+    from harness.tracking import safe_uri
+    from harness.tracking.queries import first_line
+    from harness.tracking.trace_writer import write_traces
+
+    try:
+        write_traces(out_dir, record)
+    except Exception as err:  # the run is logged; its traces wait for the next sync
+        raise HarnessError(f"the MLflow traces of {out_dir} could not be written to {safe_uri()} "
+                           f"({first_line(err)}); the run is saved. Try 'policy-harness sync {out_dir}' again later.",
+                           path=out_dir) from None

@@ -1,0 +1,229 @@
+"""One MLflow trace per judged item, with its gold and verdict as assessments (`docs/mlflow.md`).
+
+Written from the finished run's verdicts, inside the reviewer's MLflow run, in batches: the spans of
+many traces in one request (`log_spans`), then the trace infos with their assessments attached, a few
+requests at a time. Spans are built from the verdict, not recorded live, so judging pays nothing.
+The item id is the trace's client request id and its `mlflow.eval.requestId`, so MLflow pairs items
+across policy versions by id. A trace holds the item and the verdict only: never a reviewer's
+parameters, an API key or a header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from harness.tracking.assessments import Provenance, item_assessments
+from harness.verdicts import ABSTAINED
+
+if TYPE_CHECKING:
+    from mlflow.entities import Span, TraceInfo
+
+    from harness.record import RunRecord
+
+TRACE_NAME = "judge"
+EVAL_REQUEST_ID = "mlflow.eval.requestId"  # mlflow.tracing.constant.TraceTagKey.EVAL_REQUEST_ID
+SPANS_PER_REQUEST = 250
+WRITERS = 8
+TEXT_MAX_CHARS = 20_000  # a trace is for reading; verdicts.parquet keeps the full text
+
+
+@dataclass(frozen=True)
+class TraceChoice:
+    """Which items get a trace: every item, none, or a sample of `sample` items (the same items in every
+    run of the set: chosen by a hash of the item id, so two policy versions' traces pair)."""
+
+    traces: str = "all"
+    sample: int | None = None
+
+    @classmethod
+    def of(cls, setting: object) -> TraceChoice:
+        """From the experiment's `tracking.traces` as record.json keeps it: 'all', 'none' or {'sample': N}."""
+        if isinstance(setting, dict) and isinstance(setting.get("sample"), int):
+            return cls("sample", int(setting["sample"]))
+        return cls("none" if setting == "none" else "all")
+
+    def items(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of `frame` (one per item) that get a trace."""
+        if self.traces == "none":
+            return frame.iloc[:0]
+        if self.sample is None or self.sample >= len(frame):
+            return frame
+        order = frame["item_id"].astype(str).map(lambda i: hashlib.sha256(i.encode("utf-8")).hexdigest())
+        return frame.loc[order.sort_values(kind="stable").index[: self.sample]]
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    """The reviewer's MLflow run the traces belong to."""
+
+    experiment_id: str
+    run_id: str
+    request_time_ms: int
+
+
+def per_item(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per item: the majority decision over repeated samples, a tie an abstention (as the metrics count)."""
+    if frame.empty or "sample" not in frame or int(frame["sample"].max()) == 0:
+        return frame
+    counts = frame.groupby(["item_id", "decision"]).size().unstack(fill_value=0)
+    top = counts.max(axis=1)
+    winners = counts.idxmax(axis=1).where(counts.eq(top, axis=0).sum(axis=1) == 1, ABSTAINED.value)
+    first = frame[frame["sample"] == 0].set_index("item_id")
+    first["decision"] = winners.reindex(first.index)
+    return first.reset_index()
+
+
+def log_traces(tracing: Any, target: RunTarget, frame: pd.DataFrame, provenance: Provenance,
+               slices: Sequence[str]) -> int:
+    """Write one trace per row of `frame` (one reviewer under one policy, one row per item); the number written."""
+    built = [build_trace(row, target, provenance, slices) for row in _rows(frame)]
+    spans_logged = True
+    for start in range(0, len(built), SPANS_PER_REQUEST):
+        chunk = [span for _, spans in built[start:start + SPANS_PER_REQUEST] for span in spans]
+        try:
+            tracing.log_spans(target.experiment_id, chunk)
+        except NotImplementedError:  # a store before log_spans: spans go to artifacts, per trace
+            spans_logged = False
+            break
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        list(pool.map(lambda pair: _finish(tracing, pair[0], pair[1], spans_logged), built))
+    return len(built)
+
+
+def _finish(tracing: Any, info: TraceInfo, spans: list[Span], spans_logged: bool) -> None:
+    from mlflow.entities import TraceData
+
+    returned = tracing.start_trace(info)
+    if not spans_logged:
+        tracing._upload_trace_data(returned, TraceData(spans=spans))
+
+
+def _rows(frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    for row in frame.to_dict(orient="records"):
+        yield {str(k): v for k, v in row.items()}
+
+
+def build_trace(row: dict[str, Any], target: RunTarget, provenance: Provenance,
+                slices: Sequence[str]) -> tuple[TraceInfo, list[Span]]:
+    """The trace of one item: its info (tags, request id, assessments) and its root span."""
+    from mlflow.entities import TraceInfo, TraceLocation, TraceState
+
+    item_id = str(row["item_id"])
+    digest = hashlib.sha256(f"{target.run_id}\0{item_id}".encode()).hexdigest()
+    trace_id = f"tr-{digest[:32]}"
+    slice_values = {name: _plain(row.get(name)) for name in slices}
+    inputs: dict[str, Any] = {"item_id": item_id, "text": _text(row.get("text")), "slices": slice_values}
+    outputs = verdict_outputs(row)
+    gold = _plain(row.get("gold"))
+    state = TraceState.ERROR if row["decision"] == ABSTAINED.value else TraceState.OK
+    info = TraceInfo(
+        trace_id=trace_id, trace_location=TraceLocation.from_experiment_id(target.experiment_id),
+        request_time=target.request_time_ms, execution_duration=0, state=state,
+        request_preview=json.dumps(inputs, ensure_ascii=False)[:1000],
+        response_preview=json.dumps(outputs, ensure_ascii=False)[:1000],
+        client_request_id=item_id,
+        trace_metadata={"mlflow.sourceRun": target.run_id, "mlflow.trace_schema.version": "3",
+                        "policy_harness.gold": str(gold or ""), "policy_harness.decision": str(row["decision"]),
+                        **{f"policy_harness.slice.{name}": str(value) for name, value in slice_values.items()}},
+        tags={"mlflow.traceName": TRACE_NAME, EVAL_REQUEST_ID: item_id},
+        assessments=item_assessments(trace_id, row, provenance, target.run_id),
+    )
+    return info, [_root_span(trace_id, digest, target, inputs, outputs, state == TraceState.ERROR)]
+
+
+def verdict_outputs(row: dict[str, Any]) -> dict[str, Any]:
+    """What the reviewer answered, as the trace's outputs."""
+    out: dict[str, Any] = {"decision": str(row["decision"]), "categories": _strings(row.get("categories")),
+                           "rule_ids": _strings(row.get("rule_ids")), "rationale": str(row.get("rationale") or "")}
+    if (score := _number(row.get("score"))) is not None:
+        out["score"] = score
+    if reasoning := str(row.get("reasoning") or ""):
+        out["reasoning"] = reasoning
+    if row["decision"] == ABSTAINED.value:
+        out["abstain_kind"] = str(row.get("abstain_kind") or "")
+        out["abstain_reason"] = str(row.get("abstain_reason") or "")
+    return out
+
+
+def _root_span(trace_id: str, digest: str, target: RunTarget, inputs: dict[str, Any], outputs: dict[str, Any],
+               error: bool) -> Span:
+    from mlflow.entities import Span
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
+
+    start_ns = target.request_time_ms * 1_000_000
+    context = SpanContext(trace_id=int(digest[:32], 16), span_id=int(digest[32:48], 16) or 1, is_remote=False)
+    otel = ReadableSpan(
+        name=TRACE_NAME, context=context, parent=None, kind=SpanKind.INTERNAL, start_time=start_ns,
+        end_time=start_ns, resource=Resource.get_empty(),
+        status=Status(StatusCode.ERROR if error else StatusCode.OK),
+        attributes={"mlflow.traceRequestId": json.dumps(trace_id), "mlflow.spanType": json.dumps("CHAIN"),
+                    "mlflow.spanInputs": json.dumps(inputs, ensure_ascii=False),
+                    "mlflow.spanOutputs": json.dumps(outputs, ensure_ascii=False)})
+    return Span(otel)
+
+
+def _text(value: object) -> str:
+    text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+    return text if len(text) <= TEXT_MAX_CHARS else text[:TEXT_MAX_CHARS] + " [clipped]"
+
+
+def _plain(value: object) -> object:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _number(value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _strings(value: object) -> list[str]:
+    if value is None or isinstance(value, (str, float)):
+        return [str(value)] if isinstance(value, str) and value else []
+    return [str(v) for v in value]  # type: ignore[attr-defined]
+
+
+def log_reviewer_traces(record: RunRecord, label: str, reviewer: str, run_id: str, subset: pd.DataFrame, *,
+                        experiment_id: str) -> int:
+    """The traces of one reviewer under one policy version, in that reviewer's run, as `tracking.traces` chooses."""
+    from mlflow.tracing.client import TracingClient
+
+    from harness.tracking import tracking_uri
+
+    choice = TraceChoice.of((record.experiment.get("tracking") or {}).get("traces", "all"))
+    frame = choice.items(per_item(subset))
+    if frame.empty:
+        return 0
+    policy, params = record.policies[label], record.reviewers.get(reviewer)
+    provenance = Provenance(eval_set=record.evalset.name, eval_set_version=record.evalset.sha256, reviewer=reviewer,
+                            reviewer_type=params.type if params else "", policy_id=policy.id,
+                            policy_version=str(policy.version))
+    target = RunTarget(experiment_id, run_id, _created_ms(record.created_at))
+    return log_traces(TracingClient(tracking_uri()), target, frame, provenance, record.evalset.slices)
+
+
+def _created_ms(created_at: str) -> int:
+    import datetime as dt
+
+    try:
+        return int(dt.datetime.fromisoformat(created_at).timestamp() * 1000)
+    except ValueError:
+        return 0
