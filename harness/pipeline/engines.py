@@ -177,7 +177,8 @@ def _import_backend(scheme: str) -> ModuleType:
         getattr(ibis, backend).connect  # noqa: B018  # imports the backend's driver now, not mid-query
     except (ImportError, AttributeError) as err:
         raise _missing_driver(scheme, err) from None
-    return ibis
+    module: ModuleType = ibis
+    return module
 
 
 def _missing_driver(scheme: str, err: BaseException) -> HarnessError:
