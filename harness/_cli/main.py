@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from harness._cli import loop, portfolio, run, score, training, workspace
+from harness._cli import batch, loop, portfolio, run, score, training, workspace
 from harness._util.logs import log_warnings_to_stderr
 from harness.errors import HarnessError
 
@@ -28,6 +28,7 @@ _COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     loop.add_lint, loop.add_diagnose, loop.add_revise, loop.add_promote,
     workspace.add_init, training.add_quiz, training.add_proficiency, workspace.add_schema,
     portfolio.add_portfolio,
+    batch.add_batch,
 )
 
 # Why an output could not be written, and what to do about it.
