@@ -14,7 +14,7 @@ import difflib
 import glob as globbing
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -36,15 +36,25 @@ _URL = re.compile(r"^([a-z][a-z0-9+.-]*)://", re.IGNORECASE)
 DUCKDB_MEMORY = "1GB"  # DuckDB spills its aggregation to disk past this, keeping the process near 1.5 GB
 
 
+FILE_BITS = 40  # ROW of a log in several files: the file's index above these bits, its row (from 1) below
+
+
 @dataclass
 class Opened:
-    """The log as an Ibis table; `ordered`: it carries ROW, the row's place in its files (files read by
-    DuckDB), so 'first' means first in the file; otherwise items are ordered by their id."""
+    """The log as an Ibis table (the needed columns); `ordered`: it carries ROW, the row's place in its files
+    (files read by DuckDB), so 'first' means first in the file; otherwise items are ordered by their id."""
 
     table: ir.Table
     ordered: bool
     label: str
     close: Callable[[], None]
+    files: list[str] = field(default_factory=list)
+
+    def row_name(self, row: int) -> str:
+        """ROW as the user counts: 'row 12', or 'row 12 of <file>' when the log is several files."""
+        if len(self.files) <= 1:
+            return f"row {row}"
+        return f"row {row & ((1 << FILE_BITS) - 1)} of {self.files[row >> FILE_BITS]}"
 
 
 def is_url(source: str) -> bool:
@@ -52,21 +62,30 @@ def is_url(source: str) -> bool:
     return bool(_URL.match(source)) and not Path(source).exists()
 
 
-def open_source(source: str, *, table: str | None = None, engine: str = "duckdb",
+def open_source(source: str, needed: list[str], *, table: str | None = None, engine: str = "duckdb",
                 spark_master: str = DEFAULT_SPARK_MASTER) -> Opened:
-    """The log at SOURCE (a path, glob or folder; or a connection URL with `table`) as an Ibis table."""
+    """The log at SOURCE (a path, glob or folder; or a connection URL with `table`) as an Ibis table of the
+    `needed` columns (each checked to exist)."""
     if engine not in ENGINES:
         raise HarnessError(f"unknown engine '{engine}'; use one of: {', '.join(ENGINES)}.")
     if is_url(source):
         if engine != "duckdb":
             raise HarnessError("--engine applies to files; a connection URL names its engine itself.", path=source)
-        return _open_url(source, table)
-    files, fmt, hive = _files(source)
-    if engine == "spark":
-        return _open_spark(source, files, fmt, table, spark_master)
-    if table:
-        raise HarnessError("--table names a table behind a connection URL; a file is read whole.", path=source)
-    return _open_duckdb_files(source, files, fmt, hive)
+        opened = _open_url(source, table)
+    else:
+        files, fmt, hive = _files(source)
+        if table:
+            raise HarnessError("--table names a table behind a connection URL; a file is read whole.", path=source)
+        if engine == "spark":
+            opened = _open_spark(source, files, fmt, spark_master)
+        else:
+            return _open_duckdb_files(source, files, fmt, hive, needed)
+    try:
+        check_columns(opened.table, needed, source)
+    except HarnessError:
+        opened.close()
+        raise
+    return opened
 
 
 def _files(source: str) -> tuple[list[str], str, bool]:
@@ -100,27 +119,36 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _open_duckdb_files(source: str, files: list[str], fmt: str, hive: bool) -> Opened:
+def _open_duckdb_files(source: str, files: list[str], fmt: str, hive: bool, needed: list[str]) -> Opened:
     ibis = _import_backend("duckdb")
     con = ibis.duckdb.connect()
     con.raw_sql(f"SET memory_limit = '{DUCKDB_MEMORY}'")
     names = "[" + ", ".join(_quote(f) for f in files) + "]"
-    options = {"parquet": "", "csv": ", all_varchar = true, header = true",
+    options = {"parquet": ", file_row_number = true", "csv": ", all_varchar = true, header = true",
                "tsv": ", all_varchar = true, header = true, delim = '\t'", "jsonl": ", format = 'newline_delimited'"}
     reader = {"parquet": "read_parquet", "csv": "read_csv", "tsv": "read_csv", "jsonl": "read_json"}[fmt]
-    hive_option = ", hive_partitioning = true" if hive else ""
-    # row_number() OVER () is DuckDB's streaming window: it numbers rows in scan order, which with
-    # preserve_insertion_order (the default) is the files' order, so 'first 200' means first in the file.
-    query = f"SELECT *, row_number() OVER () AS {ROW} FROM {reader}({names}{options[fmt]}{hive_option})"
+    scan = f"{reader}({names}{options[fmt]}{', hive_partitioning = true' if hive else ''})"
     try:
-        table = con.sql(query)
+        check_columns(con.sql(f"SELECT * FROM {scan}"), needed, source)
+        picked = ", ".join('"' + c.replace('"', '""') + '"' for c in needed)
+        if fmt == "parquet":  # the reader numbers the rows itself, in parallel
+            row = f"(file_index::BIGINT << {FILE_BITS}) + file_row_number + 1" if len(files) > 1 else "file_row_number + 1"
+        else:
+            # DuckDB's streaming window: it numbers the rows in scan order, which with preserve_insertion_order (the
+            # default) is the files' order; over the needed columns only, as it holds every row it numbers.
+            row = "row_number() OVER ()"
+        table = con.sql(f"SELECT {picked}, {row} AS {ROW} FROM {scan}")
+    except HarnessError:
+        con.disconnect()
+        raise
     except Exception as err:  # DuckDB's parse errors carry the line; the file is what the user fixes
+        con.disconnect()
         raise HarnessError(f"could not be read as {fmt.upper()} ({_first_line(err)}); fix the file (it must be "
                            "UTF-8 with the same columns on every row).", path=source) from None
-    return Opened(table=table, ordered=True, label=_stem(source), close=con.disconnect)
+    return Opened(table=table, ordered=True, label=_stem(source), close=con.disconnect, files=files)
 
 
-def _open_spark(source: str, files: list[str], fmt: str, table: str | None, master: str) -> Opened:
+def _open_spark(source: str, files: list[str], fmt: str, master: str) -> Opened:
     ibis = _import_backend("pyspark")
     from pyspark.sql import SparkSession
 

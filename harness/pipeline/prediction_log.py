@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import HarnessError
-from harness.labels import BENIGN
+from harness.labels import BENIGN, label_key
 from harness.metrics.counts import COUNT
-from harness.pipeline.engines import ROW, Opened, check_columns
+from harness.pipeline.engines import ROW, Opened
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ MAX_EXEMPLARS = 200_000  # kept ids in all; past it the ids latest in the log ar
 MAX_COMBINATIONS = 1_000_000
 NO_GOLD = ""
 _ORDER, _WEIGHT, _ID, _TEXT = "__order", "__weight", "__item_id", "__text"
+BLANK = "\u2400(blank)"  # a null key value (U+2400): GROUP BY keeps nulls apart, but a join never matches them
 
 
 @dataclass(frozen=True)
@@ -69,40 +70,46 @@ class Collapsed:
 def read_collapsed(log: Opened, columns: LogColumns, benign: set[str], *, source: str,
                    keep_items: int | None) -> Collapsed:
     """The log collapsed by its engine; a log of up to `keep_items` rows (None: any) keeps every row as its
-    own item (a small log: the record lists every item)."""
-    check_columns(log.table, columns.needed(), source)
+    own item (a small log: the record lists every item).
+
+    The GROUP BY runs on the raw values (as text), as cheap as a bare GROUP BY; their few distinct values are
+    mapped to gold labels and decisions here, and raw combinations with the same mapping are one combination.
+    The ids are chosen from the rows of the raw combinations whose mapped combination a metric can list (a
+    semi-join with them), the first EXEMPLARS of each by row_number(), then the first of each mapped one."""
     if not log.ordered and not columns.id:
         raise HarnessError("this source has no row order (a table, or files read by Spark); give --id ID so items "
                            "are numbered and listed by their id.", path=source)
-    rows = _derived(log, columns, benign)
-    keys = [f"k{i}" for i in range(len(columns.keyed()))] + [_WEIGHT]
-    combos = _execute(rows.group_by(keys).aggregate(n=rows.count(), first=rows[_ORDER].min()), source)
-    if len(combos) > MAX_COMBINATIONS:
+    rows = _derived(log, columns)
+    raw = [f"r{i}" for i in range(len(columns.keyed()))] + [_WEIGHT]
+    groups = _execute(rows.group_by(raw).aggregate(n=rows.count(), first=rows[_ORDER].min()), source)
+    if len(groups) > MAX_COMBINATIONS:
         raise HarnessError(
             f"has more than {MAX_COMBINATIONS:,} distinct combinations of gold, decisions, slices, strata "
             "and weight, too many to collapse (a weight or slice that differs on every row does that); "
             "round the weights or drop the finest slice.", path=source)
-    if combos[_WEIGHT].isna().any():
-        _bad_weight(log, columns, rows, source)
+    mapped = _map_groups(groups, columns, benign)
+    bad = mapped[_WEIGHT].isna()
+    if bad.any():
+        _bad_weight(log, rows, groups.loc[bad, _WEIGHT].tolist(), source)
     if columns.id:
         _check_unique(log, rows, source)
+    keys = [f"k{i}" for i in range(len(columns.keyed()))] + [_WEIGHT]
+    combos = (mapped.groupby(keys, sort=False, dropna=False).agg(n=("n", "sum"), first=("first", "min"))
+              .reset_index().sort_values("first", kind="stable").reset_index(drop=True))
     total = int(combos["n"].sum())
-    combos = combos.sort_values("first", kind="stable").reset_index(drop=True)
-    wanted = [_ORDER, _ID, _TEXT, *keys]
+    wanted = [_ORDER, _ID, _TEXT, *raw]
     if keep_items is None or total <= keep_items:
         kept = _execute(rows.select(wanted).order_by(_ORDER), source)
     else:
-        listable = rows.filter(_listable(rows, columns))
-        ranked = listable.mutate(rank=_row_number(keys))
+        import ibis
+
+        listable = groups.loc[_listable(mapped, columns), raw]
+        chosen = rows.semi_join(ibis.memtable(listable), raw)
+        ranked = chosen.mutate(rank=ibis.row_number().over(group_by=raw, order_by=_ORDER))
         kept = _execute(ranked.filter(ranked["rank"] < EXEMPLARS).select(wanted).order_by(_ORDER)
-                        .limit(MAX_EXEMPLARS), source)
+                        .limit(MAX_EXEMPLARS), source) if len(listable) else pd.DataFrame(columns=wanted)
+    kept = _mapped_rows(kept, groups, mapped, raw, keys, every=keep_items is None or total <= keep_items)
     return Collapsed(_table(combos, kept, keys, columns), total, len(combos))
-
-
-def _row_number(keys: list[str]) -> ir.IntegerColumn:
-    import ibis
-
-    return ibis.row_number().over(group_by=keys, order_by=_ORDER)
 
 
 def _execute(expr: ir.Table, source: str) -> pd.DataFrame:
@@ -110,26 +117,25 @@ def _execute(expr: ir.Table, source: str) -> pd.DataFrame:
     try:
         frame: pd.DataFrame = expr.to_pandas()
         return frame
-    except HarnessError:
-        raise
     except Exception as err:
         text = str(err).strip().splitlines()
         raise HarnessError(f"the engine failed reading the log ({text[0][:300] if text else type(err).__name__}); "
                            "check the columns' values and that the engine is reachable.", path=source) from None
 
 
-def _derived(log: Opened, columns: LogColumns, benign: set[str]) -> ir.Table:
-    """One row per log row: its order, id, text, the mapped key columns k0.. (gold, decisions, slices,
-    stratum, as text) and the weight (null when it is not a number >= 0)."""
+def _derived(log: Opened, columns: LogColumns) -> ir.Table:
+    """One row per log row: its order, id, text, the key columns r0.. as text (blank: BLANK) and the weight."""
     import ibis
 
     t = log.table
-    kinds = {columns.gold: "gold", **{p: "decision" for p in columns.preds}}
-    mapped = {f"k{i}": _mapped(t[name], kinds.get(name, "text"), benign) for i, name in enumerate(columns.keyed())}
+    raw = {f"r{i}": _as_text(t[name]).fill_null(BLANK) for i, name in enumerate(columns.keyed())}
     order = t[ROW] if log.ordered else _as_text(t[columns.id] if columns.id else t[ROW])
     item_id = (_as_text(t[columns.id]).fill_null("") if columns.id else (t[ROW] - 1).cast("string"))
     text = _as_text(t[columns.text]).fill_null("") if columns.text else ibis.literal("")
-    return t.select(**{_ORDER: order, _ID: item_id, _TEXT: text}, **mapped, **{_WEIGHT: _weight(t, columns.weight)})
+    weight: ir.Value = ibis.literal(1.0, "float64")
+    if columns.weight:
+        weight = t[columns.weight].cast("float64") if t[columns.weight].type().is_numeric() else t[columns.weight]
+    return t.select(**{_ORDER: order, _ID: item_id, _TEXT: text}, **raw, **{_WEIGHT: weight})
 
 
 def _as_text(column: ir.Value) -> ir.StringValue:
@@ -148,57 +154,68 @@ def _as_text(column: ir.Value) -> ir.StringValue:
     return column.cast("string")
 
 
-def _mapped(column: ir.Value, kind: str, benign: set[str]) -> ir.StringValue:
-    """Gold: NO_GOLD when blank, BENIGN when a benign value, else the label; a decision: abstained,
-    allowed or actioned; any other key column: its text ('nan' when blank)."""
-    import ibis
+def _map_groups(groups: pd.DataFrame, columns: LogColumns, benign: set[str]) -> pd.DataFrame:
+    """The raw combinations with k0.. (gold, decisions, slices, stratum as the metrics read them) and the
+    weight as a number (NaN when it is not a number >= 0); each distinct value is mapped once."""
+    kinds = {columns.gold: "gold", **{p: "decision" for p in columns.preds}}
+    out = groups[["n", "first"]].copy()
+    for i, name in enumerate(columns.keyed()):
+        values = groups[f"r{i}"]
+        lookup = {v: _mapped(None if v == BLANK else v, kinds.get(name, "text"), benign) for v in values.unique()}
+        out[f"k{i}"] = values.map(lookup).astype(object)
+    weights = pd.to_numeric(groups[_WEIGHT], errors="coerce").astype(float)
+    out[_WEIGHT] = weights.where(np.isfinite(weights) & (weights >= 0))
+    return out
 
-    text = _as_text(column)
+
+def _mapped(value: object, kind: str, benign: set[str]) -> str:
     if kind == "text":
-        return text.fill_null("nan")
-    value = text.strip()
-    blank = value.isnull() | (value == "")
-    is_benign = value.lower().isin(sorted(benign))
+        return "nan" if value is None else str(value)
+    text = label_key(value)
     if kind == "gold":
-        return ibis.cases((blank, NO_GOLD), (is_benign, BENIGN), else_=value)
-    return ibis.cases((blank, ABSTAINED.value), (is_benign, ALLOWED.value), else_=ACTIONED.value)
+        return NO_GOLD if text is None else BENIGN if text.lower() in benign else text
+    return ABSTAINED if text is None else ALLOWED if text.lower() in benign else ACTIONED
 
 
-def _weight(t: ir.Table, column: str | None) -> ir.FloatingValue:
-    import ibis
-
-    if column is None:
-        return ibis.literal(1.0, "float64")
-    raw = t[column]
-    number = raw.cast("float64") if raw.type().is_numeric() else _as_text(raw).strip().try_cast("float64")
-    good = number.notnull() & ~number.isnan() & ~number.isinf() & (number >= 0)
-    return ibis.ifelse(good, number, ibis.null("float64"))
-
-
-def _listable(rows: ir.Table, columns: LogColumns) -> ir.BooleanValue:
-    """Whether a row's items can appear in a metric's item list: gold known and some decision against
-    gold (relabel candidates; two decisions apart means one is wrong). Items all reviewers got right are
-    only counted, so they keep no ids."""
-    gold = rows["k0"]
-    wrong = [((rows[f"k{columns.keyed().index(p)}"] == ACTIONED.value) & (gold == BENIGN))
-             | ((rows[f"k{columns.keyed().index(p)}"] == ALLOWED.value) & (gold != BENIGN)) for p in columns.preds]
-    any_wrong = wrong[0]
-    for more in wrong[1:]:
-        any_wrong = any_wrong | more
-    return (gold != NO_GOLD) & any_wrong
+def _listable(mapped: pd.DataFrame, columns: LogColumns) -> np.ndarray:
+    """Whether a combination's items can appear in a metric's item list: gold known and some decision against
+    gold (relabel candidates; two decisions apart means one is wrong). Items all reviewers got right are only
+    counted, so they keep no ids."""
+    gold = mapped["k0"].to_numpy(dtype=object)
+    wrong = np.zeros(len(mapped), dtype=bool)
+    for pred in columns.preds:
+        decision = mapped[f"k{columns.keyed().index(pred)}"].to_numpy(dtype=object)
+        wrong |= ((decision == ACTIONED) & (gold == BENIGN)) | ((decision == ALLOWED) & (gold != BENIGN))
+    listable: np.ndarray = (gold != NO_GOLD) & wrong
+    return listable
 
 
-def _bad_weight(log: Opened, columns: LogColumns, rows: ir.Table, source: str) -> None:
-    assert columns.weight is not None
-    t = log.table
-    bad = t.filter(_weight(t, columns.weight).isnull())
-    order = t[ROW] if log.ordered else _as_text(t[columns.id]) if columns.id else t[ROW]
-    first = _execute(bad.select(order=order, raw=t[columns.weight].cast("string")).order_by("order").limit(1),
-                     source)
-    where = f"row {first['order'].iloc[0]}" if log.ordered else f"the row with id '{first['order'].iloc[0]}'"
-    raw = first["raw"].iloc[0]
-    raise HarnessError(f"{where} has weight '{'' if raw is None or raw is pd.NA else raw}'; weights must be "
-                       "numbers >= 0.", path=source)
+def _mapped_rows(kept: pd.DataFrame, groups: pd.DataFrame, mapped: pd.DataFrame, raw: list[str],
+                 keys: list[str], every: bool) -> pd.DataFrame:
+    """The kept rows with their mapped keys; unless `every` row is kept, the first EXEMPLARS of each mapped
+    combination (a raw combination kept its first EXEMPLARS; several raw ones may map to one)."""
+    at = pd.Series(np.arange(len(groups)), index=pd.MultiIndex.from_frame(groups[raw]))
+    index = at.reindex(pd.MultiIndex.from_frame(kept[raw])).to_numpy() if len(kept) else np.empty(0, dtype=np.int64)
+    out = kept[[_ORDER, _ID, _TEXT]].reset_index(drop=True)
+    for key in keys:
+        out[key] = mapped[key].to_numpy()[index.astype(np.int64)]
+    if every:
+        return out
+    return out[out.groupby(keys, sort=False, dropna=False).cumcount() < EXEMPLARS].reset_index(drop=True)
+
+
+def _bad_weight(log: Opened, rows: ir.Table, values: list[object], source: str) -> None:
+    """The first row whose weight is not a number >= 0, named."""
+    known = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
+    weight = rows[_WEIGHT]
+    bad = weight.isnull() | weight.isin(known) if known else weight.isnull()
+    first = _execute(rows.filter(bad).select(_ORDER, _WEIGHT).order_by(_ORDER).limit(1), source)
+    order, raw = first[_ORDER].iloc[0], first[_WEIGHT].iloc[0]
+    where = log.row_name(int(order)) if log.ordered else f"the row with id '{order}'"
+    shown = "" if raw is None or raw is pd.NA or (isinstance(raw, float) and np.isnan(raw)) else raw
+    if isinstance(shown, float) and shown.is_integer():
+        shown = int(shown)
+    raise HarnessError(f"{where} has weight '{shown}'; weights must be numbers >= 0.", path=source)
 
 
 def _check_unique(log: Opened, rows: ir.Table, source: str) -> None:
@@ -208,9 +225,14 @@ def _check_unique(log: Opened, rows: ir.Table, source: str) -> None:
     if repeated.empty:
         return
     item, n, a, b = (repeated[c].iloc[0] for c in (_ID, "n", "a", "b"))
-    times = "twice" if n == 2 else f"{n} times"
-    where = f" (rows {a} and {b})" if n == 2 else f" (first at row {a}, last at row {b})"
-    raise HarnessError(f"id '{item}' appears {times}{where if log.ordered else ''}; ids must be unique.", path=source)
+    if not log.ordered:
+        where = ""
+    elif n == 2 and len(log.files) <= 1:
+        where = f" (rows {a} and {b})"
+    else:
+        where = f" (first at {log.row_name(int(a))}, last at {log.row_name(int(b))})"
+    raise HarnessError(f"id '{item}' appears {'twice' if n == 2 else f'{n} times'}{where}; ids must be unique.",
+                       path=source)
 
 
 def _table(combos: pd.DataFrame, kept: pd.DataFrame, keys: list[str], columns: LogColumns) -> pd.DataFrame:

@@ -46,7 +46,7 @@ def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | No
     columns = LogColumns(gold=gold, preds=preds, slices=slices, id=id_column, text=text_column, weight=weight,
                          strata=strata)
     benign_values = {v.strip().lower() for v in (benign or DEFAULT_BENIGN)}
-    log = open_source(path, table=table, engine=engine, spark_master=spark_master)
+    log = open_source(path, columns.needed(), table=table, engine=engine, spark_master=spark_master)
     try:
         collapsed = read_collapsed(log, columns, benign_values, source=path, keep_items=keep_items)
     finally:
