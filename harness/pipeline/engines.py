@@ -123,6 +123,7 @@ def _open_duckdb_files(source: str, files: list[str], fmt: str, hive: bool, need
     ibis = _import_backend("duckdb")
     con = ibis.duckdb.connect()
     con.raw_sql(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+    con.raw_sql("SET enable_progress_bar = false")  # the command shows its own progress; DuckDB's is noise
     names = "[" + ", ".join(_quote(f) for f in files) + "]"
     options = {"parquet": ", file_row_number = true", "csv": ", all_varchar = true, header = true",
                "tsv": ", all_varchar = true, header = true, delim = '\t'", "jsonl": ", format = 'newline_delimited'"}

@@ -103,11 +103,11 @@ def read_collapsed(log: Opened, columns: LogColumns, benign: set[str], *, source
     else:
         import ibis
 
-        listable = groups.loc[_listable(mapped, columns), raw]
-        chosen = rows.semi_join(ibis.memtable(listable), raw)
+        chosen = rows.filter(_listable_rows(rows, groups, mapped, columns))
         ranked = chosen.mutate(rank=ibis.row_number().over(group_by=raw, order_by=_ORDER))
-        kept = _execute(ranked.filter(ranked["rank"] < EXEMPLARS).select(wanted).order_by(_ORDER)
-                        .limit(MAX_EXEMPLARS), source) if len(listable) else pd.DataFrame(columns=wanted)
+        kept = (_execute(ranked.filter(ranked["rank"] < EXEMPLARS).select(wanted).order_by(_ORDER)
+                         .limit(MAX_EXEMPLARS), source) if _listable(mapped, columns).any()
+                else pd.DataFrame(columns=wanted))
     kept = _mapped_rows(kept, groups, mapped, raw, keys, every=keep_items is None or total <= keep_items)
     return Collapsed(_table(combos, kept, keys, columns), total, len(combos))
 
@@ -188,6 +188,29 @@ def _listable(mapped: pd.DataFrame, columns: LogColumns) -> np.ndarray:
         wrong |= ((decision == ACTIONED) & (gold == BENIGN)) | ((decision == ALLOWED) & (gold != BENIGN))
     listable: np.ndarray = (gold != NO_GOLD) & wrong
     return listable
+
+
+def _listable_rows(rows: ir.Table, groups: pd.DataFrame, mapped: pd.DataFrame,
+                   columns: LogColumns) -> ir.BooleanValue:
+    """The rows of listable combinations, as IN tests on the few raw values that map to each gold kind and
+    decision: gold benign and some decision actioned, or gold a violation and some decision allowed."""
+    import ibis
+
+    def raw_values(i: int, wanted: np.ndarray) -> list[str]:
+        return sorted(set(groups.loc[wanted, f"r{i}"].tolist()))
+
+    gold = mapped["k0"].to_numpy(dtype=object)
+    benign_gold, violating_gold = raw_values(0, gold == BENIGN), raw_values(0, (gold != BENIGN) & (gold != NO_GOLD))
+    actioned, allowed = [], []
+    for pred in columns.preds:
+        at = columns.keyed().index(pred)
+        decision = mapped[f"k{at}"].to_numpy(dtype=object)
+        actioned.append(rows[f"r{at}"].isin(raw_values(at, decision == ACTIONED) or [BLANK + "none"]))
+        allowed.append(rows[f"r{at}"].isin(raw_values(at, decision == ALLOWED) or [BLANK + "none"]))
+    wrong_on_benign = rows["r0"].isin(benign_gold or [BLANK + "none"]) & ibis.or_(*actioned)
+    wrong_on_violation = rows["r0"].isin(violating_gold or [BLANK + "none"]) & ibis.or_(*allowed)
+    condition: ir.BooleanValue = wrong_on_benign | wrong_on_violation
+    return condition
 
 
 def _mapped_rows(kept: pd.DataFrame, groups: pd.DataFrame, mapped: pd.DataFrame, raw: list[str],
