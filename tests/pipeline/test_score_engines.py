@@ -63,10 +63,12 @@ def test_a_hive_partitioned_folder_and_a_duckdb_table_give_the_files_metrics(ref
     assert json.loads(expected)["relabel_candidates"]["total"] > 200
 
 
-def test_csv_through_duckdb_matches_parquet(reference: tuple[Path, str]) -> None:
+def test_csv_and_jsonl_through_duckdb_match_parquet(reference: tuple[Path, str]) -> None:
     tmp, expected = reference
     log().to_csv(tmp / "log.csv", index=False)
+    log().to_json(tmp / "log.jsonl", orient="records", lines=True)
     assert metrics_of(tmp, "csv", str(tmp / "log.csv")) == expected
+    assert metrics_of(tmp, "jsonl", str(tmp / "log.jsonl")) == expected
 
 
 @pytest.fixture(scope="module")
