@@ -74,8 +74,9 @@ def read_collapsed(log: Opened, columns: LogColumns, benign: set[str], *, source
 
     The GROUP BY runs on the raw values (as text), as cheap as a bare GROUP BY; their few distinct values are
     mapped to gold labels and decisions here, and raw combinations with the same mapping are one combination.
-    The ids are chosen from the rows of the raw combinations whose mapped combination a metric can list (a
-    semi-join with them), the first EXEMPLARS of each by row_number(), then the first of each mapped one."""
+    The ids are chosen from the rows of the combinations a metric can list (IN tests on the raw values that map
+    to each gold kind and decision), the first EXEMPLARS of each raw combination by row_number(), then the first
+    EXEMPLARS of each mapped one."""
     if not log.ordered and not columns.id:
         raise HarnessError("this source has no row order (a table, or files read by Spark); give --id ID so items "
                            "are numbered and listed by their id.", path=source)
