@@ -34,6 +34,7 @@ import sys, time, duckdb
 started = time.perf_counter()
 con = duckdb.connect()
 con.execute("SET memory_limit = '1GB'")
+con.execute("SET enable_progress_bar = false")
 rows = con.execute("SELECT {keys}, count(*) FROM read_parquet('" + sys.argv[1] + "') GROUP BY ALL").fetchall()
 print(len(rows), time.perf_counter() - started)
 """
@@ -84,7 +85,7 @@ def score(path: Path, out: Path, *extra: str) -> dict[str, Any]:
 
 def bare(path: Path) -> dict[str, Any]:
     r = measured([PY, "-c", BARE.replace("{keys}", ", ".join(KEYS)), str(path)])
-    groups, seconds = r.pop("last_line").split()
+    groups, seconds = r.pop("last_line").split()[-2:]
     return {**r, "groups": int(groups), "query_s": float(seconds)}
 
 
@@ -107,10 +108,11 @@ def measure(data: Path, spark: bool, duckdb: bool = True) -> dict[str, Any]:
 
 def _duckdb_figures(data: Path, big: Path, small: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    out["startup"] = score(small, data / "out-small")
-    out["duckdb"] = score(big, data / "out-big")
-    out["bare_small"] = bare(small)
-    out["bare"] = bare(big)
+    for name, step in (("startup", lambda: score(small, data / "out-small")),
+                       ("duckdb", lambda: score(big, data / "out-big")),
+                       ("bare_small", lambda: bare(small)), ("bare", lambda: bare(big))):
+        out[name] = step()
+        print(f"step {name}: {out[name]}", file=sys.stderr, flush=True)  # kept if a later step fails
     beyond = out["duckdb"]["wall_s"] - out["startup"]["wall_s"]
     limit = out["bare"]["wall_s"] - out["bare_small"]["wall_s"]
     out["beyond_startup_s"] = beyond
