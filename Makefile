@@ -12,7 +12,7 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet -e '.[local,test,lint]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet -e '.[local,test,lint,spark,postgres]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -37,12 +37,15 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/ruff check harness tests benchmarks
 
-# What the tests use from Debian: headless Chromium (the page tests) and PostgreSQL (the team-deployment test,
-# which starts its own server on loopback). Installed only as root; without them those tests skip with a hint.
+# What the tests use from Debian: headless Chromium (the page tests), PostgreSQL (the team-deployment and engine
+# tests, which start their own server on loopback) and Java 17 (Spark local mode). Installed only as root; without
+# them those tests skip with a hint.
 services:
-	@{ [ -x /usr/bin/chromium ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || [ "$$(id -u)" != 0 ] || \
+	@{ [ -x /usr/bin/chromium ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v java >/dev/null; } || \
+	  [ "$$(id -u)" != 0 ] || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    chromium postgresql >/dev/null; } || echo "chromium or postgresql could not be installed: their tests will skip"
+	    chromium postgresql openjdk-17-jre-headless >/dev/null; } || \
+	  echo "chromium, postgresql or java could not be installed: their tests will skip"
 
 # Figures of issue 9 (fan-out, overhead, cache, scale, start-up) -> benchmarks/results.json; < 10 min on 2 cores.
 bench: setup

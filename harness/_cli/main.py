@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from harness._cli import corrections, globalization, impact, loop, portfolio, run, score, training, workspace
+from harness._cli import batch, corrections, globalization, impact, loop, portfolio, run, score, training, workspace
 from harness._cli import perturb as perturb_cli
 from harness._util.logs import log_warnings_to_stderr
 from harness.errors import HarnessError
@@ -30,7 +30,7 @@ _COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     workspace.add_init, training.add_quiz, training.add_proficiency, workspace.add_schema,
     portfolio.add_portfolio,
     globalization.add_export, globalization.add_translate,
-    perturb_cli.add_perturb, impact.add_impact, corrections.add_corrections,
+    perturb_cli.add_perturb, impact.add_impact, corrections.add_corrections, batch.add_batch,
 )
 
 # Why an output could not be written, and what to do about it.

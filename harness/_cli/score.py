@@ -15,7 +15,14 @@ if TYPE_CHECKING:
 
 def add_score(sub: Subparsers) -> None:
     p = add_command(sub, "score", _score, "metrics and report from decisions made elsewhere (a predictions file)")
-    p.add_argument("file", help="CSV, TSV, JSONL or Parquet with a gold column and one or more prediction columns")
+    p.add_argument("file", metavar="SOURCE",
+                   help="the log: a CSV, TSV, JSONL or Parquet file, a glob or a (hive-partitioned) folder of them, "
+                        "or an Ibis connection URL (duckdb:///abs/logs.duckdb, postgres://user@host/db, "
+                        "bigquery://..., snowflake://..., trino://...) with --table")
+    p.add_argument("--table", help="the table that holds the log, behind a connection URL")
+    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                   help="what reads files: DuckDB embedded (default) or Spark (needs policy-harness[spark] and Java 17)")
+    p.add_argument("--spark-master", default="local[*]", help="Spark master URL with --engine spark (default local[*])")
     p.add_argument("--gold", required=True, help="gold label column")
     p.add_argument("--pred", required=True, action="append", help="prediction column (repeat for several reviewers)")
     p.add_argument("--benign", action="append", help="values meaning benign (default: benign, 0, false, allow)")
@@ -72,7 +79,8 @@ def _score(args: argparse.Namespace) -> int:
 
     record = score_file(args.file, gold=args.gold, preds=args.pred, benign=args.benign, slices=args.slices,
                         id_column=args.id_column, text_column=args.text_column, weight=args.weight_column,
-                        strata=args.strata_column)
+                        strata=args.strata_column, table=args.table, engine=args.engine,
+                        spark_master=args.spark_master)
     finish(record, default_out_dir(record.name, command="score", out=args.out), track=not args.no_track, report=True)
     print(summary(record))
     return 0

@@ -1,36 +1,39 @@
-"""A prediction log (id, gold, decision columns, slices) read in batches and collapsed as it streams.
+"""A prediction log (id, gold, decision columns, slices) collapsed to counts where it lives.
 
-Ten million rows hold few distinct combinations of (gold, each decision, slice values, stratum,
-weight): each batch is reduced to counts over those combinations, so memory grows with the
-combinations, not the rows. Beside the counts the first EXEMPLARS ids (and texts) of every
-combination are kept in file order, so the item lists of the metrics (first 200 relabel
-candidates, disagreements) name the same items as one row per item would. The collapsed table
-has one row per kept item (count 1) and one remainder row per combination standing for the rest.
+Billions of rows hold few distinct combinations of (gold, each decision, slice values, stratum,
+weight). The collapse is one GROUP BY over those combinations, written once as an Ibis expression
+and run by the engine that holds the log (DuckDB on files, Spark, PostgreSQL, a warehouse: see
+harness.pipeline.engines), so only the counts leave it. Beside the counts the first EXEMPLARS ids
+(and texts) of every combination whose items a metric can list are chosen by the engine too, with
+a window function (row_number over the combination, ordered by the row's place in its files, or
+by id where the source has no row order), so the item lists (first 200 relabel candidates,
+disagreements) name the same items as one row per item would. The collapsed table has one row per
+kept item (count 1) and one remainder row per combination standing for the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from harness.errors import HarnessError
 from harness.labels import BENIGN, label_key
 from harness.metrics.counts import COUNT
+from harness.pipeline.engines import ROW, Opened
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
-BATCH_ROWS = 1 << 18  # rows a batch; with ~40-byte ids and the codes, under 100 MB decoded
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
 EXEMPLARS = 200  # = the longest item list a metric shows (relabel candidates, disagreements)
-MAX_EXEMPLARS = 200_000  # kept ids in all; past it a combination keeps no more
+MAX_EXEMPLARS = 200_000  # kept ids in all; past it the ids latest in the log are dropped
 MAX_COMBINATIONS = 1_000_000
 NO_GOLD = ""
-ROW = "_row"
-_STREAMED = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".jsonl": "jsonl"}
+_ORDER, _WEIGHT, _ID, _TEXT = "__order", "__weight", "__item_id", "__text"
+BLANK = "\u2400(blank)"  # a null key value (U+2400): GROUP BY keeps nulls apart, but a join never matches them
 
 
 @dataclass(frozen=True)
@@ -64,141 +67,106 @@ class Collapsed:
     combinations: int
 
 
-def read_collapsed(path: str, columns: LogColumns, benign: set[str], exemplars: int | None = EXEMPLARS) -> Collapsed:
-    """`exemplars=None` keeps every row as its own item (a small log: the record lists every item)."""
-    batches = _batches(Path(path), columns)
-    books = {name: _Codebook() for name in columns.keyed()}
-    weights = _Codebook()
-    combos: dict[tuple[int, ...], int] = {}
-    totals: list[int] = []
-    kept: list[pd.DataFrame] = []
-    kept_n: list[int] = []
-    stored = 0
-    hashes: list[np.ndarray] = []
-    listable = _Listable(books, columns)
-    start = 0
-    for batch in batches:
-        n = batch.num_rows
-        codes = [books[name].encode(batch.column(name), _kind(name, columns), benign) for name in columns.keyed()]
-        if columns.weight:
-            codes.append(weights.encode_weights(batch.column(columns.weight), path, start))
-        ids = _text(batch.column(columns.id)) if columns.id else None
-        if ids is not None:
-            hashes.append(pd.util.hash_array(ids))
-        inverse, uniques, counts = _combine(codes, n)
-        order = np.argsort(inverse, kind="stable")
-        ends = np.cumsum(counts)
-        take: list[np.ndarray] = []
-        global_index = np.empty(len(counts), dtype=np.int64)
-        for u, key in enumerate(map(tuple, uniques.tolist())):
-            index = combos.get(key)
-            if index is None:
-                index = combos[key] = len(totals)
-                totals.append(0)
-                kept_n.append(0)
-                if len(combos) > MAX_COMBINATIONS:
-                    raise HarnessError(
-                        f"has more than {MAX_COMBINATIONS:,} distinct combinations of gold, decisions, slices, strata "
-                        "and weight, too many to collapse (a weight or slice that differs on every row does that); "
-                        "round the weights or drop the finest slice.", path=path)
-            global_index[u] = index
-            totals[index] += int(counts[u])
-            room = int(counts[u]) if exemplars is None else min(exemplars - kept_n[index], int(counts[u]),
-                                                                 MAX_EXEMPLARS - stored) * listable(key)
-            if room > 0:
-                take.append(order[ends[u] - counts[u]:ends[u] - counts[u] + room])
-                kept_n[index] += room
-                stored += room
-        if take:
-            rows = np.sort(np.concatenate(take))
-            kept.append(pd.DataFrame({ROW: rows + start, "item_id": ids[rows] if ids is not None else (rows + start).astype(str),
-                                      "text": _text(batch.column(columns.text))[rows] if columns.text else "",
-                                      "_combo": global_index[inverse[rows]]}))
-        start += n
+def read_collapsed(log: Opened, columns: LogColumns, benign: set[str], *, source: str,
+                   keep_items: int | None) -> Collapsed:
+    """The log collapsed by its engine; a log of up to `keep_items` rows (None: any) keeps every row as its
+    own item (a small log: the record lists every item).
+
+    The GROUP BY runs on the raw values (as text), as cheap as a bare GROUP BY; their few distinct values are
+    mapped to gold labels and decisions here, and raw combinations with the same mapping are one combination.
+    The ids are chosen from the rows of the combinations a metric can list (IN tests on the raw values that map
+    to each gold kind and decision), the first EXEMPLARS of each raw combination by row_number(), then the first
+    EXEMPLARS of each mapped one."""
+    if not log.ordered and not columns.id:
+        raise HarnessError("this source has no row order (a table, or files read by Spark); give --id ID so items "
+                           "are numbered and listed by their id.", path=source)
+    rows = _derived(log, columns)
+    raw = [f"r{i}" for i in range(len(columns.keyed()))] + [_WEIGHT]
+    groups = _execute(rows.group_by(raw).aggregate(n=rows.count(), first=rows[_ORDER].min()), source)
+    if len(groups) > MAX_COMBINATIONS:
+        raise HarnessError(
+            f"has more than {MAX_COMBINATIONS:,} distinct combinations of gold, decisions, slices, strata "
+            "and weight, too many to collapse (a weight or slice that differs on every row does that); "
+            "round the weights or drop the finest slice.", path=source)
+    mapped = _map_groups(groups, columns, benign)
+    bad = mapped[_WEIGHT].isna()
+    if bad.any():
+        _bad_weight(log, rows, groups.loc[bad, _WEIGHT].tolist(), source)
     if columns.id:
-        _check_unique(np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64), path, columns)
-    del hashes
-    pa.default_memory_pool().release_unused()  # the decoded batches' buffers, kept for reuse otherwise
-    return Collapsed(_table(combos, totals, kept_n, kept, books, weights, columns), start, len(combos))
+        _check_unique(log, rows, source)
+    keys = [f"k{i}" for i in range(len(columns.keyed()))] + [_WEIGHT]
+    combos = (mapped.groupby(keys, sort=False, dropna=False).agg(n=("n", "sum"), first=("first", "min"))
+              .reset_index().sort_values("first", kind="stable").reset_index(drop=True))
+    total = int(combos["n"].sum())
+    wanted = [_ORDER, _ID, _TEXT, *raw]
+    if keep_items is None or total <= keep_items:
+        kept = _execute(rows.select(wanted).order_by(_ORDER), source)
+    else:
+        import ibis
+
+        chosen = rows.filter(_listable_rows(rows, groups, mapped, columns))
+        ranked = chosen.mutate(rank=ibis.row_number().over(group_by=raw, order_by=_ORDER))
+        kept = (_execute(ranked.filter(ranked["rank"] < EXEMPLARS).select(wanted).order_by(_ORDER)
+                         .limit(MAX_EXEMPLARS), source) if _listable(mapped, columns).any()
+                else pd.DataFrame(columns=wanted))
+    kept = _mapped_rows(kept, groups, mapped, raw, keys, every=keep_items is None or total <= keep_items)
+    return Collapsed(_table(combos, kept, keys, columns), total, len(combos))
 
 
-def log_rows(path: str) -> int | None:
-    """Rows of a Parquet file from its footer; for a text file, its line count (one cheap pass,
-    an upper bound when values hold line breaks) less the header; None when unknown."""
-    file = Path(path)
-    fmt = _STREAMED.get(file.suffix.lower())
-    if not file.is_file() or fmt is None:
-        return None
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return int(pq.ParquetFile(file).metadata.num_rows)
-    lines = 0
-    with file.open("rb") as handle:
-        while chunk := handle.read(1 << 24):
-            lines += chunk.count(b"\n")
-    return max(lines - (fmt != "jsonl"), 0)
+def _execute(expr: ir.Table, source: str) -> pd.DataFrame:
+    """The query's result; an engine's error (a value it cannot convert, a dropped connection) is one line."""
+    try:
+        frame: pd.DataFrame = expr.to_pandas()
+        return frame
+    except Exception as err:
+        text = str(err).strip().splitlines()
+        raise HarnessError(f"the engine failed reading the log ({text[0][:300] if text else type(err).__name__}); "
+                           "check the columns' values and that the engine is reachable.", path=source) from None
 
 
-class _Listable:
-    """Whether a combination's items can appear in a metric's item list: gold known, and some
-    decision against gold or two decisions apart (relabel candidates, disagreements). Items all
-    reviewers got right are only counted, so they keep no ids."""
+def _derived(log: Opened, columns: LogColumns) -> ir.Table:
+    """One row per log row: its order, id, text, the key columns r0.. as text (blank: BLANK) and the weight."""
+    import ibis
 
-    def __init__(self, books: dict[str, _Codebook], columns: LogColumns) -> None:
-        self.gold, self.preds = books[columns.gold], [books[p] for p in columns.preds]
-        self.at = [columns.keyed().index(p) for p in columns.preds]
-        self.gold_at = columns.keyed().index(columns.gold)
-        self.known: dict[tuple[int, ...], bool] = {}
-
-    def __call__(self, key: tuple[int, ...]) -> bool:
-        found = self.known.get(key)
-        if found is None:
-            gold = self.gold.values[key[self.gold_at]]
-            decided = {book.values[key[i]] for book, i in zip(self.preds, self.at)} - {ABSTAINED}
-            wrong = any((d == ACTIONED) == (gold == BENIGN) for d in decided)
-            found = self.known[key] = gold != NO_GOLD and (wrong or len(decided) > 1)
-        return found
+    t = log.table
+    raw = {f"r{i}": _as_text(t[name]).fill_null(BLANK) for i, name in enumerate(columns.keyed())}
+    order = t[ROW] if log.ordered else _as_text(t[columns.id] if columns.id else t[ROW])
+    item_id = (_as_text(t[columns.id]).fill_null("") if columns.id else (t[ROW] - 1).cast("string"))
+    text = _as_text(t[columns.text]).fill_null("") if columns.text else ibis.literal("")
+    weight: ir.Value = ibis.literal(1.0, "float64")
+    if columns.weight:
+        weight = t[columns.weight].cast("float64") if t[columns.weight].type().is_numeric() else t[columns.weight]
+    return t.select(**{_ORDER: order, _ID: item_id, _TEXT: text}, **raw, **{_WEIGHT: weight})
 
 
-def _kind(name: str, columns: LogColumns) -> str:
-    return "gold" if name == columns.gold else "decision" if name in columns.preds else "text"
+def _as_text(column: ir.Value) -> ir.StringValue:
+    """A value as text the way pyarrow casts it (1.0 -> '1', True -> 'true'), null kept."""
+    import ibis
+
+    kind = column.type()
+    if kind.is_string():
+        return column
+    if kind.is_floating():
+        integral = (column == column.floor()) & (column.abs() < 2.0 ** 53)
+        return ibis.cases((column.isnull(), ibis.null("string")),
+                          (integral, column.cast("int64").cast("string")), else_=column.cast("string"))
+    if kind.is_boolean():
+        return ibis.cases((column.isnull(), ibis.null("string")), (column, "true"), else_="false")
+    return column.cast("string")
 
 
-class _Codebook:
-    """Global codes of one column's distinct values, as text (gold and decisions already mapped)."""
-
-    def __init__(self) -> None:
-        self.codes: dict[object, int] = {}
-        self.values: list[object] = []
-
-    def _code(self, value: object) -> int:
-        code = self.codes.get(value)
-        if code is None:
-            code = self.codes[value] = len(self.values)
-            self.values.append(value)
-        return code
-
-    def encode(self, column: pa.Array | pa.ChunkedArray, kind: str, benign: set[str]) -> np.ndarray:
-        encoded = pc.dictionary_encode(column.cast(pa.string()) if column.type != pa.string() else column)
-        if isinstance(encoded, pa.ChunkedArray):
-            encoded = encoded.combine_chunks()
-        mapped = [self._code(_mapped(v, kind, benign)) for v in encoded.dictionary.to_pylist()]
-        null = self._code(_mapped(None, kind, benign))
-        lookup = np.array([*mapped, null], dtype=np.int64)
-        indices = encoded.indices.fill_null(len(mapped)).to_numpy(zero_copy_only=False)
-        codes: np.ndarray = lookup[indices]
-        return codes
-
-    def encode_weights(self, column: pa.Array | pa.ChunkedArray, path: str, start: int) -> np.ndarray:
-        raw = column.to_pandas()
-        weights = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-        bad = np.isnan(weights) | ~(weights >= 0) | np.isinf(weights)
-        if bad.any():
-            row = int(bad.nonzero()[0][0])
-            raise HarnessError(f"row {start + row + 1} has weight '{raw.iloc[row]}'; weights must be numbers >= 0.", path=path)
-        uniques, inverse = np.unique(weights, return_inverse=True)
-        return np.array([self._code(float(v)) for v in uniques], dtype=np.int64)[inverse]
+def _map_groups(groups: pd.DataFrame, columns: LogColumns, benign: set[str]) -> pd.DataFrame:
+    """The raw combinations with k0.. (gold, decisions, slices, stratum as the metrics read them) and the
+    weight as a number (NaN when it is not a number >= 0); each distinct value is mapped once."""
+    kinds = {columns.gold: "gold", **{p: "decision" for p in columns.preds}}
+    out = groups[["n", "first"]].copy()
+    for i, name in enumerate(columns.keyed()):
+        values = groups[f"r{i}"]
+        lookup = {v: _mapped(None if v == BLANK else v, kinds.get(name, "text"), benign) for v in values.unique()}
+        out[f"k{i}"] = values.map(lookup).astype(object)
+    weights = pd.to_numeric(groups[_WEIGHT], errors="coerce").astype(float)
+    out[_WEIGHT] = weights.where(np.isfinite(weights) & (weights >= 0))
+    return out
 
 
 def _mapped(value: object, kind: str, benign: set[str]) -> str:
@@ -210,130 +178,105 @@ def _mapped(value: object, kind: str, benign: set[str]) -> str:
     return ABSTAINED if text is None else ALLOWED if text.lower() in benign else ACTIONED
 
 
-def _text(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    strings = column.cast(pa.string()) if column.type != pa.string() else column
-    return np.asarray(strings.fill_null("").to_numpy(zero_copy_only=False), dtype=object)
+def _listable(mapped: pd.DataFrame, columns: LogColumns) -> np.ndarray:
+    """Whether a combination's items can appear in a metric's item list: gold known and some decision against
+    gold (relabel candidates; two decisions apart means one is wrong). Items all reviewers got right are only
+    counted, so they keep no ids."""
+    gold = mapped["k0"].to_numpy(dtype=object)
+    wrong = np.zeros(len(mapped), dtype=bool)
+    for pred in columns.preds:
+        decision = mapped[f"k{columns.keyed().index(pred)}"].to_numpy(dtype=object)
+        wrong |= ((decision == ACTIONED) & (gold == BENIGN)) | ((decision == ALLOWED) & (gold != BENIGN))
+    listable: np.ndarray = (gold != NO_GOLD) & wrong
+    return listable
 
 
-def _combine(codes: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row -> combination index, the combinations (one row of codes each) and their row counts."""
-    if not codes:
-        return np.zeros(n, dtype=np.int64), np.zeros((1, 0), dtype=np.int64), np.array([n])
-    radix = [int(c.max()) + 1 if len(c) else 1 for c in codes]
-    if float(np.prod(radix, dtype=float)) < 2.0 ** 62:
-        key = np.zeros(n, dtype=np.int64)
-        for c, r in zip(codes, radix):
-            key = key * r + c
-        unique_keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-        uniques = np.empty((len(unique_keys), len(codes)), dtype=np.int64)
-        rest = unique_keys.copy()
-        for i in range(len(codes) - 1, -1, -1):
-            uniques[:, i] = rest % radix[i]
-            rest //= radix[i]
-        return inverse.ravel(), uniques, counts
-    uniques, inverse, counts = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True, return_counts=True)
-    return inverse.ravel(), uniques, counts
+def _listable_rows(rows: ir.Table, groups: pd.DataFrame, mapped: pd.DataFrame,
+                   columns: LogColumns) -> ir.BooleanValue:
+    """The rows of listable combinations, as IN tests on the few raw values that map to each gold kind and
+    decision: gold benign and some decision actioned, or gold a violation and some decision allowed."""
+    import ibis
+
+    def raw_values(i: int, wanted: np.ndarray) -> list[str]:
+        return sorted(set(groups.loc[wanted, f"r{i}"].tolist()))
+
+    gold = mapped["k0"].to_numpy(dtype=object)
+    benign_gold, violating_gold = raw_values(0, gold == BENIGN), raw_values(0, (gold != BENIGN) & (gold != NO_GOLD))
+    actioned, allowed = [], []
+    for pred in columns.preds:
+        at = columns.keyed().index(pred)
+        decision = mapped[f"k{at}"].to_numpy(dtype=object)
+        actioned.append(rows[f"r{at}"].isin(raw_values(at, decision == ACTIONED) or [BLANK + "none"]))
+        allowed.append(rows[f"r{at}"].isin(raw_values(at, decision == ALLOWED) or [BLANK + "none"]))
+    wrong_on_benign = rows["r0"].isin(benign_gold or [BLANK + "none"]) & ibis.or_(*actioned)
+    wrong_on_violation = rows["r0"].isin(violating_gold or [BLANK + "none"]) & ibis.or_(*allowed)
+    condition: ir.BooleanValue = wrong_on_benign | wrong_on_violation
+    return condition
 
 
-def _table(combos: dict[tuple[int, ...], int], totals: list[int], kept_n: list[int], kept: list[pd.DataFrame],
-           books: dict[str, _Codebook], weights: _Codebook, columns: LogColumns) -> pd.DataFrame:
-    keys = np.array(list(combos), dtype=np.int64).reshape(len(combos), -1)
-    names = columns.keyed()
-    values: dict[str, np.ndarray] = {name: np.array(books[name].values, dtype=object)[keys[:, i]]
-                                     for i, name in enumerate(names)}
-    weight = (np.array(weights.values, dtype=float)[keys[:, len(names)]] if columns.weight
-              else np.ones(len(combos)))
-    items = (pd.concat(kept, ignore_index=True) if kept else
-             pd.DataFrame({ROW: np.empty(0, dtype=np.int64), "item_id": [], "text": [], "_combo": np.empty(0, dtype=np.int64)}))
-    items = items.sort_values(ROW, kind="stable").assign(**{COUNT: 1})
-    rest = np.asarray(totals, dtype=np.int64) - np.asarray(kept_n, dtype=np.int64)
-    left = np.flatnonzero(rest > 0)
-    remainder = pd.DataFrame({ROW: -1, "item_id": [f"(+{rest[i]:,} more items of combination {i + 1})" for i in left],
-                              "text": "", "_combo": left, COUNT: rest[left]})
-    table = pd.concat([items, remainder], ignore_index=True)
-    combo = table["_combo"].to_numpy()
-    out = pd.DataFrame({"item_id": table["item_id"].astype(str).to_numpy(), "text": table["text"].astype(str).to_numpy(),
-                        "gold": values[columns.gold][combo], "weight": weight[combo]})
-    for name in [*columns.preds, *columns.slices, *([columns.strata] if columns.strata else [])]:
-        out[name] = values[name][combo]
-    out[COUNT] = table[COUNT].to_numpy(dtype=np.int64)
-    return out
+def _mapped_rows(kept: pd.DataFrame, groups: pd.DataFrame, mapped: pd.DataFrame, raw: list[str],
+                 keys: list[str], every: bool) -> pd.DataFrame:
+    """The kept rows with their mapped keys; unless `every` row is kept, the first EXEMPLARS of each mapped
+    combination (a raw combination kept its first EXEMPLARS; several raw ones may map to one)."""
+    at = pd.Series(np.arange(len(groups)), index=pd.MultiIndex.from_frame(groups[raw]))
+    index = at.reindex(pd.MultiIndex.from_frame(kept[raw])).to_numpy() if len(kept) else np.empty(0, dtype=np.int64)
+    out = kept[[_ORDER, _ID, _TEXT]].reset_index(drop=True)
+    for key in keys:
+        out[key] = mapped[key].to_numpy()[index.astype(np.int64)]
+    if every:
+        return out
+    return out[out.groupby(keys, sort=False, dropna=False).cumcount() < EXEMPLARS].reset_index(drop=True)
 
 
-def _batches(path: Path, columns: LogColumns) -> Iterator[pa.RecordBatch]:
-    """The needed columns in batches; a file pyarrow cannot parse is one error naming it."""
-    fmt = _STREAMED.get(path.suffix.lower())
-    batches: Iterator[pa.RecordBatch] | None = None
-    while True:
-        try:
-            batches = batches or _open(path, columns, fmt)
-            batch = next(batches)
-        except StopIteration:
-            return
-        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as err:
-            if "UTF8" in str(err) and fmt != "parquet":
-                from harness.evalset.reading import _check_utf8
-
-                _check_utf8(path)  # names the line, as reading an eval set does
-            raise HarnessError(f"could not be read as {str(fmt).upper()} ({str(err).splitlines()[0]}); fix the file "
-                               "(it must be UTF-8 with the same columns on every row).", path=path) from None
-        yield batch
+def _bad_weight(log: Opened, rows: ir.Table, values: list[object], source: str) -> None:
+    """The first row whose weight is not a number >= 0, named."""
+    known = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
+    weight = rows[_WEIGHT]
+    bad = weight.isnull() | weight.isin(known) if known else weight.isnull()
+    first = _execute(rows.filter(bad).select(_ORDER, _WEIGHT).order_by(_ORDER).limit(1), source)
+    order, raw = first[_ORDER].iloc[0], first[_WEIGHT].iloc[0]
+    where = log.row_name(int(order)) if log.ordered else f"the row with id '{order}'"
+    shown = "" if raw is None or raw is pd.NA or (isinstance(raw, float) and np.isnan(raw)) else raw
+    if isinstance(shown, float) and shown.is_integer():
+        shown = int(shown)
+    raise HarnessError(f"{where} has weight '{shown}'; weights must be numbers >= 0.", path=source)
 
 
-def _open(path: Path, columns: LogColumns, fmt: str | None) -> Iterator[pa.RecordBatch]:
-    if not path.is_file():
-        raise HarnessError("file not found; check the path.", path=path)
-    if fmt is None:
-        raise HarnessError(f"cannot stream '{path.suffix}' files; give a CSV, TSV, JSONL or Parquet file.", path=path)
-    needed = columns.needed()
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        handle = pq.ParquetFile(path)
-        _check_columns(handle.schema_arrow.names, needed, path)
-        return iter(handle.iter_batches(batch_size=BATCH_ROWS, columns=needed))
-    if fmt == "jsonl":
-        import pyarrow.json as pj
-
-        reader = pj.open_json(path)
-        _check_columns(reader.schema.names, needed, path)
-        return (batch.select(needed) for batch in reader)
-    import pyarrow.csv as pv
-
-    header = pv.open_csv(path, parse_options=pv.ParseOptions(delimiter="\t" if fmt == "tsv" else ","),
-                         read_options=pv.ReadOptions(block_size=1 << 16)).schema.names
-    _check_columns(header, needed, path)
-    reader = pv.open_csv(
-        path, read_options=pv.ReadOptions(block_size=16 << 20),
-        parse_options=pv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",", newlines_in_values=True),
-        convert_options=pv.ConvertOptions(include_columns=needed, column_types={c: pa.string() for c in needed},
-                                          strings_can_be_null=True, null_values=[""]))
-    return iter(reader)
-
-
-def _check_columns(names: list[str], needed: list[str], path: Path) -> None:
-    missing = [c for c in needed if c not in names]
-    if missing:
-        raise HarnessError(f"column '{missing[0]}' is not in the file (columns: {', '.join(map(str, names[:20]))}); "
-                           "fix --gold/--pred/--slices/--weight.", path=path)
-
-
-def _check_unique(hashes: np.ndarray, path: str, columns: LogColumns) -> None:
-    """64-bit hashes of every id (8 bytes a row), sorted; a repeated hash is confirmed on the ids themselves."""
-    hashes.sort()
-    repeated = hashes[1:][hashes[1:] == hashes[:-1]]
-    if not len(repeated):
+def _check_unique(log: Opened, rows: ir.Table, source: str) -> None:
+    """An id on two rows is an error naming the id (and its first and last rows where the log has row order)."""
+    grouped = rows.group_by(_ID).aggregate(n=rows.count(), a=rows[_ORDER].min(), b=rows[_ORDER].max())
+    repeated = _execute(grouped.filter(grouped["n"] > 1).order_by("a").limit(1), source)
+    if repeated.empty:
         return
-    suspects = set(repeated[:100].tolist())
-    seen: dict[str, int] = {}
-    start = 0
-    assert columns.id is not None
-    for batch in _batches(Path(path), LogColumns(gold=columns.gold, preds=[], id=columns.id)):
-        ids = _text(batch.column(columns.id))
-        for row in np.flatnonzero(np.isin(pd.util.hash_array(ids), list(suspects))):
-            item = str(ids[row])
-            if item in seen:
-                raise HarnessError(f"id '{item}' appears twice (rows {seen[item]} and {start + row + 1}); "
-                                   "ids must be unique.", path=path)
-            seen[item] = start + int(row) + 1
-        start += batch.num_rows
+    item, n, a, b = (repeated[c].iloc[0] for c in (_ID, "n", "a", "b"))
+    if not log.ordered:
+        where = ""
+    elif n == 2 and len(log.files) <= 1:
+        where = f" (rows {a} and {b})"
+    else:
+        where = f" (first at {log.row_name(int(a))}, last at {log.row_name(int(b))})"
+    raise HarnessError(f"id '{item}' appears {'twice' if n == 2 else f'{n} times'}{where}; ids must be unique.",
+                       path=source)
+
+
+def _table(combos: pd.DataFrame, kept: pd.DataFrame, keys: list[str], columns: LogColumns) -> pd.DataFrame:
+    """The kept rows (count 1) in log order, then one remainder row per combination (in order of first
+    appearance) standing for the rows not kept."""
+    index = pd.Series(np.arange(len(combos)), index=pd.MultiIndex.from_frame(combos[keys]))
+    kept_combo = (index.reindex(pd.MultiIndex.from_frame(kept[keys])).to_numpy(dtype=np.int64) if len(kept)
+                  else np.empty(0, dtype=np.int64))
+    rest = combos["n"].to_numpy(dtype=np.int64) - np.bincount(kept_combo, minlength=len(combos))
+    left = np.flatnonzero(rest > 0)
+    combo = np.concatenate([kept_combo, left])
+    out = pd.DataFrame({
+        "item_id": np.concatenate([kept[_ID].astype(str).to_numpy(dtype=object),
+                                   np.array([f"(+{rest[i]:,} more items of combination {i + 1})" for i in left],
+                                            dtype=object)]),
+        "text": np.concatenate([kept[_TEXT].astype(str).to_numpy(dtype=object), np.full(len(left), "", dtype=object)]),
+        "gold": combos["k0"].to_numpy(dtype=object)[combo],
+        "weight": combos[_WEIGHT].to_numpy(dtype=float)[combo]})
+    keyed = columns.keyed()
+    for name in [*columns.preds, *columns.slices, *([columns.strata] if columns.strata else [])]:
+        out[name] = combos[f"k{keyed.index(name)}"].to_numpy(dtype=object)[combo]
+    out[COUNT] = np.concatenate([np.ones(len(kept_combo), dtype=np.int64), rest[left]])
+    return out

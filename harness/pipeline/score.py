@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,8 @@ from harness.labels import BENIGN
 from harness.metrics import compute_metrics
 from harness.metrics.counts import COUNT
 from harness.metrics.ppi import prediction_powered
-from harness.pipeline.prediction_log import EXEMPLARS, NO_GOLD, LogColumns, log_rows, read_collapsed
+from harness.pipeline.engines import DEFAULT_SPARK_MASTER, open_source
+from harness.pipeline.prediction_log import NO_GOLD, LogColumns, read_collapsed
 from harness.record import RunRecord
 from harness.record.header import EvalSetSummary, ExternalParams, PolicyCategory, PolicySummary
 from harness.record.metrics import PredictionPowered
@@ -31,33 +32,38 @@ KEEP_ITEMS = 100_000
 def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | None = None,
                slices: list[str] | None = None, id_column: str | None = None, text_column: str | None = None,
                name: str | None = None, weight: str | None = None, strata: str | None = None,
-               keep_items: int | None = KEEP_ITEMS) -> RunRecord:
+               keep_items: int | None = KEEP_ITEMS, table: str | None = None, engine: str = "duckdb",
+               spark_master: str = DEFAULT_SPARK_MASTER) -> RunRecord:
     """`weight`: a column of sampling weights (inverse inclusion probabilities) for population estimates.
 
     Rows with a blank gold label are left out of the gold metrics and feed the prediction-powered
     prevalence (metrics["prediction_powered"]), stratified by the `strata` column when given.
 
-    The file is streamed and collapsed (harness.pipeline.prediction_log): a log of up to `keep_items` rows keeps
-    one row per item in the record; a longer one keeps the collapsed table (docs/scoring.md)."""
+    `path` is a file, glob or folder read by `engine` (DuckDB or Spark), or a connection URL with `table`
+    (harness.pipeline.engines). The engine collapses the log to counts (harness.pipeline.prediction_log): a log of
+    up to `keep_items` rows keeps one row per item in the record; a longer one keeps the collapsed table
+    (docs/scoring.md)."""
     slices = slices or []
     columns = LogColumns(gold=gold, preds=preds, slices=slices, id=id_column, text=text_column, weight=weight,
                          strata=strata)
     benign_values = {v.strip().lower() for v in (benign or DEFAULT_BENIGN)}
-    rows = log_rows(path)
-    collapsed = read_collapsed(path, columns, benign_values,
-                               exemplars=None if keep_items is None or (rows is not None and rows <= keep_items)
-                               else EXEMPLARS)
-    table = collapsed.table
-    has_gold = table["gold"].to_numpy() != NO_GOLD
+    log = open_source(path, columns.needed(), table=table, engine=engine, spark_master=spark_master)
+    try:
+        collapsed = read_collapsed(log, columns, benign_values, source=path, keep_items=keep_items)
+    finally:
+        with contextlib.suppress(Exception):  # an engine that died mid-query cannot be closed; its error is the one
+            log.close()
+    counted = collapsed.table
+    has_gold = counted["gold"].to_numpy() != NO_GOLD
     if not has_gold.any():
         raise HarnessError(f"no row has a gold label in column '{gold}'; at least some rows need one.", path=path)
     # With weights, the strata travel beside the verdicts so population estimates are stratified by them.
     beside = [strata] if weight and strata and strata not in slices else []
-    items = table.loc[has_gold, ["item_id", "text", "gold", "weight", *slices, *beside, COUNT]].reset_index(drop=True)
+    items = counted.loc[has_gold, ["item_id", "text", "gold", "weight", *slices, *beside, COUNT]].reset_index(drop=True)
     items.insert(4, "contested", False)
     tables = []
     for pred in preds:
-        decisions = table.loc[has_gold, pred].to_numpy()
+        decisions = counted.loc[has_gold, pred].to_numpy()
         tables.append(decision_table(items["item_id"].astype(str).tolist(), [str(d) for d in decisions],
                                      policy=SCORED_POLICY, reviewer=pred, abstain_kind=AbstainKind.NO_DECISION,
                                      abstain_reason="no decision"))
@@ -66,8 +72,8 @@ def score_file(path: str, *, gold: str, preds: list[str], benign: list[str] | No
     metrics = compute_metrics(verdicts, candidate=SCORED_POLICY, baseline=None, categories=categories,
                               slices=slices, gates={}, strata=weighted_strata(items, strata) if weight else None)
     if not has_gold.all():
-        metrics.prediction_powered = {pred: _prediction_powered(table, has_gold, pred, strata) for pred in preds}
-    label = name or Path(path).stem
+        metrics.prediction_powered = {pred: _prediction_powered(counted, has_gold, pred, strata) for pred in preds}
+    label = name or log.label
     counts = items.groupby("gold", sort=False)[COUNT].sum().sort_values(ascending=False, kind="stable")
     return RunRecord(
         name=label, experiment={"score": {"path": path, "gold": gold, "preds": preds, "benign": sorted(benign_values),

@@ -1,0 +1,151 @@
+"""`score` on engines: the same log as a Parquet file, a hive-partitioned folder, a DuckDB table, a
+PostgreSQL table and through Spark local mode gives the same metrics.json; bad sources are one line each."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from support.postgres import PostgresServer
+from test_score_stream import SYNTHETIC_ARGS, synthetic
+
+from harness._util.processes import free_port
+from harness.pipeline.score import score_file
+from harness.record import write_record
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def log() -> pd.DataFrame:
+    """The synthetic log with ids that sort in row order (a table has no row order, so it lists items by id)
+    and a `day` column whose partitions, read in folder order, are the rows in order."""
+    frame = synthetic()
+    frame["id"] = [f"x{i:05d}" for i in range(len(frame))]
+    frame["day"] = [f"2026-01-0{1 + 3 * i // len(frame)}" for i in range(len(frame))]
+    return frame
+
+
+def metrics_of(tmp: Path, name: str, source: str, **kwargs: Any) -> str:
+    # keep_items=0: every path collapses and chooses its 200 exemplars per combination in the engine; one name,
+    # which metrics.json carries, so the files compare byte for byte.
+    write_record(score_file(source, keep_items=0, name="log", **SYNTHETIC_ARGS, **kwargs), tmp / name)
+    return (tmp / name / "metrics.json").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The log as one Parquet file and its metrics.json, read by DuckDB."""
+    tmp = tmp_path_factory.mktemp("engines")
+    log().to_parquet(tmp / "log.parquet", index=False)
+    return tmp, metrics_of(tmp, "file", str(tmp / "log.parquet"))
+
+
+def test_a_hive_partitioned_folder_and_a_duckdb_table_give_the_files_metrics(reference: tuple[Path, str]) -> None:
+    import duckdb
+
+    tmp, expected = reference
+    frame = log()
+    for day, part in frame.groupby("day", sort=True):
+        (tmp / "folder" / f"day={day}").mkdir(parents=True)
+        part.drop(columns="day").to_parquet(tmp / "folder" / f"day={day}" / "part-0.parquet", index=False)
+    assert metrics_of(tmp, "folder", str(tmp / "folder")) == expected
+    with duckdb.connect(str(tmp / "logs.duckdb")) as con:
+        con.execute(f"CREATE TABLE predictions AS SELECT * FROM read_parquet('{tmp / 'log.parquet'}')")
+    assert metrics_of(tmp, "table", f"duckdb://{tmp / 'logs.duckdb'}", table="predictions") == expected
+    assert json.loads(expected)["relabel_candidates"]["total"] > 200
+
+
+def test_csv_and_jsonl_through_duckdb_match_parquet(reference: tuple[Path, str]) -> None:
+    tmp, expected = reference
+    log().to_csv(tmp / "log.csv", index=False)
+    log().to_json(tmp / "log.jsonl", orient="records", lines=True)
+    assert metrics_of(tmp, "csv", str(tmp / "log.csv")) == expected
+    assert metrics_of(tmp, "jsonl", str(tmp / "log.jsonl")) == expected
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    pytest.importorskip("ibis.backends.postgres", reason="pip install 'policy-harness[postgres]'")
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_a_postgres_table_gives_the_files_metrics(reference: tuple[Path, str], postgres: PostgresServer) -> None:
+    import ibis
+
+    tmp, expected = reference
+    url = f"postgres://mlflow@127.0.0.1:{postgres.port}/mlflow"
+    con = ibis.connect(url)
+    con.create_table("predictions", log())
+    con.disconnect()
+    assert metrics_of(tmp, "postgres", url, table="predictions") == expected
+
+
+def spark_ready() -> None:
+    """Spark local mode needs pyspark and Java 17; outside CI a missing one skips with the install hint."""
+    missing = []
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        missing.append("pyspark: pip install 'policy-harness[spark]'")
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        missing.append("Java 17: apt-get install openjdk-17-jre-headless (make test does this as root)")
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the Spark test; missing {'; '.join(missing)}")
+        pytest.skip(f"Spark local mode needs {'; '.join(missing)}")
+
+
+@pytest.mark.slow
+def test_spark_local_mode_gives_the_files_metrics(reference: tuple[Path, str]) -> None:
+    spark_ready()
+    tmp, expected = reference
+    assert metrics_of(tmp, "spark", str(tmp / "log.parquet"), engine="spark", spark_master="local[2]") == expected
+
+
+def score_cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run([sys.executable, "-m", "harness", "score", *args, "--gold", "gold", "--pred", "a",
+                           "--no-track", "--out", "out"], cwd=tmp, env=env, capture_output=True, text=True, timeout=300)
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], *parts: str) -> None:
+    assert result.returncode == 2, result.stderr
+    message = result.stderr.strip()
+    assert "Traceback" not in message and len(message.splitlines()) == 1, message
+    for part in parts:
+        assert part in message, message
+
+
+def test_bad_sources_are_one_line_each(tmp_path: Path) -> None:
+    import duckdb
+
+    log().to_parquet(tmp_path / "log.parquet", index=False)
+    with duckdb.connect(str(tmp_path / "logs.duckdb")) as con:
+        con.execute(f"CREATE TABLE predictions AS SELECT * FROM read_parquet('{tmp_path / 'log.parquet'}')")
+    one_line_error(score_cli(tmp_path, "postgress://u@localhost/db", "--table", "t"),
+                   "unknown engine scheme 'postgress://'", "did you mean 'postgres://'")
+    one_line_error(score_cli(tmp_path, f"duckdb://{tmp_path / 'logs.duckdb'}", "--table", "prediction", "--id", "id"),
+                   "has no table 'prediction'", "did you mean 'predictions'")
+    one_line_error(score_cli(tmp_path, "log.parquet", "--slices", "langs"),
+                   "column 'langs' is not in the log", "did you mean 'lang'")
+    one_line_error(score_cli(tmp_path, "snowflake://user:secret@account/db/schema", "--table", "t"),
+                   "pip install 'policy-harness[snowflake]'")
+    port = free_port()  # nothing listens there
+    one_line_error(score_cli(tmp_path, f"postgres://u:secret@127.0.0.1:{port}/db", "--table", "t"),
+                   "could not connect", "u:***@")
+    one_line_error(score_cli(tmp_path, f"duckdb://{tmp_path / 'logs.duckdb'}", "--table", "predictions"),
+                   "has no row order", "--id")
+    one_line_error(score_cli(tmp_path, "nothing/*.parquet"), "no file matches")
