@@ -34,10 +34,13 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def user_cache_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """No test (nor a command it runs as a subprocess) reads or fills the real user's judgement cache."""
-    saved = {name: os.environ.get(name) for name in ("XDG_CACHE_HOME", "POLICY_HARNESS_CACHE")}
+    """No test (nor a command it runs as a subprocess) reads or fills the real user's judgement cache; and
+    tracked runs write no MLflow traces in the background unless a test asks (tests/tracking/test_tracking_traces.py):
+    a detached writer per tracked run would outlive its test's temporary folder."""
+    saved = {name: os.environ.get(name) for name in ("XDG_CACHE_HOME", "POLICY_HARNESS_CACHE", "POLICY_HARNESS_TRACES")}
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("user-cache"))
     os.environ.pop("POLICY_HARNESS_CACHE", None)
+    os.environ["POLICY_HARNESS_TRACES"] = "none"
     yield
     for name, value in saved.items():
         if value is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,11 +45,28 @@ class TraceSample(StrictModel):
     sample: int = Field(ge=1)
 
 
+TRACES_ENV = "POLICY_HARNESS_TRACES"
+
+
+def default_traces() -> Literal["all", "none"] | TraceSample:
+    """`tracking.traces` when the experiment does not set it: POLICY_HARNESS_TRACES (`all`, `none` or a
+    sample size), for a CI job or a batch host that wants no traces from any experiment; else `all`."""
+    value = os.environ.get(TRACES_ENV, "").strip().lower()
+    if value in ("", "all"):
+        return "all"
+    if value == "none":
+        return "none"
+    if value.isdigit() and int(value) >= 1:
+        return TraceSample(sample=int(value))
+    raise HarnessError(f"{TRACES_ENV}={value!r} is not a trace setting; set it to all, none or a number of items "
+                       "to sample, or unset it.")
+
+
 class TrackingConfig(StrictModel):
     enabled: bool = True
     experiment_name: str | None = None
     # One MLflow trace per judged item (docs/mlflow.md): every item, none, or a sample of N items.
-    traces: Literal["all", "none"] | TraceSample = "all"
+    traces: Literal["all", "none"] | TraceSample = Field(default_factory=default_traces)
 
 
 class AuthorConfig(CachedCalls):

@@ -212,3 +212,17 @@ def test_a_local_model_file_is_read_from_the_experiment_folder(tmp_path: Path, m
 def test_a_tab_in_the_indentation_says_to_use_spaces(tmp_path: Path) -> None:
     message = load_error(tmp_path, VALID.replace("  - {name: tfidf-lr", "\t- {name: tfidf-lr"))
     assert "not valid YAML at line 9" in message and "indent with spaces, not tabs" in message
+
+
+def test_traces_default_to_all_and_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.config.experiment import TraceSample, TrackingConfig
+
+    monkeypatch.delenv("POLICY_HARNESS_TRACES", raising=False)
+    assert TrackingConfig().traces == "all"
+    monkeypatch.setenv("POLICY_HARNESS_TRACES", "none")
+    assert TrackingConfig().traces == "none" and TrackingConfig(traces="all").traces == "all"
+    monkeypatch.setenv("POLICY_HARNESS_TRACES", "250")
+    assert TrackingConfig().traces == TraceSample(sample=250)
+    monkeypatch.setenv("POLICY_HARNESS_TRACES", "some")
+    with pytest.raises(HarnessError, match="POLICY_HARNESS_TRACES='some' is not a trace setting"):
+        TrackingConfig()

@@ -77,6 +77,15 @@ def healthy(uri: str, timeout_s: float) -> None:
     raise RuntimeError(f"mlflow server at {uri} did not start")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def traces_by_default() -> Iterator[None]:
+    """These tests run with the default a user has: traces on (the session turns them off for other tests)."""
+    saved = os.environ.pop("POLICY_HARNESS_TRACES", None)
+    yield
+    if saved is not None:
+        os.environ["POLICY_HARNESS_TRACES"] = saved
+
+
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     srv = MlflowServer(tmp_path_factory.mktemp("mlflow-traces"))
