@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,11 @@ from harness.reviewers.cache import JudgementCache
 from harness.reviewers.judgements import CacheEntry, CacheWriter, Job, UsageMeter, answer_entry, budget_message
 from harness.reviewers.llm_verdict import parse_verdict, verdict_schema
 from harness.reviewers.prompts import DEFAULT_LAYOUT, PromptBuilder, reviewer_template
-from harness.verdicts import ABSTAINED, AbstainKind, Verdict
+from harness.reviewers.scores import TOP_LOGPROBS, confidence_probability
+from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, AbstainKind, Verdict
 
 LOCAL_API_KEY = "sk-local-no-key"
+log = logging.getLogger(__name__)
 
 
 class LLMReviewer:
@@ -44,6 +47,7 @@ class LLMReviewer:
         self._server: LocalModelServer | None = None
         self._client: Any = None
         self.meter = UsageMeter()
+        self._warned_no_logprobs = False
         if config.api_key_env and not is_local(config.model) and not os.environ.get(config.api_key_env):
             raise HarnessError(f"reviewer '{config.name}' reads its API key from the environment variable "
                                f"{config.api_key_env}, which is not set; export it before running.")
@@ -104,6 +108,8 @@ class LLMReviewer:
             out["params"] = c.params
         if self.template.layout != DEFAULT_LAYOUT:
             out[layout_key] = self.template.layout
+        if c.scores is not None:  # the default asks for log-probabilities without a new cache key
+            out["scores"] = c.scores
         return out
 
     def plan(self, items: pd.DataFrame, policy: Policy) -> tuple[PromptBuilder, list[Job]]:
@@ -158,12 +164,42 @@ class LLMReviewer:
                        else parse_verdict(answer.get("content"), policy, item_id, sample,
                                           reasoning=answer.get("reasoning"), finish_reason=answer.get("finish_reason"),
                                           max_tokens=self.config.max_tokens))
+            self._score(verdict, answer, policy)
             self.meter.abstained += verdict.decision == ABSTAINED
             verdicts.append(verdict)
         if stop is not None:
             stop.verdicts = verdicts
             raise stop
         return verdicts
+
+    def _score(self, verdict: Verdict, answer: CacheEntry, policy: Policy) -> None:
+        """The verdict's score (P(violation)) and its source per `scores`; with a `threshold`, the
+        decision is `score >= threshold`. A provider that sent no log-probabilities falls back to the
+        stated confidence, with one warning per run."""
+        mode = self.config.score_mode
+        verdict.score, verdict.score_source = None, ""
+        if mode == "none" or verdict.decision == ABSTAINED:
+            return
+        p = answer.get("p_violation") if mode == "logprobs" else None
+        if p is not None:
+            verdict.score, verdict.score_source = float(p), "logprobs"
+        else:
+            if mode == "logprobs" and not answer.get("logprobs") and not self._warned_no_logprobs:
+                self._warned_no_logprobs = True
+                log.warning("reviewer '%s': the provider returned no token log-probabilities; scoring by the "
+                            "model's stated confidence instead (set 'scores: confidence' to silence this)", self.name)
+            stated = confidence_probability(verdict.decision == ACTIONED, verdict.confidence)
+            if stated is not None:
+                verdict.score, verdict.score_source = stated, "confidence"
+        threshold = self.config.threshold
+        if threshold is None or verdict.score is None:
+            return
+        actioned = verdict.score >= threshold
+        if actioned and verdict.decision != ACTIONED:
+            verdict.categories = verdict.categories or (policy.category_ids if len(policy.categories) == 1 else [])
+        elif not actioned:
+            verdict.categories = []
+        verdict.decision = ACTIONED if actioned else ALLOWED
 
     async def _judge(self, todo: list[Job], builder: PromptBuilder,
                      schema: dict[str, Any], answers: dict[str, CacheEntry]) -> None:
@@ -253,7 +289,8 @@ class LLMReviewer:
                                 response_format="json_schema" if fmt == "auto" else fmt, price=c.price)
         self._client = LLMClient(endpoint, timeout_s=c.timeout_s, max_retries=c.max_retries,
                                  temperature=c.temperature, max_tokens=c.max_tokens, seed=c.seed,
-                                 concurrency=c.concurrency, reasoning_effort=c.reasoning_effort, params=c.params)
+                                 concurrency=c.concurrency, reasoning_effort=c.reasoning_effort, params=c.params,
+                                 top_logprobs=TOP_LOGPROBS if c.score_mode == "logprobs" else None)
         return self._client
 
     def close(self) -> None:
