@@ -10,6 +10,7 @@ from harness.labels import UNKNOWN
 from harness.metrics.agreement import agreement
 from harness.metrics.annotators import annotator_metrics
 from harness.metrics.answers import answer_breakdown
+from harness.metrics.calibration import calibration
 from harness.metrics.confusion import category_rates, rates, relabel_candidates, slice_rates, without_contested
 from harness.metrics.counts import COUNT, ITEM_KEY, with_item_keys
 from harness.metrics.errors import candidate_errors
@@ -65,6 +66,7 @@ def compute_metrics(verdicts: pd.DataFrame, *, candidate: str, baseline: str | N
         if is_weighted(frame, strata, prevalence):
             entry.weighted = weighted_metrics(frame, categories=categories, strata=strata, prevalence=prevalence)
         entry.thresholds = threshold_analysis(frame[frame["gold"] != UNKNOWN], gates)
+        entry.calibration = calibration(frame[frame["gold"] != UNKNOWN]) if entry.thresholds else None
         by_policy.setdefault(str(policy), {})[str(reviewer)] = entry
     reviewers = by_policy.get(candidate, {})
     comparison: dict[str, PairedComparison] = {}

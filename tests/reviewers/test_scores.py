@@ -16,6 +16,7 @@ from support.llm import experiment, write_items
 import harness
 from harness.errors import HarnessError
 from harness.reviewers.scores import TokenLogprob, chat_logprobs, violation_probability
+from harness.testing.batch_server import FakeBatchServer
 from harness.testing.openai_server import FakeOpenAIServer, Reply, item_section, last_user_text, planted_logprobs
 
 pytestmark = pytest.mark.usefixtures("cache_path")
@@ -138,3 +139,15 @@ def test_scores_none_asks_for_nothing_and_scores_nothing(tmp_path: Path) -> None
 def test_a_threshold_without_a_score_is_refused(tmp_path: Path, server: FakeOpenAIServer) -> None:
     with pytest.raises(HarnessError, match="threshold.*scores: none"):
         run(tmp_path, server, scores="none", threshold=0.5)
+
+
+def test_batch_lines_carry_the_same_scores(tmp_path: Path) -> None:
+    with FakeBatchServer(responder=planted_responder, in_progress_polls=1) as server:
+        items = write_items(tmp_path / "items.csv", ROWS)
+        record = harness.run(experiment(items, server.base_url, batch=True, poll_s=0.02), out_dir=tmp_path / "out",
+                             track=False)
+        assert server.requests_log == []  # every judgement went through the batch
+        assert all(line["body"]["logprobs"] is True for line in server.batch_lines())
+    v = {row.item_id: row for row in record.verdicts.itertuples()}
+    assert {k: round(v[k].score, 6) for k in v} == {"v1": 0.92, "v2": 0.55, "b1": 0.08, "b2": 0.45}
+    assert {v[k].score_source for k in v} == {"logprobs"}
