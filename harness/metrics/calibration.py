@@ -14,8 +14,8 @@ BINS = 10
 RESAMPLES = 1000
 TRUSTED_ECE = 0.05  # the interval's upper end at most this: the score can be read as a probability
 MIN_ITEMS = 20
-SOURCES = {"logprobs": "its P(violation) from token log-probabilities", "confidence": "its stated confidence",
-           "score": "its score"}
+SOURCES = {"logprobs": "P(violation) from token log-probabilities", "confidence": "stated confidence",
+           "score": "score"}
 
 
 def calibration(frame: pd.DataFrame, *, seed: int = 0) -> Calibration | None:
@@ -66,7 +66,7 @@ def reliability_bins(p: np.ndarray, y: np.ndarray) -> list[ReliabilityBin]:
 
 
 def _summary(source: str, ece: float, low: float | None, high: float | None, trusted: bool) -> str:
-    what = SOURCES.get(source, "its score")
+    what = SOURCES.get(source, "score")
     interval = f" (95% interval {low:.3f}–{high:.3f})" if low is not None and high is not None else ""
     if trusted:
         return (f"The reviewer's {what} can be trusted as a probability: it is off by {ece:.3f} on average"

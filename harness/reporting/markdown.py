@@ -18,6 +18,7 @@ from harness.reporting.markdown_sections import (
     thresholds,
 )
 from harness.reporting.mdcells import cell, header, per10k, rate, row, significance, strong
+from harness.reporting.scores import markdown_lines as score_lines
 from harness.reporting.views import ReportView, build_view
 
 __all__ = ["pct", "render_markdown", "markdown_from_view", "cell"]
@@ -37,7 +38,7 @@ def markdown_from_view(v: ReportView) -> str:
     if v.incomplete:
         lines += [f"> **Incomplete run:** {cell(v.incomplete_reason)}. Rates cover only the items judged.", ""]
     lines += (_verdicts(v) + _headline(v) + population(v) + _comparisons(v) + _categories(v) + _worst(v)
-              + languages(v) + gold(v) + annotators(v) + agreement(v) + thresholds(v) + injection(v)
+              + languages(v) + gold(v) + annotators(v) + agreement(v) + thresholds(v) + score_lines(v.scores) + injection(v)
               + diagnosis_markdown(v.diagnosis) + _provenance(v))
     return "\n".join(lines).rstrip() + "\n"
 

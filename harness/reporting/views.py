@@ -21,6 +21,7 @@ from harness.reporting.legacy import candidate_errors
 from harness.reporting.localization import LanguageView, language_views
 from harness.reporting.population import PopulationView, population_views
 from harness.reporting.provenance import Provenance, provenance
+from harness.reporting.scores import ScoreView, score_views
 from harness.reporting.tables import (
     BreakdownRow,
     BreakdownTable,
@@ -83,6 +84,7 @@ class ReportView:
     confusion_charts: dict[str, str] = field(default_factory=dict)
     diagnosis: DiagnosisView | None = None
     annotators: AnnotatorsView | None = None
+    scores: list[ScoreView] = field(default_factory=list)
 
 
 def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
@@ -135,6 +137,7 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
             view.unified_diff = unified_diff(old, new, record.baseline, record.candidate)
     view.diagnosis = diagnosis_view(errors.diagnosis, record.candidate,
                                     at_report_time=record.metrics.errors is None)
+    view.scores = score_views(reviewers, with_charts=with_charts)
     if with_charts:
         _add_charts(view)
     return view

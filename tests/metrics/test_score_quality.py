@@ -14,6 +14,7 @@ from harness.metrics.calibration import TRUSTED_ECE, calibration, expected_calib
 from harness.metrics.split import split_items
 from harness.metrics.thresholds import HOLDOUT_SHARE, SPLIT_SEED, delong_interval, threshold_analysis
 
+
 def planted(n: int = 400, separation: float = 1.0, seed: int = 1, source: str = "logprobs") -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     violating = rng.random(n) < 0.4
