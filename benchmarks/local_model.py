@@ -1,10 +1,13 @@
-"""Figure 7: throughput of the managed local model (local/smollm2 through llama.cpp's server) on
-this machine's CPU, judging N quick-start items with the quick-start settings (max_tokens 80,
-concurrency 1). Server start-up is timed apart from judging."""
+"""Figure 7: the managed local model (local/smollm2 through llama.cpp's server) on this machine's CPU,
+judging the same N quick-start items two ways in one run: generating the answer (`scores: none`,
+max_tokens 80, the quick-start settings before first-token scoring) and scoring the first answer token
+(max_tokens 1 with log-probabilities, the policy prefix reused in llama.cpp's cache). Server start-up
+is timed apart from judging; each mode gets a cold judgement cache and its own server."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import tempfile
 import time
@@ -14,7 +17,7 @@ from typing import Any
 from benchmarks.common import QUICKSTART_ITEMS, REPO, V2, report
 
 
-def measure(n: int) -> dict[str, Any]:
+def measure(n: int, scores: str) -> dict[str, Any]:
     import pandas as pd
 
     from harness.config import LLMReviewerConfig
@@ -26,7 +29,7 @@ def measure(n: int) -> dict[str, Any]:
         rows = list(csv.DictReader(handle))[:n]
     items = pd.DataFrame({"item_id": [r["id"] for r in rows], "text": [r["text"] for r in rows]})
     config = LLMReviewerConfig(type="llm", name="smollm2", model="local/smollm2", max_tokens=80, concurrency=1,
-                               timeout_s=120)
+                               timeout_s=120, scores=scores)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory() as tmp:
         reviewer = LLMReviewer(config, base_dir=REPO, cache=JudgementCache(Path(tmp) / "cache.sqlite"))
         try:
@@ -34,21 +37,25 @@ def measure(n: int) -> dict[str, Any]:
             reviewer._ensure_client()  # starts llama.cpp's server and waits until it answers
             startup_s = time.perf_counter() - started
             started = time.perf_counter()
-            verdicts = reviewer.review(items, load_policy(V2))
+            verdicts = asyncio.run(reviewer.review(items, load_policy(V2)))
             seconds = time.perf_counter() - started
             usage = reviewer.usage()
         finally:
             reviewer.close()
     return {"items": len(verdicts), "startup_s": startup_s, "seconds": seconds,
-            "items_per_s": len(verdicts) / seconds, "abstained": usage["abstained"],
-            "completion_tokens": usage["completion_tokens"], "prompt_tokens": usage["prompt_tokens"]}
+            "items_per_s": len(verdicts) / seconds, "abstained": usage.abstained,
+            "completion_tokens": usage.completion_tokens, "prompt_tokens": usage.prompt_tokens,
+            "scored": sum(v.score is not None for v in verdicts)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=10)
     args = parser.parse_args()
-    report(measure(args.items))
+    generation = measure(args.items, "none")
+    first_token = measure(args.items, "logprobs")
+    report({**first_token, "generation": generation,
+            "speedup": first_token["items_per_s"] / generation["items_per_s"]})
 
 
 if __name__ == "__main__":

@@ -101,11 +101,14 @@ class LLMClient:
             litellm.drop_params = True
             self._litellm = litellm
 
-    async def complete(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> Completion:
+    async def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], *,
+                       prompt: str | None = None) -> Completion:
+        """One answer, retried as the module says. `prompt`: a raw prompt for the text-completions
+        endpoint instead of the chat messages (the local model's first-token path)."""
         attempt = 0
         while True:
             try:
-                response = await self._call(messages, schema)
+                response = await (self._call_text(prompt) if prompt is not None else self._call(messages, schema))
             except Exception as err:  # classified below: fatal, downgrade, retry or give up
                 status = http_status(err)
                 if status == 400 and (self._downgrade_format(err) or self._drop_logprobs(err)):
@@ -139,6 +142,29 @@ class LLMClient:
         if self.endpoint.openai_compatible:
             return await self._call_openai(messages, schema)
         return self._completion(await self._call_litellm(messages, schema))
+
+    async def _call_text(self, prompt: str) -> Completion:
+        """A text completion of `prompt` (OpenAI-compatible servers only), its tokens' log-probabilities
+        in the legacy form ({tokens, token_logprobs, top_logprobs})."""
+        body: dict[str, Any] = {"model": self.endpoint.model.removeprefix(OPENAI_PREFIX), "prompt": prompt,
+                                "temperature": self.temperature, "max_tokens": self.max_tokens}
+        if self.top_logprobs:
+            body["logprobs"] = self.top_logprobs
+        if self.seed is not None:
+            body["seed"] = self.seed
+        raw = await self._openai_client().post("/completions", body=body, cast_to=bytes)
+        try:
+            data = json.loads(raw)
+            choice = data["choices"][0]
+            usage = data.get("usage") or {}
+            completion = Completion(content=str(choice.get("text") or ""),
+                                    prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                                    completion_tokens=int(usage.get("completion_tokens") or 0),
+                                    finish_reason=None, logprobs=choice.get("logprobs"))
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
+            raise MalformedResponse(f"malformed response body ({first_line(err)}): {raw[:120]!r}") from None
+        completion.cost_usd = self._cost(completion.prompt_tokens, completion.completion_tokens, 0)
+        return completion
 
     def _response_format(self, schema: dict[str, Any]) -> dict[str, Any] | None:
         if self.response_format == "json_schema":
