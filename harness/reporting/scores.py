@@ -76,7 +76,7 @@ def separates(t: Thresholds) -> bool | None:
 def separation(t: Thresholds) -> str:
     verdict = separates(t)
     if verdict is None:
-        return "Too few items of one class for an interval on the AUC."
+        return "The AUC has no interval (fewer than two items of a class, or a run recorded before intervals)."
     if not verdict:
         return ("This reviewer cannot separate violating from benign items: its AUC interval includes 0.5 "
                 "(chance), so no threshold on its score will do better than a coin weighted to the same rate.")
