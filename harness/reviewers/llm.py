@@ -81,7 +81,8 @@ class LLMReviewer:
             batch_discount=c.batch_discount if c.batch else None, reasoning_effort=c.reasoning_effort,
             params=c.params or None,
             prompt_layout=self.template.layout if self.template.layout != DEFAULT_LAYOUT else None,
-            limit=c.limit, reads_policy=self.reads_policy)
+            limit=c.limit, reads_policy=self.reads_policy, scores=c.scores, threshold=c.threshold,
+            decide="first_token" if self.first_token else None)
 
     def prompt_label(self) -> str:
         """The template the item's text is put into (`Injectable`)."""
