@@ -51,7 +51,8 @@ def measure(n: int, scores: str) -> dict[str, Any]:
     return {"items": len(verdicts), "startup_s": startup_s, "first_item_s": first_item_s, "seconds": seconds,
             "items_per_s": len(verdicts) / seconds, "abstained": usage.abstained,
             "completion_tokens": usage.completion_tokens, "prompt_tokens": usage.prompt_tokens,
-            "scored": sum(v.score is not None for v in verdicts)}
+            "scored": sum(v.score is not None for v in verdicts),
+            "abstain_reasons": sorted({v.abstain_reason[:120] for v in verdicts if v.abstain_reason})}
 
 
 def main() -> None:
