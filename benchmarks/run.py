@@ -196,9 +196,13 @@ def table(results: dict[str, Any]) -> str:
                              + ("" if r["cacheable_by_openai"] else "; prefix < 1,024: not cached by OpenAI")))
     lm = results.get("local_model")
     if lm:
-        rows.append(("7 local model smollm2", "skipped" if "skipped" in lm else
-                     f"{lm['items_per_s']:.2f} items/s ({lm['seconds'] / lm['items']:.1f} s/item)",
+        rows.append(("7 local model smollm2 first token", "skipped" if "skipped" in lm else
+                     f"{lm['items_per_s']:.2f} items/s ({lm['seconds'] / lm['items']:.2f} s/item)",
                      lm.get("skipped", f"server start {lm['startup_s']:.1f} s")[:80]))
+        if "generation" in lm:
+            gen = lm["generation"]
+            rows.append(("7 local model smollm2 generating", f"{gen['items_per_s']:.2f} items/s "
+                         f"({gen['seconds'] / gen['items']:.1f} s/item)", f"first token {lm['speedup']:.1f}x faster"))
     st = results.get("startup")
     if st:
         for key, label in (("help", "--help"), ("validate", "validate quickstart")):

@@ -66,8 +66,10 @@ _ANSWERED = frozenset({AbstainKind.CUT_OFF, AbstainKind.EMPTY, AbstainKind.REFUS
 LIST_COLUMNS = ("categories", "rule_ids")
 VERDICT_COLUMNS = [
     "policy", "reviewer", "item_id", "sample", "decision", "categories", "rule_ids",
-    "score", "confidence", "rationale", "abstain_kind", "abstain_reason", "notes", "reasoning",
+    "score", "confidence", "rationale", "abstain_kind", "abstain_reason", "notes", "reasoning", "score_source",
 ]
+# Where an LLM verdict's `score` (P(violation)) came from; blank when it has none (or is a classifier's).
+SCORE_SOURCES = ("logprobs", "confidence")
 
 
 @dataclass
@@ -84,6 +86,7 @@ class Verdict:
     notes: str = ""
     sample: int = 0
     reasoning: str = ""  # a reasoning model's reasoning before its answer, clipped (llm_verdict.REASONING_MAX_CHARS)
+    score_source: str = ""  # one of SCORE_SOURCES for an LLM verdict's score; blank otherwise
 
     @classmethod
     def abstain(cls, item_id: str, kind: AbstainKind, detail: str, sample: int = 0, reasoning: str = "") -> Verdict:
@@ -109,6 +112,7 @@ def verdict_table(verdicts: list[Verdict], *, policy: str, reviewer: str) -> pd.
         "abstain_reason": [_storable(v.abstain_reason) for v in verdicts],
         "notes": [_storable(v.notes) for v in verdicts],
         "reasoning": [_storable(v.reasoning) for v in verdicts],
+        "score_source": [v.score_source for v in verdicts],
     }
     table = pd.DataFrame(columns, columns=VERDICT_COLUMNS)
     for name in LIST_COLUMNS:  # a DataFrame of no rows does not keep the column's object dtype
@@ -133,7 +137,7 @@ def decision_table(item_ids: Sequence[str], decisions: Sequence[str], *, policy:
         "score": float("nan"), "confidence": float("nan"), "rationale": "",
         "abstain_kind": pd.Series(abstained).map({True: abstain_kind.value, False: ""}).to_numpy(),
         "abstain_reason": pd.Series(abstained).map({True: abstain_reason, False: ""}).to_numpy(),
-        "notes": "", "reasoning": "",
+        "notes": "", "reasoning": "", "score_source": "",
     }, index=pd.RangeIndex(n), columns=VERDICT_COLUMNS)
     for name in LIST_COLUMNS:
         table[name] = table[name].astype(object)
@@ -205,7 +209,8 @@ def _is_list(kind: pa.DataType) -> bool:
 def upgrade_verdicts(frame: pd.DataFrame) -> pd.DataFrame:
     """Compatibility shim for verdicts.parquet written before the verdict was typed: `categories` and
     `rule_ids` as ';'-joined strings become lists, and a missing `abstain_kind` is derived from the
-    reason's opening words (the only place that prefix rule survives). A current table is unchanged."""
+    reason's opening words (the only place that prefix rule survives); a missing `score_source` is blank.
+    A current table is unchanged."""
     for name in LIST_COLUMNS:
         if name in frame and frame[name].map(lambda v: isinstance(v, str)).any():
             frame[name] = pd.Series([split_list(v) if not isinstance(v, list) else v for v in frame[name]],
@@ -215,6 +220,11 @@ def upgrade_verdicts(frame: pd.DataFrame) -> pd.DataFrame:
         kinds = [_old_kind(str(r)).value if d == ABSTAINED else "" for d, r in zip(frame["decision"], reasons.fillna(""), strict=True)]
         at = frame.columns.get_loc("abstain_reason") if "abstain_reason" in frame else len(frame.columns)
         frame.insert(int(at), "abstain_kind", kinds)  # type: ignore[arg-type]
+    if "score_source" not in frame and "decision" in frame:
+        # Written before LLM scores had a source: an LLM's score was then its stated confidence (a
+        # classifier's score has no confidence beside it).
+        stated = frame["confidence"].notna() & frame["score"].notna() if {"score", "confidence"} <= set(frame) else None
+        frame["score_source"] = "" if stated is None else stated.map({True: "confidence", False: ""})
     return frame
 
 

@@ -92,6 +92,11 @@ class LLMReviewerConfig(CachedCalls):
     batch_max_bytes: int = Field(default=200_000_000, ge=1024)
     batch_provider: BatchProvider | None = None  # litellm's custom_llm_provider
     batch_discount: float = Field(default=0.5, gt=0.0, le=1.0)  # batch price = online price x this
+    # A score per verdict, P(violation) (docs/scores.md): read from the answer's token log-probabilities,
+    # or the model's stated confidence; None: log-probabilities where the provider returns them, else
+    # confidence. A local model with a score decides from its first answer token (one forward pass).
+    scores: Literal["logprobs", "confidence", "none"] | None = None
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)  # set: actioned when score >= threshold
 
     @field_validator("params")
     @classmethod
@@ -123,6 +128,18 @@ class LLMReviewerConfig(CachedCalls):
             raise ValueError(f"reviewer '{self.name}' sets batch: true but no batch API is known for model "
                              f"'{self.model}'; set 'batch_provider' to one of openai, azure, vertex_ai, bedrock")
         return self
+
+    @model_validator(mode="after")
+    def _threshold_needs_score(self) -> LLMReviewerConfig:
+        if self.threshold is not None and self.scores == "none":
+            raise ValueError(f"reviewer '{self.name}' sets a 'threshold' but 'scores: none'; a threshold is "
+                             "applied to the score: remove one of them")
+        return self
+
+    @property
+    def score_mode(self) -> Literal["logprobs", "confidence", "none"]:
+        """The `scores` setting with its default applied."""
+        return self.scores or "logprobs"
 
     @model_validator(mode="after")
     def _room_to_reason(self) -> LLMReviewerConfig:

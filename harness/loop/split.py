@@ -1,7 +1,5 @@
-"""The dev / held-out split of `revise`; the function lives in harness.metrics.split so the impact
-command's cascade designs (pipeline) choose thresholds on the same split."""
-
-from __future__ import annotations
+"""The dev / held-out split of `revise`; it lives in `metrics/split.py` so the threshold analysis and the
+cascade designs of `impact` (layers below) choose thresholds on the same split."""
 
 from harness.metrics.split import Split, split_items
 

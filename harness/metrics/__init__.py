@@ -10,6 +10,7 @@ from harness.labels import UNKNOWN
 from harness.metrics.agreement import agreement
 from harness.metrics.annotators import annotator_metrics
 from harness.metrics.answers import answer_breakdown
+from harness.metrics.calibration import calibration
 from harness.metrics.confusion import category_rates, rates, relabel_candidates, slice_rates, without_contested
 from harness.metrics.consistency import consistency
 from harness.metrics.counts import COUNT, ITEM_KEY, with_item_keys
@@ -76,6 +77,7 @@ def compute_metrics(verdicts: pd.DataFrame, *, candidate: str, baseline: str | N
         if structure is not None and reviewer in asked:
             entry.rationale = rationale_consistency(own, structure)
             entry.gates = [*entry.gates, *rationale_gates(gates, entry.rationale)]
+        entry.calibration = calibration(frame[frame["gold"] != UNKNOWN]) if entry.thresholds else None
         by_policy.setdefault(str(policy), {})[str(reviewer)] = entry
     reviewers = by_policy.get(candidate, {})
     comparison: dict[str, PairedComparison] = {}

@@ -1,5 +1,5 @@
-"""The dev / held-out split of `revise` (and of the cascade designs of `impact`): made before the author
-model sees any error, so a revision is judged on items it was not written from."""
+"""The dev / held-out split of `revise`, of the threshold analysis and of the cascade designs of `impact`:
+made before the author model sees any error, so a revision is judged on items it was not written from."""
 
 from __future__ import annotations
 

@@ -50,6 +50,7 @@ class Completion:
     reasoning_tokens: int = 0  # part of completion_tokens (OpenAI's usage semantics)
     reasoning_cost_usd: float | None = None  # those tokens at the output price (already inside cost_usd)
     finish_reason: str | None = None  # "length": cut off at max_tokens
+    logprobs: dict[str, Any] | None = None  # the choice's `logprobs` as sent (reviewers/scores.py reads it)
 
 
 @dataclass
@@ -73,8 +74,10 @@ class Endpoint:
 class LLMClient:
     def __init__(self, endpoint: Endpoint, *, timeout_s: float, max_retries: int, temperature: float,
                  max_tokens: int, seed: int | None = None, backoff_s: float = 0.5, concurrency: int = 8,
-                 reasoning_effort: str | None = None, params: dict[str, Any] | None = None) -> None:
+                 reasoning_effort: str | None = None, params: dict[str, Any] | None = None,
+                 top_logprobs: int | None = None) -> None:
         self.endpoint = endpoint
+        self.top_logprobs = top_logprobs  # ask for token log-probabilities with this many alternatives
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.temperature = temperature
@@ -100,14 +103,17 @@ class LLMClient:
             litellm.drop_params = True
             self._litellm = litellm
 
-    async def complete(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> Completion:
+    async def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], *,
+                       prompt: str | None = None) -> Completion:
+        """One answer, retried as the module says. `prompt`: a raw prompt for the text-completions
+        endpoint instead of the chat messages (the local model's first-token path)."""
         attempt = 0
         while True:
             try:
-                response = await self._call(messages, schema)
+                response = await (self._call_text(prompt) if prompt is not None else self._call(messages, schema))
             except Exception as err:  # classified below: fatal, downgrade, retry or give up
                 status = http_status(err)
-                if status == 400 and self._downgrade_format(err):
+                if status == 400 and (self._downgrade_format(err) or self._drop_logprobs(err)):
                     continue
                 if status in (400, 401, 403, 404, 422):
                     raise ProviderError(self._fatal_message(status, err)) from None
@@ -139,6 +145,41 @@ class LLMClient:
             return await self._call_openai(messages, schema)
         return self._completion(await self._call_litellm(messages, schema))
 
+    async def _call_text(self, prompt: str) -> Completion:
+        """A text completion of `prompt` (OpenAI-compatible servers only), its tokens' log-probabilities
+        in the legacy form ({tokens, token_logprobs, top_logprobs}). Streamed: llama-cpp-python then
+        computes log-probabilities for the generated token only; unstreamed, it normalises the logits
+        of every prompt token too (about 3 s per item for a 1,000-token prompt on a busy core)."""
+        body: dict[str, Any] = {"model": self.endpoint.model.removeprefix(OPENAI_PREFIX), "prompt": prompt,
+                                "temperature": self.temperature, "max_tokens": self.max_tokens, "stream": True}
+        if self.top_logprobs:
+            body["logprobs"] = self.top_logprobs
+        if self.seed is not None:
+            body["seed"] = self.seed
+        sdk = self._openai_client()
+        stream = await sdk.completions.create(**body)
+        text = ""
+        tokens: list[str] = []
+        token_logprobs: list[float | None] = []
+        top_logprobs: list[dict[str, float] | None] = []
+        prompt_tokens = completion_tokens = 0
+        async for chunk in stream:
+            if chunk.usage is not None:
+                prompt_tokens, completion_tokens = int(chunk.usage.prompt_tokens), int(chunk.usage.completion_tokens)
+            if not chunk.choices:
+                continue
+            choice = chunk.choices[0]
+            text += choice.text or ""
+            if choice.logprobs is not None:
+                tokens += choice.logprobs.tokens or []
+                token_logprobs += choice.logprobs.token_logprobs or []
+                top_logprobs += choice.logprobs.top_logprobs or []
+        logprobs = {"tokens": tokens, "token_logprobs": token_logprobs, "top_logprobs": top_logprobs} if tokens else None
+        completion = Completion(content=text, prompt_tokens=prompt_tokens,
+                                completion_tokens=completion_tokens or len(tokens), logprobs=logprobs)
+        completion.cost_usd = self._cost(completion.prompt_tokens, completion.completion_tokens, 0)
+        return completion
+
     def _response_format(self, schema: dict[str, Any]) -> dict[str, Any] | None:
         if self.response_format == "json_schema":
             return {"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema, "strict": True}}
@@ -169,6 +210,9 @@ class LLMClient:
             body["seed"] = self.seed
         if self.reasoning_effort is not None:
             body["reasoning_effort"] = self.reasoning_effort  # vLLM, Ollama and OpenAI read it as it is
+        if self.top_logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = self.top_logprobs
         response_format = self._response_format(schema)
         if response_format is not None:
             body["response_format"] = response_format
@@ -193,6 +237,7 @@ class LLMClient:
             # vLLM and Ollama put it in `reasoning` (older vLLM: `reasoning_content`); DeepSeek in `reasoning_content`.
             reasoning = message.get("reasoning_content") or message.get("reasoning")
             finish_reason = choice.get("finish_reason")
+            logprobs = choice.get("logprobs")
             usage = data.get("usage") or {}
             prompt_tokens = int(usage.get("prompt_tokens") or 0)
             completion_tokens = int(usage.get("completion_tokens") or 0)
@@ -210,7 +255,8 @@ class LLMClient:
         return Completion(content=content, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                           cost_usd=cost, reasoning=_text(reasoning), reasoning_tokens=reasoning_tokens,
                           reasoning_cost_usd=reasoning_cost,
-                          finish_reason=finish_reason if isinstance(finish_reason, str) else None)
+                          finish_reason=finish_reason if isinstance(finish_reason, str) else None,
+                          logprobs=logprobs if isinstance(logprobs, dict) else None)
 
     def _openai_client(self) -> Any:
         loop = asyncio.get_running_loop()
@@ -261,6 +307,9 @@ class LLMClient:
             kwargs["seed"] = self.seed
         if self.reasoning_effort is not None:
             kwargs["reasoning_effort"] = self.reasoning_effort  # litellm maps it per provider (thinking budgets)
+        if self.top_logprobs:
+            kwargs["logprobs"] = True
+            kwargs["top_logprobs"] = self.top_logprobs
         response_format = self._response_format(schema)
         if response_format is not None:
             kwargs["response_format"] = response_format
@@ -286,10 +335,14 @@ class LLMClient:
             except Exception:  # unknown price: reported as unknown, never as zero
                 cost = None
         finish_reason = getattr(choice, "finish_reason", None)
+        logprobs = getattr(choice, "logprobs", None)
+        if logprobs is not None and hasattr(logprobs, "model_dump"):
+            logprobs = logprobs.model_dump()
         return Completion(content=content, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                           cost_usd=cost, reasoning=_text(getattr(choice.message, "reasoning_content", None)),
                           reasoning_tokens=reasoning_tokens, reasoning_cost_usd=self._reasoning_cost(reasoning_tokens, cost),
-                          finish_reason=finish_reason if isinstance(finish_reason, str) else None)
+                          finish_reason=finish_reason if isinstance(finish_reason, str) else None,
+                          logprobs=logprobs if isinstance(logprobs, dict) else None)
 
     def _downgrade_format(self, err: Exception) -> bool:
         """A server that rejects our response_format gets the next simpler one (remembered)."""
@@ -297,6 +350,14 @@ class LLMClient:
         if self.response_format == "none" or not any(w in text for w in ("response_format", "json", "schema")):
             return False
         self.response_format = RESPONSE_FORMATS[RESPONSE_FORMATS.index(self.response_format) + 1]
+        return True
+
+    def _drop_logprobs(self, err: Exception) -> bool:
+        """A server that rejects the log-probability request is asked again without it (remembered);
+        the reviewer then scores by stated confidence."""
+        if not self.top_logprobs or "logprob" not in str(err).lower():
+            return False
+        self.top_logprobs = None
         return True
 
     def retry_delay(self, attempt: int, err: Exception) -> float:

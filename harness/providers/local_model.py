@@ -15,7 +15,18 @@ from harness._util.processes import free_port, stop_process
 from harness.config.local import INSTALL_HINT, LOCAL_MODELS, LOCAL_PREFIX, is_local
 from harness.errors import HarnessError
 
-__all__ = ["LocalModelServer", "gguf_path", "is_local"]
+__all__ = ["FORCED_PREFIX", "LocalModelServer", "chat_prompt", "gguf_path", "is_local"]
+
+# The answer the first-token path makes the model continue: its next token is the verdict's value.
+FORCED_PREFIX = '{"violation":'
+
+
+def chat_prompt(messages: list[dict[str, str]], answer_prefix: str = FORCED_PREFIX) -> str:
+    """Chat messages as the embedded model's raw prompt (ChatML, SmolLM2's chat format), with the
+    assistant's answer already begun by `answer_prefix`. Every item's prompt starts with the same
+    system part, so llama.cpp reuses its evaluated prefix from one item to the next."""
+    turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return f"{turns}<|im_start|>assistant\n{answer_prefix}"
 
 
 def gguf_path(model: str) -> Path:

@@ -100,6 +100,9 @@ class LLMParams(_Params):
     prompt_layout: str | None = None  # only when not the default layout
     limit: int | None = None  # the reviewer judged a seeded, label-stratified sample of this many items
     reads_policy: bool = True
+    scores: str | None = None  # where each verdict's score came from: logprobs (default), confidence, none
+    threshold: float | None = None  # set: actioned when score >= threshold
+    decide: str | None = None  # "first_token": the embedded model decided by its first answer token
 
 
 class ClassifierParams(_Params):

@@ -168,6 +168,25 @@ class OperatingPoint(Model):
     gate_status: str
 
 
+class PRCurve(Model):
+    """Precision against recall over the score's thresholds (violating = positive)."""
+
+    recall: list[float]
+    precision: list[float]
+
+
+class HeldOutPoint(Model):
+    """A threshold chosen on the dev split for a goal, and its rates on the held-out split."""
+
+    goal: str
+    threshold: float | None  # None: no threshold on dev met the goal but actioning nothing
+    dev_items: int
+    held_out_items: int
+    over_enforcement: Rate  # on the held-out items
+    leakage: Rate
+    gate_status: str
+
+
 class Thresholds(Model):
     items: int
     unscored: int
@@ -180,6 +199,36 @@ class Thresholds(Model):
     auc: float | None
     curve: Curve | None
     operating_points: list[OperatingPoint]
+    auc_ci_low: float | None = None  # 95% interval (DeLong)
+    auc_ci_high: float | None = None
+    average_precision: float | None = None
+    pr_curve: PRCurve | None = None
+    held_out: list[HeldOutPoint] | None = None  # each goal's threshold chosen on dev, confirmed on held-out
+    split: str | None = None  # how the items were split for `held_out`
+
+
+class ReliabilityBin(Model):
+    """Items whose score fell in [low, high): their mean score against the share that violates."""
+
+    low: float
+    high: float
+    items: int
+    mean_score: float
+    observed: float
+
+
+class Calibration(Model):
+    """Whether a reviewer's score reads as a probability: Brier score, expected calibration error."""
+
+    source: str  # "logprobs", "confidence" (an LLM's), or "score" (a classifier's)
+    items: int
+    brier: float
+    ece: float
+    ece_ci_low: float | None
+    ece_ci_high: float | None
+    bins: list[ReliabilityBin]
+    trusted: bool
+    summary: str  # the one sentence the report prints
 
 
 class Answers(Model):
@@ -224,6 +273,7 @@ class ReviewerMetrics(Rates):
     thresholds: Thresholds | None = None
     consistency: Consistency | None = None  # same verdict for the same content in every language
     rationale: RationaleConsistency | None = None  # LLM reviewers; None in records written before it
+    calibration: Calibration | None = None
 
 
 class ByGold(Model):

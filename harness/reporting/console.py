@@ -8,6 +8,7 @@ from harness.record import GateResult, RunRecord
 from harness.reporting.drift import drift_lines
 from harness.reporting.fmt import pct, rate_cell, target
 from harness.reporting.localized_policy import translation_line
+from harness.reporting.scores import console_lines
 
 
 def summary(record: RunRecord) -> str:
@@ -30,6 +31,7 @@ def summary(record: RunRecord) -> str:
         for gate in m.gates:
             lines.append(f"  gate {gate.gate} ({name}, {gate.scope}): {gate.status} — {_observed(gate)} "
                          f"vs target {target(gate)}")
+    lines.extend(console_lines(metrics.reviewers))
     for name, inj in (metrics.injection or {}).items():
         if inj.items:
             lines.append(f"  prompt injection ({name}, {inj.items} violating items x {len(inj.attacks)} attacks): "

@@ -20,6 +20,7 @@ from harness.reporting.markdown_sections import (
     thresholds,
 )
 from harness.reporting.mdcells import cell, header, per10k, rate, row, significance, strong
+from harness.reporting.scores import markdown_lines as score_lines
 from harness.reporting.stability_md import stability_markdown
 from harness.reporting.views import ReportView, build_view
 
@@ -41,8 +42,9 @@ def markdown_from_view(v: ReportView) -> str:
         lines += [f"> **Incomplete run:** {cell(v.incomplete_reason)}. Rates cover only the items judged.", ""]
     lines += (_verdicts(v) + _headline(v) + population(v) + _comparisons(v) + _categories(v) + _worst(v)
               + languages(v) + consistency_markdown(v.consistency)
-              + localized_markdown(v.localized) + gold(v) + annotators(v) + agreement(v) + thresholds(v) + injection(v)
-              + stability_markdown(v) + diagnosis_markdown(v.diagnosis) + _provenance(v))
+              + localized_markdown(v.localized) + gold(v) + annotators(v) + agreement(v) + thresholds(v)
+              + score_lines(v.scores) + injection(v) + stability_markdown(v) + diagnosis_markdown(v.diagnosis)
+              + _provenance(v))
     return "\n".join(lines).rstrip() + "\n"
 
 

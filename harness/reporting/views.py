@@ -25,6 +25,7 @@ from harness.reporting.localized_policy import LocalizedView, localized_view
 from harness.reporting.population import PopulationView, population_views
 from harness.reporting.provenance import Provenance, provenance
 from harness.reporting.rationale import RationaleView, rationale_views
+from harness.reporting.scores import ScoreView, score_views
 from harness.reporting.tables import (
     BreakdownRow,
     BreakdownTable,
@@ -91,6 +92,7 @@ class ReportView:
     localized: LocalizedView | None = None
     rationale: list[RationaleView] = field(default_factory=list)
     drift: list[DriftView] = field(default_factory=list)
+    scores: list[ScoreView] = field(default_factory=list)
 
 
 def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
@@ -147,6 +149,7 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
             view.unified_diff = unified_diff(old, new, record.baseline, record.candidate)
     view.diagnosis = diagnosis_view(errors.diagnosis, record.candidate,
                                     at_report_time=record.metrics.errors is None)
+    view.scores = score_views(reviewers, with_charts=with_charts)
     if with_charts:
         _add_charts(view)
     return view

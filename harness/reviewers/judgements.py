@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from harness.providers.client import Completion
 from harness.record.metrics import Usage
 from harness.reviewers.cache import JudgementCache
+from harness.reviewers.scores import chat_logprobs, violation_probability
 
 CacheEntry = dict[str, Any]  # the cached answer: its JSON shape is the cache's, read back by `parse_answer`
 
@@ -68,8 +69,10 @@ def budget_message(name: str, limit: float, todo: list[Job], answers: dict[str, 
     return f"reviewer '{name}' reached its budget of ${limit:.2f}; {missing} judgements were not made"
 
 
-def answer_entry(completion: Completion) -> CacheEntry:
-    """A good answer as the judgement cache stores it (online and batch alike)."""
+def answer_entry(completion: Completion, *, prefix: str = "") -> CacheEntry:
+    """A good answer as the judgement cache stores it (online and batch alike); with log-probabilities,
+    its P(violation) at the decision token as `p_violation` (`prefix`: text the answer was forced to
+    start with)."""
     entry: CacheEntry = {"content": completion.content, "prompt_tokens": completion.prompt_tokens,
                              "completion_tokens": completion.completion_tokens, "cost_usd": completion.cost_usd}
     if completion.reasoning is not None:
@@ -78,6 +81,11 @@ def answer_entry(completion: Completion) -> CacheEntry:
         entry["reasoning_tokens"] = completion.reasoning_tokens
     if completion.finish_reason not in (None, "stop"):
         entry["finish_reason"] = completion.finish_reason
+    if completion.logprobs is not None:
+        entry["logprobs"] = True  # the provider sent them (a warning names a provider that does not)
+        p = violation_probability(chat_logprobs(completion.logprobs), prefix=prefix)
+        if p is not None:
+            entry["p_violation"] = p
     return entry
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from harness.config import LLMReviewerConfig, ReviewerConfig
 from harness.errors import BudgetExceeded, HarnessError
 from harness.evalset import TEXT, stratified_sample
 from harness.policy import Policy
-from harness.providers.local_model import LocalModelServer, is_local
+from harness.providers.local_model import FORCED_PREFIX, LocalModelServer, chat_prompt, is_local
 from harness.record import LLMParams
 from harness.record.metrics import Usage
 from harness.reviewers.base import CostEstimate
@@ -24,9 +25,11 @@ from harness.reviewers.cache import JudgementCache
 from harness.reviewers.judgements import CacheEntry, CacheWriter, Job, UsageMeter, answer_entry, budget_message
 from harness.reviewers.llm_verdict import parse_verdict, verdict_schema
 from harness.reviewers.prompts import DEFAULT_LAYOUT, PromptBuilder, reviewer_template
-from harness.verdicts import ABSTAINED, AbstainKind, Verdict
+from harness.reviewers.scores import TOP_LOGPROBS, confidence_probability
+from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED, AbstainKind, Verdict
 
 LOCAL_API_KEY = "sk-local-no-key"
+log = logging.getLogger(__name__)
 
 
 class LLMReviewer:
@@ -46,6 +49,9 @@ class LLMReviewer:
         self.meter = UsageMeter()
         # False: every judgement goes to the model (answers are still cached); drift canaries need it.
         self.read_cache = True
+        self._warned_no_logprobs = False
+        # The embedded model decides from its first answer token: one forward pass per item, not an answer.
+        self.first_token = is_local(config.model) and config.score_mode == "logprobs"
         if config.api_key_env and not is_local(config.model) and not os.environ.get(config.api_key_env):
             raise HarnessError(f"reviewer '{config.name}' reads its API key from the environment variable "
                                f"{config.api_key_env}, which is not set; export it before running.")
@@ -77,7 +83,8 @@ class LLMReviewer:
             batch_discount=c.batch_discount if c.batch else None, reasoning_effort=c.reasoning_effort,
             params=c.params or None,
             prompt_layout=self.template.layout if self.template.layout != DEFAULT_LAYOUT else None,
-            limit=c.limit, reads_policy=self.reads_policy)
+            limit=c.limit, reads_policy=self.reads_policy, scores=c.scores, threshold=c.threshold,
+            decide="first_token" if self.first_token else None)
 
     def prompt_label(self) -> str:
         """The template the item's text is put into (`Injectable`)."""
@@ -106,6 +113,10 @@ class LLMReviewer:
             out["params"] = c.params
         if self.template.layout != DEFAULT_LAYOUT:
             out[layout_key] = self.template.layout
+        if c.scores is not None:  # the default asks for log-probabilities without a new cache key
+            out["scores"] = c.scores
+        if self.first_token:
+            out["decide"] = "first_token"
         return out
 
     def plan(self, items: pd.DataFrame, policy: Policy) -> tuple[PromptBuilder, list[Job]]:
@@ -129,7 +140,7 @@ class LLMReviewer:
         todo = [job for job in jobs if job.key not in cached]
         model = self.config.model if not is_local(self.config.model) else "openai/" + self.config.model[6:]
         prompt_tokens = sum(count_tokens(model, builder.messages(text)) for _, text, _, _ in todo)
-        completion_tokens = len(todo) * self.config.max_tokens
+        completion_tokens = len(todo) * (1 if self.first_token else self.config.max_tokens)
         cost = 0.0 if is_local(self.config.model) else estimate_cost(model, prompt_tokens, completion_tokens,
                                                                      self.config.price)
         return CostEstimate(judgements=len(jobs), cached=len(jobs) - len(todo), to_send=len(todo),
@@ -157,15 +168,59 @@ class LLMReviewer:
             if answer is None:
                 continue  # not judged: the budget ran out before this item
             verdict = (Verdict.abstain(item_id, AbstainKind.PROVIDER_ERROR, answer["error"], sample) if answer.get("error")
+                       else self._first_token_verdict(answer, policy, item_id, sample) if self.first_token
                        else parse_verdict(answer.get("content"), policy, item_id, sample,
                                           reasoning=answer.get("reasoning"), finish_reason=answer.get("finish_reason"),
                                           max_tokens=self.config.max_tokens))
+            self._score(verdict, answer, policy)
             self.meter.abstained += verdict.decision == ABSTAINED
             verdicts.append(verdict)
         if stop is not None:
             stop.verdicts = verdicts
             raise stop
         return verdicts
+
+    def _first_token_verdict(self, answer: CacheEntry, policy: Policy, item_id: str, sample: int) -> Verdict:
+        """The verdict of a first-token answer: P(violation) at that token decides (at the `threshold`,
+        else 0.5); no rationale is generated."""
+        p = answer.get("p_violation")
+        if p is None:
+            return Verdict.abstain(item_id, AbstainKind.NO_VERDICT, "no true/false among the first answer token's "
+                                   f"alternatives: {answer.get('content')!r}", sample)
+        actioned = float(p) >= (self.config.threshold if self.config.threshold is not None else 0.5)
+        return Verdict(item_id=item_id, decision=ACTIONED if actioned else ALLOWED,
+                       categories=policy.category_ids if actioned and len(policy.categories) == 1 else [],
+                       score=float(p), notes="decided by the first answer token (no rationale generated)",
+                       sample=sample)
+
+    def _score(self, verdict: Verdict, answer: CacheEntry, policy: Policy) -> None:
+        """The verdict's score (P(violation)) and its source per `scores`; with a `threshold`, the
+        decision is `score >= threshold`. A provider that sent no log-probabilities falls back to the
+        stated confidence, with one warning per run."""
+        mode = self.config.score_mode
+        verdict.score, verdict.score_source = None, ""
+        if mode == "none" or verdict.decision == ABSTAINED:
+            return
+        p = answer.get("p_violation") if mode == "logprobs" else None
+        if p is not None:
+            verdict.score, verdict.score_source = float(p), "logprobs"
+        else:
+            if mode == "logprobs" and not answer.get("logprobs") and not self._warned_no_logprobs:
+                self._warned_no_logprobs = True
+                log.warning("reviewer '%s': the provider returned no token log-probabilities; scoring by the "
+                            "model's stated confidence instead (set 'scores: confidence' to silence this)", self.name)
+            stated = confidence_probability(verdict.decision == ACTIONED, verdict.confidence)
+            if stated is not None:
+                verdict.score, verdict.score_source = stated, "confidence"
+        threshold = self.config.threshold
+        if threshold is None or verdict.score is None:
+            return
+        actioned = verdict.score >= threshold
+        if actioned and verdict.decision != ACTIONED:
+            verdict.categories = verdict.categories or (policy.category_ids if len(policy.categories) == 1 else [])
+        elif not actioned:
+            verdict.categories = []
+        verdict.decision = ACTIONED if actioned else ALLOWED
 
     async def _judge(self, todo: list[Job], builder: PromptBuilder,
                      schema: dict[str, Any], answers: dict[str, CacheEntry]) -> None:
@@ -195,7 +250,9 @@ class LLMReviewer:
                 if budget is not None and not await budget.reserve(worst):
                     return
                 try:
-                    completion = await client.complete(builder.messages(text), schema)
+                    messages = builder.messages(text)
+                    completion = await client.complete(messages, schema, prompt=chat_prompt(messages)
+                                                       if self.first_token else None)
                 except BaseException:
                     if budget is not None:
                         budget.settle(worst, None)  # it may have been paid for
@@ -205,7 +262,7 @@ class LLMReviewer:
                 if completion.error:
                     answers[key] = {"error": completion.error}  # not cached: a re-run tries again
                 else:
-                    entry = answer_entry(completion)
+                    entry = answer_entry(completion, prefix=FORCED_PREFIX if self.first_token else "")
                     writer.put(key, entry)
                     answers[key] = entry
                     self.meter.count(completion)
@@ -254,8 +311,10 @@ class LLMReviewer:
             endpoint = Endpoint(model=c.model, api_base=c.api_base, api_key=key, api_key_env=c.api_key_env,
                                 response_format="json_schema" if fmt == "auto" else fmt, price=c.price)
         self._client = LLMClient(endpoint, timeout_s=c.timeout_s, max_retries=c.max_retries,
-                                 temperature=c.temperature, max_tokens=c.max_tokens, seed=c.seed,
-                                 concurrency=c.concurrency, reasoning_effort=c.reasoning_effort, params=c.params)
+                                 temperature=c.temperature, max_tokens=1 if self.first_token else c.max_tokens,
+                                 seed=c.seed,
+                                 concurrency=c.concurrency, reasoning_effort=c.reasoning_effort, params=c.params,
+                                 top_logprobs=TOP_LOGPROBS if c.score_mode == "logprobs" else None)
         return self._client
 
     def close(self) -> None:

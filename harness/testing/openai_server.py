@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import random
 import re
 import signal
@@ -50,6 +51,7 @@ class Reply(NamedTuple):
     reasoning_form: str = "reasoning"  # one of REASONING_FORMS
     reasoning_tokens: int | None = None  # None: counted from the reasoning text
     finish_reason: str = "stop"
+    logprobs: list[dict[str, Any]] | None = None  # the choice's logprobs.content (see `planted_logprobs`)
 
 
 Responder = Callable[[dict[str, Any]], "str | Reply"]
@@ -172,9 +174,52 @@ def completion_payload(request: dict[str, Any], content: str | Reply) -> dict[st
         "object": "chat.completion",
         "created": int(time.time()),
         "model": request.get("model") or MODEL_ID,
-        "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason}],
+        "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason,
+                     **({"logprobs": {"content": reply.logprobs}} if reply.logprobs is not None else {})}],
         "usage": usage,
     }
+
+
+_TOKENS = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")
+_OUTCOMES = {"true": "false", "false": "true", "safe": "unsafe", "unsafe": "safe", "yes": "no", "no": "yes"}
+
+
+def planted_logprobs(content: str, p_violation: float, *, other: tuple[str, float] | None = ("\"", 0.05),
+                     ) -> list[dict[str, Any]]:
+    """OpenAI-style `logprobs.content` for `content` split into word and punctuation tokens, with
+    P(violation) planted at the decision token: the value after `"violation":`, else the first word
+    (`safe`/`unsafe`, `Yes`/`No`). `other`: an unrelated alternative and its probability, listed
+    beside the two outcomes (a provider's top alternatives are not only the outcomes)."""
+    tokens = _TOKENS.findall(content)
+    key = re.search(r'"violation"\s*:\s*', content)
+    at, index = (key.end() if key else 0), 0
+    for i, _ in enumerate(tokens):
+        start = sum(len(t) for t in tokens[:i])
+        if start + len(tokens[i]) > at and tokens[i].strip():
+            index = i
+            break
+    rest = 1.0 - (other[1] if other else 0.0)
+    out: list[dict[str, Any]] = []
+    for i, token in enumerate(tokens):
+        entry: dict[str, Any] = {"token": token, "logprob": -0.01, "top_logprobs": []}
+        word = token.strip().lower()
+        if i == index and word in _OUTCOMES:
+            violating = word in ("true", "unsafe", "yes")
+            mine = p_violation if violating else 1.0 - p_violation
+            alternative = token.replace(token.strip(), _cased(_OUTCOMES[word], token.strip()))
+            alts = [(token, rest * mine), (alternative, rest * (1.0 - mine))] + ([other] if other else [])
+            entry["logprob"] = _log(rest * mine)
+            entry["top_logprobs"] = [{"token": t, "logprob": _log(p)} for t, p in alts if p > 0]
+        out.append(entry)
+    return out
+
+
+def _cased(word: str, like: str) -> str:
+    return word.capitalize() if like[:1].isupper() else word
+
+
+def _log(p: float) -> float:
+    return math.log(p) if p > 0 else -1e9
 
 
 def parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:

@@ -76,3 +76,13 @@ def test_a_table_of_bare_decisions_is_the_table_of_their_verdicts() -> None:
     with pytest.raises(ValueError, match="not a decision"):
         decision_table(["a"], ["maybe"], policy="p", reviewer="r", abstain_kind=AbstainKind.NO_DECISION,
                        abstain_reason="no decision")
+
+
+def test_a_file_from_before_score_sources_says_where_an_llm_score_came_from(tmp_path: Path) -> None:
+    """Before `score_source`, an LLM verdict's score was its stated confidence; a classifier's has none beside it."""
+    old = verdict_table([Verdict("a", ACTIONED, score=0.8, confidence=0.8), Verdict("b", ALLOWED, score=0.3),
+                         Verdict("c", ALLOWED)], policy="p@v1", reviewer="r").drop(columns="score_source")
+    write_verdicts(old, tmp_path / VERDICTS)
+    again = read_verdicts(tmp_path / VERDICTS)
+    assert list(again.columns) == VERDICT_COLUMNS
+    assert again["score_source"].tolist() == ["confidence", "", ""]
