@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -32,7 +33,7 @@ from harness.record import (
     write_record,
 )
 from harness.record.drift import CanaryDrift
-from harness.record.header import PolicyCategory, PolicyRule
+from harness.record.header import LLMParams, PolicyCategory, PolicyRule
 
 if TYPE_CHECKING:
     from harness.tracking.prepare import StorePreparation
@@ -186,16 +187,23 @@ def finish(record: RunRecord, out_dir: Path, *, track: bool, report: bool,
 
 
 def rationale_inputs(judged: Judged) -> dict[str, tuple[PolicyStructure, frozenset[str]]]:
-    """Each policy's structure and the reviewers whose rationales are checked against it (the LLMs)."""
-    asked = frozenset(name for name, params in judged.reviewers.items() if params.type == "llm")
+    """Each policy's structure and the reviewers whose rationales are checked against it."""
+    asked = rationale_reviewers(judged.reviewers)
     return {p.label: (policy_structure(p), asked) for p in filter(None, (judged.candidate, judged.baseline))}
 
 
 def stored_rationale_inputs(record: RunRecord) -> dict[str, tuple[PolicyStructure, frozenset[str]]]:
     """`rationale_inputs` of a stored run: its policies' texts as it recorded them."""
-    asked = frozenset(name for name, params in record.reviewers.items() if params.type == "llm")
+    asked = rationale_reviewers(record.reviewers)
     return {label: (policy_structure(parse_policy(summary.text, path=summary.path or label)), asked)
             for label, summary in record.policies.items() if summary.text}
+
+
+def rationale_reviewers(reviewers: Mapping[str, ReviewerParams]) -> frozenset[str]:
+    """The LLM reviewers asked for a rationale: not one deciding from its first answer token, which
+    writes none (docs/scores.md)."""
+    return frozenset(name for name, params in reviewers.items()
+                     if isinstance(params, LLMParams) and params.decide != "first_token")
 
 
 def join_gold(verdicts: pd.DataFrame, evalset: EvalSet) -> pd.DataFrame:

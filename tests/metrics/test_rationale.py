@@ -104,3 +104,12 @@ def test_a_rationale_gate_on_a_slice_is_refused(tmp_path: Path) -> None:
     with pytest.raises(HarnessError, match="overall rate of inconsistent rationales"):
         experiment(tmp_path, "http://127.0.0.1:9/v1",
                    {"rationale_inconsistency": {"max": 0.02, "slice": {"language": "de"}}})
+
+
+def test_a_reviewer_deciding_by_its_first_token_is_not_asked_for_a_rationale() -> None:
+    from harness.pipeline.finish import rationale_reviewers
+    from harness.record.header import ClassifierParams, LLMParams
+
+    reviewers = {"writes": LLMParams(model="openai/x"), "first": LLMParams(model="local/smollm2", decide="first_token"),
+                 "clf": ClassifierParams()}
+    assert rationale_reviewers(reviewers) == {"writes"}
