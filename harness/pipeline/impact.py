@@ -41,13 +41,14 @@ from harness.record.impact import (
     Prevalence,
     Quantity,
 )
+from harness.reporting.links import docs_url
 from harness.verdicts import ABSTAINED, ACTIONED
 
 VOLUME, PREVALENCE, PREVALENCE_N = "items_per_day", "prevalence", "prevalence_n"
 NOT_SLICES = (VOLUME, PREVALENCE, PREVALENCE_N)
 LANGUAGE_COLUMNS = ("language", "lang")
 METHOD = ("posterior simulation: Jeffreys-Dirichlet draws of each row's paired decision cells per gold class "
-          "and Beta draws of its prevalence, pushed through the ops formulas (docs/impact.md)")
+          f"and Beta draws of its prevalence, pushed through the ops formulas ({docs_url('impact.md')})")
 NO_PREVALENCE = ("rates from a labelled set cannot be turned into volumes without production prevalence; add a "
                  "'prevalence' column to the volumes or give --prevalence-from a score run directory.")
 

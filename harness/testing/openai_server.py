@@ -214,6 +214,21 @@ def planted_logprobs(content: str, p_violation: float, *, other: tuple[str, floa
     return out
 
 
+def stated_logprobs(content: str) -> list[dict[str, Any]] | None:
+    """Log-probabilities for an answer that has none planted: P(violation) at the decision token is
+    the answer's own stated confidence in its verdict (0.9 when it states none); None for an answer
+    that is not a JSON verdict."""
+    try:
+        answer = json.loads(content)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict) or not isinstance(answer.get("violation"), bool):
+        return None
+    stated = answer.get("confidence")
+    confidence = float(stated) if isinstance(stated, int | float) and 0.0 <= stated <= 1.0 else 0.9
+    return planted_logprobs(content, confidence if answer["violation"] else 1.0 - confidence)
+
+
 def _cased(word: str, like: str) -> str:
     return word.capitalize() if like[:1].isupper() else word
 
@@ -277,7 +292,7 @@ class FakeOpenAIServer:
                  rate_timeout: float = 0.0, rate_disconnect: float = 0.0, rate_garbage: float = 0.0,
                  rate_malformed_body: float = 0.0, retry_after_s: float = 1.0, hang_s: float = 30.0,
                  script: list[str] | None = None, responder: Responder | None = None,
-                 require_api_key: str | None = None, reasoning: str | None = None) -> None:
+                 require_api_key: str | None = None, reasoning: str | None = None, logprobs: bool = True) -> None:
         self._rates = list(zip(RATE_FAULTS, (rate_429, rate_500, rate_503, rate_timeout,
                                              rate_disconnect, rate_garbage, rate_malformed_body), strict=True))
         if any(not 0.0 <= rate <= 1.0 for _, rate in self._rates) or sum(r for _, r in self._rates) > 1.0:
@@ -293,6 +308,8 @@ class FakeOpenAIServer:
         if reasoning is not None and reasoning not in REASONING_FORMS:
             raise ValueError(f"unknown reasoning form {reasoning!r}; expected one of {REASONING_FORMS}")
         self.reasoning = reasoning  # every answer comes with REASONING_TEXT in this form
+        # Asked for log-probabilities, answer with them as OpenAI's API and vLLM do (False: a provider that ignores them).
+        self.logprobs = logprobs
         self._responder = responder or default_responder
         self._script: deque[str] = deque(script or [])
         self._rng = random.Random(seed)
@@ -478,6 +495,8 @@ class FakeOpenAIServer:
         if fault == "length":  # the token limit struck mid-answer
             reply = reply._replace(content=(reply.content or "")[: len(reply.content or "") // 2],
                                    finish_reason="length")
+        if self.logprobs and payload.get("logprobs") and reply.logprobs is None and reply.content:
+            reply = reply._replace(logprobs=stated_logprobs(reply.content))
         return json_response(200, completion_payload(payload, reply))
 
 

@@ -116,8 +116,8 @@ def test_a_threshold_decides_by_the_score(tmp_path: Path) -> None:
 
 
 def test_a_provider_without_logprobs_falls_back_to_confidence_with_one_warning(
-        tmp_path: Path, server: FakeOpenAIServer, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="harness.reviewers.llm"):
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="harness.reviewers.llm"), FakeOpenAIServer(logprobs=False) as server:
         record = run(tmp_path, server)
     warned = [r for r in caplog.records if "no token log-probabilities" in r.getMessage()]
     assert len(warned) == 1 and "fake" in warned[0].getMessage()
