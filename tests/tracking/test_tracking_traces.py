@@ -288,3 +288,49 @@ def test_corrections_made_in_mlflow_come_back_for_rescore(tmp_path: Path, mlflow
     gold = read_record(tmp_path / "rescored").verdicts.set_index(["policy", "item_id"])["gold"]
     assert gold[("hate_speech@v2", "it-001")] == "benign"
     assert gold[("hate_speech@v2", "it-000")] == "HS"  # uncorrected items keep their gold
+
+
+def test_the_eval_set_is_an_evaluation_dataset_linked_to_the_runs(tracked: RunRecord,
+                                                                 mlflow_server: MlflowServer) -> None:
+    """On a SQL store the eval set is an MLflow evaluation dataset: each item's inputs as its trace holds
+    them, its gold as the expectation, and the dataset is an input of every reviewer run."""
+    import mlflow
+    from mlflow.genai.datasets import search_datasets
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    assert tracked.mlflow.experiment_id is not None
+    found = [d for d in search_datasets(experiment_ids=[tracked.mlflow.experiment_id])
+             if d.name.startswith("traced@")]
+    assert len(found) == 1
+    records = found[0].to_df()
+    assert len(records) == 40
+    golds = tracked.items.set_index("item_id")["gold"]
+    trace = traces_of(mlflow_server.uri, tracked, "hate_speech@v2|fake")[0]
+    for _, rec in records.iterrows():
+        item_id = rec["inputs"]["item_id"]
+        assert rec["expectations"] == {"gold": golds[item_id]}
+        assert set(rec["inputs"]) == set(trace.data.spans[0].inputs)  # the same inputs as the item's trace
+    client = MlflowClient(tracking_uri=mlflow_server.uri)
+    for run_id in tracked.mlflow.runs.values():
+        inputs = client.get_run(run_id).inputs
+        assert inputs is not None and found[0].name in [i.dataset.name for i in inputs.dataset_inputs]
+
+
+def test_a_store_without_evaluation_datasets_says_so_in_one_line(tracked: RunRecord, tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from harness.tracking.datasets import log_evalset_dataset
+
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    try:
+        client = MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
+        experiment_id = client.create_experiment("file-store")
+        run_id = client.create_run(experiment_id).info.run_id
+        with caplog.at_level("WARNING"):
+            assert log_evalset_dataset(client, tracked, [run_id], experiment_id) is None
+    finally:
+        os.environ.pop("MLFLOW_ALLOW_FILE_STORE")
+    lines = [r.getMessage() for r in caplog.records if r.name == "harness.tracking.datasets"]
+    assert len(lines) == 1 and "keeps no evaluation datasets" in lines[0] and "\n" not in lines[0]
