@@ -334,3 +334,23 @@ def test_a_store_without_evaluation_datasets_says_so_in_one_line(tracked: RunRec
         os.environ.pop("MLFLOW_ALLOW_FILE_STORE")
     lines = [r.getMessage() for r in caplog.records if r.name == "harness.tracking.datasets"]
     assert len(lines) == 1 and "keeps no evaluation datasets" in lines[0] and "\n" not in lines[0]
+
+
+def test_the_traces_tab_shows_every_item_with_its_assessments(tracked: RunRecord, mlflow_server: MlflowServer,
+                                                             chromium: str, tmp_path: Path) -> None:
+    """MLflow's own UI (a single-page app) in headless Chromium: the experiment's Traces tab lists the items
+    with their gold and verdict assessments; the screenshot is docs/mlflow-traces.png."""
+    from support.browser import run_chromium
+
+    url = f"{mlflow_server.uri}/#/experiments/{tracked.mlflow.experiment_id}/traces"
+    # virtual time runs only while no request is in flight: the budget lets the app fetch and draw the table
+    wait = ["--window-size=1600,1000", "--virtual-time-budget=60000", "--hide-scrollbars"]
+    dom = run_chromium(chromium, tmp_path / "profile", *wait, "--dump-dom", url)
+    (tmp_path / "traces.html").write_text(dom.stdout, encoding="utf-8")
+    shown = {item for item in tracked.verdicts["item_id"] if item in dom.stdout}
+    assert len(shown) >= 10, f"the Traces table did not render (see {tmp_path / 'traces.html'})"
+    assert "over_enforcement" in dom.stdout and "leakage" in dom.stdout
+    shot = tmp_path / "traces.png"
+    run_chromium(chromium, tmp_path / "profile", *wait, f"--screenshot={shot}", url)
+    assert shot.is_file() and shot.stat().st_size > 20_000
+    (REPO_ROOT / "docs" / "mlflow-traces.png").write_bytes(shot.read_bytes())
