@@ -354,3 +354,23 @@ def test_the_traces_tab_shows_every_item_with_its_assessments(tracked: RunRecord
     run_chromium(chromium, tmp_path / "profile", *wait, f"--screenshot={shot}", url)
     assert shot.is_file() and shot.stat().st_size > 20_000
     (REPO_ROOT / "docs" / "mlflow-traces.png").write_bytes(shot.read_bytes())
+
+
+def test_exact_mcnemar_from_the_traces_agrees_with_compare(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
+    """Without MLflow's compare_evaluations (before 3.18) the traces' feedback, paired by item id, gives the
+    discordant counts and exact p-value of `policy-harness compare` on the same items."""
+    from mlflow.tracking import MlflowClient
+
+    from harness.tracking.paired import compare_runs, mcnemar_from_traces
+
+    client = MlflowClient(tracking_uri=mlflow_server.uri)
+    v2, v1 = tracked.mlflow.runs["hate_speech@v2|fake"], tracked.mlflow.runs["hate_speech@v1|fake"]
+    ours = tracked.metrics.comparison["fake"]
+    fallback = mcnemar_from_traces(client, v2, v1)
+    native = compare_runs(client, v2, v1)
+    for name, change in (("over_enforcement", ours.over_enforcement_change), ("leakage", ours.leakage_change)):
+        theirs = fallback[name]
+        assert (theirs.n_paired, theirs.up, theirs.down) == (change.n, change.up, change.down)
+        assert theirs.diff == pytest.approx(change.change) and theirs.p_value == pytest.approx(change.p_value)
+        assert native[name].n_paired == change.n and native[name].p_value == pytest.approx(change.p_value)
+    assert (fallback["over_enforcement"].down or 0) > 0  # the FLIP items: a real discordant pair, not 0 == 0
