@@ -59,6 +59,7 @@ def experiment(tmp: Path, api_base: str, *, name: str, tracking: dict[str, Any] 
                      "labels": {"hateful": "HS", "non-hateful": "benign"}},
         "reviewers": [{"name": "fake", "type": "llm", "model": "openai/fake-model", "api_base": api_base,
                        "api_key_env": "I27_FAKE_KEY", "max_retries": 0, "timeout_s": 5}],
+        "gates": {"over_enforcement": {"max": 0.5}, "leakage": {"max": 0.5}, "abstention_rate": {"max": 0.5}},
         **({"tracking": tracking} if tracking else {}),
     })
 
@@ -385,3 +386,22 @@ def test_exact_mcnemar_from_the_traces_agrees_with_compare(tracked: RunRecord, m
         assert theirs.diff == pytest.approx(change.change) and theirs.p_value == pytest.approx(change.p_value)
         assert native[name].n_paired == change.n and native[name].p_value == pytest.approx(change.p_value)
     assert (fallback["over_enforcement"].down or 0) > 0  # the FLIP items: a real discordant pair, not 0 == 0
+
+
+def test_the_gates_are_the_runs_quality_criteria(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
+    """MLflow 3.18's evaluation runs view checks a run's quality criteria against its `<scorer>/mean` metrics:
+    the overall feedback gates are those rules, and the means are our rates."""
+    from mlflow.tracking import MlflowClient
+
+    from harness.tracking.criteria import QUALITY_CRITERIA_TAG
+
+    client = MlflowClient(tracking_uri=mlflow_server.uri)
+    for key, run_id in tracked.mlflow.runs.items():
+        label, reviewer = key.split("|")
+        run = client.get_run(run_id)
+        rules = json.loads(run.data.tags[QUALITY_CRITERIA_TAG])["rules"]
+        assert rules == [{"metricKey": "over_enforcement/mean", "comparator": "LTE", "threshold": 0.5},
+                         {"metricKey": "leakage/mean", "comparator": "LTE", "threshold": 0.5}]
+        for name in ("over_enforcement", "leakage"):
+            rate = tracked.metrics.section(label)[reviewer].rate(name)
+            assert rate is not None and run.data.metrics[f"{name}/mean"] == pytest.approx(rate.rate)
