@@ -66,6 +66,8 @@ def write_traces(out_dir: Path, record: RunRecord | None = None) -> TracesLog | 
     """Write the traces still missing for the run in `out_dir`, reviewer run by reviewer run; None when
     nothing was to be written. A failure is kept in traces.json and raised."""
     from harness.tracking import client
+    from harness.tracking.criteria import log_quality_criteria
+    from harness.tracking.datasets import log_evalset_dataset
     from harness.tracking.traces import log_reviewer_traces
 
     record = record or _read(out_dir)
@@ -74,7 +76,7 @@ def write_traces(out_dir: Path, record: RunRecord | None = None) -> TracesLog | 
         return None
     verdicts = record.verdicts
     try:
-        with client():  # bounded retries and MLflow's chatter muted, as for the runs
+        with client() as c:  # bounded retries and MLflow's chatter muted, as for the runs
             for key, run_id in progress.mlflow_run_ids.items():
                 if key in progress.written:
                     continue
@@ -83,6 +85,9 @@ def write_traces(out_dir: Path, record: RunRecord | None = None) -> TracesLog | 
                 progress.written[key] = log_reviewer_traces(record, label, reviewer, run_id, subset,
                                                             experiment_id=progress.experiment_id)
                 _save(out_dir, progress)
+            # after the traces (what a user opens first); an upsert, so a writer that starts over adds nothing twice
+            log_evalset_dataset(c, record, progress.mlflow_run_ids.values(), progress.experiment_id)
+            log_quality_criteria(c, record, progress.mlflow_run_ids)
     except Exception as err:
         progress.error = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
         _save(out_dir, progress)

@@ -119,10 +119,10 @@ def build_trace(row: dict[str, Any], target: RunTarget, provenance: Provenance,
     item_id = str(row["item_id"])
     digest = hashlib.sha256(f"{target.run_id}\0{item_id}".encode()).hexdigest()
     trace_id = f"tr-{digest[:32]}"
-    slice_values = {name: _plain(row.get(name)) for name in slices}
-    inputs: dict[str, Any] = {"item_id": item_id, "text": _text(row.get("text")), "slices": slice_values}
+    inputs = trace_inputs(row, slices)
+    slice_values: dict[str, Any] = inputs["slices"]
     outputs = verdict_outputs(row)
-    gold = _plain(row.get("gold"))
+    gold = plain(row.get("gold"))
     state = TraceState.ERROR if row["decision"] == ABSTAINED.value else TraceState.OK
     info = TraceInfo(
         trace_id=trace_id, trace_location=TraceLocation.from_experiment_id(target.experiment_id),
@@ -137,6 +137,12 @@ def build_trace(row: dict[str, Any], target: RunTarget, provenance: Provenance,
         assessments=item_assessments(trace_id, row, provenance, target.run_id),
     )
     return info, [_root_span(trace_id, digest, target, inputs, outputs, state == TraceState.ERROR)]
+
+
+def trace_inputs(row: dict[str, Any], slices: Sequence[str]) -> dict[str, Any]:
+    """An item as a trace's (and its evaluation dataset record's) inputs: id, text and slice values."""
+    return {"item_id": str(row["item_id"]), "text": _text(row.get("text")),
+            "slices": {name: plain(row.get(name)) for name in slices}}
 
 
 def verdict_outputs(row: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +183,8 @@ def _text(value: object) -> str:
     return text if len(text) <= TEXT_MAX_CHARS else text[:TEXT_MAX_CHARS] + " [clipped]"
 
 
-def _plain(value: object) -> object:
+def plain(value: object) -> object:
+    """A value as JSON keeps it: None for a missing one, a string for anything but bool/int/float/str."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, (bool, int, float, str)):

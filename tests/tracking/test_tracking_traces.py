@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ def experiment(tmp: Path, api_base: str, *, name: str, tracking: dict[str, Any] 
                      "labels": {"hateful": "HS", "non-hateful": "benign"}},
         "reviewers": [{"name": "fake", "type": "llm", "model": "openai/fake-model", "api_base": api_base,
                        "api_key_env": "I27_FAKE_KEY", "max_retries": 0, "timeout_s": 5}],
+        "gates": {"over_enforcement": {"max": 0.5}, "leakage": {"max": 0.5}, "abstention_rate": {"max": 0.5}},
         **({"tracking": tracking} if tracking else {}),
     })
 
@@ -288,3 +290,118 @@ def test_corrections_made_in_mlflow_come_back_for_rescore(tmp_path: Path, mlflow
     gold = read_record(tmp_path / "rescored").verdicts.set_index(["policy", "item_id"])["gold"]
     assert gold[("hate_speech@v2", "it-001")] == "benign"
     assert gold[("hate_speech@v2", "it-000")] == "HS"  # uncorrected items keep their gold
+
+
+def test_the_eval_set_is_an_evaluation_dataset_linked_to_the_runs(tracked: RunRecord,
+                                                                 mlflow_server: MlflowServer) -> None:
+    """On a SQL store the eval set is an MLflow evaluation dataset: each item's inputs as its trace holds
+    them, its gold as the expectation, and the dataset is an input of every reviewer run."""
+    import mlflow
+    from mlflow.genai.datasets import search_datasets
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    assert tracked.mlflow.experiment_id is not None
+    found = [d for d in search_datasets(experiment_ids=[tracked.mlflow.experiment_id])
+             if d.name.startswith("traced@")]
+    assert len(found) == 1
+    records = found[0].to_df()
+    assert len(records) == 40
+    golds = tracked.items.set_index("item_id")["gold"]
+    trace = traces_of(mlflow_server.uri, tracked, "hate_speech@v2|fake")[0]
+    for _, rec in records.iterrows():
+        item_id = rec["inputs"]["item_id"]
+        assert rec["expectations"] == {"gold": golds[item_id]}
+        assert set(rec["inputs"]) == set(trace.data.spans[0].inputs)  # the same inputs as the item's trace
+    client = MlflowClient(tracking_uri=mlflow_server.uri)
+    for run_id in tracked.mlflow.runs.values():
+        inputs = client.get_run(run_id).inputs
+        assert inputs is not None and found[0].name in [i.dataset.name for i in inputs.dataset_inputs]
+
+
+def test_a_store_without_evaluation_datasets_says_so_in_one_line(tracked: RunRecord, tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from harness.tracking.datasets import log_evalset_dataset
+
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    try:
+        client = MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
+        experiment_id = client.create_experiment("file-store")
+        run_id = client.create_run(experiment_id).info.run_id
+        with caplog.at_level("WARNING"):
+            assert log_evalset_dataset(client, tracked, [run_id], experiment_id) is None
+    finally:
+        os.environ.pop("MLFLOW_ALLOW_FILE_STORE")
+    lines = [r.getMessage() for r in caplog.records if r.name == "harness.tracking.datasets"]
+    assert len(lines) == 1 and "keeps no evaluation datasets" in lines[0] and "\n" not in lines[0]
+
+
+def test_the_traces_tab_shows_every_item_with_its_assessments(tracked: RunRecord, mlflow_server: MlflowServer,
+                                                             chromium: str, tmp_path: Path) -> None:
+    """MLflow's own UI (a single-page app) in headless Chromium, driven over its DevTools pipe: the
+    experiment's Traces tab lists the items once the app has drawn its table; the screenshot is
+    docs/mlflow-traces.png."""
+    from chromium_devtools import Browser
+
+    url = f"{mlflow_server.uri}/#/experiments/{tracked.mlflow.experiment_id}/traces"
+    browser = Browser(chromium, tmp_path / "profile")
+    try:
+        browser.page("Page.navigate", url=url)
+        browser.wait_for("document.readyState === 'complete'")
+        # first-visit pop-ups (the assistant panel, a tip) would cover the table: mark them seen, as a user would
+        browser.evaluate("""for (const key of ['mlflow.detectIssues.guidanceShown_v1',
+            'mlflow.assistant.fab.autoOpenedOnFirstLoad_v1', 'mlflow.flagForReview.guidanceShown_v1'])
+            localStorage.setItem(key, 'true');
+            localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false');""")
+        browser.page("Page.reload")
+        ids = json.dumps(sorted(set(tracked.verdicts["item_id"])))
+        browser.wait_for(f"{ids}.filter(i => document.body.innerText.includes(i)).length >= 10")
+        time.sleep(2)  # the table's last cells and column widths settle
+        text = browser.evaluate("document.body.innerText")
+        shot = browser.screenshot(tmp_path / "traces.png")
+    finally:
+        browser.close()
+    assert "80 traces" in text  # 40 items under two policy versions
+    assert shot.stat().st_size > 20_000
+    (REPO_ROOT / "docs" / "mlflow-traces.png").write_bytes(shot.read_bytes())
+
+
+def test_exact_mcnemar_from_the_traces_agrees_with_compare(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
+    """Without MLflow's compare_evaluations (before 3.18) the traces' feedback, paired by item id, gives the
+    discordant counts and exact p-value of `policy-harness compare` on the same items."""
+    from mlflow.tracking import MlflowClient
+
+    from harness.tracking.paired import compare_runs, mcnemar_from_traces
+
+    client = MlflowClient(tracking_uri=mlflow_server.uri)
+    v2, v1 = tracked.mlflow.runs["hate_speech@v2|fake"], tracked.mlflow.runs["hate_speech@v1|fake"]
+    ours = tracked.metrics.comparison["fake"]
+    fallback = mcnemar_from_traces(client, v2, v1)
+    native = compare_runs(client, v2, v1)
+    for name, change in (("over_enforcement", ours.over_enforcement_change), ("leakage", ours.leakage_change)):
+        theirs = fallback[name]
+        assert (theirs.n_paired, theirs.up, theirs.down) == (change.n, change.up, change.down)
+        assert theirs.diff == pytest.approx(change.change) and theirs.p_value == pytest.approx(change.p_value)
+        assert native[name].n_paired == change.n and native[name].p_value == pytest.approx(change.p_value)
+    assert (fallback["over_enforcement"].down or 0) > 0  # the FLIP items: a real discordant pair, not 0 == 0
+
+
+def test_the_gates_are_the_runs_quality_criteria(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
+    """MLflow 3.18's evaluation runs view checks a run's quality criteria against its `<scorer>/mean` metrics:
+    the overall feedback gates are those rules, and the means are our rates."""
+    from mlflow.tracking import MlflowClient
+
+    from harness.tracking.criteria import QUALITY_CRITERIA_TAG
+
+    client = MlflowClient(tracking_uri=mlflow_server.uri)
+    for key, run_id in tracked.mlflow.runs.items():
+        label, reviewer = key.split("|")
+        run = client.get_run(run_id)
+        rules = json.loads(run.data.tags[QUALITY_CRITERIA_TAG])["rules"]
+        assert rules == [{"metricKey": "over_enforcement/mean", "comparator": "LTE", "threshold": 0.5},
+                         {"metricKey": "leakage/mean", "comparator": "LTE", "threshold": 0.5}]
+        for name in ("over_enforcement", "leakage"):
+            rate = tracked.metrics.section(label)[reviewer].rate(name)
+            assert rate is not None and run.data.metrics[f"{name}/mean"] == pytest.approx(rate.rate)
