@@ -3,12 +3,14 @@
 Billions of rows hold few distinct combinations of (gold, each decision, slice values, stratum,
 weight). The collapse is one GROUP BY over those combinations, written once as an Ibis expression
 and run by the engine that holds the log (DuckDB on files, Spark, PostgreSQL, a warehouse: see
-harness.pipeline.engines), so only the counts leave it. Beside the counts the first EXEMPLARS ids
-(and texts) of every combination whose items a metric can list are chosen by the engine too, with
-a window function (row_number over the combination, ordered by the row's place in its files, or
-by id where the source has no row order), so the item lists (first 200 relabel candidates,
-disagreements) name the same items as one row per item would. The collapsed table has one row per
-kept item (count 1) and one remainder row per combination standing for the rest.
+harness.pipeline.engines), so only the counts leave it. Beside the counts the engine chooses the
+ids (and texts) a metric can show, with window functions over the rows of the combinations a
+metric can list: the first EXEMPLARS of each item list (split and all-wrong disagreements, relabel
+candidates) in log order (or by id where the source has no row order), and the first TOTAL_LIMIT
+of each reviewer's false positives and false negatives (and of each value of the first slice) in
+id order, the error exemplars' order; so every list names the items one row per item would. The
+collapsed table has one row per kept item (count 1) and one remainder row per combination standing
+for the rest.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pandas as pd
 from harness.errors import HarnessError
 from harness.labels import BENIGN, label_key
 from harness.metrics.counts import COUNT
+from harness.metrics.errors import TOTAL_LIMIT
 from harness.pipeline.engines import ROW, Opened
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
@@ -29,10 +32,12 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
 
 EXEMPLARS = 200  # = the longest item list a metric shows (relabel candidates, disagreements)
-MAX_EXEMPLARS = 200_000  # kept ids in all; past it the ids latest in the log are dropped
 MAX_COMBINATIONS = 1_000_000
 NO_GOLD = ""
-_ORDER, _WEIGHT, _ID, _TEXT = "__order", "__weight", "__item_id", "__text"
+_ORDER, _WEIGHT, _ID, _TEXT, _LIST = "__order", "__weight", "__item_id", "__text", "__list"
+# Leads a remainder row's item_id so it sorts after the ids of real items: lists in id order (error exemplars)
+# show the kept items first, as one row per item would.
+REST = "\u2026"
 BLANK = "\u2400(blank)"  # a null key value (U+2400): GROUP BY keeps nulls apart, but a join never matches them
 
 
@@ -74,9 +79,8 @@ def read_collapsed(log: Opened, columns: LogColumns, benign: set[str], *, source
 
     The GROUP BY runs on the raw values (as text), as cheap as a bare GROUP BY; their few distinct values are
     mapped to gold labels and decisions here, and raw combinations with the same mapping are one combination.
-    The ids are chosen from the rows of the combinations a metric can list (IN tests on the raw values that map
-    to each gold kind and decision), the first EXEMPLARS of each raw combination by row_number(), then the first
-    EXEMPLARS of each mapped one."""
+    The ids are chosen by a second query over the rows of the combinations a metric can list (IN tests on the
+    raw values that map to each gold kind and decision), numbered by two row_number() windows (_ranks)."""
     if not log.ordered and not columns.id:
         raise HarnessError("this source has no row order (a table, or files read by Spark); give --id ID so items "
                            "are numbered and listed by their id.", path=source)
@@ -104,12 +108,13 @@ def read_collapsed(log: Opened, columns: LogColumns, benign: set[str], *, source
     else:
         import ibis
 
-        chosen = rows.filter(_listable_rows(rows, groups, mapped, columns))
-        ranked = chosen.mutate(rank=ibis.row_number().over(group_by=raw, order_by=_ORDER))
-        kept = (_execute(ranked.filter(ranked["rank"] < EXEMPLARS).select(wanted).order_by(_ORDER)
-                         .limit(MAX_EXEMPLARS), source) if _listable(mapped, columns).any()
-                else pd.DataFrame(columns=wanted))
-    kept = _mapped_rows(kept, groups, mapped, raw, keys, every=keep_items is None or total <= keep_items)
+        listable, kind, errors = _list_kinds(rows, groups, mapped, columns)
+        chosen = rows.filter(listable).select(*wanted, **{_LIST: kind}, **{f"e{i}": e for i, e in enumerate(errors)})
+        first = chosen.mutate(**_ranks(chosen, columns, len(errors)))
+        keep = ibis.or_(*(first[name] < limit for name, limit in _RANK_LIMITS.items()))
+        kept = (_execute(first.filter(keep).select(wanted).order_by(_ORDER), source)
+                if _listable(mapped, columns).any() else pd.DataFrame(columns=wanted))
+    kept = _mapped_rows(kept, groups, mapped, raw, keys)
     return Collapsed(_table(combos, kept, keys, columns), total, len(combos))
 
 
@@ -191,41 +196,67 @@ def _listable(mapped: pd.DataFrame, columns: LogColumns) -> np.ndarray:
     return listable
 
 
-def _listable_rows(rows: ir.Table, groups: pd.DataFrame, mapped: pd.DataFrame,
-                   columns: LogColumns) -> ir.BooleanValue:
-    """The rows of listable combinations, as IN tests on the few raw values that map to each gold kind and
-    decision: gold benign and some decision actioned, or gold a violation and some decision allowed."""
+def _list_kinds(rows: ir.Table, groups: pd.DataFrame, mapped: pd.DataFrame,
+                columns: LogColumns) -> tuple[ir.BooleanValue, ir.IntegerValue, list[ir.IntegerValue]]:
+    """The rows of listable combinations, and which item list each row's combination feeds (LIST_KINDS), as IN
+    tests on the few raw values that map to each gold kind and decision.
+
+    Listable: gold benign and some decision actioned, or gold a violation and some decision allowed. The kinds
+    are disjoint: two decisions apart (split disagreements), every reviewer decided and every one wrong (relabel
+    candidates, and all-wrong disagreements), some abstained and every decided one wrong (all-wrong
+    disagreements). Every list shows its first EXEMPLARS items in log order, which are among the first
+    EXEMPLARS of their kind (all-wrong: of one of its two kinds)."""
     import ibis
 
-    def raw_values(i: int, wanted: np.ndarray) -> list[str]:
-        return sorted(set(groups.loc[wanted, f"r{i}"].tolist()))
+    def raw_in(i: int, wanted: np.ndarray) -> ir.BooleanValue:
+        values = sorted(set(groups.loc[wanted, f"r{i}"].tolist()))
+        test: ir.BooleanValue = rows[f"r{i}"].isin(values or [BLANK + "none"])
+        return test
 
     gold = mapped["k0"].to_numpy(dtype=object)
-    benign_gold, violating_gold = raw_values(0, gold == BENIGN), raw_values(0, (gold != BENIGN) & (gold != NO_GOLD))
-    actioned, allowed = [], []
+    benign, violating = raw_in(0, gold == BENIGN), raw_in(0, (gold != BENIGN) & (gold != NO_GOLD))
+    actioned, allowed, wrong, decided, errors = [], [], [], [], []
     for pred in columns.preds:
         at = columns.keyed().index(pred)
         decision = mapped[f"k{at}"].to_numpy(dtype=object)
-        actioned.append(rows[f"r{at}"].isin(raw_values(at, decision == ACTIONED) or [BLANK + "none"]))
-        allowed.append(rows[f"r{at}"].isin(raw_values(at, decision == ALLOWED) or [BLANK + "none"]))
-    wrong_on_benign = rows["r0"].isin(benign_gold or [BLANK + "none"]) & ibis.or_(*actioned)
-    wrong_on_violation = rows["r0"].isin(violating_gold or [BLANK + "none"]) & ibis.or_(*allowed)
-    condition: ir.BooleanValue = wrong_on_benign | wrong_on_violation
-    return condition
+        actioned.append(raw_in(at, decision == ACTIONED))
+        allowed.append(raw_in(at, decision == ALLOWED))
+        wrong.append((benign & actioned[-1]) | (violating & allowed[-1]))
+        decided.append(actioned[-1] | allowed[-1])
+        errors.append(ibis.cases((benign & actioned[-1], 0), (violating & allowed[-1], 1), else_=2))
+    listable: ir.BooleanValue = (benign & ibis.or_(*actioned)) | (violating & ibis.or_(*allowed))
+    all_wrong = ibis.and_(*(w | ~d for w, d in zip(wrong, decided, strict=True)))
+    kind: ir.IntegerValue = ibis.cases((ibis.or_(*actioned) & ibis.or_(*allowed), 0),
+                                       (all_wrong & ibis.and_(*decided), 1), else_=2)
+    return listable, kind, errors
 
 
 def _mapped_rows(kept: pd.DataFrame, groups: pd.DataFrame, mapped: pd.DataFrame, raw: list[str],
-                 keys: list[str], every: bool) -> pd.DataFrame:
-    """The kept rows with their mapped keys; unless `every` row is kept, the first EXEMPLARS of each mapped
-    combination (a raw combination kept its first EXEMPLARS; several raw ones may map to one)."""
+                 keys: list[str]) -> pd.DataFrame:
+    """The kept rows with their mapped keys."""
     at = pd.Series(np.arange(len(groups)), index=pd.MultiIndex.from_frame(groups[raw]))
     index = at.reindex(pd.MultiIndex.from_frame(kept[raw])).to_numpy() if len(kept) else np.empty(0, dtype=np.int64)
     out = kept[[_ORDER, _ID, _TEXT]].reset_index(drop=True)
     for key in keys:
         out[key] = mapped[key].to_numpy()[index.astype(np.int64)]
-    if every:
-        return out
-    return out[out.groupby(keys, sort=False, dropna=False).cumcount() < EXEMPLARS].reset_index(drop=True)
+    return out
+
+
+def _ranks(chosen: ir.Table, columns: LogColumns, reviewers: int) -> dict[str, ir.IntegerValue]:
+    """Each chosen row's place (from 0) in the item lists' order: log order, per list kind; and in the error
+    exemplars' order: id order, per error kind of every reviewer and value of the first slice. The first
+    TOTAL_LIMIT of a reviewer's error kind (and of one slice value) are among the first TOTAL_LIMIT of the finer
+    partitions, so one window serves every reviewer."""
+    import ibis
+
+    slice0 = [f"r{columns.keyed().index(columns.slices[0])}"] if columns.slices else []
+    return {"nl": ibis.row_number().over(group_by=_LIST, order_by=_ORDER),
+            "ne": ibis.row_number().over(group_by=[*(f"e{i}" for i in range(reviewers)), *slice0], order_by=_ID)}
+
+
+# How many of each ranking a metric can show: EXEMPLARS per item list; the error exemplars' budget
+# (harness.metrics.errors: at most TOTAL_LIMIT per reviewer and kind, PER_VALUE of each slice value first).
+_RANK_LIMITS = {"nl": EXEMPLARS, "ne": TOTAL_LIMIT}
 
 
 def _bad_weight(log: Opened, rows: ir.Table, values: list[object], source: str) -> None:
@@ -270,7 +301,7 @@ def _table(combos: pd.DataFrame, kept: pd.DataFrame, keys: list[str], columns: L
     combo = np.concatenate([kept_combo, left])
     out = pd.DataFrame({
         "item_id": np.concatenate([kept[_ID].astype(str).to_numpy(dtype=object),
-                                   np.array([f"(+{rest[i]:,} more items of combination {i + 1})" for i in left],
+                                   np.array([f"{REST}(+{rest[i]:,} more items of combination {i + 1})" for i in left],
                                             dtype=object)]),
         "text": np.concatenate([kept[_TEXT].astype(str).to_numpy(dtype=object), np.full(len(left), "", dtype=object)]),
         "gold": combos["k0"].to_numpy(dtype=object)[combo],
