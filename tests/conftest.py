@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +48,22 @@ def user_cache_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> Itera
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def mlflow_tracking_uri_of_the_test() -> Iterator[None]:
+    """`mlflow.set_tracking_uri` in a test sets MLflow's process-wide URI and MLFLOW_TRACKING_URI with it:
+    both go back after the test, so a later test's runs do not go to a server that has stopped."""
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]  # None: no URI set (MLflow's own default)
+    if saved is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = saved
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,6 +10,7 @@ on the discordant pairs (McNemar, Psychometrika 12:153-157, 1947; exact binomial
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +82,15 @@ def compare_runs(client: Any, candidate_run_id: str, baseline_run_id: str,
         from mlflow.genai import compare_evaluations
     except ImportError:
         return mcnemar_from_traces(client, candidate_run_id, baseline_run_id, names)
-    result = compare_evaluations(candidate_run_id=candidate_run_id, baseline_run_id=baseline_run_id)
+    import mlflow
+
+    # compare_evaluations reads through MLflow's process-wide URI: point it at the client's store meanwhile.
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(client.tracking_uri)
+    try:
+        result = compare_evaluations(candidate_run_id=candidate_run_id, baseline_run_id=baseline_run_id)
+    finally:
+        mlflow.set_tracking_uri(before)  # type: ignore[arg-type]  # None: back to no URI set
     out: dict[str, FeedbackChange] = {}
     for name in names:
         if (theirs := result.scorers.get(name)) is None:
