@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from harness._cli import batch, corrections, globalization, impact, loop, portfolio, run, score, training, workspace
+from harness._cli import explain as explain_cli
 from harness._cli import perturb as perturb_cli
 from harness._util.logs import log_warnings_to_stderr
 from harness.errors import HarnessError
@@ -31,6 +32,7 @@ _COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     portfolio.add_portfolio,
     globalization.add_export, globalization.add_translate,
     perturb_cli.add_perturb, impact.add_impact, corrections.add_corrections, batch.add_batch,
+    explain_cli.add_explain,
 )
 
 # Why an output could not be written, and what to do about it.

@@ -15,6 +15,7 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import HarnessError
+from harness.record.explanations import read_explanations
 from harness.record.header import RecordHeader
 from harness.record.metrics import Metrics, MetricsFile
 from harness.record.run import RunRecord
@@ -91,7 +92,8 @@ def read_record(out_dir: str | Path) -> RunRecord:
         baseline=header.baseline, evalset=header.evalset, reviewers=header.reviewers,
         verdicts=read_verdicts(out_dir / VERDICTS), metrics=metrics, items=pd.read_parquet(out_dir / ITEMS),
         created_at=header.created_at, incomplete=header.incomplete, incomplete_reason=header.incomplete_reason,
-        usage=header.usage, mlflow=header.mlflow, lineage=header.lineage, out_dir=str(out_dir))
+        usage=header.usage, mlflow=header.mlflow, lineage=header.lineage, out_dir=str(out_dir),
+        explanations=read_explanations(out_dir, run=header.name, created_at=header.created_at))
 
 
 def read_model(path: Path, model: type[_Model]) -> _Model:

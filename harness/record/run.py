@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
+from harness.record.explanations import Explanations
 from harness.record.header import EvalSetSummary, MlflowIds, PolicySummary, ReviewerParams
 from harness.record.metrics import Metrics, Usage
 
@@ -36,6 +37,7 @@ class RunRecord:
     mlflow: MlflowIds = Field(default_factory=MlflowIds)
     lineage: dict[str, str] = Field(default_factory=dict)
     out_dir: str = ""
+    explanations: Explanations | None = None  # explanations.json: rationales generated on demand (explain)
 
     def judged_once(self, reviewer: str) -> bool:
         """True for a reviewer that does not read the policy text and was judged under the candidate

@@ -12,6 +12,7 @@ from harness.errors import HarnessError
 from harness.record.comparison import COMPARE_JSON, COMPARE_SCHEMA_VERSION, ComparisonResult
 from harness.record.diagnosis import DIAGNOSIS, DIAGNOSIS_SCHEMA_VERSION, Diagnosis
 from harness.record.dsa import DSA_JSON, DSA_SCHEMA_VERSION, DsaExport
+from harness.record.explanations import EXPLANATIONS_JSON, EXPLANATIONS_SCHEMA_VERSION, Explanations
 from harness.record.files import METRICS, RECORD, SCHEMA_VERSION
 from harness.record.header import RecordHeader
 from harness.record.impact import IMPACT_JSON, IMPACT_SCHEMA_VERSION, ImpactResult
@@ -59,6 +60,8 @@ SCHEMAS: dict[str, Schema] = {s.name: s for s in (
            "a run's error rates as actions, review hours and appeals per day, with intervals (policy-harness impact)"),
     Schema("traces", TRACES_JSON, TracesLog, TRACES_SCHEMA_VERSION,
            "which reviewer runs have their MLflow traces written (the background trace writer, sync)"),
+    Schema("explanations", EXPLANATIONS_JSON, Explanations, EXPLANATIONS_SCHEMA_VERSION,
+           "rationales generated on demand for the verdicts a person opens (policy-harness explain)"),
 )}
 
 
