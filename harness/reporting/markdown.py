@@ -8,6 +8,7 @@ import re
 from harness.record import RunRecord
 from harness.reporting.consistency import consistency_markdown
 from harness.reporting.diagnosis import diagnosis_markdown
+from harness.reporting.explanations import explanations_markdown
 from harness.reporting.fmt import counted, pct
 from harness.reporting.localized_policy import localized_markdown
 from harness.reporting.markdown_sections import (
@@ -44,7 +45,7 @@ def markdown_from_view(v: ReportView) -> str:
               + languages(v) + consistency_markdown(v.consistency)
               + localized_markdown(v.localized) + gold(v) + annotators(v) + agreement(v) + thresholds(v)
               + score_lines(v.scores) + injection(v) + stability_markdown(v) + diagnosis_markdown(v.diagnosis)
-              + _provenance(v))
+              + explanations_markdown(v.explanations) + _provenance(v))
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -16,6 +16,7 @@ from harness.reporting.consistency import ConsistencyView, consistency_views
 from harness.reporting.diagnosis import DiagnosisView, diagnosis_view
 from harness.reporting.drift import DriftView, drift_views
 from harness.reporting.exemplars import ExemplarGroup, exemplar_groups
+from harness.reporting.explanations import ExplanationView, explained_items, explanation_views
 from harness.reporting.fmt import number, percent, short
 from harness.reporting.gold import GoldView, gold_view
 from harness.reporting.injection import InjectionView, injection_views
@@ -93,6 +94,8 @@ class ReportView:
     rationale: list[RationaleView] = field(default_factory=list)
     drift: list[DriftView] = field(default_factory=list)
     scores: list[ScoreView] = field(default_factory=list)
+    explanations: list[ExplanationView] = field(default_factory=list)  # explanations.json (explain)
+    explained: dict[str, ExplanationView] = field(default_factory=dict)  # the candidate's, by "reviewer|item id"
 
 
 def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
@@ -150,6 +153,8 @@ def build_view(record: RunRecord, *, with_charts: bool = True) -> ReportView:
     view.diagnosis = diagnosis_view(errors.diagnosis, record.candidate,
                                     at_report_time=record.metrics.errors is None)
     view.scores = score_views(reviewers, with_charts=with_charts)
+    view.explanations = explanation_views(record.explanations)
+    view.explained = explained_items(record.explanations, view.explanations, record.candidate)
     if with_charts:
         _add_charts(view)
     return view
