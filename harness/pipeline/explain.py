@@ -10,7 +10,7 @@ its own key, so an item is never paid for twice, and to explanations.json the mo
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -192,19 +192,16 @@ def _explain_reviewer(record: RunRecord, name: str, label: str, opened: list[Ope
     asked for in generation mode, `concurrency` at a time, each group written as it returns."""
     params = record.reviewers[name]
     assert isinstance(params, LLMParams)
-    verdicts = record.verdicts
-    rows = verdicts[(verdicts["reviewer"] == name) & (verdicts["policy"] == label)].sort_values("sample")
-    first = rows.drop_duplicates("item_id").assign(item_id=lambda t: t["item_id"].astype(str)).set_index("item_id")
+    first = _first_verdicts(record, name, label)
     first_token = params.decide == "first_token"
     todo = []
     for o in opened:
-        if o.item_id not in first.index:
+        row = first.get(o.item_id)
+        if row is None:
             result.failed.append((o, f"no verdict of {name} under {label}"))
-            continue
-        row = first.loc[o.item_id]
-        if not first_token and str(row["rationale"] or "").strip():
-            keep([_explanation(o, label, row, params, decision=str(row["decision"]), rationale=str(row["rationale"]),
-                               rule_ids=list(row["rule_ids"]), categories=list(row["categories"]), source="verdict")])
+        elif not first_token and row.rationale.strip():
+            keep([_explanation(o, label, row, params, decision=row.decision, rationale=row.rationale,
+                               rule_ids=row.rule_ids, categories=row.categories, source="verdict")])
         else:
             todo.append(o)
     if not todo:
@@ -229,7 +226,7 @@ def _explain_reviewer(record: RunRecord, name: str, label: str, opened: list[Ope
                 if v is None or v.abstain_kind is not None and v.abstain_kind.value == "provider_error":
                     result.failed.append((o, v.abstain_reason if v is not None else "no answer"))
                     continue
-                new.append(_explanation(o, label, first.loc[o.item_id], params, decision=str(v.decision),
+                new.append(_explanation(o, label, first[o.item_id], params, decision=str(v.decision),
                                         rationale=v.rationale, rule_ids=v.rule_ids, categories=v.categories,
                                         abstain_reason=v.abstain_reason if v.decision == ABSTAINED else ""))
             if new:
@@ -238,14 +235,41 @@ def _explain_reviewer(record: RunRecord, name: str, label: str, opened: list[Ope
         reviewer.close()
 
 
-def _explanation(o: Opened, label: str, row: pd.Series, params: LLMParams, *, decision: str, rationale: str,
+@dataclass(frozen=True)
+class _Verdict:
+    """The run's verdict on an item (its first sample), as an explanation shows it."""
+
+    decision: str
+    score: float | None
+    rationale: str
+    rule_ids: list[str]
+    categories: list[str]
+
+
+def _first_verdicts(record: RunRecord, name: str, label: str) -> dict[str, _Verdict]:
+    verdicts = record.verdicts
+    rows = verdicts[(verdicts["reviewer"] == name) & (verdicts["policy"] == label)].sort_values("sample")
+    out: dict[str, _Verdict] = {}
+    for row in rows.to_dict("records"):
+        score = row.get("score")
+        out.setdefault(str(row["item_id"]), _Verdict(
+            decision=str(row["decision"]), score=None if score is None or pd.isna(score) else float(score),
+            rationale=str(row.get("rationale") or ""), rule_ids=_strings(row.get("rule_ids")),
+            categories=_strings(row.get("categories"))))
+    return out
+
+
+def _strings(value: object) -> list[str]:
+    """A list column's cell (a list, or an array read back from Parquet) as strings."""
+    return [str(v) for v in value] if isinstance(value, Iterable) and not isinstance(value, str) else []
+
+
+def _explanation(o: Opened, label: str, verdict: _Verdict, params: LLMParams, *, decision: str, rationale: str,
                  rule_ids: list[str], categories: list[str], abstain_reason: str = "",
                  source: str = "generated") -> Explanation:
-    score = row.get("score")
     return Explanation(item_id=o.item_id, reviewer=o.reviewer, policy=label, opened_as=o.why,
-                       verdict_decision=str(row["decision"]),
-                       verdict_score=None if score is None or pd.isna(score) else float(score),
-                       decision=decision, rationale=rationale, rule_ids=[str(r) for r in rule_ids],
+                       verdict_decision=verdict.decision, verdict_score=verdict.score, decision=decision,
+                       rationale=rationale, rule_ids=[str(r) for r in rule_ids],
                        categories=[str(c) for c in categories], abstain_reason=abstain_reason,
                        source="verdict" if source == "verdict" else "generated", model=params.model,
                        prompt_sha256=params.prompt_sha256)
