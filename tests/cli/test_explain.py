@@ -31,6 +31,8 @@ def answer(request: dict[str, Any]) -> str:
     verdict: dict[str, Any] = {"violation": violation, "categories": ["HS"] if violation else [],
                                "rule_ids": ["HS1"] if violation else [], "confidence": 0.8}
     if not request.get("logprobs"):  # generation mode: the whole answer, with its reasons
+        if "referee" in item_section(last_user_text(request)):
+            raise RuntimeError("this item's answer fails")  # a 500 on every try
         # The generated answer disagrees with the scored verdict on i4: a person should see that.
         violation = violation or "coded insult" in item_section(last_user_text(request))
         verdict.update(violation=violation, rationale=f"Generated reason: {'violates HS1' if violation else 'allowed'}.")
@@ -130,6 +132,29 @@ def test_named_items_are_explained_and_merged_into_the_file(run_dir: Path, fake:
     cli("explain", str(run_dir), "--quiet", "--max", "1", cwd=run_dir.parent)
     stored = json.loads((run_dir / "explanations.json").read_text(encoding="utf-8"))
     assert sorted(e["item_id"] for e in stored["items"]) == ["i0", "i1", "i2"]
+
+
+def test_an_answer_that_fails_is_listed_and_the_others_are_kept(run_dir: Path) -> None:
+    result = cli("explain", str(run_dir), "--item", "i5", "--item", "i2", "--quiet", cwd=run_dir.parent)
+    assert result.returncode == 3, result.stderr
+    assert any(line.startswith("i2  judge: allowed, agrees") for line in result.stdout.splitlines()), result.stdout
+    assert any(line.startswith("i5  judge: not explained (") and "re-run explain" in line
+               for line in result.stdout.splitlines()), result.stdout
+    stored = json.loads((run_dir / "explanations.json").read_text(encoding="utf-8"))
+    assert [e["item_id"] for e in stored["items"]] == ["i2"]
+
+
+def test_a_reviewer_that_wrote_its_rationale_is_shown_as_it_is(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    experiment = project(tmp_path, server.base_url)
+    assert cli("run", str(experiment), "--no-track", "--quiet", "--out", str(tmp_path / "out"),
+               cwd=tmp_path).returncode == 0
+    server.reset_stats()
+    one_line_error(cli("explain", str(tmp_path / "out"), cwd=tmp_path), "wrote its rationale with its verdict",
+                   "--item")
+    result = cli("explain", str(tmp_path / "out"), "--item", "i0", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("i0  judge: actioned (the verdict's own rationale): Item contains the VIOLATE")
+    assert server.stats["requests"] == 0
 
 
 def test_bad_input_is_one_sentence(run_dir: Path, tmp_path: Path) -> None:
