@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness._cli.args import add_command, add_quiet, progress_shown
+from harness._cli.args import add_command
 
 if TYPE_CHECKING:
     from harness._cli.args import Subparsers
+    from harness.pipeline.explain import Opened
     from harness.record.explanations import Explanation
 
 DEFAULT_MAX = 40  # opened items explained per call (the report shows up to 40 exemplars per reviewer)
@@ -30,15 +31,16 @@ def add_explain(sub: Subparsers) -> None:
                    help=f"explain at most N items (default {DEFAULT_MAX}); cached answers cost nothing")
     p.add_argument("--experiment", metavar="FILE",
                    help="the run's experiment file, when it names its prompt template or cache by a relative path")
-    add_quiet(p)
 
 
 def _explain(args: argparse.Namespace) -> int:
+    from harness._util import progress
     from harness.pipeline.explain import explain_run
 
-    with progress_shown(args):
+    # Each explained item prints its line as its answer arrives: that is the progress.
+    with progress.settings(quiet=True, lines=True):
         result = explain_run(Path(args.run_dir), item_ids=args.items, reviewer=args.reviewer, policy=args.policy,
-                             max_items=args.max_items, experiment_path=args.experiment,
+                             max_items=args.max_items, experiment_path=args.experiment, on_start=_starting,
                              on_explained=lambda e: print(explanation_line(e), flush=True))
     for opened, reason in result.failed:
         print(f"{opened.item_id}  {opened.reviewer}: not explained ({reason}); re-run explain to try again")
@@ -50,6 +52,12 @@ def _explain(args: argparse.Namespace) -> int:
     if result.report is not None:
         print(f"report: {result.report}")
     return 3 if result.failed else 0
+
+
+def _starting(opened: list[Opened]) -> None:
+    reviewers = ", ".join(dict.fromkeys(o.reviewer for o in opened))
+    print(f"explaining {len(opened)} verdict{'s' if len(opened) != 1 else ''} of {reviewers}; each line as its "
+          "answer arrives", flush=True)
 
 
 def explanation_line(e: Explanation) -> str:

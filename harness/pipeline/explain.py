@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from harness.config import LLMReviewerConfig
-from harness.errors import HarnessError, did_you_mean
+from harness.errors import BudgetExceeded, HarnessError, did_you_mean
 from harness.evalset import TEXT
 from harness.record import LLMParams, RunRecord, read_record, write_json
 from harness.record.explanations import EXPLANATIONS_JSON, Explanation, Explanations
@@ -58,9 +58,11 @@ class ExplainResult:
 
 def explain_run(run_dir: Path, *, item_ids: list[str] | None = None, reviewer: str | None = None,
                 policy: str | None = None, max_items: int = DEFAULT_MAX, experiment_path: str | None = None,
+                on_start: Callable[[list[Opened]], None] = lambda _: None,
                 on_explained: Callable[[Explanation], None] = lambda _: None) -> ExplainResult:
     """Generate rationales for the opened items of a stored run, write explanations.json beside its
-    record and re-render its report; `on_explained` sees each explanation as it is written."""
+    record and re-render its report; `on_start` sees the items chosen, `on_explained` each
+    explanation as it is written."""
     if max_items < 1:
         raise HarnessError(f"--max must be a whole number of at least 1. Got {max_items} instead.")
     record = read_record(run_dir)
@@ -70,6 +72,7 @@ def explain_run(run_dir: Path, *, item_ids: list[str] | None = None, reviewer: s
               else _from_report(record, names, label, named=reviewer is not None))
     result = ExplainResult(path=run_dir / EXPLANATIONS_JSON, left_out=max(0, len(opened) - max_items))
     opened = opened[:max_items]
+    on_start(opened)
     stored = record.explanations or Explanations(run=record.name, run_created_at=record.created_at)
     base_dir = Path(experiment_path).expanduser().absolute().parent if experiment_path else Path.cwd()
 
@@ -217,7 +220,12 @@ def _explain_reviewer(record: RunRecord, name: str, label: str, opened: list[Ope
             cached = set(reviewer.cache.get_many([job.key for job in jobs]))
             from harness._util.event_loop import run_sync
 
-            answers = {v.item_id: v for v in run_sync(reviewer.review(items, policy))}
+            stop: BudgetExceeded | None = None
+            try:
+                judged = run_sync(reviewer.review(items, policy))
+            except BudgetExceeded as err:
+                stop, judged = err, err.verdicts
+            answers = {v.item_id: v for v in judged}
             result.cached += sum(job.key in cached for job in jobs)
             result.calls += sum(job.key not in cached for job in jobs)
             new = []
@@ -231,6 +239,9 @@ def _explain_reviewer(record: RunRecord, name: str, label: str, opened: list[Ope
                                         abstain_reason=v.abstain_reason if v.decision == ABSTAINED else ""))
             if new:
                 keep(new)
+            if stop is not None:
+                raise HarnessError(f"{stop}; the explanations generated before it are kept in {EXPLANATIONS_JSON}. "
+                                   "Raise the reviewer's 'max_cost_usd' or explain fewer items (--max).")
     finally:
         reviewer.close()
 

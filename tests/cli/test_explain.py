@@ -92,7 +92,7 @@ def run_dir(tmp_path: Path, fake: FakeOpenAIServer) -> Path:
 
 
 def test_explain_generates_the_rationales_of_the_reports_exemplars_once(run_dir: Path, fake: FakeOpenAIServer) -> None:
-    result = cli("explain", str(run_dir), "--quiet", cwd=run_dir.parent)
+    result = cli("explain", str(run_dir), cwd=run_dir.parent)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     # the report's exemplars of the rationale-less LLM reviewer: its false positive and false negative
@@ -117,25 +117,26 @@ def test_explain_generates_the_rationales_of_the_reports_exemplars_once(run_dir:
     again = cli("report", str(run_dir), cwd=run_dir.parent)
     assert again.returncode == 0 and "Generated reason: violates HS1." in (run_dir / "report.html").read_text("utf-8")
 
-    second = cli("explain", str(run_dir), "--quiet", cwd=run_dir.parent)
+    second = cli("explain", str(run_dir), cwd=run_dir.parent)
     assert second.returncode == 0, second.stderr
     assert fake.stats["requests"] == 2, "the second explain asked the model again"
     assert "2 explained (0 model calls, 2 from the judgement cache)" in second.stdout
 
 
 def test_named_items_are_explained_and_merged_into_the_file(run_dir: Path, fake: FakeOpenAIServer) -> None:
-    result = cli("explain", str(run_dir), "--item", "i2", "--item", "i0", "--reviewer", "judge", "--quiet",
+    result = cli("explain", str(run_dir), "--item", "i2", "--item", "i0", "--reviewer", "judge",
                  cwd=run_dir.parent)
     assert result.returncode == 0, result.stderr
-    assert [line.split()[0] for line in result.stdout.splitlines()[:2]] == ["i2", "i0"]
+    assert result.stdout.splitlines()[0] == "explaining 2 verdicts of judge; each line as its answer arrives"
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:3]] == ["i2", "i0"]
     assert fake.stats["requests"] == 2
-    cli("explain", str(run_dir), "--quiet", "--max", "1", cwd=run_dir.parent)
+    cli("explain", str(run_dir), "--max", "1", cwd=run_dir.parent)
     stored = json.loads((run_dir / "explanations.json").read_text(encoding="utf-8"))
     assert sorted(e["item_id"] for e in stored["items"]) == ["i0", "i1", "i2"]
 
 
 def test_an_answer_that_fails_is_listed_and_the_others_are_kept(run_dir: Path) -> None:
-    result = cli("explain", str(run_dir), "--item", "i5", "--item", "i2", "--quiet", cwd=run_dir.parent)
+    result = cli("explain", str(run_dir), "--item", "i5", "--item", "i2", cwd=run_dir.parent)
     assert result.returncode == 3, result.stderr
     assert any(line.startswith("i2  judge: allowed, agrees") for line in result.stdout.splitlines()), result.stdout
     assert any(line.startswith("i5  judge: not explained (") and "re-run explain" in line
@@ -153,7 +154,8 @@ def test_a_reviewer_that_wrote_its_rationale_is_shown_as_it_is(tmp_path: Path, s
                    "--item")
     result = cli("explain", str(tmp_path / "out"), "--item", "i0", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("i0  judge: actioned (the verdict's own rationale): Item contains the VIOLATE")
+    assert result.stdout.splitlines()[1].startswith("i0  judge: actioned (the verdict's own rationale): Item "
+                                                    "contains the VIOLATE")
     assert server.stats["requests"] == 0
 
 
@@ -169,9 +171,9 @@ def test_bad_input_is_one_sentence(run_dir: Path, tmp_path: Path) -> None:
 
 def test_an_unreachable_endpoint_is_one_sentence_and_keeps_what_was_explained(run_dir: Path,
                                                                               fake: FakeOpenAIServer) -> None:
-    assert cli("explain", str(run_dir), "--item", "i1", "--quiet", cwd=run_dir.parent).returncode == 0
+    assert cli("explain", str(run_dir), "--item", "i1", cwd=run_dir.parent).returncode == 0
     fake.stop()
-    result = cli("explain", str(run_dir), "--item", "i2", "--quiet", cwd=run_dir.parent)
+    result = cli("explain", str(run_dir), "--item", "i2", cwd=run_dir.parent)
     one_line_error(result, "cannot reach the model endpoint")
     stored = json.loads((run_dir / "explanations.json").read_text(encoding="utf-8"))
     assert [e["item_id"] for e in stored["items"]] == ["i1"]

@@ -31,7 +31,7 @@ def test_the_embedded_model_explains_its_first_token_verdicts(tmp_path: Path, mo
     record = harness.run(experiment, out_dir=tmp_path / "out", track=False)
     assert (record.verdicts["rationale"].fillna("") == "").all()  # first-token verdicts: no rationale
 
-    args = ["explain", str(tmp_path / "out"), "--quiet", *(f"--item={i}" for i in items["id"])]
+    args = ["explain", str(tmp_path / "out"), *(f"--item={i}" for i in items["id"])]
     assert main(args) == 0
     out = capsys.readouterr().out
     explained = [line for line in out.splitlines() if line.startswith("qs-")]
