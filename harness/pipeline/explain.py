@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from harness._util.event_loop import run_sync
 from harness.config import LLMReviewerConfig
 from harness.errors import BudgetExceeded, HarnessError, did_you_mean
 from harness.evalset import TEXT
 from harness.record import LLMParams, RunRecord, read_record, write_json
 from harness.record.explanations import EXPLANATIONS_JSON, Explanation, Explanations
-from harness.verdicts import ABSTAINED
+from harness.verdicts import ABSTAINED, AbstainKind
 
 if TYPE_CHECKING:
     from harness.policy import Policy
@@ -218,8 +219,6 @@ def _explain_reviewer(record: RunRecord, name: str, label: str, opened: list[Ope
                                   TEXT: [texts.get(o.item_id, "") for o in chunk]})
             _, jobs = reviewer.plan(items, policy)
             cached = set(reviewer.cache.get_many([job.key for job in jobs]))
-            from harness._util.event_loop import run_sync
-
             stop: BudgetExceeded | None = None
             try:
                 judged = run_sync(reviewer.review(items, policy))
@@ -231,7 +230,7 @@ def _explain_reviewer(record: RunRecord, name: str, label: str, opened: list[Ope
             new = []
             for o in chunk:
                 v = answers.get(o.item_id)
-                if v is None or v.abstain_kind is not None and v.abstain_kind.value == "provider_error":
+                if v is None or v.abstain_kind == AbstainKind.PROVIDER_ERROR:  # not cached: a re-run asks again
                     result.failed.append((o, v.abstain_reason if v is not None else "no answer"))
                     continue
                 new.append(_explanation(o, label, first[o.item_id], params, decision=str(v.decision),
