@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from support.llm import V2, write_items
 
@@ -39,7 +41,7 @@ def answer(request: dict[str, Any]) -> str:
     return json.dumps(verdict)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def fake() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer(responder=answer) as server:
         yield server
@@ -80,13 +82,25 @@ def one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> str
     return lines[0]
 
 
-@pytest.fixture
-def run_dir(tmp_path: Path, fake: FakeOpenAIServer) -> Path:
-    experiment = project(tmp_path, fake.base_url)
-    result = cli("run", str(experiment), "--no-track", "--quiet", "--out", str(tmp_path / "out"), cwd=tmp_path)
+def fresh_run(folder: Path, server: FakeOpenAIServer) -> Path:
+    """A run of the project in `folder`, its judgement cache beside it; the judge's verdicts have no rationale."""
+    experiment = project(folder, server.base_url)
+    result = cli("run", str(experiment), "--no-track", "--quiet", "--out", str(folder / "out"), cwd=folder)
     assert result.returncode == 0, result.stderr
-    verdicts = __import__("pandas").read_parquet(tmp_path / "out" / "verdicts.parquet")
+    verdicts = pd.read_parquet(folder / "out" / "verdicts.parquet")
     assert (verdicts.loc[verdicts["reviewer"] == "judge", "rationale"].fillna("") == "").all()
+    return folder / "out"
+
+
+@pytest.fixture(scope="module")
+def stored_run(tmp_path_factory: pytest.TempPathFactory, fake: FakeOpenAIServer) -> Path:
+    return fresh_run(tmp_path_factory.mktemp("explain-run"), fake)
+
+
+@pytest.fixture
+def run_dir(stored_run: Path, tmp_path: Path, fake: FakeOpenAIServer) -> Path:
+    """The stored run and its cache, copied for one test (explain writes into the run's folder)."""
+    shutil.copytree(stored_run.parent, tmp_path, dirs_exist_ok=True)
     fake.reset_stats()
     return tmp_path / "out"
 
@@ -169,11 +183,11 @@ def test_bad_input_is_one_sentence(run_dir: Path, tmp_path: Path) -> None:
     assert not (run_dir / "explanations.json").exists()
 
 
-def test_an_unreachable_endpoint_is_one_sentence_and_keeps_what_was_explained(run_dir: Path,
-                                                                              fake: FakeOpenAIServer) -> None:
-    assert cli("explain", str(run_dir), "--item", "i1", cwd=run_dir.parent).returncode == 0
-    fake.stop()
-    result = cli("explain", str(run_dir), "--item", "i2", cwd=run_dir.parent)
+def test_an_unreachable_endpoint_is_one_sentence_and_keeps_what_was_explained(tmp_path: Path) -> None:
+    with FakeOpenAIServer(responder=answer) as server:
+        run_dir = fresh_run(tmp_path, server)
+        assert cli("explain", str(run_dir), "--item", "i1", cwd=tmp_path).returncode == 0
+    result = cli("explain", str(run_dir), "--item", "i2", cwd=tmp_path)
     one_line_error(result, "cannot reach the model endpoint")
     stored = json.loads((run_dir / "explanations.json").read_text(encoding="utf-8"))
     assert [e["item_id"] for e in stored["items"]] == ["i1"]
