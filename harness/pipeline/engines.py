@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
 
@@ -49,6 +49,9 @@ class Opened:
     label: str
     close: Callable[[], None]
     files: list[str] = field(default_factory=list)
+    # The same table cut to its first N rows by a reader that skips what it need not read (Parquet's row
+    # groups), where the source has one; None elsewhere.
+    head: Callable[[int], ir.Table] | None = None
 
     def row_name(self, row: int) -> str:
         """ROW as the user counts: 'row 12', or 'row 12 of <file>' when the log is several files."""
@@ -146,7 +149,39 @@ def _open_duckdb_files(source: str, files: list[str], fmt: str, hive: bool, need
         con.disconnect()
         raise HarnessError(f"could not be read as {fmt.upper()} ({_first_line(err)}); fix the file (it must be "
                            "UTF-8 with the same columns on every row).", path=source) from None
-    return Opened(table=table, ordered=True, label=_stem(source), close=con.disconnect, files=files)
+    head = _parquet_head(con, files, picked, hive) if fmt == "parquet" else None
+    return Opened(table=table, ordered=True, label=_stem(source), close=con.disconnect, files=files, head=head)
+
+
+def _parquet_head(con: Any, files: list[str], picked: str, hive: bool) -> Callable[[int], ir.Table]:
+    """The log's first N rows with the same ROW numbers, read as whole files and then one file's first rows, a
+    filter on the reader's own row number (which skips row groups; a filter on ROW, an expression, would not)."""
+    counts: list[int] = []
+
+    def head(length: int) -> ir.Table:
+        if not counts:
+            names = "[" + ", ".join(_quote(f) for f in files) + "]"
+            rows = dict(con.raw_sql(f"SELECT file_name, num_rows FROM parquet_file_metadata({names})").fetchall())
+            counts.extend(int(rows[f]) for f in files)
+        whole, left = 0, length
+        while whole < len(files) and counts[whole] <= left:
+            left -= counts[whole]
+            whole += 1
+        hive_option = ", hive_partitioning = true" if hive else ""
+
+        def scan(names: list[str], index: str, cut: str = "") -> str:
+            row = f"({index}::BIGINT << {FILE_BITS}) + file_row_number + 1" if len(files) > 1 else "file_row_number + 1"
+            listed = "[" + ", ".join(_quote(f) for f in names) + "]"
+            return (f"SELECT {picked}, {row} AS {ROW} FROM read_parquet({listed}, file_row_number = true"
+                    f"{hive_option}){cut}")
+
+        # Whole files keep their index (a prefix of the list); the file cut short is numbered by its place.
+        parts = [scan(files[:whole], "file_index")] if whole else []
+        if whole < len(files) and left > 0:
+            parts.append(scan([files[whole]], str(whole), f" WHERE file_row_number < {left}"))
+        return con.sql(" UNION ALL ".join(parts))
+
+    return head
 
 
 def _open_spark(source: str, files: list[str], fmt: str, master: str) -> Opened:

@@ -149,3 +149,68 @@ def test_bad_sources_are_one_line_each(tmp_path: Path) -> None:
     one_line_error(score_cli(tmp_path, f"duckdb://{tmp_path / 'logs.duckdb'}", "--table", "predictions"),
                    "has no row order", "--id")
     one_line_error(score_cli(tmp_path, "nothing/*.parquet"), "no file matches")
+
+
+def test_a_parquet_log_is_ranked_on_a_prefix_that_grows_until_every_list_is_full(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without an id column, items are named by row number and both rankings follow row order, so a Parquet log is
+    ranked on its first rows; a language whose only errors sit at the end makes the prefix grow. The rows chosen
+    (and so metrics.json) are those of the whole log ranked at once, as the CSV path (no prefix) does."""
+    from harness.pipeline import engines, prediction_log
+
+    frame = log().drop(columns=["id", "day"])
+    late = frame.tail(30).assign(lang="fr", gold="benign", a="HS", b="benign")  # false positives of `a`, last rows
+    frame = pd.concat([frame, late], ignore_index=True)
+    frame.to_parquet(tmp_path / "log.parquet", index=False)
+    (tmp_path / "parts").mkdir()
+    for at, part in enumerate((frame.iloc[:2500], frame.iloc[2500:])):
+        part.to_parquet(tmp_path / "parts" / f"part-{at}.parquet", index=False)
+    frame.to_csv(tmp_path / "log.csv", index=False)
+    args = {**SYNTHETIC_ARGS, "id_column": None}
+    lengths: list[int] = []
+    cut = engines._parquet_head
+
+    def spied(*parts: Any) -> Any:
+        head = cut(*parts)
+        return lambda length: (lengths.append(length), head(length))[1]
+
+    monkeypatch.setattr(engines, "_parquet_head", spied)
+    monkeypatch.setattr(prediction_log, "PREFIX_ROWS", 500)
+
+    def metrics(name: str, source: Path) -> str:
+        write_record(score_file(str(source), keep_items=0, name="log", **args), tmp_path / name)
+        return (tmp_path / name / "metrics.json").read_text(encoding="utf-8")
+
+    whole = metrics("csv", tmp_path / "log.csv")
+    assert lengths == []
+    assert metrics("file", tmp_path / "log.parquet") == whole
+    assert lengths == [500, 4000]  # 500 rows hold no `fr` error; 4,000 do not either; then the whole log
+    # Several files number their rows per file (ids differ from one file's); ranked whole, then on prefixes that
+    # end inside the second file.
+    monkeypatch.setattr(prediction_log, "PREFIX_ROWS", 10**9)
+    lengths.clear()
+    whole_parts = metrics("parts-whole", tmp_path / "parts")
+    monkeypatch.setattr(prediction_log, "PREFIX_ROWS", 500)
+    assert metrics("parts", tmp_path / "parts") == whole_parts
+    assert lengths == [500, 4000]
+    exemplars = json.loads(whole)["errors"]["reviewers"]["a"]["exemplars"][0]["items"]
+    assert any(e["slices"]["lang"] == "fr" for e in exemplars)
+
+
+def test_a_short_prefix_is_enough_when_every_list_fills_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.pipeline import engines, prediction_log
+
+    frame = log().drop(columns=["id", "day"])
+    frame.to_parquet(tmp_path / "log.parquet", index=False)
+    frame.to_csv(tmp_path / "log.csv", index=False)
+    args = {**SYNTHETIC_ARGS, "id_column": None}
+    lengths: list[int] = []
+    cut = engines._parquet_head
+    monkeypatch.setattr(engines, "_parquet_head",
+                        lambda *parts: (lambda head: lambda n: (lengths.append(n), head(n))[1])(cut(*parts)))
+    monkeypatch.setattr(prediction_log, "PREFIX_ROWS", 5000)
+    records = [score_file(str(tmp_path / name), keep_items=0, name="log", **args) for name in ("log.csv", "log.parquet")]
+    assert lengths == [5000]
+    for at, record in enumerate(records):
+        write_record(record, tmp_path / str(at))
+    assert (tmp_path / "0" / "metrics.json").read_text() == (tmp_path / "1" / "metrics.json").read_text()
