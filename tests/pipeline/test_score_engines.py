@@ -115,6 +115,53 @@ def test_spark_local_mode_gives_the_files_metrics(reference: tuple[Path, str]) -
     assert metrics_of(tmp, "spark", str(tmp / "log.parquet"), engine="spark", spark_master="local[2]") == expected
 
 
+SPARK_WRITE = """
+import sys
+import pandas as pd
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.master("local[2]").getOrCreate()
+spark.sql("CREATE DATABASE IF NOT EXISTS logs_db")
+spark.createDataFrame(pd.read_parquet(sys.argv[1])).write.saveAsTable("logs_db.predictions")
+spark.stop()
+"""
+SPARK_SCORE = """
+import sys
+from pathlib import Path
+from test_score_stream import SYNTHETIC_ARGS
+from harness.errors import HarnessError
+from harness.pipeline.score import score_file
+from harness.record import write_record
+try:
+    score_file("logs_db", table="prediction", engine="spark", spark_master="local[2]", **SYNTHETIC_ARGS)
+except HarnessError as err:
+    print(err)
+write_record(score_file("logs_db", table="predictions", engine="spark", spark_master="local[2]", keep_items=0,
+                        name="log", **SYNTHETIC_ARGS), Path(sys.argv[1]))
+"""
+
+
+@pytest.mark.slow
+def test_a_spark_catalog_table_gives_the_files_metrics(reference: tuple[Path, str], tmp_path: Path) -> None:
+    """A table in the Spark catalog the environment configures (here a Hive metastore named in SPARK_CONF_DIR's
+    spark-defaults.conf, as a cluster's would be): `score DATABASE --engine spark --table NAME`."""
+    spark_ready()
+    tmp, expected = reference
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "spark-defaults.conf").write_text(
+        "spark.sql.catalogImplementation hive\n"
+        f"spark.sql.warehouse.dir {tmp_path / 'warehouse'}\n"
+        f"spark.hadoop.javax.jdo.option.ConnectionURL jdbc:derby:;databaseName={tmp_path / 'metastore'};create=true\n",
+        encoding="utf-8")
+    env = {**os.environ, "SPARK_CONF_DIR": str(tmp_path / "conf"),
+           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "tests"), str(Path(__file__).parent)])}
+    for script, argument in ((SPARK_WRITE, tmp / "log.parquet"), (SPARK_SCORE, tmp_path / "scored")):
+        done = subprocess.run([sys.executable, "-c", script, str(argument)], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert "has no table 'prediction'; did you mean 'predictions'?" in done.stdout
+    assert (tmp_path / "scored" / "metrics.json").read_text(encoding="utf-8") == expected
+
+
 def score_cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.run([sys.executable, "-m", "harness", "score", *args, "--gold", "gold", "--pred", "a",
@@ -149,6 +196,15 @@ def test_bad_sources_are_one_line_each(tmp_path: Path) -> None:
     one_line_error(score_cli(tmp_path, f"duckdb://{tmp_path / 'logs.duckdb'}", "--table", "predictions"),
                    "has no row order", "--id")
     one_line_error(score_cli(tmp_path, "nothing/*.parquet"), "no file matches")
+
+
+def test_an_unreachable_spark_master_is_one_line_at_once(tmp_path: Path) -> None:
+    """Spark would retry a dead standalone master for about a minute, printing stack traces; the check comes first."""
+    spark_ready()
+    log().to_parquet(tmp_path / "log.parquet", index=False)
+    master = f"spark://127.0.0.1:{free_port()}"
+    one_line_error(score_cli(tmp_path, "log.parquet", "--engine", "spark", "--spark-master", master),
+                   f"no Spark master answers at '{master}'", "local[*]")
 
 
 def test_a_parquet_log_is_ranked_on_a_prefix_that_grows_until_every_list_is_full(
