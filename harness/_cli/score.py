@@ -18,8 +18,9 @@ def add_score(sub: Subparsers) -> None:
     p.add_argument("file", metavar="SOURCE",
                    help="the log: a CSV, TSV, JSONL or Parquet file, a glob or a (hive-partitioned) folder of them, "
                         "or an Ibis connection URL (duckdb:///abs/logs.duckdb, postgres://user@host/db, "
-                        "bigquery://..., snowflake://..., trino://...) with --table")
-    p.add_argument("--table", help="the table that holds the log, behind a connection URL")
+                        "bigquery://..., snowflake://..., trino://...) with --table; with --engine spark and --table, "
+                        "the Spark catalog's database that holds the table")
+    p.add_argument("--table", help="the table that holds the log, behind a connection URL or in the Spark catalog")
     p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
                    help="what reads files: DuckDB embedded (default) or Spark (needs policy-harness[spark] and Java 17)")
     p.add_argument("--spark-master", default="local[*]", help="Spark master URL with --engine spark (default local[*])")

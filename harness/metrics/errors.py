@@ -84,7 +84,11 @@ def _pick(errors: pd.DataFrame, kind: str, slices: list[str], budget: int) -> pd
         return errors
     score, confidence = _numeric(errors, "score"), _numeric(errors, "confidence")
     wrongness = (score if kind == "false positive" else 1 - score).fillna(confidence).fillna(0.0)
-    ranked = errors.assign(_wrong=wrongness.to_numpy()).sort_values(["_wrong", "item_id"], ascending=[False, True])
+    ids = errors["item_id"].astype(str)
+    keys = id_order_keys(ids)
+    ranked = (errors.assign(_wrong=wrongness.to_numpy(), **keys)
+              .sort_values(["_wrong", *keys, "item_id"], ascending=[False, True, True, True], kind="stable")
+              .drop(columns=list(keys)))
     if not slices or slices[0] not in ranked:
         return ranked.head(budget)
     groups = [g.head(PER_VALUE) for _, g in ranked.groupby(slices[0], sort=True, dropna=False)]
@@ -94,6 +98,18 @@ def _pick(errors: pd.DataFrame, kind: str, slices: list[str], budget: int) -> pd
     order = order[:budget]
     order += [row for row in ranked.index if row not in set(order)][: budget - len(order)]
     return ranked.loc[order]
+
+
+# Ids in natural order: digit-only ids first, by length then text (so row numbers and numeric ids sort as
+# numbers: 9 before 10), then the rest by text. A log without an id column names its items by row number, so
+# there id order is row order, which the engine can rank on a prefix of the log (harness.pipeline.prediction_log).
+DIGITS = r"[0-9]+"
+
+
+def id_order_keys(ids: pd.Series) -> dict[str, pd.Series]:
+    """The sort keys (besides the id itself) that put `ids` in natural order."""
+    digits = ids.str.fullmatch(DIGITS).fillna(False).astype(bool)
+    return {"_id_text": ~digits, "_id_length": ids.str.len().where(digits, 0)}
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import difflib
 import glob as globbing
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
 
@@ -49,6 +50,9 @@ class Opened:
     label: str
     close: Callable[[], None]
     files: list[str] = field(default_factory=list)
+    # The same table cut to its first N rows by a reader that skips what it need not read (Parquet's row
+    # groups), where the source has one; None elsewhere.
+    head: Callable[[int], ir.Table] | None = None
 
     def row_name(self, row: int) -> str:
         """ROW as the user counts: 'row 12', or 'row 12 of <file>' when the log is several files."""
@@ -68,14 +72,17 @@ def open_source(source: str, needed: list[str], *, table: str | None = None, eng
     `needed` columns (each checked to exist)."""
     if engine not in ENGINES:
         raise HarnessError(f"unknown engine '{engine}'; use one of: {', '.join(ENGINES)}.")
-    if is_url(source):
+    if engine == "spark" and table and not is_url(source):
+        opened = _open_spark_table(source, table, spark_master)
+    elif is_url(source):
         if engine != "duckdb":
             raise HarnessError("--engine applies to files; a connection URL names its engine itself.", path=source)
         opened = _open_url(source, table)
     else:
         files, fmt, hive = _files(source)
         if table:
-            raise HarnessError("--table names a table behind a connection URL; a file is read whole.", path=source)
+            raise HarnessError("--table names a table behind a connection URL (or, with --engine spark, in the Spark "
+                               "catalog's database SOURCE); a file is read whole.", path=source)
         if engine == "spark":
             opened = _open_spark(source, files, fmt, spark_master)
         else:
@@ -146,13 +153,47 @@ def _open_duckdb_files(source: str, files: list[str], fmt: str, hive: bool, need
         con.disconnect()
         raise HarnessError(f"could not be read as {fmt.upper()} ({_first_line(err)}); fix the file (it must be "
                            "UTF-8 with the same columns on every row).", path=source) from None
-    return Opened(table=table, ordered=True, label=_stem(source), close=con.disconnect, files=files)
+    head = _parquet_head(con, files, picked, hive) if fmt == "parquet" else None
+    return Opened(table=table, ordered=True, label=_stem(source), close=con.disconnect, files=files, head=head)
 
 
-def _open_spark(source: str, files: list[str], fmt: str, master: str) -> Opened:
-    ibis = _import_backend("pyspark")
+def _parquet_head(con: Any, files: list[str], picked: str, hive: bool) -> Callable[[int], ir.Table]:
+    """The log's first N rows with the same ROW numbers, read as whole files and then one file's first rows, a
+    filter on the reader's own row number (which skips row groups; a filter on ROW, an expression, would not)."""
+    counts: list[int] = []
+
+    def head(length: int) -> ir.Table:
+        if not counts:
+            names = "[" + ", ".join(_quote(f) for f in files) + "]"
+            rows = dict(con.raw_sql(f"SELECT file_name, num_rows FROM parquet_file_metadata({names})").fetchall())
+            counts.extend(int(rows[f]) for f in files)
+        whole, left = 0, length
+        while whole < len(files) and counts[whole] <= left:
+            left -= counts[whole]
+            whole += 1
+        hive_option = ", hive_partitioning = true" if hive else ""
+
+        def scan(names: list[str], index: str, cut: str = "") -> str:
+            row = f"({index}::BIGINT << {FILE_BITS}) + file_row_number + 1" if len(files) > 1 else "file_row_number + 1"
+            listed = "[" + ", ".join(_quote(f) for f in names) + "]"
+            return (f"SELECT {picked}, {row} AS {ROW} FROM read_parquet({listed}, file_row_number = true"
+                    f"{hive_option}){cut}")
+
+        # Whole files keep their index (a prefix of the list); the file cut short is numbered by its place.
+        parts = [scan(files[:whole], "file_index")] if whole else []
+        if whole < len(files) and left > 0:
+            parts.append(scan([files[whole]], str(whole), f" WHERE file_row_number < {left}"))
+        return con.sql(" UNION ALL ".join(parts))
+
+    return head
+
+
+def _spark_session(master: str) -> Any:
+    """A Spark session on `master`, configured as the environment configures Spark (SPARK_CONF_DIR's
+    spark-defaults.conf: the catalog, the warehouse, the metastore)."""
     from pyspark.sql import SparkSession
 
+    _check_master(master)
     try:
         session = (SparkSession.builder.master(master).appName("policy-harness score")
                    .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC").getOrCreate())
@@ -160,6 +201,59 @@ def _open_spark(source: str, files: list[str], fmt: str, master: str) -> Opened:
         raise HarnessError(f"Spark could not start on master '{master}' ({_first_line(err)}); Spark needs Java 17 or "
                            "newer on PATH (or JAVA_HOME) and a reachable master.") from None
     session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _check_master(master: str) -> None:
+    """A standalone or Kubernetes master that does not accept a connection is named at once: Spark itself retries for
+    about a minute and prints its stack traces before it gives up."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if master.startswith("spark://"):
+        addresses = master.removeprefix("spark://").split(",")  # spark://a:7077,b:7077: high-availability masters
+    elif master.startswith("k8s://"):
+        addresses = [urlsplit(master.removeprefix("k8s://")).netloc]
+    else:
+        return  # local[*], yarn (found through the environment's Hadoop configuration), ...
+    for address in addresses:
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host or address, int(port) if port.isdigit() else 7077), timeout=5):
+                return
+        except OSError:
+            continue
+    raise HarnessError(f"no Spark master answers at '{master}'; check the host and port (a standalone master "
+                       "listens on 7077), or use --spark-master 'local[*]' to run Spark on this machine.")
+
+
+def _open_spark_table(database: str, table: str, master: str) -> Opened:
+    """A table of the Spark session's catalog (a Hive metastore, Unity, Glue: whatever the environment's Spark
+    configuration names), in `database`."""
+    ibis = _import_backend("pyspark")
+    session = _spark_session(master)
+    try:
+        databases = [d.name for d in session.catalog.listDatabases()]
+        if database not in databases:
+            close = difflib.get_close_matches(database, databases, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"databases: {', '.join(databases[:20]) or '(none)'}."
+            raise HarnessError(f"the Spark catalog has no database '{database}'; {hint} With --engine spark and "
+                               "--table, SOURCE names the database that holds the table.", path=database)
+        names = [t.name for t in session.catalog.listTables(database)]
+        if table not in names:
+            close = difflib.get_close_matches(table, names, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"tables: {', '.join(names[:20]) or '(none)'}."
+            raise HarnessError(f"the Spark database '{database}' has no table '{table}'; {hint}", path=database)
+    except HarnessError:
+        session.stop()
+        raise
+    con = ibis.pyspark.connect(session)
+    return Opened(table=con.table(table, database=database), ordered=False, label=table, close=session.stop)
+
+
+def _open_spark(source: str, files: list[str], fmt: str, master: str) -> Opened:
+    ibis = _import_backend("pyspark")
+    session = _spark_session(master)
     con = ibis.pyspark.connect(session)
     if fmt == "parquet":
         frame = session.read.parquet(*files)
@@ -203,7 +297,9 @@ def _import_backend(scheme: str) -> ModuleType:
         import ibis
 
         backend = {"postgresql": "postgres", "spark": "pyspark"}.get(scheme, scheme)
-        getattr(ibis, backend).connect  # noqa: B018  # imports the backend's driver now, not mid-query
+        with warnings.catch_warnings():  # PySpark warns on import that it is not yet tested with pandas 3
+            warnings.filterwarnings("ignore", message="PySpark does not yet fully support", category=FutureWarning)
+            getattr(ibis, backend).connect  # noqa: B018  # imports the backend's driver now, not mid-query
     except (ImportError, AttributeError) as err:
         raise _missing_driver(scheme, err) from None
     module: ModuleType = ibis

@@ -24,7 +24,7 @@ import pandas as pd
 from harness.errors import HarnessError
 from harness.labels import BENIGN, label_key
 from harness.metrics.counts import COUNT
-from harness.metrics.errors import TOTAL_LIMIT
+from harness.metrics.errors import DIGITS, TOTAL_LIMIT
 from harness.pipeline.engines import ROW, Opened
 from harness.verdicts import ABSTAINED, ACTIONED, ALLOWED
 
@@ -86,7 +86,10 @@ def read_collapsed(log: Opened, columns: LogColumns, benign: set[str], *, source
                            "are numbered and listed by their id.", path=source)
     rows = _derived(log, columns)
     raw = [f"r{i}" for i in range(len(columns.keyed()))] + [_WEIGHT]
-    groups = _execute(rows.group_by(raw).aggregate(n=rows.count(), first=rows[_ORDER].min()), source)
+    bare = _derived(log, columns, blank=None)  # no per-row COALESCE: the GROUP BY costs what a bare one does
+    groups = _execute(bare.group_by(raw).aggregate(n=bare.count(), first=bare[_ORDER].min()), source)
+    for name in raw[:-1]:
+        groups[name] = groups[name].astype(object).where(groups[name].notna(), BLANK)
     if len(groups) > MAX_COMBINATIONS:
         raise HarnessError(
             f"has more than {MAX_COMBINATIONS:,} distinct combinations of gold, decisions, slices, strata "
@@ -105,15 +108,10 @@ def read_collapsed(log: Opened, columns: LogColumns, benign: set[str], *, source
     wanted = [_ORDER, _ID, _TEXT, *raw]
     if keep_items is None or total <= keep_items:
         kept = _execute(rows.select(wanted).order_by(_ORDER), source)
+    elif _listable(mapped, columns).any():
+        kept = _chosen(log, rows, groups, mapped, columns, total, source)[wanted]
     else:
-        import ibis
-
-        listable, kind, errors = _list_kinds(rows, groups, mapped, columns)
-        chosen = rows.filter(listable).select(*wanted, **{_LIST: kind}, **{f"e{i}": e for i, e in enumerate(errors)})
-        first = chosen.mutate(**_ranks(chosen, columns, len(errors)))
-        keep = ibis.or_(*(first[name] < limit for name, limit in _RANK_LIMITS.items()))
-        kept = (_execute(first.filter(keep).select(wanted).order_by(_ORDER), source)
-                if _listable(mapped, columns).any() else pd.DataFrame(columns=wanted))
+        kept = pd.DataFrame(columns=wanted)
     kept = _mapped_rows(kept, groups, mapped, raw, keys)
     return Collapsed(_table(combos, kept, keys, columns), total, len(combos))
 
@@ -129,12 +127,14 @@ def _execute(expr: ir.Table, source: str) -> pd.DataFrame:
                            "check the columns' values and that the engine is reachable.", path=source) from None
 
 
-def _derived(log: Opened, columns: LogColumns) -> ir.Table:
-    """One row per log row: its order, id, text, the key columns r0.. as text (blank: BLANK) and the weight."""
+def _derived(log: Opened, columns: LogColumns, blank: str | None = BLANK, table: ir.Table | None = None) -> ir.Table:
+    """One row per row of the log (or of `table`, a part of it): its order, id, text, the key columns r0.. as text
+    (blank: `blank`, or null when None) and the weight."""
     import ibis
 
-    t = log.table
-    raw = {f"r{i}": _as_text(t[name]).fill_null(BLANK) for i, name in enumerate(columns.keyed())}
+    t = log.table if table is None else table
+    raw = {f"r{i}": _as_text(t[name]) if blank is None else _as_text(t[name]).fill_null(blank)
+           for i, name in enumerate(columns.keyed())}
     order = t[ROW] if log.ordered else _as_text(t[columns.id] if columns.id else t[ROW])
     item_id = (_as_text(t[columns.id]).fill_null("") if columns.id else (t[ROW] - 1).cast("string"))
     text = _as_text(t[columns.text]).fill_null("") if columns.text else ibis.literal("")
@@ -242,16 +242,96 @@ def _mapped_rows(kept: pd.DataFrame, groups: pd.DataFrame, mapped: pd.DataFrame,
     return out
 
 
-def _ranks(chosen: ir.Table, columns: LogColumns, reviewers: int) -> dict[str, ir.IntegerValue]:
-    """Each chosen row's place (from 0) in the item lists' order: log order, per list kind; and in the error
-    exemplars' order: id order, per error kind of every reviewer and value of the first slice. The first
-    TOTAL_LIMIT of a reviewer's error kind (and of one slice value) are among the first TOTAL_LIMIT of the finer
-    partitions, so one window serves every reviewer."""
+def _chosen(log: Opened, rows: ir.Table, groups: pd.DataFrame, mapped: pd.DataFrame, columns: LogColumns,
+            total: int, source: str) -> pd.DataFrame:
+    """The rows a metric can show: the first EXEMPLARS of each item list and the first TOTAL_LIMIT of each error
+    partition (_ranks), in log order.
+
+    Where the log can be cut to its first rows cheaply (`log.head`: Parquet, whose reader skips row groups) and
+    both rankings follow row order (no id column: items are named by row number, and row numbers sort as
+    numbers), the windows run on a prefix of the log, grown until every partition holds in the prefix as many
+    rows as it needs (its limit, or all it has in the whole log): the same rows as the whole log gives,
+    without sorting its listable rows."""
     import ibis
 
+    by_row = log.ordered and not columns.id
+    head = log.head if by_row else None
+    needs = _partition_needs(groups, mapped, columns) if head is not None else None
+    length = PREFIX_ROWS
+    while True:
+        cut = head(length) if head is not None and length < total else None
+        scoped = rows if cut is None else _derived(log, columns, table=cut)
+        listable, kind, errors = _list_kinds(scoped, groups, mapped, columns)
+        parts = {_LIST: kind, **{f"e{i}": e for i, e in enumerate(errors)}}
+        chosen = scoped.filter(listable).select(*scoped.columns, **parts)
+        ranked = chosen.mutate(**_ranks(chosen, columns, len(errors), by_row=by_row))
+        keep = ibis.or_(*(ranked[name] < limit for name, limit in _RANK_LIMITS.items()))
+        kept = _execute(ranked.filter(keep).order_by(_ORDER), source)
+        if cut is None or needs is None or _enough(kept, needs, columns):
+            return kept
+        length *= PREFIX_GROWTH
+
+
+PREFIX_ROWS = 1_000_000  # the first prefix; each next one PREFIX_GROWTH times longer, the last the whole log
+PREFIX_GROWTH = 8
+
+
+@dataclass(frozen=True)
+class _Needs:
+    """How many rows each partition needs: min(limit, its rows in the whole log), by list kind and by error
+    partition (every reviewer's error kind and the first slice's raw value)."""
+
+    lists: dict[int, int]
+    errors: dict[tuple[object, ...], int]
+
+
+def _error_keys(columns: LogColumns, reviewers: int) -> list[str]:
     slice0 = [f"r{columns.keyed().index(columns.slices[0])}"] if columns.slices else []
+    return [*(f"e{i}" for i in range(reviewers)), *slice0]
+
+
+def _partition_needs(groups: pd.DataFrame, mapped: pd.DataFrame, columns: LogColumns) -> _Needs:
+    """The partitions' needs, from the whole log's raw combinations: the same list and error expressions the
+    engine evaluates, evaluated here on the combinations (a small in-memory table)."""
+    import ibis
+
+    raw = [f"r{i}" for i in range(len(columns.keyed()))]
+    table = ibis.memtable(groups[[*raw, "n"]].astype({name: str for name in raw}))
+    listable, kind, errors = _list_kinds(table, groups, mapped, columns)
+    keys = _error_keys(columns, len(errors))
+    frame = table.filter(listable).select(*raw, "n", **{_LIST: kind}, **{f"e{i}": e for i, e in enumerate(errors)})
+    parts = frame.to_pandas()
+    lists = parts.groupby(_LIST)["n"].sum()
+    error_sums = parts.groupby(keys)["n"].sum() if keys else pd.Series(dtype=np.int64)
+    return _Needs(lists={int(k): min(int(v), EXEMPLARS) for k, v in lists.items()},
+                  errors={(k if isinstance(k, tuple) else (k,)): min(int(v), TOTAL_LIMIT) for k, v in error_sums.items()})
+
+
+def _enough(kept: pd.DataFrame, needs: _Needs, columns: LogColumns) -> bool:
+    """Whether a prefix's kept rows give every partition what it needs."""
+    lists = kept[kept["nl"] < EXEMPLARS].groupby(_LIST).size()
+    if any(int(lists.get(k, 0)) < n for k, n in needs.lists.items()):
+        return False
+    keys = _error_keys(columns, len(columns.preds))
+    got = kept[kept["ne"] < TOTAL_LIMIT].groupby(keys).size()
+    have = {(k if isinstance(k, tuple) else (k,)): int(v) for k, v in got.items()}
+    return all(have.get(k, 0) >= n for k, n in needs.errors.items())
+
+
+def _ranks(chosen: ir.Table, columns: LogColumns, reviewers: int, *, by_row: bool) -> dict[str, ir.IntegerValue]:
+    """Each chosen row's place (from 0) in the item lists' order: log order, per list kind; and in the error
+    exemplars' order: natural id order (harness.metrics.errors.id_order_keys), per error kind of every reviewer and
+    value of the first slice; row order where the ids are row numbers (`by_row`). The first TOTAL_LIMIT of a
+    reviewer's error kind (and of one slice value) are among the first TOTAL_LIMIT of the finer partitions, so
+    one window serves every reviewer."""
+    import ibis
+
+    item_id = chosen[_ID]
+    digits = item_id.re_search(f"^{DIGITS}$")
+    by_id = [~digits, ibis.cases((digits, item_id.length()), else_=0), item_id]
     return {"nl": ibis.row_number().over(group_by=_LIST, order_by=_ORDER),
-            "ne": ibis.row_number().over(group_by=[*(f"e{i}" for i in range(reviewers)), *slice0], order_by=_ID)}
+            "ne": ibis.row_number().over(group_by=_error_keys(columns, reviewers),
+                                         order_by=[chosen[_ORDER]] if by_row else by_id)}
 
 
 # How many of each ranking a metric can show: EXEMPLARS per item list; the error exemplars' budget
