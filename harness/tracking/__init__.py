@@ -171,7 +171,7 @@ def _log_runs(c: Any, record: RunRecord, out_dir: Path) -> None:
             link_policy(c, rid, prompt_uri)
             c.set_tag(rid, "policy_prompt_uri", prompt_uri)
             if label == record.candidate:
-                set_candidate(c, prompt_uri)
+                set_candidate(c, prompt_uri, record.created_at)
         c.set_terminated(rid, "FINISHED")
     c.set_terminated(pid, "FINISHED")
     record.mlflow = record.mlflow.model_copy(update={"policy_prompts": prompts, "synced": True})
