@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -348,14 +349,7 @@ def test_the_traces_tab_shows_every_item_with_its_assessments(tracked: RunRecord
     url = f"{mlflow_server.uri}/#/experiments/{tracked.mlflow.experiment_id}/traces"
     browser = Browser(chromium, tmp_path / "profile")
     try:
-        browser.page("Page.navigate", url=url)
-        browser.wait_for("document.readyState === 'complete'")
-        # first-visit pop-ups (the assistant panel, a tip) would cover the table: mark them seen, as a user would
-        browser.evaluate("""for (const key of ['mlflow.detectIssues.guidanceShown_v1',
-            'mlflow.assistant.fab.autoOpenedOnFirstLoad_v1', 'mlflow.flagForReview.guidanceShown_v1'])
-            localStorage.setItem(key, 'true');
-            localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false');""")
-        browser.page("Page.reload")
+        open_app(browser, url)
         ids = json.dumps(sorted(set(tracked.verdicts["item_id"])))
         browser.wait_for(f"{ids}.filter(i => document.body.innerText.includes(i)).length >= 10")
         time.sleep(2)  # the table's last cells and column widths settle
@@ -367,6 +361,47 @@ def test_the_traces_tab_shows_every_item_with_its_assessments(tracked: RunRecord
     assert shot.stat().st_size > 20_000
     if os.environ.get("UPDATE_SCREENSHOTS"):
         (REPO_ROOT / "docs" / "mlflow-traces.png").write_bytes(shot.read_bytes())
+
+
+def open_app(browser: Any, url: str) -> None:
+    browser.page("Page.navigate", url=url)
+    browser.wait_for("document.readyState === 'complete'")
+    # first-visit pop-ups (the assistant panel, a tip) would cover the table: mark them seen, as a user would
+    browser.evaluate("""for (const key of ['mlflow.detectIssues.guidanceShown_v1',
+        'mlflow.assistant.fab.autoOpenedOnFirstLoad_v1', 'mlflow.flagForReview.guidanceShown_v1'])
+        localStorage.setItem(key, 'true');
+        localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false');""")
+    browser.page("Page.reload")
+
+
+def test_the_evaluation_run_view_shows_every_item_with_its_assessments(
+        tracked: RunRecord, mlflow_server: MlflowServer, chromium: str, tmp_path: Path) -> None:
+    """MLflow 3.18's Evaluation runs page, one reviewer run opened (the route the UI's run link takes,
+    `#/experiments/<id>/evaluation-runs/<run>/details`): the items with their over_enforcement, leakage,
+    verdict and gold columns and the run's trace count. UPDATE_SCREENSHOTS=1 saves docs/mlflow-evaluations.png."""
+    from chromium_devtools import Browser
+
+    key = "hate_speech@v2|fake"
+    run_id, metrics = tracked.mlflow.runs[key], tracked.metrics.section("hate_speech@v2")["fake"]
+    url = f"{mlflow_server.uri}/#/experiments/{tracked.mlflow.experiment_id}/evaluation-runs/{run_id}/details"
+    browser = Browser(chromium, tmp_path / "profile", width=2000, height=1100)  # wide enough for every assessment
+    try:
+        open_app(browser, url)
+        ids = json.dumps(sorted(set(tracked.verdicts["item_id"])))
+        browser.wait_for(f"{ids}.filter(i => document.body.innerText.includes(i)).length >= 10"
+                         " && document.body.innerText.includes('over_enforcement')")
+        time.sleep(2)  # the assessment summaries above the columns settle
+        text = browser.evaluate("document.body.innerText")
+        shot = browser.screenshot(tmp_path / "evaluations.png")
+    finally:
+        browser.close()
+    assert "hate_speech@v2 · fake" in text
+    for name in ("over_enforcement", "leakage", "verdict", "gold"):
+        assert name in text
+    assert re.search(r"Traces\s+40\b", text) and re.search(rf"Errors\s+{metrics.abstained}\b", text)  # abstentions
+    assert shot.stat().st_size > 20_000
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        (REPO_ROOT / "docs" / "mlflow-evaluations.png").write_bytes(shot.read_bytes())
 
 
 def test_exact_mcnemar_from_the_traces_agrees_with_compare(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
