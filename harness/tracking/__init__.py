@@ -56,6 +56,10 @@ def client() -> Iterator[Any]:
     from mlflow.tracking import MlflowClient
 
     added = {k: v for k, v in _BOUNDED_ENV.items() if k not in os.environ}
+    if "MLFLOW_TRACKING_URI" not in os.environ:
+        # MLflow's registry links a prompt to a run through the process's default store, not the client's;
+        # MLflow 3.4's default is ./mlruns, where the harness's ./mlflow.db run is "not found".
+        added["MLFLOW_TRACKING_URI"] = DEFAULT_TRACKING_URI
     mlflow_logger = logging.getLogger("mlflow")
     level = mlflow_logger.level
     os.environ.update(added)

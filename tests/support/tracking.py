@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -34,7 +36,7 @@ class MlflowServer:
             [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
              "--backend-store-uri", self.backend_store_uri,
              "--artifacts-destination", str(self.root / "artifacts"), "--workers", "1"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
+            stdout=log, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -49,6 +51,10 @@ class MlflowServer:
 
     def stop(self) -> None:
         if self.process is not None:
+            if self.process.poll() is None:
+                # MLflow 3.4's `mlflow server` leaves its uvicorn child serving when only it is stopped
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGTERM)
             stop_process(self.process, timeout_s=15)
 
 
