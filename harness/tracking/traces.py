@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 TRACE_NAME = "judge"
 EVAL_REQUEST_ID = "mlflow.eval.requestId"  # mlflow.tracing.constant.TraceTagKey.EVAL_REQUEST_ID
 SPANS_PER_REQUEST = 250
+log = logging.getLogger(__name__)
+_warned: set[str] = set()
 WRITERS = 8
 TEXT_MAX_CHARS = 20_000  # a trace is for reading; verdicts.parquet keeps the full text
 
@@ -93,9 +96,24 @@ def log_traces(tracing: Any, target: RunTarget, frame: pd.DataFrame, provenance:
         except NotImplementedError:  # a store before log_spans: spans go to artifacts, per trace
             spans_logged = False
             break
+        except Exception as err:
+            if "same trace" not in str(err):
+                raise
+            _one_trace_per_request(tracing, target, built[start:])
+            break
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
         list(pool.map(lambda pair: _finish(tracing, pair[0], pair[1], spans_logged), built))
     return len(built)
+
+
+def _one_trace_per_request(tracing: Any, target: RunTarget, built: list[tuple[TraceInfo, list[Span]]]) -> None:
+    """MLflow 3.4's log_spans takes the spans of one trace per request: slower, the same traces."""
+    if "spans" not in _warned:
+        _warned.add("spans")
+        log.warning("this MLflow logs the spans of one trace per request (MLflow 3.4); the traces are written, "
+                    "more slowly")
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        list(pool.map(lambda pair: tracing.log_spans(target.experiment_id, pair[1]), built))
 
 
 def _finish(tracing: Any, info: TraceInfo, spans: list[Span], spans_logged: bool) -> None:
