@@ -99,21 +99,20 @@ def log_traces(tracing: Any, target: RunTarget, frame: pd.DataFrame, provenance:
         except Exception as err:
             if "same trace" not in str(err):
                 raise
-            _one_trace_per_request(tracing, target, built[start:])
+            # MLflow 3.4 takes one trace per log_spans, and its own client reads spans from the trace artifact
+            _warn_once("spans", "this MLflow (3.4) keeps each trace's spans as an artifact, uploaded one trace at a "
+                                "time; the traces are written, more slowly")
+            spans_logged = False
             break
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
         list(pool.map(lambda pair: _finish(tracing, pair[0], pair[1], spans_logged), built))
     return len(built)
 
 
-def _one_trace_per_request(tracing: Any, target: RunTarget, built: list[tuple[TraceInfo, list[Span]]]) -> None:
-    """MLflow 3.4's log_spans takes the spans of one trace per request: slower, the same traces."""
-    if "spans" not in _warned:
-        _warned.add("spans")
-        log.warning("this MLflow logs the spans of one trace per request (MLflow 3.4); the traces are written, "
-                    "more slowly")
-    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        list(pool.map(lambda pair: tracing.log_spans(target.experiment_id, pair[1]), built))
+def _warn_once(kind: str, message: str) -> None:
+    if kind not in _warned:
+        _warned.add(kind)
+        log.warning("%s", message)
 
 
 def _finish(tracing: Any, info: TraceInfo, spans: list[Span], spans_logged: bool) -> None:
