@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from harness._util.processes import free_port, stop_process
+from support.records import NOT_A_RECORD
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +32,8 @@ class MlflowServer:
 
     def start(self) -> MlflowServer:
         self.root.mkdir(parents=True, exist_ok=True)
+        # MLflow's own files (a trace artifact is also named traces.json) are not the harness's records
+        (self.root / NOT_A_RECORD).touch()
         log = (self.root / "server.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
