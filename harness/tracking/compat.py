@@ -7,8 +7,8 @@ from typing import Any
 
 
 def search_traces(search: Callable[..., Any], experiment_id: str, **kwargs: Any) -> Any:
-    """`mlflow.search_traces` or `MlflowClient.search_traces` in one experiment: `locations=` since MLflow
-    3.5-ish, `experiment_ids=` before (3.4 has no `locations`)."""
+    """`mlflow.search_traces` or `MlflowClient.search_traces` in one experiment: `locations=` in MLflow 3.18,
+    `experiment_ids=` in 3.4, which has no `locations`."""
     try:
         return search(locations=[experiment_id], **kwargs)
     except TypeError as err:
