@@ -32,6 +32,7 @@ from harness.record.portfolio import (
 from harness.reporting.impact import headline
 
 NOT_YET = "not yet"
+UNKNOWN = "unknown"
 
 
 def collect(from_dirs: list[Path] | None = None) -> Portfolio:
@@ -101,14 +102,26 @@ def _row(runs: list[Observation]) -> VersionRow:
 
 
 def time_to_deploy(runs: list[Observation]) -> TimeToDeploy:
-    """From the version's first run to its first run with every gate passing (runs oldest first)."""
-    first = runs[0]
+    """From the version's first `candidate` alias to its first `production` alias, as the prompt registry's
+    alias history records them (runs oldest first; the newest run's reading of the history counts).
+    Without that history (run directories, a store or version from before it was kept) it is unknown."""
     passing = next((r for r in runs if verdict(r) == "ready"), None)
-    if passing is None:
-        return TimeToDeploy(first_run=first.run.created_at, first_passing_run=None, hours=None, text=NOT_YET)
-    hours = (passing.created - first.created).total_seconds() / 3600
-    return TimeToDeploy(first_run=first.run.created_at, first_passing_run=passing.run.created_at, hours=hours,
-                        text=duration_text(hours))
+    found = next((r.aliases for r in reversed(runs) if r.aliases is not None), None)
+    candidate_at = found.candidate_at if found else None
+    production_at = found.production_at if found else None
+    hours = (production_at - candidate_at).total_seconds() / 3600 if candidate_at and production_at else None
+    if hours is not None and hours >= 0:
+        text = duration_text(hours)
+    elif found is not None and candidate_at is not None and production_at is None and not found.promoted:
+        text = NOT_YET
+    else:  # no history, a version promoted before its history was kept, or before any run tested it
+        text, hours = UNKNOWN, None
+    return TimeToDeploy(first_run=runs[0].run.created_at, first_passing_run=passing.run.created_at if passing else None,
+                        hours=hours, text=text, candidate_at=_iso(candidate_at), production_at=_iso(production_at))
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
 
 
 def duration_text(hours: float) -> str:
@@ -238,14 +251,7 @@ def summary(p: Portfolio) -> list[str]:
     if len(blocked) > 5:
         lines.append(f"{len(blocked) - 5} more blocked versions are listed in the table below.")
     lines.extend(f"Warning for {r.policy_id} v{r.version}: {r.drift}." for r in p.rows if r.drift)
-    reached = [r.time_to_deploy.hours for r in p.rows if r.time_to_deploy.hours is not None]
-    waiting = sum(r.time_to_deploy.hours is None for r in p.rows)
-    if reached:
-        lines.append(f"Versions that reached launch quality took a median of {duration_text(statistics.median(reached))} "
-                     f"from their first run ({len(reached)} version{'s' if len(reached) != 1 else ''}); "
-                     f"{waiting} {'have' if waiting != 1 else 'has'} not got there yet.")
-    else:
-        lines.append("No version has yet had a run with every launch gate passing.")
+    lines.append(_deploy_sentence(p))
     flagged = sorted({f"{c.language} ({c.policy_id} v{c.version})" for c in p.languages.cells
                       if any(" higher " in f for f in c.flagged)})
     if flagged:
@@ -263,3 +269,21 @@ def summary(p: Portfolio) -> list[str]:
     if not p.training.gradings:
         lines.append("No reviewer gradings were found, so training coverage is unknown.")
     return lines
+
+
+def _deploy_sentence(p: Portfolio) -> str:
+    """Time to deploy per policy version (not per reviewer row): the alias history is the version's."""
+    versions = {(r.policy_id, r.version): r.time_to_deploy for r in p.rows}
+    reached = [t.hours for t in versions.values() if t.hours is not None]
+    waiting = sum(t.text == NOT_YET for t in versions.values())
+    unknown = sum(t.text == UNKNOWN for t in versions.values())
+    rest = (f"{waiting} {'are' if waiting != 1 else 'is'} not in production yet"
+            + (f", and {unknown} {'have' if unknown != 1 else 'has'} no alias history in the prompt registry "
+               "(time to deploy unknown)" if unknown else ""))
+    if reached:
+        return (f"Versions promoted to production took a median of {duration_text(statistics.median(reached))} from "
+                f"first becoming the candidate ({len(reached)} version{'s' if len(reached) != 1 else ''}); {rest}.")
+    if unknown == len(versions):
+        return ("Time to deploy is unknown: no policy version has an alias history in the prompt registry (it is "
+                "kept from MLflow tracking of runs and promote on; run directories carry none).")
+    return f"No version has been promoted to production since the alias history was kept; {rest}."

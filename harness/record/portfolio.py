@@ -42,10 +42,15 @@ class GateCounts(Model):
 
 
 class TimeToDeploy(Model):
+    """From the version's first `candidate` alias to its first `production` alias, as the prompt registry's
+    alias history records them (docs/portfolio.md); the first runs are context, not the clock."""
+
     first_run: str
     first_passing_run: str | None
     hours: float | None
-    text: str  # "2 d 3 h", or "not yet"
+    text: str  # "2 d 3 h", "not yet", or "unknown" (no alias history for the version)
+    candidate_at: str | None = None  # when the version first became `candidate`
+    production_at: str | None = None  # when it first became `production`
 
 
 class VersionRow(Model):
@@ -145,6 +150,14 @@ class Portfolio(Model):
 # --- what the portfolio is built from: runs and gradings, from directories or MLflow ---------------
 
 @dataclasses.dataclass(frozen=True)
+class AliasHistory:
+    """When the prompt registry's aliases reached a policy version (tags harness.tracking.aliases writes)."""
+    candidate_at: dt.datetime | None
+    production_at: dt.datetime | None
+    promoted: bool  # production now or before, whether or not its time was recorded
+
+
+@dataclasses.dataclass(frozen=True)
 class Observation:
     policy_id: str
     version: int
@@ -157,6 +170,7 @@ class Observation:
     sample: str | None = None  # how the reviewer sampled the eval set, when it did not judge every item
     drift: str | None = None  # the run's drift-canary warning for this reviewer (run directories only)
     forecast: ImpactResult | None = None  # the newest `impact` forecast of this run and reviewer
+    aliases: AliasHistory | None = None  # the version's alias history in the prompt registry, when one was read
 
 
 @dataclasses.dataclass(frozen=True)

@@ -56,6 +56,10 @@ def client() -> Iterator[Any]:
     from mlflow.tracking import MlflowClient
 
     added = {k: v for k, v in _BOUNDED_ENV.items() if k not in os.environ}
+    if "MLFLOW_TRACKING_URI" not in os.environ:
+        # MLflow's registry links a prompt to a run through the process's default store, not the client's;
+        # MLflow 3.4's default is ./mlruns, where the harness's ./mlflow.db run is "not found".
+        added["MLFLOW_TRACKING_URI"] = DEFAULT_TRACKING_URI
     mlflow_logger = logging.getLogger("mlflow")
     level = mlflow_logger.level
     os.environ.update(added)
@@ -171,7 +175,7 @@ def _log_runs(c: Any, record: RunRecord, out_dir: Path) -> None:
             link_policy(c, rid, prompt_uri)
             c.set_tag(rid, "policy_prompt_uri", prompt_uri)
             if label == record.candidate:
-                set_candidate(c, prompt_uri)
+                set_candidate(c, prompt_uri, record.created_at)
         c.set_terminated(rid, "FINISHED")
     c.set_terminated(pid, "FINISHED")
     record.mlflow = record.mlflow.model_copy(update={"policy_prompts": prompts, "synced": True})

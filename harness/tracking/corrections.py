@@ -21,6 +21,7 @@ from harness.record import RECORD, RunRecord, read_record
 from harness.record.files import read_model
 from harness.record.header import RecordHeader
 from harness.tracking.assessments import EVAL_SET_SOURCE_PREFIX, GOLD, VERDICT
+from harness.tracking.compat import search_traces
 
 CORRECTED_ITEMS = "corrected-items.csv"
 CORRECTED_EXPERIMENT = "corrected-experiment.yaml"
@@ -114,7 +115,8 @@ def _experiment_of(c: Any, runs: list[Any]) -> dict[str, Any] | None:
 def _run_corrections(run: Any, items: dict[str, dict[str, Any]]) -> list[Correction]:
     import mlflow
 
-    traces = mlflow.search_traces(locations=[run.info.experiment_id], run_id=run.info.run_id, return_type="list")
+    traces = search_traces(mlflow.search_traces, run.info.experiment_id, run_id=run.info.run_id,
+                           return_type="list")
     name = run.info.run_name or run.info.run_id
     out: list[Correction] = []
     for trace in traces:

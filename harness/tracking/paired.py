@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.tracking.compat import search_traces
+
 FEEDBACK = ("over_enforcement", "leakage")
 
 
@@ -46,8 +48,8 @@ def feedback_by_item(client: Any, run_id: str, name: str) -> dict[str, bool]:
     out: dict[str, bool] = {}
     token: str | None = None
     while True:
-        page = client.search_traces(locations=[experiment_id], run_id=run_id, max_results=500, page_token=token,
-                                     include_spans=False)
+        page = search_traces(client.search_traces, experiment_id, run_id=run_id, max_results=500,
+                             page_token=token, include_spans=False)
         for trace in page:
             item_id = trace.info.tags.get("mlflow.eval.requestId") or trace.info.client_request_id
             for a in trace.info.assessments or []:

@@ -18,6 +18,7 @@ from harness.record.impact import IMPACT_JSON, ImpactResult
 from harness.record.portfolio import Grading, Observation, RunRef, Sources, grading_of
 from harness.record.proficiency import PROFICIENCY_JSON, Proficiency
 from harness.tracking import client, safe_uri
+from harness.tracking.aliases import history
 from harness.tracking.tags import Kind, kind_filter
 
 
@@ -98,12 +99,14 @@ def _observation_of_run(c: Any, run: Any, tmp: Path) -> Observation | None:
     except (ValidationError, ValueError):
         return None
     created = dt.datetime.fromtimestamp(run.info.start_time / 1000, tz=dt.UTC)
+    found = _prompt_version(c, tags.get("policy_prompt_uri"))
     return Observation(
         policy_id=tags.get("policy_id", ""), version=version, reviewer=tags.get("reviewer", ""),
         run=RunRef(name=run.info.run_name or run.info.run_id, created_at=created.isoformat(timespec="seconds"),
                    source=f"mlflow:{run.info.run_id}", report=_local_report(run.info.artifact_uri)),
         created=created, incomplete=tags.get("incomplete") == "true", metrics=metrics,
-        approved=_approved_in_registry(c, tags.get("policy_prompt_uri")), sample=tags.get("sample") or None)
+        approved=_approved_in_registry(found), sample=tags.get("sample") or None,
+        aliases=history(found) if found is not None else None)
 
 
 def _local_report(artifact_uri: str | None) -> str | None:
@@ -116,14 +119,18 @@ def _local_report(artifact_uri: str | None) -> str | None:
     return str(path) if path.is_file() else None
 
 
-def _approved_in_registry(c: Any, uri: str | None) -> bool:
+def _prompt_version(c: Any, uri: str | None) -> Any:
+    """The registry version a run tested (its tags and aliases), or None when it cannot be read."""
     if not uri or not uri.startswith("prompts:/"):
-        return False
+        return None
     try:
         name, version = uri.removeprefix("prompts:/").rsplit("/", 1)
-        found = c.get_prompt_version(name, int(version))
-    except Exception:  # a registry without that version: not approved as far as the portfolio can tell
-        return False
+        return c.get_prompt_version(name, int(version))
+    except Exception:  # a registry without that version: no approval, no alias history
+        return None
+
+
+def _approved_in_registry(found: Any) -> bool:
     if found is None:
         return False
     tags = getattr(found, "tags", None) or {}

@@ -14,12 +14,7 @@ SHA_TAG = "policy_harness.sha256"
 def register_policy(client: Any, policy: dict[str, Any]) -> str | None:
     """Register a policy text once per content hash; return its prompt URI (prompts:/name/version)."""
     name = f"policy-{policy['id']}"
-    try:
-        found_versions = client.search_prompt_versions(name)
-        versions = list(getattr(found_versions, "prompt_versions", found_versions))
-    except Exception:  # no prompt of that name yet
-        versions = []
-    for version in versions:
+    for version in prompt_versions(client, name):
         if (version.tags or {}).get(SHA_TAG) == policy["sha256"]:
             found = version
             break
@@ -29,6 +24,21 @@ def register_policy(client: Any, policy: dict[str, Any]) -> str | None:
             name=name, template=policy["text"], commit_message=f"{policy['id']} v{policy['version']}",
             tags={SHA_TAG: policy["sha256"], "policy_version": str(policy["version"]), "policy_id": policy["id"]})
     return f"prompts:/{name}/{found.version}"
+
+
+def prompt_versions(client: Any, name: str) -> list[Any]:
+    """Every version of a prompt (each with `.version` and `.tags`); none when there is no such prompt."""
+    try:
+        found = client.search_prompt_versions(name)
+        return list(getattr(found, "prompt_versions", found))
+    except Exception as err:  # no such prompt yet, or an open-source registry that cannot search them (MLflow 3.4)
+        if "not supported" not in str(err):
+            return []
+    # prompt versions are model versions tagged as prompts, which a model version search finds
+    try:
+        return list(client.search_model_versions(f"name = '{name}' AND tags.`mlflow.prompt.is_prompt` = 'true'"))
+    except Exception:  # no prompt of that name yet
+        return []
 
 
 def link_policy(client: Any, run_id: str, prompt_uri: str) -> None:

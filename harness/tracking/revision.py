@@ -66,7 +66,7 @@ def tag_approved(entry: CandidateResult, policy_id: str, text: str, by: str, at:
             c.set_prompt_version_tag(prompt, number, "status", "approved")
             c.set_prompt_version_tag(prompt, number, "approved_by", by)
             c.set_prompt_version_tag(prompt, number, "approved_at", at)
-            set_production(c, uri)
+            set_production(c, uri, at)
             if version != entry.version and entry.registry_uri:
                 c.set_prompt_version_tag(prompt, number, "promoted_from", entry.registry_uri)
                 old_prompt, old_number = entry.registry_uri.removeprefix("prompts:/").rsplit("/", 1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 TRACE_NAME = "judge"
 EVAL_REQUEST_ID = "mlflow.eval.requestId"  # mlflow.tracing.constant.TraceTagKey.EVAL_REQUEST_ID
 SPANS_PER_REQUEST = 250
+log = logging.getLogger(__name__)
+_warned: set[str] = set()
 WRITERS = 8
 TEXT_MAX_CHARS = 20_000  # a trace is for reading; verdicts.parquet keeps the full text
 
@@ -93,9 +96,23 @@ def log_traces(tracing: Any, target: RunTarget, frame: pd.DataFrame, provenance:
         except NotImplementedError:  # a store before log_spans: spans go to artifacts, per trace
             spans_logged = False
             break
+        except Exception as err:
+            if "same trace" not in str(err):
+                raise
+            # MLflow 3.4 takes one trace per log_spans, and its own client reads spans from the trace artifact
+            _warn_once("spans", "this MLflow (3.4) keeps each trace's spans as an artifact, uploaded one trace at a "
+                                "time; the traces are written, more slowly")
+            spans_logged = False
+            break
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
         list(pool.map(lambda pair: _finish(tracing, pair[0], pair[1], spans_logged), built))
     return len(built)
+
+
+def _warn_once(kind: str, message: str) -> None:
+    if kind not in _warned:
+        _warned.add(kind)
+        log.warning("%s", message)
 
 
 def _finish(tracing: Any, info: TraceInfo, spans: list[Span], spans_logged: bool) -> None:

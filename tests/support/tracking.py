@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -10,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from harness._util.processes import free_port, stop_process
+from support.records import NOT_A_RECORD
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,12 +32,14 @@ class MlflowServer:
 
     def start(self) -> MlflowServer:
         self.root.mkdir(parents=True, exist_ok=True)
+        # MLflow's own files (a trace artifact is also named traces.json) are not the harness's records
+        (self.root / NOT_A_RECORD).touch()
         log = (self.root / "server.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
              "--backend-store-uri", self.backend_store_uri,
              "--artifacts-destination", str(self.root / "artifacts"), "--workers", "1"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
+            stdout=log, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -49,6 +54,10 @@ class MlflowServer:
 
     def stop(self) -> None:
         if self.process is not None:
+            if self.process.poll() is None:
+                # MLflow 3.4's `mlflow server` leaves its uvicorn child serving when only it is stopped
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGTERM)
             stop_process(self.process, timeout_s=15)
 
 

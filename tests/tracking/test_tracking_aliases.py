@@ -3,13 +3,23 @@ production it replaces keeps `previous`; a run points `candidate` at the version
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from harness._util.hashing import sha256_text
 from harness.record.revision import CandidateResult
-from harness.tracking.aliases import CANDIDATE, PREVIOUS, PRODUCTION, alias_version, set_candidate
+from harness.tracking.aliases import (
+    CANDIDATE,
+    PREVIOUS,
+    PREVIOUS_AT,
+    PRODUCTION,
+    PRODUCTION_AT,
+    alias_version,
+    history,
+    set_candidate,
+)
 from harness.tracking.revision import tag_approved
 
 
@@ -40,5 +50,14 @@ def test_promote_moves_production_and_keeps_previous(tmp_path: Path, monkeypatch
     mlflow.set_tracking_uri(uri)
     assert mlflow.genai.load_prompt("prompts:/policy-hs@production").template == "policy three"
 
-    set_candidate(client, second)
+    set_candidate(client, second, "2026-12-06T12:00:00+00:00")
     assert alias_version(client, "policy-hs", CANDIDATE) == int(second.rsplit("/", 1)[1])
+
+    # The alias history stays on the versions: a later run does not move the first candidate time.
+    set_candidate(client, second, "2026-12-09T00:00:00+00:00")
+    old, new = (client.get_prompt_version("policy-hs", int(uri.rsplit("/", 1)[1])) for uri in (first, second))
+    assert (old.tags[PRODUCTION_AT], old.tags[PREVIOUS_AT]) == ("2026-12-07T00:00:00+00:00",
+                                                                "2026-12-08T00:00:00+00:00")
+    found = history(new)
+    assert (found.candidate_at, found.production_at, found.promoted) == (
+        dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC), dt.datetime(2026, 12, 8, tzinfo=dt.UTC), True)

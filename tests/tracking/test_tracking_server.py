@@ -11,6 +11,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 from support.tracking import MlflowServer, cli, experiment_file
 
+from harness.tracking.registry import prompt_versions
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
@@ -42,7 +44,7 @@ def test_run_is_readable_back_from_the_server(server: MlflowServer, tmp_path: Pa
         assert run.inputs.dataset_inputs[0].dataset.digest == record["evalset"]["sha256"][:20]
         assert run.data.tags["policy_prompt_uri"].startswith("prompts:/policy-hate_speech/")
         assert {"verdicts.parquet", "metrics.json", "report.html"} <= {a.path for a in client.list_artifacts(run_id)}
-    versions = list(client.search_prompt_versions("policy-hate_speech"))
+    versions = prompt_versions(client, "policy-hate_speech")
     # Two runs of the same two texts register each text once.
     assert sorted(v.tags["policy_version"] for v in versions) == ["1", "2"]
 

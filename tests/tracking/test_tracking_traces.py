@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from harness._util.processes import free_port
 from harness.config import parse_experiment
 from harness.record import RunRecord, read_record
 from harness.testing.openai_server import FakeOpenAIServer, item_section, last_user_text
+from harness.tracking.compat import search_traces
 
 # A real MLflow server and a run of two policy versions: minutes on a shared machine.
 pytestmark = pytest.mark.slow
@@ -139,8 +141,8 @@ def traces_of(uri: str, record: RunRecord, key: str, **kwargs: Any) -> list[Any]
     import mlflow
 
     mlflow.set_tracking_uri(uri)
-    return list(mlflow.search_traces(locations=[record.mlflow.experiment_id], run_id=record.mlflow.runs[key],
-                                     return_type="list", **kwargs))
+    return list(search_traces(mlflow.search_traces, record.mlflow.experiment_id, run_id=record.mlflow.runs[key],
+                              return_type="list", **kwargs))
 
 
 def test_one_trace_per_judged_item_in_each_reviewer_run(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
@@ -217,8 +219,11 @@ def test_no_api_key_or_header_in_a_trace(tracked: RunRecord, mlflow_server: Mlfl
 def test_mlflow_paired_comparison_agrees_with_ours(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
     """MLflow's own compare_evaluations on the traces' feedback gives policy-harness's paired numbers."""
     import mlflow
-    from mlflow.genai import compare_evaluations
+    import mlflow.genai
 
+    compare_evaluations = getattr(mlflow.genai, "compare_evaluations", None)
+    if compare_evaluations is None:
+        pytest.skip("MLflow before 3.18 has no compare_evaluations; harness.tracking.paired pairs the traces itself")
     mlflow.set_tracking_uri(mlflow_server.uri)
     result = compare_evaluations(candidate_run_id=tracked.mlflow.runs["hate_speech@v2|fake"],
                                  baseline_run_id=tracked.mlflow.runs["hate_speech@v1|fake"])
@@ -348,14 +353,7 @@ def test_the_traces_tab_shows_every_item_with_its_assessments(tracked: RunRecord
     url = f"{mlflow_server.uri}/#/experiments/{tracked.mlflow.experiment_id}/traces"
     browser = Browser(chromium, tmp_path / "profile")
     try:
-        browser.page("Page.navigate", url=url)
-        browser.wait_for("document.readyState === 'complete'")
-        # first-visit pop-ups (the assistant panel, a tip) would cover the table: mark them seen, as a user would
-        browser.evaluate("""for (const key of ['mlflow.detectIssues.guidanceShown_v1',
-            'mlflow.assistant.fab.autoOpenedOnFirstLoad_v1', 'mlflow.flagForReview.guidanceShown_v1'])
-            localStorage.setItem(key, 'true');
-            localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false');""")
-        browser.page("Page.reload")
+        open_app(browser, url)
         ids = json.dumps(sorted(set(tracked.verdicts["item_id"])))
         browser.wait_for(f"{ids}.filter(i => document.body.innerText.includes(i)).length >= 10")
         time.sleep(2)  # the table's last cells and column widths settle
@@ -367,6 +365,47 @@ def test_the_traces_tab_shows_every_item_with_its_assessments(tracked: RunRecord
     assert shot.stat().st_size > 20_000
     if os.environ.get("UPDATE_SCREENSHOTS"):
         (REPO_ROOT / "docs" / "mlflow-traces.png").write_bytes(shot.read_bytes())
+
+
+def open_app(browser: Any, url: str) -> None:
+    browser.page("Page.navigate", url=url)
+    browser.wait_for("document.readyState === 'complete'")
+    # first-visit pop-ups (the assistant panel, a tip) would cover the table: mark them seen, as a user would
+    browser.evaluate("""for (const key of ['mlflow.detectIssues.guidanceShown_v1',
+        'mlflow.assistant.fab.autoOpenedOnFirstLoad_v1', 'mlflow.flagForReview.guidanceShown_v1'])
+        localStorage.setItem(key, 'true');
+        localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false');""")
+    browser.page("Page.reload")
+
+
+def test_the_evaluation_run_view_shows_every_item_with_its_assessments(
+        tracked: RunRecord, mlflow_server: MlflowServer, chromium: str, tmp_path: Path) -> None:
+    """MLflow 3.18's Evaluation runs page, one reviewer run opened (the route the UI's run link takes,
+    `#/experiments/<id>/evaluation-runs/<run>/details`): the items with their over_enforcement, leakage,
+    verdict and gold columns and the run's trace count. UPDATE_SCREENSHOTS=1 saves docs/mlflow-evaluations.png."""
+    from chromium_devtools import Browser
+
+    key = "hate_speech@v2|fake"
+    run_id, metrics = tracked.mlflow.runs[key], tracked.metrics.section("hate_speech@v2")["fake"]
+    url = f"{mlflow_server.uri}/#/experiments/{tracked.mlflow.experiment_id}/evaluation-runs/{run_id}/details"
+    browser = Browser(chromium, tmp_path / "profile", width=2000, height=1100)  # wide enough for every assessment
+    try:
+        open_app(browser, url)
+        ids = json.dumps(sorted(set(tracked.verdicts["item_id"])))
+        browser.wait_for(f"{ids}.filter(i => document.body.innerText.includes(i)).length >= 10"
+                         " && document.body.innerText.includes('over_enforcement')")
+        time.sleep(2)  # the assessment summaries above the columns settle
+        text = browser.evaluate("document.body.innerText")
+        shot = browser.screenshot(tmp_path / "evaluations.png")
+    finally:
+        browser.close()
+    assert "hate_speech@v2 · fake" in text
+    for name in ("over_enforcement", "leakage", "verdict", "gold"):
+        assert name in text
+    assert re.search(r"Traces\s+40\b", text) and re.search(rf"Errors\s+{metrics.abstained}\b", text)  # abstentions
+    assert shot.stat().st_size > 20_000
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        (REPO_ROOT / "docs" / "mlflow-evaluations.png").write_bytes(shot.read_bytes())
 
 
 def test_exact_mcnemar_from_the_traces_agrees_with_compare(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
