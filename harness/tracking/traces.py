@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,12 +21,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from harness.tracking.assessments import Provenance, item_assessments
+from harness.tracking.trace_rows import CHUNK_ITEMS, chunks, reviewer_rows
 from harness.verdicts import ABSTAINED
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mlflow.entities import Span, TraceInfo
 
-    from harness.record import RunRecord
+    from harness.record import ReviewerParams, RunRecord
 
 TRACE_NAME = "judge"
 EVAL_REQUEST_ID = "mlflow.eval.requestId"  # mlflow.tracing.constant.TraceTagKey.EVAL_REQUEST_ID
@@ -81,29 +84,41 @@ def per_item(frame: pd.DataFrame) -> pd.DataFrame:
     return first.reset_index()
 
 
-def log_traces(tracing: Any, target: RunTarget, frame: pd.DataFrame, provenance: Provenance,
-               slices: Sequence[str]) -> int:
-    """Write one trace per row of `frame` (one reviewer under one policy, one row per item); the number written."""
-    built = [build_trace(row, target, provenance, slices) for row in _rows(frame)]
-    spans_logged = True
-    for start in range(0, len(built), SPANS_PER_REQUEST):
-        chunk = [span for _, spans in built[start:start + SPANS_PER_REQUEST] for span in spans]
-        try:
-            tracing.log_spans(target.experiment_id, chunk)
-        except NotImplementedError:  # a store before log_spans: spans go to artifacts, per trace
-            spans_logged = False
-            break
+def log_traces(tracing: Any, target: RunTarget, frames: Iterable[pd.DataFrame], provenance: Provenance,
+               slices: Sequence[str], on_chunk: Callable[[int], None] | None = None) -> int:
+    """Write one trace per row of `frames` (chunks of one reviewer under one policy, one row per item), a
+    chunk at a time, calling `on_chunk` with the running count after each; the number written."""
+    written, spans_logged = 0, True
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        list(pool.map(lambda pair: _finish(tracing, pair[0], pair[1], spans_logged), built))
-    return len(built)
+        for frame in frames:
+            built = [build_trace(row, target, provenance, slices) for row in _rows(frame)]
+            # The trace infos first: a store that already holds a trace (created by its spans) takes its info
+            # through a conflict path (roll back, lock, re-read, merge), several times the cost of an insert.
+            infos = list(pool.map(lambda pair: tracing.start_trace(pair[0]), built))
+            spans_logged = spans_logged and _log_spans(tracing, target, built)
+            if not spans_logged:  # a store before log_spans: spans go to artifacts, per trace
+                list(pool.map(lambda pair: _upload(tracing, pair[0], pair[1][1]), zip(infos, built, strict=True)))
+            written += len(built)
+            if on_chunk is not None:
+                on_chunk(written)
+    return written
 
 
-def _finish(tracing: Any, info: TraceInfo, spans: list[Span], spans_logged: bool) -> None:
+def _log_spans(tracing: Any, target: RunTarget, built: list[tuple[TraceInfo, list[Span]]]) -> bool:
+    """The spans of many traces per request; False when the store does not take spans this way."""
+    for start in range(0, len(built), SPANS_PER_REQUEST):
+        try:
+            tracing.log_spans(target.experiment_id,
+                              [span for _, spans in built[start:start + SPANS_PER_REQUEST] for span in spans])
+        except NotImplementedError:
+            return False
+    return True
+
+
+def _upload(tracing: Any, info: TraceInfo, spans: list[Span]) -> None:
     from mlflow.entities import TraceData
 
-    returned = tracing.start_trace(info)
-    if not spans_logged:
-        tracing._upload_trace_data(returned, TraceData(spans=spans))
+    tracing._upload_trace_data(info, TraceData(spans=spans))
 
 
 def _rows(frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
@@ -208,23 +223,33 @@ def _strings(value: object) -> list[str]:
     return [str(v) for v in value]  # type: ignore[attr-defined]
 
 
-def log_reviewer_traces(record: RunRecord, label: str, reviewer: str, run_id: str, subset: pd.DataFrame, *,
-                        experiment_id: str) -> int:
-    """The traces of one reviewer under one policy version, in that reviewer's run, as `tracking.traces` chooses."""
+def log_reviewer_traces(record: RunRecord, label: str, reviewer: str, run_id: str, verdicts: Path, *,
+                        experiment_id: str, done: int = 0, chunk: int = CHUNK_ITEMS,
+                        on_chunk: Callable[[int], None] | None = None) -> int:
+    """The traces of one reviewer under one policy version, in that reviewer's run, as `tracking.traces`
+    chooses, streamed from `verdicts` (the run's verdicts.parquet) `chunk` items at a time; the first `done`
+    (written before) are skipped. The number of traces the run holds."""
     from mlflow.tracing.client import TracingClient
 
     from harness.tracking import tracking_uri
 
     choice = TraceChoice.of((record.experiment.get("tracking") or {}).get("traces", "all"))
-    frame = choice.items(per_item(subset))
-    if frame.empty:
-        return 0
+    rows = reviewer_rows(verdicts, label, reviewer, choice)
+    if done >= rows.total:
+        return rows.total
     policy, params = record.policies[label], record.reviewers.get(reviewer)
     provenance = Provenance(eval_set=record.evalset.name, eval_set_version=record.evalset.sha256, reviewer=reviewer,
                             reviewer_type=params.type if params else "", policy_id=policy.id,
-                            policy_version=str(policy.version))
+                            policy_version=str(policy.version), model=_model(params))
     target = RunTarget(experiment_id, run_id, _created_ms(record.created_at))
-    return log_traces(TracingClient(tracking_uri()), target, frame, provenance, record.evalset.slices)
+    report = None if on_chunk is None else (lambda n: on_chunk(done + n))
+    return done + log_traces(TracingClient(tracking_uri()), target, chunks(rows, size=chunk, skip=done), provenance,
+                             record.evalset.slices, report)
+
+
+def _model(params: ReviewerParams | None) -> str:
+    model = params.get("model") if params is not None else None
+    return model if isinstance(model, str) else ""
 
 
 def _created_ms(created_at: str) -> int:
