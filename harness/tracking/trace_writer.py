@@ -22,6 +22,7 @@ from harness.tracking.trace_rows import CHUNK_ITEMS
 from harness.tracking.traces import TraceChoice
 
 WRITER_LOG = "traces.log"
+CHUNK_ENV = "POLICY_HARNESS_TRACE_CHUNK"
 log = logging.getLogger(__name__)
 
 
@@ -140,13 +141,19 @@ def wait_for_traces(out_dir: Path, timeout_s: float = 600.0) -> TracesLog | None
         time.sleep(0.2)
 
 
+def _chunk() -> int:
+    """Items per chunk: POLICY_HARNESS_TRACE_CHUNK (a benchmark's or a small machine's), else CHUNK_ITEMS."""
+    value = os.environ.get(CHUNK_ENV, "")
+    return int(value) if value.isdigit() and int(value) > 0 else CHUNK_ITEMS
+
+
 def main() -> None:
     """The background writer: `python -c ... OUT_DIR`; a failure says how to finish later."""
     out_dir = Path(sys.argv[1])
     with contextlib.suppress(OSError):  # second in line for the CPU: the run that started it may still be finishing
         os.nice(10)
     try:
-        write_traces(out_dir)
+        write_traces(out_dir, chunk=_chunk())
     except Exception as err:  # the run is saved; only its traces wait for `sync`
         print(f"MLflow traces of {out_dir} were not all written ({err}); write them with: "
               f"policy-harness sync {out_dir}", file=sys.stderr)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from harness.tracking.assessments import Provenance, item_assessments
+from harness.tracking.provider_span import TOKEN_USAGE, provider_call
 from harness.tracking.trace_rows import CHUNK_ITEMS, chunks, reviewer_rows
 from harness.verdicts import ABSTAINED
 
@@ -139,19 +140,25 @@ def build_trace(row: dict[str, Any], target: RunTarget, provenance: Provenance,
     outputs = verdict_outputs(row)
     gold = plain(row.get("gold"))
     state = TraceState.ERROR if row["decision"] == ABSTAINED.value else TraceState.OK
+    call = provider_call(row, provenance)
+    usage = call.token_usage() if call is not None else None
     info = TraceInfo(
         trace_id=trace_id, trace_location=TraceLocation.from_experiment_id(target.experiment_id),
-        request_time=target.request_time_ms, execution_duration=0, state=state,
+        request_time=target.request_time_ms, execution_duration=call.duration_ms if call is not None else 0,
+        state=state,
         request_preview=json.dumps(inputs, ensure_ascii=False)[:1000],
         response_preview=json.dumps(outputs, ensure_ascii=False)[:1000],
         client_request_id=item_id,
         trace_metadata={"mlflow.sourceRun": target.run_id, "mlflow.trace_schema.version": "3",
                         "policy_harness.gold": str(gold or ""), "policy_harness.decision": str(row["decision"]),
+                        **({TOKEN_USAGE: json.dumps(usage)} if usage else {}),
                         **{f"policy_harness.slice.{name}": str(value) for name, value in slice_values.items()}},
         tags={"mlflow.traceName": TRACE_NAME, EVAL_REQUEST_ID: item_id},
         assessments=item_assessments(trace_id, row, provenance, target.run_id),
     )
-    return info, [_root_span(trace_id, digest, target, inputs, outputs, state == TraceState.ERROR)]
+    root = _root_span(trace_id, digest, target, inputs, outputs, state == TraceState.ERROR,
+                      end_ms=call.duration_ms if call is not None else 0)
+    return info, [root] if call is None else [root, call.span(trace_id, digest, target)]
 
 
 def trace_inputs(row: dict[str, Any], slices: Sequence[str]) -> dict[str, Any]:
@@ -175,7 +182,7 @@ def verdict_outputs(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _root_span(trace_id: str, digest: str, target: RunTarget, inputs: dict[str, Any], outputs: dict[str, Any],
-               error: bool) -> Span:
+               error: bool, end_ms: int = 0) -> Span:
     from mlflow.entities import Span
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan
@@ -185,7 +192,7 @@ def _root_span(trace_id: str, digest: str, target: RunTarget, inputs: dict[str, 
     context = SpanContext(trace_id=int(digest[:32], 16), span_id=int(digest[32:48], 16) or 1, is_remote=False)
     otel = ReadableSpan(
         name=TRACE_NAME, context=context, parent=None, kind=SpanKind.INTERNAL, start_time=start_ns,
-        end_time=start_ns, resource=Resource.get_empty(),
+        end_time=start_ns + end_ms * 1_000_000, resource=Resource.get_empty(),
         status=Status(StatusCode.ERROR if error else StatusCode.OK),
         attributes={"mlflow.traceRequestId": json.dumps(trace_id), "mlflow.spanType": json.dumps("CHAIN"),
                     "mlflow.spanInputs": json.dumps(inputs, ensure_ascii=False),
