@@ -126,7 +126,7 @@ def postgres_cpu_s(data_dir: Path) -> float:
     return tree_cpu_s(master)
 
 
-def measure(n: int, chunk: int, workers: int, keep: Path | None) -> dict[str, Any]:
+def measure(n: int, chunk: int, workers: int, keep: Path | None, max_wait_s: float) -> dict[str, Any]:
     from support.postgres import PostgresServer
     from support.tracking import MlflowServer
 
@@ -162,7 +162,11 @@ def measure(n: int, chunk: int, workers: int, keep: Path | None) -> dict[str, An
         writer = find_writer(out)
         writer_peak, writer_start, writer_cpu, samples = 0.0, None, 0.0, []
         progress = None
+        waited_from, stopped_waiting = time.perf_counter(), False
         while writer is not None:
+            if time.perf_counter() - waited_from > max_wait_s:  # report what was written by then, marked partial
+                stopped_waiting = True
+                break
             stat = proc_stat(writer)
             rss = peak_rss_mb(writer)
             if stat is None or rss is None:
@@ -173,8 +177,13 @@ def measure(n: int, chunk: int, workers: int, keep: Path | None) -> dict[str, An
             progress = TracesLog.model_validate_json(path.read_text()) if path.exists() else None
             samples.append((round(time.perf_counter() - started, 1), sum(progress.written.values()) if progress else 0,
                             round(rss, 1)))
+            if len(samples) % 30 == 1:
+                print(f"t={samples[-1][0]} s: {samples[-1][1]:,} traces written, writer RSS {rss:.0f} MB, load "
+                      f"{os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
             time.sleep(1.0)
         ended = _uptime_s()
+        if stopped_waiting and writer is not None:
+            os.kill(writer, 15)  # the benchmark's own child's child: stopped before its server goes away
         progress = TracesLog.model_validate_json((out / TRACES_JSON).read_text())
         writer_wall = ended - writer_start if writer_start is not None else float("nan")
         record = json.loads((out / "record.json").read_text())
@@ -189,7 +198,7 @@ def measure(n: int, chunk: int, workers: int, keep: Path | None) -> dict[str, An
             "run_wall_s": round(run_wall, 1), "run_peak_rss_mb": round(run_rss, 1),
             "traces_written": written, "traces_in_postgres": int(str(stored)), "spans_in_postgres": int(str(spans)),
             "assessments_in_postgres": int(str(assessments)),
-            "writer_complete": progress.complete, "writer_error": progress.error,
+            "writer_complete": progress.complete, "writer_error": progress.error, "stopped_waiting": stopped_waiting,
             "writer_wall_s": round(writer_wall, 1), "traces_per_s": round(written / writer_wall, 1),
             "writer_peak_rss_mb": round(writer_peak, 1), "writer_cpu_s": round(writer_cpu, 1),
             "server_cpu_s": round(tree_cpu_s(server.process.pid) - server_cpu0, 1),
@@ -238,8 +247,10 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=500, help="traces per chunk of the writer")
     parser.add_argument("--server-workers", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument("--max-wait-s", type=float, default=float("inf"),
+                        help="stop waiting for the writer after this long and report the partial figures")
     args = parser.parse_args()
-    result = measure(args.items, args.chunk, args.server_workers, args.keep)
+    result = measure(args.items, args.chunk, args.server_workers, args.keep, args.max_wait_s)
     print(json.dumps(result, indent=1))
     print(f"{result['traces_written']:,} traces ({result['traces_in_postgres']:,} in PostgreSQL) of "
           f"{result['items']:,} items in {result['writer_wall_s']:.0f} s = {result['traces_per_s']:.1f} traces/s; "

@@ -67,10 +67,10 @@ def start_writer(record: RunRecord, out_dir: Path) -> subprocess.Popen[bytes] | 
             stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def write_traces(out_dir: Path, record: RunRecord | None = None, *, chunk: int = CHUNK_ITEMS) -> TracesLog | None:
+def write_traces(out_dir: Path, record: RunRecord | None = None, *, chunk: int | None = None) -> TracesLog | None:
     """Write the traces still missing for the run in `out_dir`, reviewer run by reviewer run, `chunk` items
-    at a time read from its verdicts.parquet (memory does not grow with the run); None when nothing was to
-    be written. A failure is kept in traces.json and raised."""
+    at a time (default: POLICY_HARNESS_TRACE_CHUNK, else CHUNK_ITEMS) read from its verdicts.parquet (memory
+    does not grow with the run); None when nothing was to be written. A failure is kept in traces.json and raised."""
     from harness.tracking import client
     from harness.tracking.criteria import log_quality_criteria
     from harness.tracking.datasets import log_evalset_dataset
@@ -92,7 +92,7 @@ def write_traces(out_dir: Path, record: RunRecord | None = None, *, chunk: int =
                 # `written` counts what is in MLflow, chunk by chunk: a writer that starts over goes on from there
                 saved(log_reviewer_traces(record, label, reviewer, run_id, out_dir / VERDICTS,
                                           experiment_id=progress.experiment_id, done=progress.written.get(key, 0),
-                                          chunk=chunk, on_chunk=saved))
+                                          chunk=chunk or _chunk(), on_chunk=saved))
             # after the traces (what a user opens first); an upsert, so a writer that starts over adds nothing twice
             log_evalset_dataset(c, record, progress.mlflow_run_ids.values(), progress.experiment_id,
                                 items=out_dir / ITEMS)
@@ -153,7 +153,7 @@ def main() -> None:
     with contextlib.suppress(OSError):  # second in line for the CPU: the run that started it may still be finishing
         os.nice(10)
     try:
-        write_traces(out_dir, chunk=_chunk())
+        write_traces(out_dir)
     except Exception as err:  # the run is saved; only its traces wait for `sync`
         print(f"MLflow traces of {out_dir} were not all written ({err}); write them with: "
               f"policy-harness sync {out_dir}", file=sys.stderr)
