@@ -1,11 +1,13 @@
 """One MLflow trace per judged item, with its gold and verdict as assessments (`docs/mlflow.md`).
 
-Written from the finished run's verdicts, inside the reviewer's MLflow run, in batches: the spans of
-many traces in one request (`log_spans`), then the trace infos with their assessments attached, a few
-requests at a time. Spans are built from the verdict, not recorded live, so judging pays nothing.
-The item id is the trace's client request id and its `mlflow.eval.requestId`, so MLflow pairs items
-across policy versions by id. A trace holds the item and the verdict only: never a reviewer's
-parameters, an API key or a header.
+Written from the finished run's verdicts, inside the reviewer's MLflow run, a chunk of items at a time
+(`trace_rows.py`: memory does not grow with the run): the trace infos with their assessments attached,
+a few requests at a time (one request per trace: MLflow 3.18 has no batch endpoint for them, and the
+spans alone cannot carry a trace's metadata, client request id or assessments), then the chunk's spans
+in a few requests (`log_spans`). Spans are built from the verdict, not recorded live, so judging pays
+nothing. The item id is the trace's client request id and its `mlflow.eval.requestId`, so MLflow pairs
+items across policy versions by id. A trace holds the item, the verdict and the provider call's model
+and token counts only: never a reviewer's parameters, an API key or a header.
 """
 
 from __future__ import annotations

@@ -220,7 +220,7 @@ def test_the_provider_call_is_a_child_span_with_the_usage_the_server_returned(
     from harness.testing.openai_server import completion_payload
 
     returned: dict[tuple[bool, str], dict[str, int]] = {}  # (under v2, item id) -> the usage the server sent
-    for request in llm.requests_log():
+    for request in llm.requests_log:
         number = re.search(r"item (\d+)", item_section(last_user_text(request.body)))
         assert number is not None
         returned[(V2_ONLY in json.dumps(request.body), f"it-{int(number.group(1)):03d}")] = \
