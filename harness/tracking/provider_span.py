@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from mlflow.entities import Span
 
     from harness.tracking.assessments import Provenance
-    from harness.tracking.traces import RunTarget
 
 CALL_SPAN = "provider call"
 TOKEN_USAGE = "mlflow.trace.tokenUsage"  # mlflow.tracing.constant.TraceMetadataKey.TOKEN_USAGE
@@ -51,14 +50,14 @@ class ProviderCall:
         prompt, completion = self.prompt_tokens or 0, self.completion_tokens or 0
         return {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion}
 
-    def span(self, trace_id: str, digest: str, target: RunTarget) -> Span:
-        """The child span of the trace's root (`digest` gives both spans' ids), starting with the root."""
+    def span(self, trace_id: str, digest: str, start_ms: int) -> Span:
+        """The child span of the trace's root (`digest` gives both spans' ids), starting with the root at `start_ms`."""
         from mlflow.entities import Span
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import ReadableSpan
         from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
-        start_ns = target.request_time_ms * 1_000_000
+        start_ns = start_ms * 1_000_000
         trace_int = int(digest[:32], 16)
         parent = SpanContext(trace_id=trace_int, span_id=int(digest[32:48], 16) or 1, is_remote=False)
         context = SpanContext(trace_id=trace_int, span_id=int(digest[48:64], 16) or 2, is_remote=False)

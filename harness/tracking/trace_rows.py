@@ -9,20 +9,54 @@ starts over skips the rows it already wrote.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from harness.verdicts import upgrade_verdicts
-
-if TYPE_CHECKING:
-    from harness.tracking.traces import TraceChoice
+from harness.verdicts import ABSTAINED, upgrade_verdicts
 
 CHUNK_ITEMS = 500  # traces built, sent and counted in traces.json at a time
 _LIGHT = ("policy", "reviewer", "item_id", "decision", "sample")
+
+
+@dataclass(frozen=True)
+class TraceChoice:
+    """Which items get a trace: every item, none, or a sample of `sample` items (the same items in every
+    run of the set: chosen by a hash of the item id, so two policy versions' traces pair)."""
+
+    traces: str = "all"
+    sample: int | None = None
+
+    @classmethod
+    def of(cls, setting: object) -> TraceChoice:
+        """From the experiment's `tracking.traces` as record.json keeps it: 'all', 'none' or {'sample': N}."""
+        if isinstance(setting, dict) and isinstance(setting.get("sample"), int):
+            return cls("sample", int(setting["sample"]))
+        return cls("none" if setting == "none" else "all")
+
+    def items(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of `frame` (one per item) that get a trace."""
+        if self.traces == "none":
+            return frame.iloc[:0]
+        if self.sample is None or self.sample >= len(frame):
+            return frame
+        order = frame["item_id"].astype(str).map(lambda i: hashlib.sha256(i.encode("utf-8")).hexdigest())
+        return frame.loc[order.sort_values(kind="stable").index[: self.sample]]
+
+
+def per_item(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per item: the majority decision over repeated samples, a tie an abstention (as the metrics count)."""
+    if frame.empty or "sample" not in frame or int(frame["sample"].max()) == 0:
+        return frame
+    counts = frame.groupby(["item_id", "decision"]).size().unstack(fill_value=0)
+    top = counts.max(axis=1)
+    winners = counts.idxmax(axis=1).where(counts.eq(top, axis=0).sum(axis=1) == 1, ABSTAINED.value)
+    first = frame[frame["sample"] == 0].set_index("item_id")
+    first["decision"] = winners.reindex(first.index)
+    return first.reset_index()
 
 
 @dataclass(frozen=True)
@@ -43,8 +77,6 @@ class ReviewerRows:
 def reviewer_rows(path: Path, label: str, reviewer: str, choice: TraceChoice) -> ReviewerRows:
     """The traced items of one reviewer under one policy version, read from the light columns only."""
     import pyarrow.parquet as pq
-
-    from harness.tracking.traces import per_item
 
     names = set(pq.read_schema(path).names)
     light = pq.read_table(path, columns=[c for c in _LIGHT if c in names],

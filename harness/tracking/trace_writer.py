@@ -18,8 +18,7 @@ from harness._util.processes import harness_child
 from harness.record import ITEMS, METRICS, RECORD, VERDICTS, Metrics, MetricsFile, RecordHeader, RunRecord
 from harness.record.files import read_model
 from harness.record.traces import TRACES_JSON, TracesLog
-from harness.tracking.trace_rows import CHUNK_ITEMS
-from harness.tracking.traces import TraceChoice
+from harness.tracking.trace_rows import CHUNK_ITEMS, TraceChoice
 
 WRITER_LOG = "traces.log"
 CHUNK_ENV = "POLICY_HARNESS_TRACE_CHUNK"

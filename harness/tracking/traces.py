@@ -24,7 +24,7 @@ import pandas as pd
 
 from harness.tracking.assessments import Provenance, item_assessments
 from harness.tracking.provider_span import TOKEN_USAGE, provider_call
-from harness.tracking.trace_rows import CHUNK_ITEMS, chunks, reviewer_rows
+from harness.tracking.trace_rows import CHUNK_ITEMS, TraceChoice, chunks, reviewer_rows
 from harness.verdicts import ABSTAINED
 
 if TYPE_CHECKING:
@@ -42,49 +42,12 @@ TEXT_MAX_CHARS = 20_000  # a trace is for reading; verdicts.parquet keeps the fu
 
 
 @dataclass(frozen=True)
-class TraceChoice:
-    """Which items get a trace: every item, none, or a sample of `sample` items (the same items in every
-    run of the set: chosen by a hash of the item id, so two policy versions' traces pair)."""
-
-    traces: str = "all"
-    sample: int | None = None
-
-    @classmethod
-    def of(cls, setting: object) -> TraceChoice:
-        """From the experiment's `tracking.traces` as record.json keeps it: 'all', 'none' or {'sample': N}."""
-        if isinstance(setting, dict) and isinstance(setting.get("sample"), int):
-            return cls("sample", int(setting["sample"]))
-        return cls("none" if setting == "none" else "all")
-
-    def items(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The rows of `frame` (one per item) that get a trace."""
-        if self.traces == "none":
-            return frame.iloc[:0]
-        if self.sample is None or self.sample >= len(frame):
-            return frame
-        order = frame["item_id"].astype(str).map(lambda i: hashlib.sha256(i.encode("utf-8")).hexdigest())
-        return frame.loc[order.sort_values(kind="stable").index[: self.sample]]
-
-
-@dataclass(frozen=True)
 class RunTarget:
     """The reviewer's MLflow run the traces belong to."""
 
     experiment_id: str
     run_id: str
     request_time_ms: int
-
-
-def per_item(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per item: the majority decision over repeated samples, a tie an abstention (as the metrics count)."""
-    if frame.empty or "sample" not in frame or int(frame["sample"].max()) == 0:
-        return frame
-    counts = frame.groupby(["item_id", "decision"]).size().unstack(fill_value=0)
-    top = counts.max(axis=1)
-    winners = counts.idxmax(axis=1).where(counts.eq(top, axis=0).sum(axis=1) == 1, ABSTAINED.value)
-    first = frame[frame["sample"] == 0].set_index("item_id")
-    first["decision"] = winners.reindex(first.index)
-    return first.reset_index()
 
 
 def log_traces(tracing: Any, target: RunTarget, frames: Iterable[pd.DataFrame], provenance: Provenance,
@@ -160,7 +123,7 @@ def build_trace(row: dict[str, Any], target: RunTarget, provenance: Provenance,
     )
     root = _root_span(trace_id, digest, target, inputs, outputs, state == TraceState.ERROR,
                       end_ms=call.duration_ms if call is not None else 0)
-    return info, [root] if call is None else [root, call.span(trace_id, digest, target)]
+    return info, [root] if call is None else [root, call.span(trace_id, digest, target.request_time_ms)]
 
 
 def trace_inputs(row: dict[str, Any], slices: Sequence[str]) -> dict[str, Any]:
