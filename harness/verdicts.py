@@ -68,6 +68,9 @@ VERDICT_COLUMNS = [
     "policy", "reviewer", "item_id", "sample", "decision", "categories", "rule_ids",
     "score", "confidence", "rationale", "abstain_kind", "abstain_reason", "notes", "reasoning", "score_source",
 ]
+# Per-call usage of an LLM verdict (the call that paid for it, also when it came from the cache): float columns,
+# NaN where unknown; a table has them only when some verdict knows them (a classifier's never does).
+USAGE_COLUMNS = ("prompt_tokens", "completion_tokens", "latency_ms")
 # Where an LLM verdict's `score` (P(violation)) came from; blank when it has none (or is a classifier's).
 SCORE_SOURCES = ("logprobs", "confidence")
 
@@ -87,6 +90,9 @@ class Verdict:
     sample: int = 0
     reasoning: str = ""  # a reasoning model's reasoning before its answer, clipped (llm_verdict.REASONING_MAX_CHARS)
     score_source: str = ""  # one of SCORE_SOURCES for an LLM verdict's score; blank otherwise
+    prompt_tokens: int | None = None  # USAGE_COLUMNS: what the provider reported for the call, None if unknown
+    completion_tokens: int | None = None
+    latency_ms: float | None = None  # the call's wall time as the reviewer waited for it, retries included
 
     @classmethod
     def abstain(cls, item_id: str, kind: AbstainKind, detail: str, sample: int = 0, reasoning: str = "") -> Verdict:
@@ -117,7 +123,11 @@ def verdict_table(verdicts: list[Verdict], *, policy: str, reviewer: str) -> pd.
     table = pd.DataFrame(columns, columns=VERDICT_COLUMNS)
     for name in LIST_COLUMNS:  # a DataFrame of no rows does not keep the column's object dtype
         table[name] = table[name].astype(object)
-    return table.astype({"score": float, "confidence": float, "sample": int})
+    table = table.astype({"score": float, "confidence": float, "sample": int})
+    if any(getattr(v, name) is not None for v in verdicts for name in USAGE_COLUMNS):
+        for name in USAGE_COLUMNS:
+            table[name] = pd.Series([getattr(v, name) for v in verdicts], index=table.index, dtype=float)
+    return table
 
 
 def decision_table(item_ids: Sequence[str], decisions: Sequence[str], *, policy: str, reviewer: str,

@@ -28,7 +28,7 @@ from harness.record import (
     atomic_write_text,
     write_json,
 )
-from harness.verdicts import VERDICT_COLUMNS
+from harness.verdicts import USAGE_COLUMNS, VERDICT_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def _reads_policy(a: Side, b: Side, reviewer: str) -> bool | None:
 
 # Verdict columns that are not slices: gold_unknown (multi-label sets) and a collapsed log's row count
 # would otherwise be compared slice by slice and join the Holm family of slice tests.
-_NOT_SLICES = {*VERDICT_COLUMNS, "gold", "gold_unknown", "text", "weight", "contested", COUNT, "parallel_id"}
+_NOT_SLICES = {*VERDICT_COLUMNS, *USAGE_COLUMNS, "gold", "gold_unknown", "text", "weight", "contested", COUNT, "parallel_id"}
 
 
 def _coverage(x: pd.DataFrame, y: pd.DataFrame) -> tuple[Coverage, set[str]]:

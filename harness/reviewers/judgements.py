@@ -11,6 +11,7 @@ from harness.providers.client import Completion
 from harness.record.metrics import Usage
 from harness.reviewers.cache import JudgementCache
 from harness.reviewers.scores import chat_logprobs, violation_probability
+from harness.verdicts import Verdict
 
 CacheEntry = dict[str, Any]  # the cached answer: its JSON shape is the cache's, read back by `parse_answer`
 
@@ -69,12 +70,14 @@ def budget_message(name: str, limit: float, todo: list[Job], answers: dict[str, 
     return f"reviewer '{name}' reached its budget of ${limit:.2f}; {missing} judgements were not made"
 
 
-def answer_entry(completion: Completion, *, prefix: str = "") -> CacheEntry:
+def answer_entry(completion: Completion, *, prefix: str = "", latency_ms: float | None = None) -> CacheEntry:
     """A good answer as the judgement cache stores it (online and batch alike); with log-probabilities,
     its P(violation) at the decision token as `p_violation` (`prefix`: text the answer was forced to
-    start with)."""
+    start with); `latency_ms`, the call's wall time, where the call was timed (not in a provider batch)."""
     entry: CacheEntry = {"content": completion.content, "prompt_tokens": completion.prompt_tokens,
                              "completion_tokens": completion.completion_tokens, "cost_usd": completion.cost_usd}
+    if latency_ms is not None:
+        entry["latency_ms"] = round(latency_ms, 1)
     if completion.reasoning is not None:
         entry["reasoning"] = completion.reasoning
     if completion.reasoning_tokens:
@@ -87,6 +90,19 @@ def answer_entry(completion: Completion, *, prefix: str = "") -> CacheEntry:
         if p is not None:
             entry["p_violation"] = p
     return entry
+
+
+def answer_usage(verdict: Verdict, answer: CacheEntry) -> None:
+    """The verdict carries the usage and latency of the call that paid for its answer (also when the answer
+    came from the cache); what an answer cached before they were kept does not say stays unknown."""
+    verdict.prompt_tokens = _count(answer.get("prompt_tokens"))
+    verdict.completion_tokens = _count(answer.get("completion_tokens"))
+    latency = answer.get("latency_ms")
+    verdict.latency_ms = float(latency) if isinstance(latency, (int, float)) and latency >= 0 else None
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 class CacheWriter:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,15 @@ from harness.record.metrics import Usage
 from harness.reviewers.base import CostEstimate
 from harness.reviewers.budget import Budget, check_budget
 from harness.reviewers.cache import JudgementCache
-from harness.reviewers.judgements import CacheEntry, CacheWriter, Job, UsageMeter, answer_entry, budget_message
+from harness.reviewers.judgements import (
+    CacheEntry,
+    CacheWriter,
+    Job,
+    UsageMeter,
+    answer_entry,
+    answer_usage,
+    budget_message,
+)
 from harness.reviewers.llm_verdict import parse_verdict, verdict_schema
 from harness.reviewers.prompts import DEFAULT_LAYOUT, PromptBuilder, reviewer_template
 from harness.reviewers.scores import TOP_LOGPROBS, confidence_probability
@@ -173,6 +182,7 @@ class LLMReviewer:
                                           reasoning=answer.get("reasoning"), finish_reason=answer.get("finish_reason"),
                                           max_tokens=self.config.max_tokens))
             self._score(verdict, answer, policy)
+            answer_usage(verdict, answer)
             self.meter.abstained += verdict.decision == ABSTAINED
             verdicts.append(verdict)
         if stop is not None:
@@ -251,8 +261,10 @@ class LLMReviewer:
                     return
                 try:
                     messages = builder.messages(text)
+                    started = time.perf_counter()
                     completion = await client.complete(messages, schema, prompt=chat_prompt(messages)
                                                        if self.first_token else None)
+                    latency_ms = (time.perf_counter() - started) * 1000
                 except BaseException:
                     if budget is not None:
                         budget.settle(worst, None)  # it may have been paid for
@@ -262,7 +274,8 @@ class LLMReviewer:
                 if completion.error:
                     answers[key] = {"error": completion.error}  # not cached: a re-run tries again
                 else:
-                    entry = answer_entry(completion, prefix=FORCED_PREFIX if self.first_token else "")
+                    entry = answer_entry(completion, prefix=FORCED_PREFIX if self.first_token else "",
+                                         latency_ms=latency_ms)
                     writer.put(key, entry)
                     answers[key] = entry
                     self.meter.count(completion)

@@ -9,6 +9,7 @@ out of its means as we leave it out of the denominators. Items of unknown gold g
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ class Provenance:
     reviewer_type: str
     policy_id: str
     policy_version: str
+    model: str = ""  # an LLM reviewer's model: its provider call's child span names it
 
     @property
     def gold_source_id(self) -> str:
@@ -77,4 +79,12 @@ def item_assessments(trace_id: str, row: dict[str, Any], provenance: Provenance,
     for assessment in out:  # MLflow reads an assessment's run from this metadata key (AssessmentMetadataKey)
         assessment.metadata = {**(assessment.metadata or {}), SOURCE_RUN_ID: run_id}
         assessment.run_id = run_id
+        # Fixed per trace and name: the store merges assessments by id, so a writer that starts a chunk over
+        # (stopped mid-way, `sync`) replaces them instead of adding a second gold or verdict.
+        assessment.assessment_id = assessment_id(trace_id, assessment.name)
     return out
+
+
+def assessment_id(trace_id: str, name: str) -> str:
+    """The id of the `name` assessment the writer puts on a trace: `a-` and 32 hex digits, as MLflow's own."""
+    return "a-" + hashlib.sha256(f"{trace_id}\0{name}".encode()).hexdigest()[:32]

@@ -13,9 +13,14 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from harness.tracking.trace_rows import item_chunks
 from harness.tracking.traces import plain, trace_inputs
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
+
     from harness.record import RunRecord
 
 RECORDS_PER_REQUEST = 1000
@@ -27,10 +32,10 @@ def dataset_name(record: RunRecord) -> str:
     return f"{record.evalset.name}@{str(record.evalset.sha256)[:12]}"
 
 
-def dataset_records(record: RunRecord) -> list[dict[str, Any]]:
-    """One record per eval-set item: the trace's inputs, and the gold label as the `gold` expectation."""
+def dataset_records(record: RunRecord, items: pd.DataFrame) -> list[dict[str, Any]]:
+    """One record per eval-set item of `items`: the trace's inputs, and the gold label as the `gold` expectation."""
     out: list[dict[str, Any]] = []
-    for raw in record.items.drop_duplicates("item_id").to_dict(orient="records"):
+    for raw in items.drop_duplicates("item_id").to_dict(orient="records"):
         row = {str(k): v for k, v in raw.items()}
         gold = plain(row.get("gold"))
         out.append({"inputs": trace_inputs(row, record.evalset.slices),
@@ -38,8 +43,10 @@ def dataset_records(record: RunRecord) -> list[dict[str, Any]]:
     return out
 
 
-def log_evalset_dataset(client: Any, record: RunRecord, run_ids: Iterable[str], experiment_id: str) -> str | None:
-    """Create (or reuse) the eval set's evaluation dataset, merge its records and log it as an input of each
+def log_evalset_dataset(client: Any, record: RunRecord, run_ids: Iterable[str], experiment_id: str,
+                        items: Path | None = None) -> str | None:
+    """Create (or reuse) the eval set's evaluation dataset, merge its records (from `items`, the run's
+    items.parquet, a request's worth at a time; else the record's items) and log it as an input of each
     run; its id, or None (with one warning line) when the store keeps no evaluation datasets."""
     from mlflow.entities import DatasetInput, InputTag
     from mlflow.exceptions import MlflowException
@@ -59,9 +66,10 @@ def log_evalset_dataset(client: Any, record: RunRecord, run_ids: Iterable[str], 
         return None
     wrapper: Any = EvaluationDataset  # untyped in MLflow; its public wrapper gives the run-input entity
     dataset = wrapper(entity)
-    records = dataset_records(record)
-    for start in range(0, len(records), RECORDS_PER_REQUEST):
-        dataset.merge_records(records[start:start + RECORDS_PER_REQUEST])
+    for frame in item_chunks(items, size=RECORDS_PER_REQUEST) if items is not None else [record.items]:
+        records = dataset_records(record, frame)
+        for start in range(0, len(records), RECORDS_PER_REQUEST):
+            dataset.merge_records(records[start:start + RECORDS_PER_REQUEST])
     linked = DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "eval")])
     for run_id in run_ids:
         client.log_inputs(run_id, datasets=[linked])

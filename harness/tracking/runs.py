@@ -114,19 +114,20 @@ def sync_dir(out_dir: Path) -> RunRecord:
     if not record.mlflow.synced:
         experiment_name = record.mlflow.experiment_name
         record.mlflow = open_runs(record, experiment_name=experiment_name)
-        synced = sync(record, out_dir, background_traces=False)
-        write_record(record, out_dir)
+        synced = sync(record, out_dir, traces=False)
+        write_record(record, out_dir)  # the runs' ids first: traces that fail now are written into them later
         if not synced:
             raise HarnessError(f"MLflow is still unreachable; the run stays saved in {out_dir}. Try again later.")
+        _write_traces(record, out_dir)
         return record
     _write_traces(record, out_dir)  # logged before, but its traces may not all be written
     return record
 
 
-def sync(record: RunRecord, out_dir: Path, *, background_traces: bool = True) -> bool:
-    """Log an opened run record to MLflow, then its traces (by default in a background process, which
-    the run does not wait for); on failure warn and keep it marked unsynced (the caller writes the
-    record, which stays the source of truth)."""
+def sync(record: RunRecord, out_dir: Path, *, background_traces: bool = True, traces: bool = True) -> bool:
+    """Log an opened run record to MLflow, then (unless `traces` is False: the caller writes them) its traces,
+    by default in a background process, which the run does not wait for; on failure warn and keep it marked
+    unsynced (the caller writes the record, which stays the source of truth)."""
     from harness.tracking import log_runs, warn_unsynced
     from harness.tracking.trace_writer import start_writer
 
@@ -135,6 +136,8 @@ def sync(record: RunRecord, out_dir: Path, *, background_traces: bool = True) ->
     except Exception as err:  # tracking must never cost the results
         warn_unsynced(out_dir, err)
         return False
+    if not traces:
+        return True
     if background_traces:
         start_writer(record, out_dir)
     else:

@@ -12,12 +12,16 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from harness._util.processes import harness_child
-from harness.record import RunRecord, read_record
+from harness.record import ITEMS, METRICS, RECORD, VERDICTS, Metrics, MetricsFile, RecordHeader, RunRecord
+from harness.record.files import read_model
 from harness.record.traces import TRACES_JSON, TracesLog
-from harness.tracking.traces import TraceChoice
+from harness.tracking.trace_rows import CHUNK_ITEMS, TraceChoice
 
 WRITER_LOG = "traces.log"
+CHUNK_ENV = "POLICY_HARNESS_TRACE_CHUNK"
 log = logging.getLogger(__name__)
 
 
@@ -62,9 +66,10 @@ def start_writer(record: RunRecord, out_dir: Path) -> subprocess.Popen[bytes] | 
             stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def write_traces(out_dir: Path, record: RunRecord | None = None) -> TracesLog | None:
-    """Write the traces still missing for the run in `out_dir`, reviewer run by reviewer run; None when
-    nothing was to be written. A failure is kept in traces.json and raised."""
+def write_traces(out_dir: Path, record: RunRecord | None = None, *, chunk: int | None = None) -> TracesLog | None:
+    """Write the traces still missing for the run in `out_dir`, reviewer run by reviewer run, `chunk` items
+    at a time (default: POLICY_HARNESS_TRACE_CHUNK, else CHUNK_ITEMS) read from its verdicts.parquet (memory
+    does not grow with the run); None when nothing was to be written. A failure is kept in traces.json and raised."""
     from harness.tracking import client
     from harness.tracking.criteria import log_quality_criteria
     from harness.tracking.datasets import log_evalset_dataset
@@ -74,19 +79,22 @@ def write_traces(out_dir: Path, record: RunRecord | None = None) -> TracesLog | 
     progress = pending(record, out_dir)
     if progress is None:
         return None
-    verdicts = record.verdicts
     try:
         with client() as c:  # bounded retries and MLflow's chatter muted, as for the runs
             for key, run_id in progress.mlflow_run_ids.items():
-                if key in progress.written:
-                    continue
                 label, reviewer = key.split("|", 1)
-                subset = verdicts[(verdicts["policy"] == label) & (verdicts["reviewer"] == reviewer)]
-                progress.written[key] = log_reviewer_traces(record, label, reviewer, run_id, subset,
-                                                            experiment_id=progress.experiment_id)
-                _save(out_dir, progress)
+
+                def saved(count: int, key: str = key) -> None:
+                    progress.written[key] = count
+                    _save(out_dir, progress)
+
+                # `written` counts what is in MLflow, chunk by chunk: a writer that starts over goes on from there
+                saved(log_reviewer_traces(record, label, reviewer, run_id, out_dir / VERDICTS,
+                                          experiment_id=progress.experiment_id, done=progress.written.get(key, 0),
+                                          chunk=chunk or _chunk(), on_chunk=saved))
             # after the traces (what a user opens first); an upsert, so a writer that starts over adds nothing twice
-            log_evalset_dataset(c, record, progress.mlflow_run_ids.values(), progress.experiment_id)
+            log_evalset_dataset(c, record, progress.mlflow_run_ids.values(), progress.experiment_id,
+                                items=out_dir / ITEMS)
             log_quality_criteria(c, record, progress.mlflow_run_ids)
     except Exception as err:
         progress.error = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
@@ -101,12 +109,25 @@ def _read(out_dir: Path) -> RunRecord:
     # record.json may be in the middle of its second write (the run adds its MLflow ids): try again.
     for attempt in range(20):
         try:
-            return read_record(out_dir)
+            return read_header(out_dir)
         except Exception:
             if attempt == 19:
                 raise
             time.sleep(0.25)
     raise AssertionError("unreachable")
+
+
+def read_header(out_dir: Path) -> RunRecord:
+    """The run record without its tables (record.json and metrics.json only): the writer streams the tables."""
+    header = read_model(out_dir / RECORD, RecordHeader)
+    stored = read_model(out_dir / METRICS, MetricsFile)
+    metrics = Metrics.model_validate(stored.model_dump(exclude={"schema_version", "name", "incomplete", "usage"}))
+    return RunRecord(
+        name=header.name, experiment=header.experiment, policies=header.policies, candidate=header.candidate,
+        baseline=header.baseline, evalset=header.evalset, reviewers=header.reviewers, verdicts=pd.DataFrame(),
+        metrics=metrics, items=pd.DataFrame(), created_at=header.created_at, incomplete=header.incomplete,
+        incomplete_reason=header.incomplete_reason, usage=header.usage, mlflow=header.mlflow, lineage=header.lineage,
+        out_dir=str(out_dir))
 
 
 def wait_for_traces(out_dir: Path, timeout_s: float = 600.0) -> TracesLog | None:
@@ -117,6 +138,12 @@ def wait_for_traces(out_dir: Path, timeout_s: float = 600.0) -> TracesLog | None
         if progress is None or progress.complete or progress.error or time.monotonic() > deadline:
             return progress
         time.sleep(0.2)
+
+
+def _chunk() -> int:
+    """Items per chunk: POLICY_HARNESS_TRACE_CHUNK (a benchmark's or a small machine's), else CHUNK_ITEMS."""
+    value = os.environ.get(CHUNK_ENV, "")
+    return int(value) if value.isdigit() and int(value) > 0 else CHUNK_ITEMS
 
 
 def main() -> None:

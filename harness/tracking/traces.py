@@ -1,11 +1,13 @@
 """One MLflow trace per judged item, with its gold and verdict as assessments (`docs/mlflow.md`).
 
-Written from the finished run's verdicts, inside the reviewer's MLflow run, in batches: the spans of
-many traces in one request (`log_spans`), then the trace infos with their assessments attached, a few
-requests at a time. Spans are built from the verdict, not recorded live, so judging pays nothing.
-The item id is the trace's client request id and its `mlflow.eval.requestId`, so MLflow pairs items
-across policy versions by id. A trace holds the item and the verdict only: never a reviewer's
-parameters, an API key or a header.
+Written from the finished run's verdicts, inside the reviewer's MLflow run, a chunk of items at a time
+(`trace_rows.py`: memory does not grow with the run): the trace infos with their assessments attached,
+a few requests at a time (one request per trace: MLflow 3.18 has no batch endpoint for them, and the
+spans alone cannot carry a trace's metadata, client request id or assessments), then the chunk's spans
+in a few requests (`log_spans`). Spans are built from the verdict, not recorded live, so judging pays
+nothing. The item id is the trace's client request id and its `mlflow.eval.requestId`, so MLflow pairs
+items across policy versions by id. A trace holds the item, the verdict and the provider call's model
+and token counts only: never a reviewer's parameters, an API key or a header.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,12 +24,16 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from harness.tracking.assessments import Provenance, item_assessments
+from harness.tracking.provider_span import TOKEN_USAGE, provider_call
+from harness.tracking.trace_rows import CHUNK_ITEMS, TraceChoice, chunks, reviewer_rows
 from harness.verdicts import ABSTAINED
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mlflow.entities import Span, TraceInfo
 
-    from harness.record import RunRecord
+    from harness.record import ReviewerParams, RunRecord
 
 TRACE_NAME = "judge"
 EVAL_REQUEST_ID = "mlflow.eval.requestId"  # mlflow.tracing.constant.TraceTagKey.EVAL_REQUEST_ID
@@ -39,31 +45,6 @@ TEXT_MAX_CHARS = 20_000  # a trace is for reading; verdicts.parquet keeps the fu
 
 
 @dataclass(frozen=True)
-class TraceChoice:
-    """Which items get a trace: every item, none, or a sample of `sample` items (the same items in every
-    run of the set: chosen by a hash of the item id, so two policy versions' traces pair)."""
-
-    traces: str = "all"
-    sample: int | None = None
-
-    @classmethod
-    def of(cls, setting: object) -> TraceChoice:
-        """From the experiment's `tracking.traces` as record.json keeps it: 'all', 'none' or {'sample': N}."""
-        if isinstance(setting, dict) and isinstance(setting.get("sample"), int):
-            return cls("sample", int(setting["sample"]))
-        return cls("none" if setting == "none" else "all")
-
-    def items(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The rows of `frame` (one per item) that get a trace."""
-        if self.traces == "none":
-            return frame.iloc[:0]
-        if self.sample is None or self.sample >= len(frame):
-            return frame
-        order = frame["item_id"].astype(str).map(lambda i: hashlib.sha256(i.encode("utf-8")).hexdigest())
-        return frame.loc[order.sort_values(kind="stable").index[: self.sample]]
-
-
-@dataclass(frozen=True)
 class RunTarget:
     """The reviewer's MLflow run the traces belong to."""
 
@@ -72,41 +53,24 @@ class RunTarget:
     request_time_ms: int
 
 
-def per_item(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per item: the majority decision over repeated samples, a tie an abstention (as the metrics count)."""
-    if frame.empty or "sample" not in frame or int(frame["sample"].max()) == 0:
-        return frame
-    counts = frame.groupby(["item_id", "decision"]).size().unstack(fill_value=0)
-    top = counts.max(axis=1)
-    winners = counts.idxmax(axis=1).where(counts.eq(top, axis=0).sum(axis=1) == 1, ABSTAINED.value)
-    first = frame[frame["sample"] == 0].set_index("item_id")
-    first["decision"] = winners.reindex(first.index)
-    return first.reset_index()
-
-
-def log_traces(tracing: Any, target: RunTarget, frame: pd.DataFrame, provenance: Provenance,
-               slices: Sequence[str]) -> int:
-    """Write one trace per row of `frame` (one reviewer under one policy, one row per item); the number written."""
-    built = [build_trace(row, target, provenance, slices) for row in _rows(frame)]
-    spans_logged = True
-    for start in range(0, len(built), SPANS_PER_REQUEST):
-        chunk = [span for _, spans in built[start:start + SPANS_PER_REQUEST] for span in spans]
-        try:
-            tracing.log_spans(target.experiment_id, chunk)
-        except NotImplementedError:  # a store before log_spans: spans go to artifacts, per trace
-            spans_logged = False
-            break
-        except Exception as err:
-            if "same trace" not in str(err):
-                raise
-            # MLflow 3.4 takes one trace per log_spans, and its own client reads spans from the trace artifact
-            _warn_once("spans", "this MLflow (3.4) keeps each trace's spans as an artifact, uploaded one trace at a "
-                                "time; the traces are written, more slowly")
-            spans_logged = False
-            break
+def log_traces(tracing: Any, target: RunTarget, frames: Iterable[pd.DataFrame], provenance: Provenance,
+               slices: Sequence[str], on_chunk: Callable[[int], None] | None = None) -> int:
+    """Write one trace per row of `frames` (chunks of one reviewer under one policy, one row per item), a
+    chunk at a time, calling `on_chunk` with the running count after each; the number written."""
+    written, spans_logged = 0, True
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        list(pool.map(lambda pair: _finish(tracing, pair[0], pair[1], spans_logged), built))
-    return len(built)
+        for frame in frames:
+            built = [build_trace(row, target, provenance, slices) for row in _rows(frame)]
+            # The trace infos first: a store that already holds a trace (created by its spans) takes its info
+            # through a conflict path (roll back, lock, re-read, merge), several times the cost of an insert.
+            infos = list(pool.map(lambda pair: tracing.start_trace(pair[0]), built))
+            spans_logged = spans_logged and _log_spans(tracing, target, built)
+            if not spans_logged:  # a store before log_spans: spans go to artifacts, per trace
+                list(pool.map(lambda pair: _upload(tracing, pair[0], pair[1][1]), zip(infos, built, strict=True)))
+            written += len(built)
+            if on_chunk is not None:
+                on_chunk(written)
+    return written
 
 
 def _warn_once(kind: str, message: str) -> None:
@@ -115,12 +79,28 @@ def _warn_once(kind: str, message: str) -> None:
         log.warning("%s", message)
 
 
-def _finish(tracing: Any, info: TraceInfo, spans: list[Span], spans_logged: bool) -> None:
+def _log_spans(tracing: Any, target: RunTarget, built: list[tuple[TraceInfo, list[Span]]]) -> bool:
+    """The spans of many traces per request; False when the store does not take spans this way."""
+    for start in range(0, len(built), SPANS_PER_REQUEST):
+        try:
+            tracing.log_spans(target.experiment_id,
+                              [span for _, spans in built[start:start + SPANS_PER_REQUEST] for span in spans])
+        except NotImplementedError:
+            return False
+        except Exception as err:
+            if "same trace" not in str(err):
+                raise
+            # MLflow 3.4 takes one trace per log_spans, and its own client reads spans from the trace artifact
+            _warn_once("spans", "this MLflow (3.4) keeps each trace's spans as an artifact, uploaded one trace at a "
+                                "time; the traces are written, more slowly")
+            return False
+    return True
+
+
+def _upload(tracing: Any, info: TraceInfo, spans: list[Span]) -> None:
     from mlflow.entities import TraceData
 
-    returned = tracing.start_trace(info)
-    if not spans_logged:
-        tracing._upload_trace_data(returned, TraceData(spans=spans))
+    tracing._upload_trace_data(info, TraceData(spans=spans))
 
 
 def _rows(frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
@@ -141,19 +121,25 @@ def build_trace(row: dict[str, Any], target: RunTarget, provenance: Provenance,
     outputs = verdict_outputs(row)
     gold = plain(row.get("gold"))
     state = TraceState.ERROR if row["decision"] == ABSTAINED.value else TraceState.OK
+    call = provider_call(row, provenance)
+    usage = call.token_usage() if call is not None else None
     info = TraceInfo(
         trace_id=trace_id, trace_location=TraceLocation.from_experiment_id(target.experiment_id),
-        request_time=target.request_time_ms, execution_duration=0, state=state,
+        request_time=target.request_time_ms, execution_duration=call.duration_ms if call is not None else 0,
+        state=state,
         request_preview=json.dumps(inputs, ensure_ascii=False)[:1000],
         response_preview=json.dumps(outputs, ensure_ascii=False)[:1000],
         client_request_id=item_id,
         trace_metadata={"mlflow.sourceRun": target.run_id, "mlflow.trace_schema.version": "3",
                         "policy_harness.gold": str(gold or ""), "policy_harness.decision": str(row["decision"]),
+                        **({TOKEN_USAGE: json.dumps(usage)} if usage else {}),
                         **{f"policy_harness.slice.{name}": str(value) for name, value in slice_values.items()}},
         tags={"mlflow.traceName": TRACE_NAME, EVAL_REQUEST_ID: item_id},
         assessments=item_assessments(trace_id, row, provenance, target.run_id),
     )
-    return info, [_root_span(trace_id, digest, target, inputs, outputs, state == TraceState.ERROR)]
+    root = _root_span(trace_id, digest, target, inputs, outputs, state == TraceState.ERROR,
+                      end_ms=call.duration_ms if call is not None else 0)
+    return info, [root] if call is None else [root, call.span(trace_id, digest, target.request_time_ms)]
 
 
 def trace_inputs(row: dict[str, Any], slices: Sequence[str]) -> dict[str, Any]:
@@ -177,7 +163,7 @@ def verdict_outputs(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _root_span(trace_id: str, digest: str, target: RunTarget, inputs: dict[str, Any], outputs: dict[str, Any],
-               error: bool) -> Span:
+               error: bool, end_ms: int = 0) -> Span:
     from mlflow.entities import Span
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan
@@ -187,7 +173,7 @@ def _root_span(trace_id: str, digest: str, target: RunTarget, inputs: dict[str, 
     context = SpanContext(trace_id=int(digest[:32], 16), span_id=int(digest[32:48], 16) or 1, is_remote=False)
     otel = ReadableSpan(
         name=TRACE_NAME, context=context, parent=None, kind=SpanKind.INTERNAL, start_time=start_ns,
-        end_time=start_ns, resource=Resource.get_empty(),
+        end_time=start_ns + end_ms * 1_000_000, resource=Resource.get_empty(),
         status=Status(StatusCode.ERROR if error else StatusCode.OK),
         attributes={"mlflow.traceRequestId": json.dumps(trace_id), "mlflow.spanType": json.dumps("CHAIN"),
                     "mlflow.spanInputs": json.dumps(inputs, ensure_ascii=False),
@@ -225,23 +211,33 @@ def _strings(value: object) -> list[str]:
     return [str(v) for v in value]  # type: ignore[attr-defined]
 
 
-def log_reviewer_traces(record: RunRecord, label: str, reviewer: str, run_id: str, subset: pd.DataFrame, *,
-                        experiment_id: str) -> int:
-    """The traces of one reviewer under one policy version, in that reviewer's run, as `tracking.traces` chooses."""
+def log_reviewer_traces(record: RunRecord, label: str, reviewer: str, run_id: str, verdicts: Path, *,
+                        experiment_id: str, done: int = 0, chunk: int = CHUNK_ITEMS,
+                        on_chunk: Callable[[int], None] | None = None) -> int:
+    """The traces of one reviewer under one policy version, in that reviewer's run, as `tracking.traces`
+    chooses, streamed from `verdicts` (the run's verdicts.parquet) `chunk` items at a time; the first `done`
+    (written before) are skipped. The number of traces the run holds."""
     from mlflow.tracing.client import TracingClient
 
     from harness.tracking import tracking_uri
 
     choice = TraceChoice.of((record.experiment.get("tracking") or {}).get("traces", "all"))
-    frame = choice.items(per_item(subset))
-    if frame.empty:
-        return 0
+    rows = reviewer_rows(verdicts, label, reviewer, choice)
+    if done >= rows.total:
+        return rows.total
     policy, params = record.policies[label], record.reviewers.get(reviewer)
     provenance = Provenance(eval_set=record.evalset.name, eval_set_version=record.evalset.sha256, reviewer=reviewer,
                             reviewer_type=params.type if params else "", policy_id=policy.id,
-                            policy_version=str(policy.version))
+                            policy_version=str(policy.version), model=_model(params))
     target = RunTarget(experiment_id, run_id, _created_ms(record.created_at))
-    return log_traces(TracingClient(tracking_uri()), target, frame, provenance, record.evalset.slices)
+    report = None if on_chunk is None else (lambda n: on_chunk(done + n))
+    return done + log_traces(TracingClient(tracking_uri()), target, chunks(rows, size=chunk, skip=done), provenance,
+                             record.evalset.slices, report)
+
+
+def _model(params: ReviewerParams | None) -> str:
+    model = params.get("model") if params is not None else None
+    return model if isinstance(model, str) else ""
 
 
 def _created_ms(created_at: str) -> int:

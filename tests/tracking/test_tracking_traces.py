@@ -145,6 +145,10 @@ def traces_of(uri: str, record: RunRecord, key: str, **kwargs: Any) -> list[Any]
                               return_type="list", **kwargs))
 
 
+def root_of(trace: Any) -> Any:
+    return next(span for span in trace.data.spans if span.parent_id is None)
+
+
 def test_one_trace_per_judged_item_in_each_reviewer_run(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
     assert set(tracked.mlflow.runs) == {"hate_speech@v2|fake", "hate_speech@v1|fake"}
     for key in tracked.mlflow.runs:
@@ -156,7 +160,7 @@ def test_one_trace_per_judged_item_in_each_reviewer_run(tracked: RunRecord, mlfl
             item_id = trace.info.client_request_id
             assert trace.info.tags["mlflow.eval.requestId"] == item_id
             verdict = verdicts.loc[item_id]
-            root = trace.data.spans[0]
+            root = root_of(trace)
             assert root.inputs["item_id"] == item_id and root.inputs["slices"] == {"language": verdict["language"]}
             assert root.outputs["decision"] == verdict["decision"]
             by_name = {a.name: a for a in trace.info.assessments}
@@ -207,6 +211,36 @@ def test_a_run_points_candidate_at_the_policy_version_it_tested(tracked: RunReco
     assert tested is not None
     name, version = tested.removeprefix("prompts:/").rsplit("/", 1)
     assert alias_version(MlflowClient(tracking_uri=mlflow_server.uri), name, CANDIDATE) == int(version)
+
+
+def test_the_provider_call_is_a_child_span_with_the_usage_the_server_returned(
+        tracked: RunRecord, mlflow_server: MlflowServer, llm: FakeOpenAIServer) -> None:
+    """Each LLM verdict's trace has the provider call under its root: a chat-model span naming the model,
+    with the prompt and completion tokens the fake server reported for that item's request and the call's
+    latency as its duration; the trace's token usage is the same."""
+    from harness.testing.openai_server import completion_payload
+
+    returned: dict[tuple[bool, str], dict[str, int]] = {}  # (under v2, item id) -> the usage the server sent
+    for request in llm.requests_log:
+        number = re.search(r"item (\d+)", item_section(last_user_text(request.body)))
+        assert number is not None
+        returned[(V2_ONLY in json.dumps(request.body), f"it-{int(number.group(1)):03d}")] = \
+            completion_payload(request.body, responder(request.body))["usage"]
+    for key in tracked.mlflow.runs:
+        v2 = key.startswith("hate_speech@v2")
+        latencies = tracked.verdicts[tracked.verdicts["policy"] == key.split("|")[0]]["latency_ms"]
+        assert latencies.notna().all() and (latencies > 0).all()
+        for trace in traces_of(mlflow_server.uri, tracked, key):
+            root = root_of(trace)
+            (call,) = [span for span in trace.data.spans if span.parent_id == root.span_id]
+            usage = returned[(v2, trace.info.client_request_id)]
+            assert call.span_type == "CHAT_MODEL" and call.name == "provider call"
+            assert call.get_attribute("mlflow.llm.model") == "openai/fake-model"
+            assert call.get_attribute("mlflow.chat.tokenUsage") == {
+                "input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
+                "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}
+            assert trace.info.token_usage["input_tokens"] == usage["prompt_tokens"]
+            assert call.end_time_ns > call.start_time_ns  # the call's latency, where it was timed
 
 
 def test_no_api_key_or_header_in_a_trace(tracked: RunRecord, mlflow_server: MlflowServer) -> None:
@@ -317,7 +351,7 @@ def test_the_eval_set_is_an_evaluation_dataset_linked_to_the_runs(tracked: RunRe
     for _, rec in records.iterrows():
         item_id = rec["inputs"]["item_id"]
         assert rec["expectations"] == {"gold": golds[item_id]}
-        assert set(rec["inputs"]) == set(trace.data.spans[0].inputs)  # the same inputs as the item's trace
+        assert set(rec["inputs"]) == set(root_of(trace).inputs)  # the same inputs as the item's trace
     client = MlflowClient(tracking_uri=mlflow_server.uri)
     for run_id in tracked.mlflow.runs.values():
         inputs = client.get_run(run_id).inputs
