@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.llm import V2, write_items
+from support.llm import write_project
 
 from harness.testing.openai_server import FakeOpenAIServer
 
@@ -20,20 +20,8 @@ ROWS = [(f"i{n}", f"item number {n} says something", "hateful" if n % 2 else "no
 
 
 def project(folder: Path, api_base: str, *, extra: str = "") -> Path:
-    """An experiment file with its items beside it (relative paths, as `init` writes them)."""
-    write_items(folder / "items.csv", ROWS)
-    path = folder / "exp.yaml"
-    path.write_text(f"""\
-name: cache-test
-policy: {V2}
-eval_set:
-  path: items.csv
-  columns: {{id: id, text: text, label: label}}
-  labels: {{hateful: HS, non-hateful: benign}}
-reviewers:
-  - {{name: fake, type: llm, model: openai/fake-model, api_base: "{api_base}", max_retries: 1, timeout_s: 5}}
-{extra}""", encoding="utf-8")
-    return path
+    return write_project(folder, "cache-test", ROWS, "  - {name: fake, type: llm, model: openai/fake-model, "
+                         f'api_base: "{api_base}", max_retries: 1, timeout_s: 5}}', extra)
 
 
 def user_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -123,19 +111,8 @@ def test_quiet_run_prints_no_progress(tmp_path: Path, server: FakeOpenAIServer) 
 @pytest.mark.parametrize("quiet", [False, True])
 def test_a_classifier_says_when_it_starts_and_ends(tmp_path: Path, quiet: bool) -> None:
     folder = tmp_path / "project"
-    folder.mkdir()
-    (folder / "exp.yaml").write_text(f"""\
-name: classifier-progress
-policy: {V2}
-eval_set:
-  path: items.csv
-  columns: {{id: id, text: text, label: label}}
-  labels: {{hateful: HS, non-hateful: benign}}
-reviewers:
-  - {{name: tfidf, type: classifier, folds: 2}}
-""", encoding="utf-8")
-    (folder / "items.csv").write_text("id,text,label\n" + "".join(
-        f"i{n},item {n} text,{'hateful' if n % 2 else 'non-hateful'}\n" for n in range(20)), encoding="utf-8")
+    rows = [(f"i{n}", f"item {n} text", "hateful" if n % 2 else "non-hateful") for n in range(20)]
+    write_project(folder, "classifier-progress", rows, "  - {name: tfidf, type: classifier, folds: 2}")
     result = run_in(tmp_path / "here", folder / "exp.yaml", user_env(tmp_path), *(["--quiet"] if quiet else []))
     lines = [line for line in result.stderr.splitlines() if line.startswith("tfidf: ")]
     if quiet:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from support.llm import V2, write_items
+from support.llm import write_project
 
 from harness.testing.openai_server import FakeOpenAIServer, item_section, last_user_text
 
@@ -48,21 +48,10 @@ def fake() -> Iterator[FakeOpenAIServer]:
 
 
 def project(folder: Path, api_base: str, *, rows: list[tuple[str, str, str]] = ROWS) -> Path:
-    write_items(folder / "items.csv", rows)
-    path = folder / "exp.yaml"
-    path.write_text(f"""\
-name: explain-test
-policy: {V2}
-eval_set:
-  path: items.csv
-  columns: {{id: id, text: text, label: label}}
-  labels: {{hateful: HS, non-hateful: benign}}
-reviewers:
-  - {{name: judge, type: llm, model: openai/fake-model, api_base: "{api_base}", max_retries: 1, timeout_s: 5,
-     concurrency: 2}}
-  - {{name: words, type: classifier, folds: 2, max_features: 100}}
-""", encoding="utf-8")
-    return path
+    return write_project(folder, "explain-test", rows,
+                         f'  - {{name: judge, type: llm, model: openai/fake-model, api_base: "{api_base}", '
+                         "max_retries: 1, timeout_s: 5, concurrency: 2}\n"
+                         "  - {name: words, type: classifier, folds: 2, max_features: 100}")
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -25,6 +25,25 @@ def write_items(path: Path, rows: Iterable[tuple[str, str, str]]) -> Path:
     return path
 
 
+def write_project(folder: Path, name: str, rows: Iterable[tuple[str, str, str]], reviewers: str,
+                  extra: str = "") -> Path:
+    """An experiment file `exp.yaml` with its items beside it (relative paths, as `init` writes them); `reviewers`
+    the YAML list's lines."""
+    write_items(folder / "items.csv", rows)
+    path = folder / "exp.yaml"
+    path.write_text(f"""\
+name: {name}
+policy: {V2}
+eval_set:
+  path: items.csv
+  columns: {{id: id, text: text, label: label}}
+  labels: {{hateful: HS, non-hateful: benign}}
+reviewers:
+{reviewers}
+{extra}""", encoding="utf-8")
+    return path
+
+
 def reviewer(api_base: str, **overrides: Any) -> dict[str, Any]:
     return {"name": "fake", "type": "llm", "model": "openai/fake-model", "api_base": api_base,
             "max_retries": 2, "timeout_s": 5, **overrides}
